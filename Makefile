@@ -1,0 +1,33 @@
+# Two commands: `make figures` and `make test`. Each creates .venv and installs the package
+# into it when it is missing or older than pyproject.toml.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+EXTRAS ?= dev,digits,dask
+
+.PHONY: all figures figures-quick test bench setup clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+figures: $(STAMP)
+	$(BIN)/rmtsynth sweep configs/*.yaml --out figures
+
+figures-quick: $(STAMP)
+	$(BIN)/rmtsynth sweep configs/*.yaml --out $${OUT:-build/figures-quick} --quick
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --out benchmarks/results.md
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .rmtsynth-cache
