@@ -125,26 +125,35 @@ def conditional_accuracy(w: np.ndarray, mu: np.ndarray, noise_cov_factor: Factor
 
     Returns
     -------
-    ``Phi(w^T mu / sqrt(w^T Sigma w))``, sign kept; exactly 0.5 where ``w^T Sigma w = 0``.
+    ``Phi(w^T mu / sqrt(w^T Sigma w))``, sign kept. Where ``w^T Sigma w = 0`` it is 1, 0 or 1/2
+    by the sign of ``w^T mu`` (exactly 0.5 for w = 0).
     """
     w = np.asarray(w, dtype=float)
     mean = w @ np.asarray(mu, dtype=float)
     var = _score_variance(w, noise_cov_factor)
-    # A zero score variance means w is (numerically) zero on the noise, so the rule is a coin flip.
     sd = np.sqrt(var)
     safe = np.where(sd > 0, sd, 1.0)
-    acc = np.where(sd > 0, ndtr(mean / safe), 0.5)
+    # With no score noise the rule is deterministic: always right, always wrong, or a tie (1/2).
+    acc = np.where(sd > 0, ndtr(mean / safe), 0.5 + 0.5 * np.sign(mean))
     return float(acc) if acc.ndim == 0 else acc
+
+
+_TEST_CHUNK_ENTRIES = 1 << 22
 
 
 def _test_accuracy(w: np.ndarray, mu: np.ndarray, noise_cov_factor: Factor, size: int,
                    rng: np.random.Generator) -> np.ndarray | float:
     p = mu.shape[0]
-    y = 2.0 * rng.integers(0, 2, size=size) - 1.0
-    z = rng.standard_normal((factor_dim(noise_cov_factor, p), size))
-    x = np.outer(mu, y) + apply_factor(noise_cov_factor, z)
-    margin = (w @ x) * y
-    hits = (margin > 0).sum(axis=-1) + 0.5 * (margin == 0).sum(axis=-1)
+    q = factor_dim(noise_cov_factor, p)
+    # Chunks bound the memory of large test sets; the chunk size is fixed, so draws are reproducible.
+    chunk = max(1, _TEST_CHUNK_ENTRIES // max(p, q))
+    hits = np.zeros(w.shape[:-1])
+    for start in range(0, size, chunk):
+        count = min(chunk, size - start)
+        y = 2.0 * rng.integers(0, 2, size=count) - 1.0
+        x = np.outer(mu, y) + apply_factor(noise_cov_factor, rng.standard_normal((q, count)))
+        margin = (w @ x) * y
+        hits += (margin > 0).sum(axis=-1) + 0.5 * (margin == 0).sum(axis=-1)
     return hits / size
 
 
@@ -159,6 +168,7 @@ def simulate_point(
     seed: np.random.SeedSequence,
     replicates: int,
     *,
+    first_replicate: int = 0,
     sampler: SamplerName = "exact",
     test_size: int | None = None,
     noise_cov_factor: Factor = None,
@@ -178,13 +188,17 @@ def simulate_point(
         Ridge penalty; an array reuses each draw of (S, r) for every value.
     seed : numpy.random.SeedSequence
         The point's seed; replicate r draws only from ``replicate_rng(seed, r)``, so its result
-        does not depend on how many replicates are run.
+        does not depend on how many replicates are run, nor in which batches.
     replicates : int
         Number of replicates R (>= 1).
+    first_replicate : int
+        Index of the first replicate: the result holds replicates ``first_replicate`` to
+        ``first_replicate + R - 1`` (so a run can be extended in batches).
     sampler : {"exact", "naive"}
         Which sampler of (S, r) to use; both have the same law.
     test_size : int, optional
-        Also report the accuracy on that many fresh real test samples (ties count 1/2).
+        Also report the accuracy on that many fresh real test samples (ties count 1/2);
+        ``None`` or 0 for none.
     noise_cov_factor : Factor, optional
         Factor of the real noise covariance Sigma (identity by default); it shapes the real
         training and test samples and the exact accuracy.
@@ -198,8 +212,12 @@ def simulate_point(
         raise ValueError(f"need n, m >= 0 and n + m > 0, got n={n}, m={m}")
     if replicates < 1:
         raise ValueError(f"replicates must be >= 1, got {replicates}")
-    if test_size is not None and int(test_size) < 1:
-        raise ValueError(f"test_size must be >= 1, got {test_size}")
+    first_replicate = int(first_replicate)
+    if first_replicate < 0:
+        raise ValueError(f"first_replicate must be >= 0, got {first_replicate}")
+    test_size = int(test_size) if test_size else 0
+    if test_size < 0:
+        raise ValueError(f"test_size must be >= 0, got {test_size}")
     if sampler == "exact":
         draw = sample_exact
     elif sampler == "naive":
@@ -214,11 +232,11 @@ def simulate_point(
     w_dot_mu = np.empty(shape)
     w_norm2 = np.empty(shape)
     w_sigma_w = np.empty(shape) if noise_cov_factor is not None else None
-    test_acc = np.empty(shape) if test_size is not None else None
+    test_acc = np.empty(shape) if test_size else None
     n_total = n + m
 
     for rep in range(replicates):
-        rng = replicate_rng(seed, rep)
+        rng = replicate_rng(seed, first_replicate + rep)
         mu_beta, factor = draw_generator(model, rng)
         s, r = draw(mu, mu_beta, factor, n, m, label_noise, rho, phi, rng, real_factor=noise_cov_factor)
         w = ridge_weights(s, r, n_total, gam if gam.ndim else float(gam))
@@ -228,7 +246,7 @@ def simulate_point(
             w_sigma_w[rep] = _score_variance(w, noise_cov_factor)
         accuracy[rep] = conditional_accuracy(w, mu, noise_cov_factor)
         if test_acc is not None:
-            test_acc[rep] = _test_accuracy(w, mu, noise_cov_factor, int(test_size), rng)
+            test_acc[rep] = _test_accuracy(w, mu, noise_cov_factor, test_size, rng)
 
     return SimulationResult(
         accuracy=accuracy,

@@ -1,0 +1,307 @@
+"""The command line: a thin layer over the config, engine and runner modules.
+
+Every user error (a bad option, a bad config, a solver that cannot converge) ends with one plain
+sentence on stderr and exit code 2; an interrupt ends with exit code 130. No tracebacks.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, List, Optional
+
+import typer
+
+from .errors import RmtsynthError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Random-matrix theory and simulation of training on real data mixed with verified synthetic data.",
+)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn user errors into one sentence and exit 2, and Ctrl-C into exit 130."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RmtsynthError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            typer.echo("interrupted: no output was written for the figure in progress; computed points are cached.", err=True)
+            raise typer.Exit(130)
+
+    return wrapper
+
+
+def _check_option(name: str, value: Any, param: str) -> Any:
+    from .schema import PARAMS
+
+    return PARAMS[param].check(value, name)
+
+
+def _parse_generator_cov(text: str) -> dict[str, Any]:
+    kind, _, arg = text.partition(":")
+    if kind == "identity" and not arg:
+        return {"covariance": "identity"}
+    try:
+        if kind == "scaled" and arg:
+            return {"covariance": "scaled", "covariance_scale": _check_option("--generator-cov scaled:S", float(arg), "covariance_scale")}
+        if kind == "estimated" and arg:
+            return {"covariance": "estimated", "n_hat": _check_option("--generator-cov estimated:NHAT", int(arg), "n_hat")}
+    except ValueError:
+        pass
+    raise RmtsynthError(f"--generator-cov = '{text}' is not allowed; it must be identity, scaled:S (S > 0) or estimated:NHAT (an integer >= 1).")
+
+
+@app.command()
+@handle_errors
+def theory(
+    n: int = typer.Option(..., "--n", help="Real training samples (0 for synthetic only)."),
+    m: int = typer.Option(..., "--m", help="Synthetic samples generated, before the verifier prunes them."),
+    p: int = typer.Option(..., "--p", help="Dimension."),
+    mu_norm: float = typer.Option(1.0, "--mu-norm", help="Norm of the real class mean."),
+    label_noise: float = typer.Option(0.0, "--label-noise", help="Probability that a synthetic label is flipped."),
+    rho: Optional[float] = typer.Option(None, "--rho", help="Probability that the verifier keeps a wrong label."),
+    phi: Optional[float] = typer.Option(None, "--phi", help="Probability that the verifier keeps a correct label."),
+    precision: Optional[float] = typer.Option(None, "--precision", help="Verifier precision (instead of rho)."),
+    recall: Optional[float] = typer.Option(None, "--recall", help="Verifier recall (instead of phi)."),
+    gamma: float = typer.Option(1.0, "--gamma", help="Ridge regularisation (> 0)."),
+    generator_alignment: float = typer.Option(1.0, "--generator-alignment", help="beta: mu_beta = beta mu + tau u."),
+    generator_shift: float = typer.Option(0.0, "--generator-shift", help="tau: the generator's spurious mean."),
+    generator_cov: str = typer.Option("identity", "--generator-cov", help="identity | scaled:S | estimated:NHAT"),
+    simulate: int = typer.Option(0, "--simulate", help="Also simulate this many seeds (0: theory only)."),
+    sampler: str = typer.Option("exact", "--sampler", help="exact (sufficient statistics) or naive (data matrices)."),
+    seed: int = typer.Option(0, "--seed", help="Root seed of the simulation."),
+    convention: str = typer.Option("exact", "--convention", help="exact, or the seed paper's reference convention."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Evaluate the theory at one point (and optionally simulate it)."""
+    from .engine import theory_for_points
+    from .resolve import resolve_point
+    from .sweep import SweepOptions, run_simulations
+    from .verifier import eps_star
+
+    params: dict[str, Any] = {
+        "n": _check_option("--n", n, "n"),
+        "m": _check_option("--m", m, "m"),
+        "p": _check_option("--p", p, "p"),
+        "mu_norm": _check_option("--mu-norm", mu_norm, "mu_norm"),
+        "label_noise": _check_option("--label-noise", label_noise, "label_noise"),
+        "gamma": _check_option("--gamma", gamma, "gamma"),
+        "generator_alignment": _check_option("--generator-alignment", generator_alignment, "generator_alignment"),
+        "generator_shift": _check_option("--generator-shift", generator_shift, "generator_shift"),
+    }
+    for opt, value, key in (("--rho", rho, "rho"), ("--phi", phi, "phi"), ("--precision", precision, "verifier_precision"), ("--recall", recall, "verifier_recall")):
+        if value is not None:
+            params[key] = _check_option(opt, value, key)
+    if (rho is None) != (phi is None):
+        raise RmtsynthError("--rho and --phi go together; give both (or --precision and --recall).")
+    if (precision is None) != (recall is None):
+        raise RmtsynthError("--precision and --recall go together; give both (or --rho and --phi).")
+    if rho is None and precision is None:
+        params["verifier"] = "none"
+    params.update(_parse_generator_cov(generator_cov))
+    if sampler not in ("exact", "naive"):
+        raise RmtsynthError(f"--sampler = '{sampler}' is not allowed; it must be exact or naive.")
+    if convention not in ("exact", "reference"):
+        raise RmtsynthError(f"--convention = '{convention}' is not allowed; it must be exact or reference.")
+    if simulate < 0:
+        raise RmtsynthError(f"--simulate = {simulate} is out of range; it must be an integer >= 0.")
+    if seed < 0:
+        raise RmtsynthError(f"--seed = {seed} is out of range; it must be an integer >= 0.")
+    point = resolve_point(params, Path.cwd(), "The options", seed=seed)
+    th = theory_for_points([point], seed=seed, convention=convention)
+    out: dict[str, Any] = {
+        "n": point.n,
+        "m": point.m,
+        "p": point.p,
+        "mu_norm": point.mu_norm,
+        "label_noise": point.label_noise,
+        "gamma": point.gamma,
+        "covariance": point.covariance,
+        "accuracy": float(th["accuracy"][0]),
+        "mean": float(th["mean"][0]),
+        "second_moment": float(th["second_moment"][0]),
+        "variance": float(th["variance"][0]),
+        "risk": float(th["risk"][0]),
+        "delta_real": float(th["delta_real"][0]),
+        "delta_synth": float(th["delta_synth"][0]),
+        "delta_gen": None if point.covariance != "estimated" else float(th["delta_gen"][0]),
+        "alpha": point.phi * (1 - point.label_noise) + point.rho * point.label_noise,
+        "lambda": point.phi * (1 - point.label_noise) - point.rho * point.label_noise,
+        "eps_star": float(eps_star(point.rho, point.phi)),
+        "verifier_precision": point.verifier_precision,
+        "verifier_recall": point.verifier_recall,
+        "rho": point.rho,
+        "phi": point.phi,
+    }
+    if simulate:
+        (res,), _ = run_simulations(
+            [(point.generator, point)],
+            root_seed=seed,
+            replicates=simulate,
+            sampler=sampler,
+            test_size=None,
+            options=SweepOptions(cache_dir=None, progress=sys.stderr.isatty()),
+        )
+        acc = res["accuracy"]
+        out["sim_accuracy_mean"] = float(acc.mean())
+        out["sim_accuracy_se"] = float(acc.std(ddof=1) / len(acc) ** 0.5) if len(acc) > 1 else 0.0
+        out["sim_seeds"] = int(len(acc))
+        out["sampler"] = sampler
+    if as_json:
+        typer.echo(json.dumps(out, indent=2, default=lambda v: None if v != v else v))
+        return
+    width = max(len(k) for k in out)
+    for key, value in out.items():
+        shown = "" if value is None else (f"{value:.6g}" if isinstance(value, float) else str(value))
+        typer.echo(f"{key:<{width}}  {shown}")
+
+
+@app.command()
+@handle_errors
+def sweep(
+    configs: List[Path] = typer.Argument(..., help="One or more YAML configs."),
+    out: Path = typer.Option(Path("figures"), "--out", "-o", help="Directory for the PDF, PNG, CSV and manifest."),
+    overrides: List[str] = typer.Option([], "--set", help="Override a config value: key=value (repeatable)."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", help="Simulation seeds per point (overrides the config)."),
+    quick: bool = typer.Option(False, "--quick", help="Fewer seeds and grid points, for previews and CI."),
+    no_sim: bool = typer.Option(False, "--no-sim", help="Theory only."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (default: the number of cores)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Recompute every point, ignoring the cache."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Where computed points are cached."),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help="exact or naive (overrides the config)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary lines."),
+) -> None:
+    """Run the theory and the simulation for each config and write its figure and table."""
+    from .cache import default_cache_dir
+    from .config import load_config
+    from .parallel import default_workers
+    from .runner import check_out_dir, compute, write_outputs
+    from .sweep import SweepOptions
+    import time
+
+    if seeds is not None and not 1 <= seeds <= 100_000:
+        raise RmtsynthError(f"--seeds = {seeds} is out of range; it must be an integer from 1 to 100000.")
+    if workers is not None and not 1 <= workers <= 512:
+        raise RmtsynthError(f"--workers = {workers} is out of range; it must be an integer from 1 to 512.")
+    if sampler is not None and sampler not in ("exact", "naive"):
+        raise RmtsynthError(f"--sampler = '{sampler}' is not allowed; it must be exact or naive.")
+    out = check_out_dir(out)
+    # Validate every config before any work.
+    loaded = [(path, load_config(path, overrides, quick=quick)) for path in configs]
+    names = [cfg.name for _, cfg in loaded]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise RmtsynthError(f"Two configs write the same outputs ({', '.join(sorted(dup))}); give them different names.")
+    options = SweepOptions(
+        workers=workers or default_workers(),
+        cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
+        simulate=not no_sim,
+        seeds=seeds,
+        sampler=sampler,
+        progress=not quiet,
+    )
+    for path, cfg in loaded:
+        t0 = time.perf_counter()
+        result = compute(cfg, options)
+        written = write_outputs(result, out, options, path, time.perf_counter() - t0)
+        if not quiet:
+            typer.echo(f"{cfg.name}: {len(result.rows)} points in {time.perf_counter() - t0:.1f} s -> {written[1]}", err=True)
+
+
+@app.command()
+@handle_errors
+def validate(
+    configs: List[Path] = typer.Argument(..., help="One or more YAML configs."),
+    overrides: List[str] = typer.Option([], "--set", help="Override a config value: key=value."),
+) -> None:
+    """Check configs (keys, types, ranges, every point) without computing anything."""
+    from .config import load_config
+    from .sweep import resolve_cells
+
+    for path in configs:
+        cfg = load_config(path, overrides)
+        cells = resolve_cells(cfg) if cfg.kind in ("curves",) else []
+        typer.echo(f"{path}: ok ({cfg.kind}, {len(cells) or 'n/a'} points)")
+
+
+@app.command()
+@handle_errors
+def show(
+    config: Path = typer.Argument(..., help="A YAML config."),
+    overrides: List[str] = typer.Option([], "--set", help="Override a config value: key=value."),
+    quick: bool = typer.Option(False, "--quick", help="Show the --quick variant."),
+) -> None:
+    """Print the config after overrides and every resolved point."""
+    import yaml
+
+    from .config import load_config
+    from .sweep import resolve_cells
+
+    cfg = load_config(config, overrides, quick=quick)
+    doc: dict[str, Any] = {"config": cfg.raw}
+    if cfg.kind == "curves":
+        doc["resolved_points"] = [
+            {"panel": cfg.panels[ip].label, "series": cfg.series[iseries].label, "x": xv, **pt.record()}
+            for ip, iseries, xv, pt in resolve_cells(cfg)
+        ]
+    typer.echo(yaml.safe_dump(doc, sort_keys=False, width=100))
+
+
+def bundled_config_dirs() -> list[Path]:
+    here = Path(__file__).resolve().parent
+    dirs = [Path.cwd() / "configs", here.parent / "configs"]
+    seen: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and d.resolve() not in seen:
+            seen.append(d.resolve())
+    return seen
+
+
+@app.command("list")
+@handle_errors
+def list_configs() -> None:
+    """List the bundled configs, one line each."""
+    from .config import read_config_file
+
+    dirs = bundled_config_dirs()
+    if not dirs:
+        raise RmtsynthError("No configs directory found (looked in ./configs and beside the package).")
+    for d in dirs:
+        for path in sorted(d.glob("*.yaml")):
+            try:
+                _, data = read_config_file(path)
+                title = str(data.get("title", ""))
+                kind = str(data.get("kind", "curves"))
+            except RmtsynthError as exc:
+                title, kind = f"(invalid: {exc})", "?"
+            typer.echo(f"{path.name:34s} {kind:18s} {title}")
+
+
+@app.command()
+def schema() -> None:
+    """Print every config key with its meaning and allowed values."""
+    from .schema import schema_text
+
+    typer.echo(schema_text())
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,102 @@
+"""Running independent tasks on a pool of processes, with results delivered in order.
+
+Workers are started with the ``spawn`` method and single-threaded BLAS, so that n workers use n
+cores and results never depend on thread scheduling. Every task's randomness comes from its own
+seed, so the results are the same for any number of workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Callable, Iterator, Sequence
+
+from tqdm import tqdm
+
+_BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    # Children inherit the environment when they are spawned, before they import numpy.
+    saved = {k: os.environ.get(k) for k in _BLAS_ENV}
+    os.environ.update({k: "1" for k in _BLAS_ENV})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def progress_bar(total: int, desc: str, enabled: bool) -> tqdm:
+    """A tqdm bar that stays quiet when disabled or when stderr is not a terminal."""
+    import sys
+
+    return tqdm(total=total, desc=desc, disable=not enabled or not sys.stderr.isatty(), leave=False, unit="task")
+
+
+def run_tasks(
+    fn: Callable[[Any], Any],
+    tasks: Sequence[Any],
+    *,
+    workers: int = 1,
+    progress: bool = True,
+    desc: str = "simulating",
+    on_result: Callable[[int, Any], None] | None = None,
+) -> list[Any]:
+    """``[fn(t) for t in tasks]``, on ``workers`` processes; ``on_result(i, r)`` runs as each task ends."""
+    results: list[Any] = [None] * len(tasks)
+    bar = progress_bar(len(tasks), desc, progress)
+    try:
+        if workers <= 1 or len(tasks) <= 1:
+            for i, task in enumerate(tasks):
+                results[i] = fn(task)
+                if on_result is not None:
+                    on_result(i, results[i])
+                bar.update(1)
+            return results
+        with _single_threaded_blas():
+            executor = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=mp.get_context("spawn"))
+            try:
+                pending: dict[Future, int] = {executor.submit(fn, t): i for i, t in enumerate(tasks)}
+            except BaseException:
+                executor.shutdown(wait=False, cancel_futures=True)
+                raise
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = pending.pop(fut)
+                    results[i] = fut.result()
+                    if on_result is not None:
+                        on_result(i, results[i])
+                    bar.update(1)
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            _terminate(executor)
+            raise
+        executor.shutdown(wait=True)
+        return results
+    finally:
+        bar.close()
+
+
+def _terminate(executor: ProcessPoolExecutor) -> None:
+    processes = list(getattr(executor, "_processes", {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.join(timeout=2)

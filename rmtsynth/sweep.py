@@ -1,0 +1,258 @@
+"""The sweep engine: config -> resolved points -> theory and simulation -> a tidy results table.
+
+Every (panel, series, x) cell of a figure becomes one row. The theory is evaluated for all rows
+at once (vectorised per generator); the simulation runs only where the config asks for it, in
+parallel processes, through the point cache. Rows come out in the config's order whatever the
+number of workers, so the same config and seed always give the same table.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cache import CACHE_VERSION, PointCache
+from .config import FigureConfig
+from .engine import model_for, theory_for_points
+from .errors import ConfigError
+from .parallel import default_workers, run_tasks
+from .resolve import RESOLVED_COLUMNS, GeneratorSpec, ResolvedPoint, resolve_point
+from .seeding import point_seed, stable_key
+from .verifier import eps_star
+
+BASE_COLUMNS = ["figure", "panel", "series", "x"]
+SIM_COLUMNS = ["sim_accuracy_mean", "sim_accuracy_se", "sim_seeds"]
+TEST_COLUMNS = ["sim_test_accuracy_mean", "sim_test_accuracy_se"]
+NAIVE_SAMPLER_MAX_ENTRIES = 2 * 10**8
+
+
+@dataclass
+class SweepOptions:
+    """How to run a sweep (command-line choices, not part of the results)."""
+
+    workers: int = field(default_factory=default_workers)
+    cache_dir: Path | None = None
+    simulate: bool = True
+    seeds: int | None = None
+    sampler: str | None = None
+    progress: bool = True
+
+
+@dataclass
+class SweepResult:
+    """The results table of one figure, with what the manifest records."""
+
+    config: FigureConfig
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    info: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, Any] = field(default_factory=dict)
+
+
+def describe_cell(cfg: FigureConfig, ip: int, iseries: int, xv: Any) -> str:
+    parts = []
+    if len(cfg.panels) > 1 or cfg.panels[ip].label:
+        parts.append(f"panel '{cfg.panels[ip].label}'")
+    if len(cfg.series) > 1 or cfg.series[iseries].label:
+        parts.append(f"series '{cfg.series[iseries].label}'")
+    if cfg.x is not None:
+        parts.append(f"{cfg.x.param} = {xv:g}" if isinstance(xv, float) else f"{cfg.x.param} = {xv}")
+    return "At " + ", ".join(parts) if parts else "In params"
+
+
+def resolve_cells(cfg: FigureConfig) -> list[tuple[int, int, Any, ResolvedPoint]]:
+    """Resolve every cell of the figure; the first problem raises ConfigError naming the cell."""
+    out = []
+    for ip, iseries, xv, params in cfg.cells():
+        point = resolve_point(params, cfg.base_dir, describe_cell(cfg, ip, iseries, xv), seed=cfg.seed)
+        out.append((ip, iseries, xv, point))
+    return out
+
+
+def _y_of(cfg: FigureConfig, ip: int) -> str:
+    return cfg.panels[ip].y or cfg.plot.get("y") or "accuracy"
+
+
+def simulation_key(point: ResolvedPoint, root_seed: int, sampler: str, test_size: int | None) -> str:
+    return stable_key(
+        {"cache": CACHE_VERSION, "point": point.record(), "seed": root_seed, "sampler": sampler, "test_size": test_size}
+    )
+
+
+def simulate_task(task: tuple) -> dict[str, np.ndarray]:
+    """Replicates [start, stop) of one point (runs in a worker process)."""
+    from .simulation import simulate_point
+
+    gen, root_seed, point, start, stop, sampler, test_size = task
+    model = model_for(gen, root_seed)
+    seed = point_seed(root_seed, stable_key(point.record()))
+    res = simulate_point(
+        model,
+        point.n,
+        point.m,
+        point.label_noise,
+        point.rho,
+        point.phi,
+        point.gamma,
+        seed,
+        stop - start,
+        first_replicate=start,
+        sampler=sampler,
+        test_size=test_size,
+    )
+    out = {"accuracy": np.asarray(res.accuracy, dtype=float)}
+    if test_size:
+        out["test_accuracy"] = np.asarray(res.test_accuracy, dtype=float)
+    return out
+
+
+def _check_simulable(point: ResolvedPoint, sampler: str, where: str) -> None:
+    if sampler == "naive" and (point.n + point.m) * point.p > NAIVE_SAMPLER_MAX_ENTRIES:
+        raise ConfigError(
+            f"{where}: the naive sampler would draw (n + m) x p = {(point.n + point.m) * point.p:.3g} numbers per "
+            f"replicate; it allows at most {NAIVE_SAMPLER_MAX_ENTRIES:.0e}. Use simulation.sampler = exact."
+        )
+
+
+def run_simulations(
+    requests: list[tuple[GeneratorSpec, ResolvedPoint]],
+    *,
+    root_seed: int,
+    replicates: int,
+    sampler: str,
+    test_size: int | None,
+    options: SweepOptions,
+) -> tuple[list[dict[str, np.ndarray]], dict[str, int]]:
+    """Per-replicate results for each request, through the cache; missing replicates run in parallel."""
+    cache = PointCache(options.cache_dir)
+    keys = [simulation_key(pt, root_seed, sampler, test_size) for _, pt in requests]
+    unique: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        unique.setdefault(key, i)
+    have: dict[str, dict[str, np.ndarray]] = {}
+    tasks: list[tuple] = []
+    task_keys: list[str] = []
+    hits = 0
+    for key, i in unique.items():
+        cached = cache.load(key)
+        if cached is not None and cached["accuracy"].shape[0] >= replicates:
+            have[key] = cached
+            hits += 1
+            continue
+        start = 0 if cached is None else int(cached["accuracy"].shape[0])
+        if cached is not None:
+            have[key] = cached
+        gen, pt = requests[i]
+        # Split a point's replicates when there are few points, so that every worker has work.
+        n_chunks = 1
+        if len(unique) < 2 * options.workers:
+            n_chunks = max(1, min(replicates - start, math.ceil(2 * options.workers / max(1, len(unique)))))
+        bounds = np.linspace(start, replicates, n_chunks + 1).round().astype(int)
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            if hi > lo:
+                tasks.append((gen, root_seed, pt, int(lo), int(hi), sampler, test_size))
+                task_keys.append(key)
+
+    pending_chunks: dict[str, list[tuple[int, dict[str, np.ndarray]]]] = {}
+    remaining = {k: task_keys.count(k) for k in set(task_keys)}
+
+    def on_result(t: int, result: dict[str, np.ndarray]) -> None:
+        key = task_keys[t]
+        pending_chunks.setdefault(key, []).append((tasks[t][3], result))
+        remaining[key] -= 1
+        if remaining[key] == 0:
+            parts = ([have[key]] if key in have else []) + [r for _, r in sorted(pending_chunks.pop(key), key=lambda c: c[0])]
+            merged = {name: np.concatenate([p[name] for p in parts]) for name in parts[-1]}
+            have[key] = merged
+            cache.store(key, merged)
+
+    run_tasks(simulate_task, tasks, workers=options.workers, progress=options.progress, on_result=on_result)
+    results = [{k: v[:replicates] for k, v in have[key].items()} for key in keys]
+    return results, {"simulated_points": len(unique), "cache_hits": hits, "tasks": len(tasks)}
+
+
+def _fmt_x(xv: Any) -> Any:
+    return xv
+
+
+def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
+    """Theory and simulation for a figure of kind ``curves``."""
+    t0 = time.perf_counter()
+    cells = resolve_cells(cfg)
+    points = [c[3] for c in cells]
+    theory = theory_for_points(points, seed=cfg.seed, convention=cfg.theory.convention)
+    sampler = options.sampler or cfg.simulation.sampler
+    replicates = options.seeds or cfg.simulation.seeds
+    test_size = cfg.simulation.test_size
+    do_sim = cfg.simulation.enabled and options.simulate
+    sim_rows: list[int] = []
+    if do_sim:
+        for i, (ip, iseries, xv, pt) in enumerate(cells):
+            if (
+                _y_of(cfg, ip) == "accuracy"
+                and cfg.panels[ip].simulate
+                and cfg.series[iseries].simulate
+                and cfg.simulated_x(xv)
+                and pt.p <= cfg.simulation.max_p
+            ):
+                _check_simulable(pt, sampler, describe_cell(cfg, ip, iseries, xv))
+                sim_rows.append(i)
+    t1 = time.perf_counter()
+    sims, sim_info = run_simulations(
+        [(points[i].generator, points[i]) for i in sim_rows],
+        root_seed=cfg.seed,
+        replicates=replicates,
+        sampler=sampler,
+        test_size=test_size,
+        options=options,
+    )
+    sim_by_row = dict(zip(sim_rows, sims))
+    t2 = time.perf_counter()
+
+    extra_y = sorted({_y_of(cfg, ip) for ip in range(len(cfg.panels))} - {"accuracy"})
+    columns = BASE_COLUMNS + RESOLVED_COLUMNS + ["eps_star", "theory_accuracy"] + [f"theory_{y}" if y in ("mean", "variance", "second_moment", "risk") else y for y in extra_y]
+    if do_sim:
+        columns += SIM_COLUMNS + (TEST_COLUMNS if test_size else [])
+    rows = []
+    for i, (ip, iseries, xv, pt) in enumerate(cells):
+        row: dict[str, Any] = {
+            "figure": cfg.name,
+            "panel": cfg.panels[ip].label,
+            "series": cfg.series[iseries].label,
+            "x": _fmt_x(xv),
+        }
+        row.update(pt.record())
+        row["eps_star"] = float(eps_star(pt.rho, pt.phi))
+        row["theory_accuracy"] = float(theory["accuracy"][i])
+        for y in extra_y:
+            col = f"theory_{y}" if y in ("mean", "variance", "second_moment", "risk") else y
+            row[col] = float(theory[y][i])
+        if do_sim:
+            sim = sim_by_row.get(i)
+            if sim is not None:
+                acc = sim["accuracy"]
+                row["sim_accuracy_mean"] = float(acc.mean())
+                row["sim_accuracy_se"] = float(acc.std(ddof=1) / math.sqrt(acc.size)) if acc.size > 1 else 0.0
+                row["sim_seeds"] = int(acc.size)
+                if test_size:
+                    ta = sim["test_accuracy"]
+                    row["sim_test_accuracy_mean"] = float(ta.mean())
+                    row["sim_test_accuracy_se"] = float(ta.std(ddof=1) / math.sqrt(ta.size)) if ta.size > 1 else 0.0
+            else:
+                for c in SIM_COLUMNS + (TEST_COLUMNS if test_size else []):
+                    row[c] = None
+        rows.append(row)
+    info = {
+        "points": len(rows),
+        "theory_seconds": t1 - t0,
+        "simulation_seconds": t2 - t1,
+        "sampler": sampler,
+        "replicates": replicates if do_sim else 0,
+        **sim_info,
+    }
+    return SweepResult(config=cfg, columns=columns, rows=rows, info=info)
