@@ -13,6 +13,6 @@ def _missing(kind: str):
 
 
 run_heatmap = plot_heatmap = _missing("heatmap")
-run_marchenko_pastur = plot_marchenko_pastur = _missing("marchenko_pastur")
+from .figures_mp import plot_marchenko_pastur, run_marchenko_pastur  # noqa: E402,F401
 run_generator_samples = plot_generator_samples = _missing("generator_samples")
 run_real_data_figure = plot_real_data = _missing("real_data")

@@ -13,6 +13,8 @@ measures its accuracy on real rows. Two protocols are offered by name:
     deviation of *all* rows, the generator's class means are estimated on all rows before the
     split (the covariance on the training rows, about those means), and the test set is all
     rows, training rows included. It reproduces the published curves, and leaks the test set.
+    (The training split is stratified in both protocols; the paper's was a plain random split,
+    which makes no material difference on balanced data.)
 
 Features are centred at the midpoint of the two class means the generator uses, so that the
 classifier ``sign(w^T x)`` needs no bias: in those coordinates the class means are ``+-mu``,
@@ -240,7 +242,9 @@ def _finish(
     return np.ascontiguousarray(X[keep]), y[keep]
 
 
-def map_two_classes(labels: np.ndarray, classes: tuple[Any, Any] | None = None, *, source: str = "The data") -> np.ndarray:
+def map_two_classes(
+    labels: np.ndarray, classes: tuple[Any, Any] | None = None, *, source: str = "The data"
+) -> np.ndarray:
     """Labels mapped to -1/+1, with NaN for rows of classes that are dropped.
 
     Two classes: the smaller value becomes -1. More than two: ``classes=(a, b)`` is required;
@@ -265,7 +269,9 @@ def map_two_classes(labels: np.ndarray, classes: tuple[Any, Any] | None = None, 
             if not np.any(labels == _as_label(wanted, labels)):
                 raise RmtsynthError(f"{source} has no class {_show(wanted)}; its classes are: {shown}.")
         if np.all(_as_label(negative, labels) == _as_label(positive, labels)):
-            raise RmtsynthError(f"classes names the same class {_show(negative)} twice; two different classes are needed.")
+            raise RmtsynthError(
+                f"classes names the same class {_show(negative)} twice; two different classes are needed."
+            )
     y = np.full(labels.shape[0], np.nan)
     y[labels == _as_label(negative, labels)] = -1.0
     y[labels == _as_label(positive, labels)] = 1.0
@@ -350,7 +356,7 @@ class GaussianFit:
     covariance: np.ndarray
     n_pos: int
     n_neg: int
-    _eig: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    _eig: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def p(self) -> int:
@@ -498,7 +504,9 @@ def stratified_split(y: np.ndarray, n: int, rng: np.random.Generator) -> tuple[n
     pos = np.flatnonzero(y > 0)
     neg = np.flatnonzero(y < 0)
     if not 0 <= n <= pos.size + neg.size:
-        raise RmtsynthError(f"The training size n = {n} must be between 0 and the {pos.size + neg.size} rows available.")
+        raise RmtsynthError(
+            f"The training size n = {n} must be between 0 and the {pos.size + neg.size} rows available."
+        )
     n_pos = n // 2 + (int(rng.integers(2)) if n % 2 else 0)
     n_pos = min(max(n_pos, n - neg.size), pos.size)
     n_neg = n - n_pos

@@ -135,8 +135,8 @@ def draw_generator(model: DataModel, rng: np.random.Generator) -> tuple[np.ndarr
     mu_beta : (p,) array
     factor : Factor
         ``None`` (identity), ``sqrt(cov_scale)`` (scaled), ``sqrt(cov_diag)`` (diagonal), a cached
-        p x rank eigen-factor (dense) or ``Z / sqrt(n_hat)`` with fresh ``Z`` of shape
-        (p, n_hat) (estimated).
+        p x rank eigen-factor (dense), or for ``estimated`` a fresh root G / sqrt(n_hat) with
+        ``G G^T ~ Wishart(I_p, n_hat)`` (Bartlett's triangle; ``Z`` itself with ``estimate_mean``).
 
     Notes
     -----
@@ -173,11 +173,13 @@ def draw_generator(model: DataModel, rng: np.random.Generator) -> tuple[np.ndarr
         if n_hat is None or int(n_hat) < 1:
             raise ValueError(f"an estimated covariance needs n_hat >= 1, got {n_hat}")
         n_hat = int(n_hat)
-        z = rng.standard_normal((p, n_hat))
         if gen.estimate_mean:
+            z = rng.standard_normal((p, n_hat))
             signs = 2.0 * rng.integers(0, 2, size=n_hat) - 1.0
-            mean = mean + z @ signs / n_hat
-        return mean, z / np.sqrt(n_hat)
+            return mean + z @ signs / n_hat, z / np.sqrt(n_hat)
+        # Z Z^T ~ Wishart(I_p, n_hat): Bartlett's triangular root has the same law and needs
+        # O(p^2) random numbers instead of p * n_hat, and no QR to compact it.
+        return mean, _wishart_root(p, n_hat, rng) / np.sqrt(n_hat)
     raise ValueError(f"unknown covariance kind {kind!r}")
 
 

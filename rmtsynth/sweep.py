@@ -180,12 +180,24 @@ def _fmt_x(xv: Any) -> Any:
     return xv
 
 
+def real_only_accuracy(points: list[ResolvedPoint], *, seed: int, convention: str) -> np.ndarray:
+    """Theory accuracy of each point's real data alone (m = 0); nan where n = 0."""
+    from dataclasses import replace
+
+    real = [replace(pt, m=0) if pt.n > 0 else replace(pt, m=1) for pt in points]
+    acc = theory_for_points(real, seed=seed, convention=convention)["accuracy"]
+    return np.where(np.array([pt.n > 0 for pt in points]), acc, np.nan)
+
+
 def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     """Theory and simulation for a figure of kind ``curves``."""
     t0 = time.perf_counter()
     cells = resolve_cells(cfg)
     points = [c[3] for c in cells]
     theory = theory_for_points(points, seed=cfg.seed, convention=cfg.theory.convention)
+    baseline = None
+    if cfg.plot.get("baseline") == "real_only":
+        baseline = real_only_accuracy(points, seed=cfg.seed, convention=cfg.theory.convention)
     sampler = options.sampler or cfg.simulation.sampler
     replicates = options.seeds or cfg.simulation.seeds
     test_size = cfg.simulation.test_size
@@ -216,6 +228,8 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
 
     extra_y = sorted({_y_of(cfg, ip) for ip in range(len(cfg.panels))} - {"accuracy"})
     columns = BASE_COLUMNS + RESOLVED_COLUMNS + ["eps_star", "theory_accuracy"] + [f"theory_{y}" if y in ("mean", "variance", "second_moment", "risk") else y for y in extra_y]
+    if baseline is not None:
+        columns.append("theory_accuracy_real_only")
     if do_sim:
         columns += SIM_COLUMNS + (TEST_COLUMNS if test_size else [])
     rows = []
@@ -229,6 +243,8 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
         row.update(pt.record())
         row["eps_star"] = float(eps_star(pt.rho, pt.phi))
         row["theory_accuracy"] = float(theory["accuracy"][i])
+        if baseline is not None:
+            row["theory_accuracy_real_only"] = float(baseline[i])
         for y in extra_y:
             col = f"theory_{y}" if y in ("mean", "variance", "second_moment", "risk") else y
             row[col] = float(theory[y][i])
