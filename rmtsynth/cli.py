@@ -1,20 +1,26 @@
 """The command line: a thin layer over the config, engine and runner modules.
 
 Every user error (a bad option, a bad config, a solver that cannot converge) ends with one plain
-sentence on stderr and exit code 2; an interrupt ends with exit code 130. No tracebacks.
+sentence on stderr and exit code 2; a simulation that fails for another reason (a bug, a lost
+cluster) ends with one sentence naming the point and exit code 1; an interrupt ends with exit
+code 130. No tracebacks.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
+import math
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable, List, Optional
 
 import typer
 
-from .errors import RmtsynthError
+from .errors import ConfigError, RmtsynthError
+from .executors import TaskError
 
 app = typer.Typer(
     add_completion=False,
@@ -25,6 +31,8 @@ app = typer.Typer(
 
 
 def _fail(message: str, code: int = 2) -> None:
+    # One line whatever the message quotes (a value with a newline, say).
+    message = message.replace("\r", "\\r").replace("\n", "\\n")
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -38,6 +46,15 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except RmtsynthError as exc:
             _fail(str(exc))
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise
+            # A file or directory the user named cannot be used: say which, without a traceback.
+            where = f"{exc.filename}: " if exc.filename else ""
+            _fail(f"{where}{exc.strerror or exc}.")
+        except TaskError as exc:
+            # Not the user's input: a bug or a failing cluster; still one line, but exit 1.
+            _fail(str(exc), code=1)
         except KeyboardInterrupt:
             typer.echo("interrupted: no output was written for the figure in progress; computed points are cached.", err=True)
             raise typer.Exit(130)
@@ -49,6 +66,28 @@ def _check_option(name: str, value: Any, param: str) -> Any:
     from .schema import PARAMS
 
     return PARAMS[param].check(value, name)
+
+
+_OPTION_NAMES = {
+    "verifier_precision": "--precision",
+    "verifier_recall": "--recall",
+    "label_noise": "--label-noise",
+    "mu_norm": "--mu-norm",
+    "generator_alignment": "--generator-alignment",
+    "generator_shift": "--generator-shift",
+}
+
+
+def _as_options(message: str) -> str:
+    """A resolution error, with the parameters named as the theory command's options."""
+    return re.sub(r"\b(" + "|".join(_OPTION_NAMES) + r")\b", lambda mt: _OPTION_NAMES[mt.group(1)], message)
+
+
+def _number_or_word(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _parse_generator_cov(text: str) -> dict[str, Any]:
@@ -72,7 +111,7 @@ def theory(
     m: int = typer.Option(..., "--m", help="Synthetic samples generated, before the verifier prunes them."),
     p: int = typer.Option(..., "--p", help="Dimension."),
     mu_norm: float = typer.Option(1.0, "--mu-norm", help="Norm of the real class mean."),
-    label_noise: float = typer.Option(0.0, "--label-noise", help="Probability that a synthetic label is flipped."),
+    label_noise: str = typer.Option("0", "--label-noise", help="Probability that a synthetic label is flipped, or 'auto'."),
     rho: Optional[float] = typer.Option(None, "--rho", help="Probability that the verifier keeps a wrong label."),
     phi: Optional[float] = typer.Option(None, "--phi", help="Probability that the verifier keeps a correct label."),
     precision: Optional[float] = typer.Option(None, "--precision", help="Verifier precision (instead of rho)."),
@@ -91,14 +130,14 @@ def theory(
     from .engine import theory_for_points
     from .resolve import resolve_point
     from .sweep import SweepOptions, run_simulations
-    from .verifier import eps_star
+    from .verifier import eps_star, keep_rate, label_signal
 
     params: dict[str, Any] = {
         "n": _check_option("--n", n, "n"),
         "m": _check_option("--m", m, "m"),
         "p": _check_option("--p", p, "p"),
         "mu_norm": _check_option("--mu-norm", mu_norm, "mu_norm"),
-        "label_noise": _check_option("--label-noise", label_noise, "label_noise"),
+        "label_noise": _check_option("--label-noise", _number_or_word(label_noise), "label_noise"),
         "gamma": _check_option("--gamma", gamma, "gamma"),
         "generator_alignment": _check_option("--generator-alignment", generator_alignment, "generator_alignment"),
         "generator_shift": _check_option("--generator-shift", generator_shift, "generator_shift"),
@@ -121,7 +160,12 @@ def theory(
         raise RmtsynthError(f"--simulate = {simulate} is out of range; it must be an integer >= 0.")
     if seed < 0:
         raise RmtsynthError(f"--seed = {seed} is out of range; it must be an integer >= 0.")
-    point = resolve_point(params, Path.cwd(), "The options", seed=seed)
+    if n + m == 0:
+        raise RmtsynthError("--n = 0 and --m = 0 leave no training sample; --n + --m must be at least 1.")
+    try:
+        point = resolve_point(params, Path.cwd(), "The options", seed=seed)
+    except ConfigError as exc:
+        raise RmtsynthError(_as_options(str(exc))) from None
     th = theory_for_points([point], seed=seed, convention=convention)
     out: dict[str, Any] = {
         "n": point.n,
@@ -139,8 +183,8 @@ def theory(
         "delta_real": float(th["delta_real"][0]),
         "delta_synth": float(th["delta_synth"][0]),
         "delta_gen": None if point.covariance != "estimated" else float(th["delta_gen"][0]),
-        "alpha": point.phi * (1 - point.label_noise) + point.rho * point.label_noise,
-        "lambda": point.phi * (1 - point.label_noise) - point.rho * point.label_noise,
+        "alpha": float(keep_rate(point.label_noise, point.rho, point.phi)),
+        "lambda": float(label_signal(point.label_noise, point.rho, point.phi)),
         "eps_star": float(eps_star(point.rho, point.phi)),
         "verifier_precision": point.verifier_precision,
         "verifier_recall": point.verifier_recall,
@@ -162,7 +206,9 @@ def theory(
         out["sim_seeds"] = int(len(acc))
         out["sampler"] = sampler
     if as_json:
-        typer.echo(json.dumps(out, indent=2, default=lambda v: None if v != v else v))
+        # JSON has no NaN: an undefined value (eps* with rho = phi = 0) is null.
+        clean = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
+        typer.echo(json.dumps(clean, indent=2))
         return
     width = max(len(k) for k in out)
     for key, value in out.items():
@@ -184,13 +230,18 @@ def sweep(
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Where computed points are cached."),
     sampler: Optional[str] = typer.Option(None, "--sampler", help="exact or naive (overrides the config)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary lines."),
+    executor: str = typer.Option("local", "--executor", help="local (this machine's processes) or dask (a Dask cluster)."),
+    scheduler: Optional[str] = typer.Option(
+        None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (default: a local cluster of --workers processes)."
+    ),
 ) -> None:
     """Run the theory and the simulation for each config and write its figure and table."""
     from .cache import default_cache_dir
     from .config import load_config
     from .parallel import default_workers
-    from .runner import check_out_dir, compute, write_outputs
-    from .sweep import SweepOptions
+    from .atomic import check_dir
+    from .runner import check_kind, check_out_dir, compute, write_outputs
+    from .sweep import SweepOptions, resolve_cells
     import time
 
     if seeds is not None and not 1 <= seeds <= 100_000:
@@ -199,27 +250,38 @@ def sweep(
         raise RmtsynthError(f"--workers = {workers} is out of range; it must be an integer from 1 to 512.")
     if sampler is not None and sampler not in ("exact", "naive"):
         raise RmtsynthError(f"--sampler = '{sampler}' is not allowed; it must be exact or naive.")
+    from .executors import check_executor, session
+
+    check_executor(executor, scheduler)
     out = check_out_dir(out)
     # Validate every config before any work.
     loaded = [(path, load_config(path, overrides, quick=quick)) for path in configs]
+    for _, cfg in loaded:
+        check_kind(cfg)
+        if cfg.kind == "curves":
+            resolve_cells(cfg)
     names = [cfg.name for _, cfg in loaded]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         raise RmtsynthError(f"Two configs write the same outputs ({', '.join(sorted(dup))}); give them different names.")
     options = SweepOptions(
         workers=workers or default_workers(),
-        cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
+        cache_dir=None if no_cache else check_dir(cache_dir or default_cache_dir(), "The cache directory"),
         simulate=not no_sim,
         seeds=seeds,
         sampler=sampler,
         progress=not quiet,
+        executor=executor,
+        scheduler=scheduler,
     )
-    for path, cfg in loaded:
-        t0 = time.perf_counter()
-        result = compute(cfg, options)
-        written = write_outputs(result, out, options, path, time.perf_counter() - t0)
-        if not quiet:
-            typer.echo(f"{cfg.name}: {len(result.rows)} points in {time.perf_counter() - t0:.1f} s -> {written[1]}", err=True)
+    # One executor for all the configs, so a local Dask cluster starts once (and only if needed).
+    with session(options.executor, options.scheduler, options.workers):
+        for path, cfg in loaded:
+            t0 = time.perf_counter()
+            result = compute(cfg, options)
+            written = write_outputs(result, out, options, path, time.perf_counter() - t0)
+            if not quiet:
+                typer.echo(f"{cfg.name}: {len(result.rows)} points in {time.perf_counter() - t0:.1f} s -> {written[1]}", err=True)
 
 
 @app.command()
@@ -230,10 +292,12 @@ def validate(
 ) -> None:
     """Check configs (keys, types, ranges, every point) without computing anything."""
     from .config import load_config
+    from .runner import check_kind
     from .sweep import resolve_cells
 
     for path in configs:
         cfg = load_config(path, overrides)
+        check_kind(cfg)
         cells = resolve_cells(cfg) if cfg.kind in ("curves",) else []
         typer.echo(f"{path}: ok ({cfg.kind}, {len(cells) or 'n/a'} points)")
 
@@ -259,6 +323,22 @@ def show(
             for ip, iseries, xv, pt in resolve_cells(cfg)
         ]
     typer.echo(yaml.safe_dump(doc, sort_keys=False, width=100))
+
+
+@app.command()
+@handle_errors
+def plan(
+    config: Path = typer.Argument(..., help="A planner config (see configs/plan/)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Should synthetic data be added, how much, and how good must the verifier be (theory only)."""
+    from .planner import format_plan, load_plan, run_plan
+
+    result = run_plan(load_plan(config))
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
+        return
+    typer.echo(format_plan(result))
 
 
 def bundled_config_dirs() -> list[Path]:
@@ -288,6 +368,8 @@ def list_configs() -> None:
                 kind = str(data.get("kind", "curves"))
             except RmtsynthError as exc:
                 title, kind = f"(invalid: {exc})", "?"
+            # One line per config, whatever line breaks the title holds.
+            title = " ".join(title.split())
             typer.echo(f"{path.name:34s} {kind:18s} {title}")
 
 

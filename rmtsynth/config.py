@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,17 +20,24 @@ import yaml
 
 from .errors import ConfigError
 from .schema import (
+    ALIASES,
     PARAMS,
     SIMULATION_KEYS,
     THEORY_KEYS,
     TOP_LEVEL,
+    _did_you_mean,
     _show,
     canonical_name,
+    key_text,
     unknown_key,
 )
 
 KINDS = ("curves", "heatmap", "marchenko_pastur", "generator_samples", "real_data")
 MAX_CONFIG_BYTES = 1_000_000
+# Limits on the parsed tree: YAML aliases can expand a small file into billions of values.
+MAX_CONFIG_VALUES = 200_000
+MAX_CONFIG_DEPTH = 50
+MAX_NAME_LENGTH = 120
 MAX_GRID_POINTS = 2_000_000
 Y_QUANTITIES = (
     "accuracy",
@@ -154,10 +162,79 @@ def _merge_sorted(a: list[Any], b: list[Any]) -> list[Any]:
 # ----------------------------------------------------------------------------- loading
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """The safe loader (no object construction), reading ``1e-3`` as a number as YAML 1.2 does.
+
+    PyYAML follows YAML 1.1, where a float needs a dot, so ``gamma: 1e-3`` would be text.
+    A key given twice in one mapping is refused (PyYAML would silently keep the last value).
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"the key '{key_node.value}' is given twice", key_node.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        # Stop deep nesting while composing: PyYAML's scanner slows down quadratically with depth.
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_CONFIG_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"it is nested more than {MAX_CONFIG_DEPTH} levels deep", self.peek_event().start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _check_tree(data: Any, where: str) -> None:
+    """Refuse trees too large or too deep to be a config (without recursion)."""
+    stack = [(data, 0)]
+    count = 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_VALUES:
+            raise ConfigError(
+                f"{where} holds more than {MAX_CONFIG_VALUES} values (after expanding YAML aliases); "
+                "that is too large for a config."
+            )
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(f"{where} is nested more than {MAX_CONFIG_DEPTH} levels deep; that is too deep for a config.")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for kv in node.items() for v in kv)
+        elif isinstance(node, (list, tuple, set)):
+            stack.extend((v, depth + 1) for v in node)
+
+
 def load_yaml_text(text: str, where: str) -> dict[str, Any]:
     """Parse YAML safely into a mapping, or raise ConfigError."""
+    data = parse_yaml(text, where)
+    if data is None:
+        raise ConfigError(f"{where} is empty; it must be a YAML mapping of keys to values.")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a YAML mapping of keys to values, not {type(data).__name__}.")
+    return data
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """Parse one YAML document safely (no object construction), or raise ConfigError."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""
@@ -165,8 +242,7 @@ def load_yaml_text(text: str, where: str) -> dict[str, Any]:
         raise ConfigError(f"{where} cannot be read{line}: {problem}.") from None
     except RecursionError:
         raise ConfigError(f"{where} is nested too deeply to be a config.") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where} must be a YAML mapping of keys to values, not {type(data).__name__}.")
+    _check_tree(data, where)
     return data
 
 
@@ -194,12 +270,12 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     data = copy.deepcopy(data)
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"The override '{item}' must have the form key=value.")
+            raise ConfigError(f"The override {_show(item)} must have the form key=value.")
         key, text = item.split("=", 1)
         key = key.strip()
         if not key:
-            raise ConfigError(f"The override '{item}' has no key before '='.")
-        value = load_yaml_text(f"v: {text}", f"The override '{item}'")["v"] if text.strip() else None
+            raise ConfigError(f"The override {_show(item)} has no key before '='.")
+        value = parse_yaml(text, f"The override {_show(item)}") if text.strip() else None
         parts = key.split(".")
         if len(parts) == 1 and parts[0] not in TOP_LEVEL:
             parts = ["params", parts[0]]
@@ -210,7 +286,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
                 child = {}
                 node[part] = child
             if not isinstance(child, dict):
-                raise ConfigError(f"The override '{item}' cannot set {key}: {part} is not a mapping.")
+                raise ConfigError(f"The override {_show(item)} cannot set {key_text(key)}: {key_text(part)} is not a mapping.")
             node = child
         node[parts[-1]] = value
     return data
@@ -234,7 +310,7 @@ def expand_values(value: Any, where: str) -> list[Any]:
             raise ConfigError(f"{where} must be a value, a list, or one of {{linspace|logspace|arange: [a, b, c]}}.")
         (kind, args), = value.items()
         if kind not in ("linspace", "logspace", "arange"):
-            raise ConfigError(f"{where}.{kind} is not a range; use linspace, logspace or arange.")
+            raise ConfigError(f"{where}.{key_text(kind)} is not a range; use linspace, logspace or arange.")
         if (
             not isinstance(args, list)
             or len(args) != 3
@@ -325,7 +401,7 @@ def _groups(value: Any, where: str, params: dict[str, Any], label_key: str) -> t
                 raise unknown_key(str(key), f"{where}.", allowed)
         if "param" not in value:
             raise ConfigError(f"{where} must name the swept parameter with 'param', or be a list of {{{label_key}, params}}.")
-        name = canonical_name(str(value["param"]), where)
+        name = _swept_name(value["param"], where)
         if name not in params or not isinstance(params[name], list):
             raise ConfigError(f"{where}.param = {name} must name a parameter that params gives as a list or a range.")
         template = value.get(label_key, f"{name} = {{value}}")
@@ -369,6 +445,14 @@ def _groups(value: Any, where: str, params: dict[str, Any], label_key: str) -> t
     raise ConfigError(f"{where} must be a parameter name, a mapping {{param, {label_key}}}, or a list.")
 
 
+def _swept_name(value: Any, where: str) -> str:
+    """The canonical name of the parameter an axis, the series or the panels sweep."""
+    if isinstance(value, str) and (value in PARAMS or value in ALIASES):
+        return canonical_name(value, where)
+    hint = _did_you_mean(value, list(PARAMS) + list(ALIASES)) if isinstance(value, str) else ""
+    raise ConfigError(f"{where}.param = {_show(value)} is not a known parameter{hint}; run 'rmtsynth schema' for the list.")
+
+
 def _label_value(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:g}"
@@ -386,7 +470,7 @@ def _axis(value: Any, where: str, params: dict[str, Any]) -> Axis:
             raise unknown_key(str(key), f"{where}.", allowed)
     if "param" not in value:
         raise ConfigError(f"{where}.param is missing: name the parameter on this axis.")
-    name = canonical_name(str(value["param"]), where)
+    name = _swept_name(value["param"], where)
     if name not in params:
         raise ConfigError(f"{where}.param = {name} must be given in params as a list or a range.")
     values = params[name] if isinstance(params[name], list) else [params[name]]
@@ -430,8 +514,20 @@ def parse_config(
         data["params"].update(quick_over["params"])
 
     name = data.get("name", name_default)
-    if not isinstance(name, str) or not name or any(c in name for c in "/\\\0") or name.startswith("."):
-        raise ConfigError(f"name = {_show(name)} is not allowed; it must be a plain file name without '/' or a leading '.'.")
+    # The name becomes file names in the output directory: it must not lead anywhere else.
+    if (
+        not isinstance(name, str)
+        or not name
+        or len(name) > MAX_NAME_LENGTH
+        or any(c in name for c in "/\\:")
+        or ".." in name
+        or name.startswith(".")
+        or not name.isprintable()
+    ):
+        raise ConfigError(
+            f"name = {_show(name)} is not allowed; it must be a plain file name of at most {MAX_NAME_LENGTH} "
+            "printable characters, without '/', '\\', ':', '..' or a leading '.'."
+        )
     title = data.get("title", "")
     if not isinstance(title, (str, int, float)):
         raise ConfigError("title must be text.")

@@ -7,13 +7,14 @@ generator's spurious shift when C is not rotation invariant) comes from the run'
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from functools import lru_cache
 
 import numpy as np
 
 from .model import DataModel, build_model
 from .resolve import GeneratorSpec, ResolvedPoint, load_dense_covariance, parse_spectrum
-from .seeding import named_rng
+from .seeding import named_rng, point_seed, replicate_rng, stable_key
 from .theory import Spectrum, TheoryResult, evaluate, evaluate_estimated
 
 THEORY_FIELDS = ("accuracy", "mean", "second_moment", "variance", "risk", "delta_real", "delta_synth", "delta_gen")
@@ -104,7 +105,51 @@ def theory_for_generator(
     return evaluate(spectrum_for(gen, seed), n, m, label_noise, rho, phi, gamma, convention=convention)  # type: ignore[arg-type]
 
 
-def theory_for_points(points: list[ResolvedPoint], *, seed: int = 0, convention: str = "exact") -> dict[str, np.ndarray]:
+def generator_seed(gen: GeneratorSpec, root_seed: int) -> np.random.SeedSequence:
+    """The seed of a random generator's draws, shared by every point that uses the generator."""
+    return point_seed(root_seed, stable_key({"generator": asdict(gen)}))
+
+
+def uses_plug_in(gen: GeneratorSpec, covariance_mode: str) -> bool:
+    """Whether the theory conditions on each sampled C instead of its Marchenko-Pastur limit.
+
+    Always so when the generator's mean is estimated from the same samples as C, which the
+    closed form of THEORY.md section 7 does not cover.
+    """
+    return gen.covariance == "estimated" and (covariance_mode == "plug_in" or gen.estimate_mean)
+
+
+def plug_in_theory(
+    gen: GeneratorSpec, n, m, label_noise, rho, phi, gamma, *, seed: int, replicates: int, convention: str = "exact"
+) -> dict[str, np.ndarray]:
+    """Theory at each replicate's sampled C (and mean), averaged over the replicates.
+
+    The draws are those the simulation makes (same generator seed), so the plug-in conditions on
+    exactly the covariances the Monte-Carlo used. O(p^3) per replicate, then O(p) per point.
+    """
+    from .samplers import apply_factor, draw_generator
+
+    model = model_for(gen, seed)
+    gseed = generator_seed(gen, seed)
+    total: dict[str, np.ndarray] = {}
+    for r in range(replicates):
+        mu_beta, factor = draw_generator(model, replicate_rng(gseed, r))
+        root = apply_factor(factor, np.eye(gen.p)) if np.ndim(factor) < 2 else np.asarray(factor)
+        spec = Spectrum.from_covariance(root @ root.T, model.mu, mu_beta)
+        res = evaluate(spec, n, m, label_noise, rho, phi, gamma, convention=convention)  # type: ignore[arg-type]
+        for f in THEORY_FIELDS:
+            total[f] = total.get(f, 0.0) + getattr(res, f)
+    return {f: v / replicates for f, v in total.items()}
+
+
+def theory_for_points(
+    points: list[ResolvedPoint],
+    *,
+    seed: int = 0,
+    convention: str = "exact",
+    covariance_mode: str = "closed_form",
+    replicates: int = 1,
+) -> dict[str, np.ndarray]:
     """Theory for a list of points, grouped by generator and vectorised within each group."""
     out = {f: np.full(len(points), np.nan) for f in THEORY_FIELDS}
     groups: dict[GeneratorSpec, list[int]] = {}
@@ -112,17 +157,20 @@ def theory_for_points(points: list[ResolvedPoint], *, seed: int = 0, convention:
         groups.setdefault(pt.generator, []).append(i)
     for gen, idx in groups.items():
         sel = [points[i] for i in idx]
-        res = theory_for_generator(
-            gen,
+        args = (
             np.array([p.n for p in sel], dtype=float),
             np.array([p.m for p in sel], dtype=float),
             np.array([p.label_noise for p in sel]),
             np.array([p.rho for p in sel]),
             np.array([p.phi for p in sel]),
             np.array([p.gamma for p in sel]),
-            seed=seed,
-            convention=convention,
         )
+        if uses_plug_in(gen, covariance_mode):
+            res = plug_in_theory(gen, *args, seed=seed, replicates=replicates, convention=convention)
+            for f in THEORY_FIELDS:
+                out[f][idx] = res[f]
+            continue
+        res = theory_for_generator(gen, *args, seed=seed, convention=convention)
         for f in THEORY_FIELDS:
             out[f][idx] = getattr(res, f)
     return out

@@ -12,7 +12,11 @@ def _missing(kind: str):
     return run
 
 
-run_heatmap = plot_heatmap = _missing("heatmap")
+from .figures_heatmap import plot_heatmap, run_heatmap  # noqa: E402,F401
 from .figures_mp import plot_marchenko_pastur, run_marchenko_pastur  # noqa: E402,F401
-run_generator_samples = plot_generator_samples = _missing("generator_samples")
-run_real_data_figure = plot_real_data = _missing("real_data")
+from .figures_real import (  # noqa: E402,F401
+    plot_generator_samples,
+    plot_real_data,
+    run_generator_samples,
+    run_real_data_figure,
+)

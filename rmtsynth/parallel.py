@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import signal
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterator, Sequence
 
@@ -65,7 +66,9 @@ def run_tasks(
                 bar.update(1)
             return results
         with _single_threaded_blas():
-            executor = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=mp.get_context("spawn"))
+            executor = ProcessPoolExecutor(
+                max_workers=min(workers, len(tasks)), mp_context=mp.get_context("spawn"), initializer=_ignore_interrupts
+            )
             try:
                 pending: dict[Future, int] = {executor.submit(fn, t): i for i, t in enumerate(tasks)}
             except BaseException:
@@ -89,6 +92,12 @@ def run_tasks(
         return results
     finally:
         bar.close()
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches the whole process group; the parent alone handles it and stops the
+    # workers, so they do not print tracebacks of their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _terminate(executor: ProcessPoolExecutor) -> None:

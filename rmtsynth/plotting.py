@@ -81,6 +81,7 @@ def plot_curves(cfg, rows: list[dict[str, Any]]) -> Figure:
             y = ys[ip]
             col = _column_for(y)
             has_sim = False
+            has_argmax = False
             for iseries, series in enumerate(cfg.series):
                 color = COLORS[iseries % len(COLORS)]
                 sel = [r for r in rows if r["panel"] == panel.label and r["series"] == series.label]
@@ -105,6 +106,8 @@ def plot_curves(cfg, rows: list[dict[str, Any]]) -> Figure:
                     )
                 if cfg.plot.get("baseline") == "real_only" and sel and "theory_accuracy_real_only" in sel[0]:
                     ax.axhline(_num(sel[0]["theory_accuracy_real_only"]), color=color, lw=1.0, ls=":", alpha=0.9)
+                if "argmax" in marks and _mark_argmax(ax, xs, [_num(r.get(col)) for r in sel], color, iseries):
+                    has_argmax = True
             if "eps_star" in marks:
                 stars = sorted({round(float(r["eps_star"]), 12) for r in rows if r["panel"] == panel.label})
                 for s in stars:
@@ -142,6 +145,9 @@ def plot_curves(cfg, rows: list[dict[str, Any]]) -> Figure:
                 if cfg.plot.get("baseline") == "real_only":
                     handles.append(Line2D([], [], color="0.3", ls=":"))
                     labels.append("real data only")
+                if has_argmax:
+                    handles.append(Line2D([], [], color="0.3", marker="*", ms=10, mec="k", mew=0.6, ls="none"))
+                    labels.append("maximum of the theory")
                 if handles:
                     ax.legend(handles, labels, loc=cfg.plot.get("legend_loc", "best"), frameon=False)
         for extra in axes_flat[n_panels:]:
@@ -151,6 +157,25 @@ def plot_curves(cfg, rows: list[dict[str, Any]]) -> Figure:
         if cfg.plot.get("caption"):
             fig.text(0.01, -0.02, cfg.plot["caption"], fontsize=8.5, ha="left", va="top", wrap=True)
     return fig
+
+
+def _mark_argmax(ax, xs: list[float], ys: list[float], color: str, index: int = 0) -> bool:
+    """Star the theory's maximum over the grid and write its x next to it; only interior maxima
+    (one at an end of the grid only says the optimum lies beyond it)."""
+    values = [v if math.isfinite(v) else -math.inf for v in ys]
+    if len(values) < 3 or max(values) == -math.inf:
+        return False
+    k = max(range(len(values)), key=values.__getitem__)
+    if k == 0 or k == len(values) - 1:
+        return False
+    ax.plot([xs[k]], [ys[k]], marker="*", ms=11, color=color, mec="k", mew=0.6, ls="none", zorder=4)
+    # Alternate sides so that labels of neighbouring maxima do not overlap.
+    side = -1 if index % 2 == 0 else 1
+    ax.annotate(
+        f"{xs[k]:.3g}", xy=(xs[k], ys[k]), xytext=(3 * side, 6), textcoords="offset points",
+        ha="right" if side < 0 else "left", fontsize=8.5, color=color,
+    )
+    return True
 
 
 def save_figure(fig: Figure, pdf_path: Path, png_path: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
-from .schema import MAX_P, PARAM_DEFAULTS
+from .schema import MAX_P, PARAM_DEFAULTS, key_text
 from .verifier import NAMED_VERIFIERS, precision_recall, rho_phi_from_precision_recall
 
 
@@ -196,7 +196,7 @@ def parse_spectrum(value: Any, p: int, base_dir: Path, where: str) -> tuple[np.n
         vals = _load_array(path, f"{where}.covariance_spectrum.file").ravel()
         desc = f"file:{path}"
     else:
-        raise ConfigError(f"{where}.covariance_spectrum.{kind} is not known; use values, loguniform or file.")
+        raise ConfigError(f"{where}.covariance_spectrum.{key_text(kind)} is not known; use values, loguniform or file.")
     if vals.size != p:
         raise ConfigError(f"{where}.covariance_spectrum has {vals.size} values but p = {p}.")
     if not np.all(np.isfinite(vals)) or np.any(vals < 0):

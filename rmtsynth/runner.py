@@ -7,9 +7,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
+from .atomic import atomic_group, check_dir
 from .config import FigureConfig, load_config
 from .errors import RmtsynthError
-from .output import manifest, table_csv, write_json
+from .output import manifest, manifest_json, table_csv
 from .sweep import SweepOptions, SweepResult, run_curves
 
 # kind -> (compute, draw)
@@ -29,10 +30,15 @@ def _kinds() -> dict[str, tuple[Compute, Callable[..., Any]]]:
 
 
 def check_out_dir(out_dir: Path) -> Path:
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise RmtsynthError(f"--out {out_dir} is a file, not a directory.")
-    return out_dir
+    return check_dir(Path(out_dir), "--out")
+
+
+def check_kind(cfg: FigureConfig) -> None:
+    """Refuse, before any work, a figure kind this version cannot compute."""
+    run, _ = _kinds()[cfg.kind]
+    # The placeholders of figures_extra raise when called; find them without calling.
+    if getattr(run, "__qualname__", "").startswith("_missing."):
+        raise RmtsynthError(f"kind = {cfg.kind} is not available in this version; use kind: curves.")
 
 
 def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
@@ -47,14 +53,9 @@ def write_outputs(result: SweepResult, out_dir: Path, options: SweepOptions, con
 
     cfg = result.config
     _, draw = _kinds()[cfg.kind]
-    out_dir.mkdir(parents=True, exist_ok=True)
     fig = draw(cfg, result.rows) if cfg.kind != "generator_samples" else draw(cfg, result)
     paths = {ext: out_dir / f"{cfg.name}.{ext}" for ext in ("csv", "pdf", "png", "json")}
     csv_text = table_csv(result.columns, result.rows)
-    from .atomic import atomic_write_text
-
-    atomic_write_text(paths["csv"], csv_text)
-    save_figure(fig, paths["pdf"], paths["png"])
     info = dict(result.info)
     info["wall_seconds"] = round(wall, 3)
     opts = asdict(options)
@@ -72,7 +73,17 @@ def write_outputs(result: SweepResult, out_dir: Path, options: SweepOptions, con
     data["resolved_points"] = [
         {k: row.get(k) for k in result.columns if not k.startswith(("theory_", "sim_"))} for row in result.rows
     ]
-    write_json(paths["json"], data)
+    json_text = manifest_json(data)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RmtsynthError(f"--out {out_dir} cannot be created ({exc.strerror}).") from None
+    # All four files are staged and renamed together, so an interrupted or failed run leaves
+    # either the complete set or none of them.
+    with atomic_group(list(paths.values())) as (tmp_csv, tmp_pdf, tmp_png, tmp_json):
+        tmp_csv.write_text(csv_text, encoding="utf-8")
+        save_figure(fig, tmp_pdf, tmp_png)
+        tmp_json.write_text(json_text, encoding="utf-8")
     return list(paths.values())
 
 

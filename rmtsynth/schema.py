@@ -212,6 +212,7 @@ TOP_LEVEL: dict[str, str] = {
     "quick": "overrides used with --quick, e.g. {seeds: 5, x_points: 9}",
     "data": "with kind: real_data or generator_samples, the data set",
     "protocols": "with kind: real_data, the protocols to run (held-out, paper)",
+    "fitted_gaussian_theory": "with kind: real_data, also draw the theory on the fitted Gaussian (not a held-out prediction)",
     "mp": "with kind: marchenko_pastur, the histogram and density settings",
 }
 
@@ -230,6 +231,14 @@ THEORY_KEYS = {
 }
 
 
+def key_text(key: Any) -> str:
+    """A user's key as shown in a message: on one line and of bounded length."""
+    text = str(key)
+    if not text.isprintable() or len(text) > 60:
+        text = _show(text)
+    return text
+
+
 def canonical_name(key: str, where: str) -> str:
     """The canonical parameter name for ``key``, or a ConfigError with a did-you-mean."""
     if key in PARAMS:
@@ -237,13 +246,15 @@ def canonical_name(key: str, where: str) -> str:
     if key in ALIASES:
         return ALIASES[key]
     raise ConfigError(
-        f"{where}.{key} is not a known parameter{_did_you_mean(key, list(PARAMS) + list(ALIASES))}; "
+        f"{where}.{key_text(key)} is not a known parameter{_did_you_mean(key, list(PARAMS) + list(ALIASES))}; "
         "run 'rmtsynth schema' for the list."
     )
 
 
 def unknown_key(key: str, where: str, options) -> ConfigError:
-    return ConfigError(f"{where}{key} is not a known key{_did_you_mean(key, options)}; allowed: {', '.join(options)}.")
+    return ConfigError(
+        f"{where}{key_text(key)} is not a known key{_did_you_mean(key, options)}; allowed: {', '.join(options)}."
+    )
 
 
 def schema_text() -> str:

@@ -172,6 +172,7 @@ def simulate_point(
     sampler: SamplerName = "exact",
     test_size: int | None = None,
     noise_cov_factor: Factor = None,
+    generator_seed: np.random.SeedSequence | None = None,
 ) -> SimulationResult:
     """Monte-Carlo of the ridge classifier at one parameter point.
 
@@ -202,6 +203,11 @@ def simulate_point(
     noise_cov_factor : Factor, optional
         Factor of the real noise covariance Sigma (identity by default); it shapes the real
         training and test samples and the exact accuracy.
+    generator_seed : numpy.random.SeedSequence, optional
+        When given, a random generator (an estimated covariance) is drawn from
+        ``replicate_rng(generator_seed, r)`` instead of the point's stream, so that every point
+        of a sweep sees the same sampled C in replicate r (common random numbers, and the draws
+        the plug-in theory conditions on).
 
     Returns
     -------
@@ -237,7 +243,8 @@ def simulate_point(
 
     for rep in range(replicates):
         rng = replicate_rng(seed, first_replicate + rep)
-        mu_beta, factor = draw_generator(model, rng)
+        gen_rng = rng if generator_seed is None else replicate_rng(generator_seed, first_replicate + rep)
+        mu_beta, factor = draw_generator(model, gen_rng)
         s, r = draw(mu, mu_beta, factor, n, m, label_noise, rho, phi, rng, real_factor=noise_cov_factor)
         w = ridge_weights(s, r, n_total, gam if gam.ndim else float(gam))
         w_dot_mu[rep] = w @ mu

@@ -2,8 +2,9 @@
 
 Every (panel, series, x) cell of a figure becomes one row. The theory is evaluated for all rows
 at once (vectorised per generator); the simulation runs only where the config asks for it, in
-parallel processes, through the point cache. Rows come out in the config's order whatever the
-number of workers, so the same config and seed always give the same table.
+parallel processes or on a Dask cluster (see :mod:`rmtsynth.executors`), through the point cache.
+Rows come out in the config's order whatever the number of workers or the executor, so the same
+config and seed always give the same table.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import numpy as np
 
 from .cache import CACHE_VERSION, PointCache
 from .config import FigureConfig
-from .engine import model_for, theory_for_points
+from .engine import generator_seed, model_for, theory_for_points
 from .errors import ConfigError
-from .parallel import default_workers, run_tasks
+from .executors import executor_for
+from .parallel import default_workers
 from .resolve import RESOLVED_COLUMNS, GeneratorSpec, ResolvedPoint, resolve_point
 from .seeding import point_seed, stable_key
 from .verifier import eps_star
@@ -41,6 +43,8 @@ class SweepOptions:
     seeds: int | None = None
     sampler: str | None = None
     progress: bool = True
+    executor: str = "local"
+    scheduler: str | None = None
 
 
 @dataclass
@@ -80,7 +84,14 @@ def _y_of(cfg: FigureConfig, ip: int) -> str:
 
 def simulation_key(point: ResolvedPoint, root_seed: int, sampler: str, test_size: int | None) -> str:
     return stable_key(
-        {"cache": CACHE_VERSION, "point": point.record(), "seed": root_seed, "sampler": sampler, "test_size": test_size}
+        {
+            "cache": CACHE_VERSION,
+            "point": point.record(),
+            "seed": root_seed,
+            "sampler": sampler,
+            "test_size": test_size,
+            "shared_generator_draws": True,
+        }
     )
 
 
@@ -91,6 +102,8 @@ def simulate_task(task: tuple) -> dict[str, np.ndarray]:
     gen, root_seed, point, start, stop, sampler, test_size = task
     model = model_for(gen, root_seed)
     seed = point_seed(root_seed, stable_key(point.record()))
+    # A random generator is drawn from its own seed, so all points share replicate r's C.
+    gen_seed = generator_seed(gen, root_seed) if gen.covariance == "estimated" else None
     res = simulate_point(
         model,
         point.n,
@@ -104,6 +117,7 @@ def simulate_task(task: tuple) -> dict[str, np.ndarray]:
         first_replicate=start,
         sampler=sampler,
         test_size=test_size,
+        generator_seed=gen_seed,
     )
     out = {"accuracy": np.asarray(res.accuracy, dtype=float)}
     if test_size:
@@ -119,6 +133,26 @@ def _check_simulable(point: ResolvedPoint, sampler: str, where: str) -> None:
         )
 
 
+def replicate_seconds(point: ResolvedPoint, sampler: str) -> float:
+    """A rough single-core cost of one replicate, to size tasks for a cluster (it changes no result)."""
+    p, size = point.p, point.n + point.m
+    seconds = 3e-4 + 5e-8 * p * p + 5e-11 * p * p * min(p, size)
+    if point.covariance == "estimated":
+        seconds *= 1.4
+    if sampler == "naive":
+        seconds += 1.5e-8 * size * p
+    return seconds
+
+
+def describe_point(point: ResolvedPoint, where: str | None = None) -> str:
+    """``where`` (e.g. "At panel 'a', x = 0.5") followed by the point's main parameters."""
+    params = (
+        f"n = {point.n}, m = {point.m}, p = {point.p}, label_noise = {point.label_noise:g}, rho = {point.rho:g}, "
+        f"phi = {point.phi:g}, gamma = {point.gamma:g}, covariance = {point.covariance}"
+    )
+    return f"{where} ({params})" if where else f"At the point {params}"
+
+
 def run_simulations(
     requests: list[tuple[GeneratorSpec, ResolvedPoint]],
     *,
@@ -127,39 +161,35 @@ def run_simulations(
     sampler: str,
     test_size: int | None,
     options: SweepOptions,
+    labels: list[str] | None = None,
 ) -> tuple[list[dict[str, np.ndarray]], dict[str, int]]:
-    """Per-replicate results for each request, through the cache; missing replicates run in parallel."""
+    """Per-replicate results for each request, through the cache; missing replicates run in parallel.
+
+    ``labels`` (one per request) name the points in error messages. Each point is cached as soon
+    as all its replicates are in, so an interrupted run resumes with only what is missing.
+    """
     cache = PointCache(options.cache_dir)
     keys = [simulation_key(pt, root_seed, sampler, test_size) for _, pt in requests]
     unique: dict[str, int] = {}
     for i, key in enumerate(keys):
         unique.setdefault(key, i)
     have: dict[str, dict[str, np.ndarray]] = {}
-    tasks: list[tuple] = []
-    task_keys: list[str] = []
+    missing: list[tuple[str, int, int]] = []  # (key, request, first missing replicate)
     hits = 0
     for key, i in unique.items():
         cached = cache.load(key)
-        if cached is not None and cached["accuracy"].shape[0] >= replicates:
-            have[key] = cached
-            hits += 1
-            continue
-        start = 0 if cached is None else int(cached["accuracy"].shape[0])
         if cached is not None:
             have[key] = cached
-        gen, pt = requests[i]
-        # Split a point's replicates when there are few points, so that every worker has work.
-        n_chunks = 1
-        if len(unique) < 2 * options.workers:
-            n_chunks = max(1, min(replicates - start, math.ceil(2 * options.workers / max(1, len(unique)))))
-        bounds = np.linspace(start, replicates, n_chunks + 1).round().astype(int)
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            if hi > lo:
-                tasks.append((gen, root_seed, pt, int(lo), int(hi), sampler, test_size))
-                task_keys.append(key)
+            if cached["accuracy"].shape[0] >= replicates:
+                hits += 1
+                continue
+        missing.append((key, i, 0 if cached is None else int(cached["accuracy"].shape[0])))
 
+    tasks: list[tuple] = []
+    task_keys: list[str] = []
+    task_requests: list[int] = []
     pending_chunks: dict[str, list[tuple[int, dict[str, np.ndarray]]]] = {}
-    remaining = {k: task_keys.count(k) for k in set(task_keys)}
+    remaining: dict[str, int] = {}
 
     def on_result(t: int, result: dict[str, np.ndarray]) -> None:
         key = task_keys[t]
@@ -171,10 +201,36 @@ def run_simulations(
             have[key] = merged
             cache.store(key, merged)
 
-    run_tasks(simulate_task, tasks, workers=options.workers, progress=options.progress, on_result=on_result)
+    def describe(t: int) -> str:
+        i = task_requests[t]
+        where = labels[i] if labels is not None else None
+        return f"{describe_point(requests[i][1], where)}, replicates {tasks[t][3]} to {tasks[t][4] - 1}"
+
+    if missing:
+        # The executor (and a cluster) starts only when something is missing.
+        with executor_for(options.executor, options.scheduler, options.workers) as executor:
+            slots = executor.slots
+            for key, i, start in missing:
+                gen, pt = requests[i]
+                todo = replicates - start
+                # Split a point's replicates when there are few points, so that every worker has work,
+                n_chunks = 1
+                if len(unique) < 2 * slots:
+                    n_chunks = max(1, min(todo, math.ceil(2 * slots / max(1, len(unique)))))
+                # and, for a cluster, when one point is long work, so that it spreads and a lost worker costs little.
+                if executor.split_seconds:
+                    n_chunks = max(n_chunks, min(todo, math.ceil(todo * replicate_seconds(pt, sampler) / executor.split_seconds)))
+                bounds = np.linspace(start, replicates, n_chunks + 1).round().astype(int)
+                for lo, hi in zip(bounds[:-1], bounds[1:]):
+                    if hi > lo:
+                        tasks.append((gen, root_seed, pt, int(lo), int(hi), sampler, test_size))
+                        task_keys.append(key)
+                        task_requests.append(i)
+                        remaining[key] = remaining.get(key, 0) + 1
+            costs = [(t[4] - t[3]) * replicate_seconds(t[2], sampler) for t in tasks]
+            executor.run(simulate_task, tasks, costs=costs, describe=describe, on_result=on_result, progress=options.progress)
     results = [{k: v[:replicates] for k, v in have[key].items()} for key in keys]
     return results, {"simulated_points": len(unique), "cache_hits": hits, "tasks": len(tasks)}
-
 
 def _fmt_x(xv: Any) -> Any:
     return xv
@@ -194,12 +250,18 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     t0 = time.perf_counter()
     cells = resolve_cells(cfg)
     points = [c[3] for c in cells]
-    theory = theory_for_points(points, seed=cfg.seed, convention=cfg.theory.convention)
+    sampler = options.sampler or cfg.simulation.sampler
+    replicates = options.seeds or cfg.simulation.seeds
+    theory = theory_for_points(
+        points,
+        seed=cfg.seed,
+        convention=cfg.theory.convention,
+        covariance_mode=cfg.theory.covariance,
+        replicates=replicates,
+    )
     baseline = None
     if cfg.plot.get("baseline") == "real_only":
         baseline = real_only_accuracy(points, seed=cfg.seed, convention=cfg.theory.convention)
-    sampler = options.sampler or cfg.simulation.sampler
-    replicates = options.seeds or cfg.simulation.seeds
     test_size = cfg.simulation.test_size
     do_sim = cfg.simulation.enabled and options.simulate
     sim_rows: list[int] = []
@@ -222,6 +284,7 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
         sampler=sampler,
         test_size=test_size,
         options=options,
+        labels=[describe_cell(cfg, *cells[i][:3]) for i in sim_rows],
     )
     sim_by_row = dict(zip(sim_rows, sims))
     t2 = time.perf_counter()

@@ -24,8 +24,14 @@ def keep_rate(label_noise, rho, phi):
 
 
 def label_signal(label_noise, rho, phi):
-    """lambda = E[q s] = phi (1 - eps) - rho eps, the signed label signal of the kept samples."""
-    return phi * (1.0 - label_noise) - rho * label_noise
+    """lambda = E[q s] = phi (1 - eps) - rho eps, the signed label signal of the kept samples.
+
+    Within rounding of zero (|lambda| <= 4 eps_mach (phi + rho)) it is exactly 0: eps* is rarely a
+    float, and the accuracy is steep enough there to turn the residue into a visible 1e-12.
+    """
+    lam = phi * (1.0 - label_noise) - rho * label_noise
+    tol = 4.0 * np.finfo(float).eps * (np.abs(phi) + np.abs(rho))
+    return np.where(np.abs(lam) <= tol, 0.0, lam)
 
 
 def eps_star(rho, phi):
