@@ -34,6 +34,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --out benchmarks/results.md
+	$(BIN)/python benchmarks/bench_dask.py --out benchmarks/bench_dask.md
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .rmtsynth-cache

@@ -13,14 +13,20 @@ import functools
 import json
 import math
 import re
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, List, Optional
 
-import typer
+# One BLAS thread per process unless the user says otherwise: parallel work comes from --workers,
+# and BLAS threads contending for the same cores slow the small matrix work here many times over.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from .errors import ConfigError, RmtsynthError
-from .executors import TaskError
+import typer  # noqa: E402
+
+from .errors import ConfigError, RmtsynthError  # noqa: E402
+from .executors import TaskError  # noqa: E402
 
 app = typer.Typer(
     add_completion=False,
@@ -240,8 +246,8 @@ def sweep(
     from .config import load_config
     from .parallel import default_workers
     from .atomic import check_dir
-    from .runner import check_kind, check_out_dir, compute, write_outputs
-    from .sweep import SweepOptions, resolve_cells
+    from .runner import check_config, check_out_dir, compute, write_outputs
+    from .sweep import SweepOptions
     import time
 
     if seeds is not None and not 1 <= seeds <= 100_000:
@@ -257,9 +263,7 @@ def sweep(
     # Validate every config before any work.
     loaded = [(path, load_config(path, overrides, quick=quick)) for path in configs]
     for _, cfg in loaded:
-        check_kind(cfg)
-        if cfg.kind == "curves":
-            resolve_cells(cfg)
+        check_config(cfg)
     names = [cfg.name for _, cfg in loaded]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
@@ -292,14 +296,12 @@ def validate(
 ) -> None:
     """Check configs (keys, types, ranges, every point) without computing anything."""
     from .config import load_config
-    from .runner import check_kind
-    from .sweep import resolve_cells
+    from .runner import check_config
 
     for path in configs:
         cfg = load_config(path, overrides)
-        check_kind(cfg)
-        cells = resolve_cells(cfg) if cfg.kind in ("curves",) else []
-        typer.echo(f"{path}: ok ({cfg.kind}, {len(cells) or 'n/a'} points)")
+        count = check_config(cfg)
+        typer.echo(f"{path}: ok ({cfg.kind}" + (f", {count} points)" if count is not None else ")"))
 
 
 @app.command()

@@ -77,9 +77,8 @@ def heatmap_cells(cfg: FigureConfig) -> list[tuple[int, Any, Any, dict[str, Any]
     return out
 
 
-def run_heatmap(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
-    """Theory on the (panel, y, x) grid: accuracy, real-only accuracy and gain, one row per cell."""
-    t0 = time.perf_counter()
+def resolve_heatmap(cfg: FigureConfig) -> tuple[str, list, list[ResolvedPoint], list[int], list[bool]]:
+    """Check a heatmap config and resolve its cells: (quantity, cells, points, cell of each point, valid)."""
     quantity = _check(cfg)
     cells = heatmap_cells(cfg)
     points: list[ResolvedPoint] = []
@@ -96,6 +95,13 @@ def run_heatmap(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
         where.append(i)
     if not points:
         raise ConfigError("Every cell of the heatmap is an impossible verifier (precision below its minimum).")
+    return quantity, cells, points, where, valid
+
+
+def run_heatmap(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
+    """Theory on the (panel, y, x) grid: accuracy, real-only accuracy and gain, one row per cell."""
+    t0 = time.perf_counter()
+    quantity, cells, points, where, valid = resolve_heatmap(cfg)
     theory = theory_for_points(points, seed=cfg.seed, convention=cfg.theory.convention)
     base = real_only_accuracy(points, seed=cfg.seed, convention=cfg.theory.convention)
     if quantity == "gain" and np.all(np.isnan(base)):

@@ -17,7 +17,7 @@ MP_DEFAULTS = {"p": 500, "n": 50_000, "bins": 60, "ratios": [0.01, 0.1, 1.0, 2.0
 COLUMNS = ["figure", "panel", "series", "x", "ratio", "histogram_density", "theory_density", "atom_mass"]
 
 
-def _mp_settings(cfg: FigureConfig) -> dict[str, Any]:
+def mp_settings(cfg: FigureConfig) -> dict[str, Any]:
     raw = cfg.extra.get("mp") or {}
     if not isinstance(raw, dict):
         raise ConfigError("mp must be a mapping {p, n, bins, ratios}.")
@@ -54,7 +54,7 @@ def sample_eigenvalues(p: int, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def run_marchenko_pastur(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
-    s = _mp_settings(cfg)
+    s = mp_settings(cfg)
     p, n = s["p"], s["n"]
     ratio = p / n
     eig = sample_eigenvalues(p, n, named_rng(cfg.seed, "marchenko-pastur"))

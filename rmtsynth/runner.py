@@ -11,21 +11,21 @@ from .atomic import atomic_group, check_dir
 from .config import FigureConfig, load_config
 from .errors import RmtsynthError
 from .output import manifest, manifest_json, table_csv
-from .sweep import SweepOptions, SweepResult, run_curves
+from .sweep import SweepOptions, SweepResult, resolve_cells, run_curves
 
 # kind -> (compute, draw)
 Compute = Callable[[FigureConfig, SweepOptions], SweepResult]
 
 
 def _kinds() -> dict[str, tuple[Compute, Callable[..., Any]]]:
-    from . import figures_extra, plotting
+    from . import figures_heatmap, figures_mp, figures_real, plotting
 
     return {
         "curves": (run_curves, plotting.plot_curves),
-        "heatmap": (figures_extra.run_heatmap, figures_extra.plot_heatmap),
-        "marchenko_pastur": (figures_extra.run_marchenko_pastur, figures_extra.plot_marchenko_pastur),
-        "generator_samples": (figures_extra.run_generator_samples, figures_extra.plot_generator_samples),
-        "real_data": (figures_extra.run_real_data_figure, figures_extra.plot_real_data),
+        "heatmap": (figures_heatmap.run_heatmap, figures_heatmap.plot_heatmap),
+        "marchenko_pastur": (figures_mp.run_marchenko_pastur, figures_mp.plot_marchenko_pastur),
+        "generator_samples": (figures_real.run_generator_samples, figures_real.plot_generator_samples),
+        "real_data": (figures_real.run_real_data_figure, figures_real.plot_real_data),
     }
 
 
@@ -33,12 +33,23 @@ def check_out_dir(out_dir: Path) -> Path:
     return check_dir(Path(out_dir), "--out")
 
 
-def check_kind(cfg: FigureConfig) -> None:
-    """Refuse, before any work, a figure kind this version cannot compute."""
-    run, _ = _kinds()[cfg.kind]
-    # The placeholders of figures_extra raise when called; find them without calling.
-    if getattr(run, "__qualname__", "").startswith("_missing."):
-        raise RmtsynthError(f"kind = {cfg.kind} is not available in this version; use kind: curves.")
+def check_config(cfg: FigureConfig) -> int | None:
+    """Every check that needs no computing, for any kind; returns the number of points if known.
+
+    Curves and heatmaps resolve every point (so an impossible verifier anywhere is found);
+    real-data figures check their data entries and that the files exist.
+    """
+    from . import figures_heatmap, figures_mp, figures_real
+
+    if cfg.kind == "curves":
+        return len(resolve_cells(cfg))
+    if cfg.kind == "heatmap":
+        return len(figures_heatmap.resolve_heatmap(cfg)[1])
+    if cfg.kind == "marchenko_pastur":
+        figures_mp.mp_settings(cfg)
+        return None
+    figures_real.check_config(cfg)
+    return None
 
 
 def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
@@ -70,9 +81,8 @@ def write_outputs(result: SweepResult, out_dir: Path, options: SweepOptions, con
         info=info,
         options=opts,
     )
-    data["resolved_points"] = [
-        {k: row.get(k) for k in result.columns if not k.startswith(("theory_", "sim_"))} for row in result.rows
-    ]
+    data["points"] = len(result.rows)
+    data["resolved_parameters"] = resolved_parameters(result.columns, result.rows)
     json_text = manifest_json(data)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -87,6 +97,27 @@ def write_outputs(result: SweepResult, out_dir: Path, options: SweepOptions, con
     return list(paths.values())
 
 
+MAX_LISTED_VALUES = 100
+
+
+def resolved_parameters(columns: list[str], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every resolved parameter's values over the figure (the CSV has them point by point).
+
+    A column with at most 100 distinct values lists them all; a longer one gives its count and range.
+    """
+    out: dict[str, Any] = {}
+    for col in columns:
+        if col.startswith(("theory_", "sim_")) or col in ("figure",):
+            continue
+        seen = list(dict.fromkeys(row.get(col) for row in rows))
+        if len(seen) <= MAX_LISTED_VALUES:
+            out[col] = seen[0] if len(seen) == 1 else seen
+            continue
+        numbers = [v for v in seen if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        out[col] = {"distinct": len(seen), "min": min(numbers, default=None), "max": max(numbers, default=None)}
+    return out
+
+
 def _config_summary(cfg: FigureConfig) -> dict[str, Any]:
     return {
         "name": cfg.name,
@@ -98,12 +129,3 @@ def _config_summary(cfg: FigureConfig) -> dict[str, Any]:
         "simulation": asdict(cfg.simulation),
         "theory": asdict(cfg.theory),
     }
-
-
-def run_config_file(
-    path: Path, overrides: list[str], options: SweepOptions, out_dir: Path, *, quick: bool = False
-) -> list[Path]:
-    t0 = time.perf_counter()
-    cfg = load_config(path, overrides, quick=quick)
-    result = compute(cfg, options)
-    return write_outputs(result, out_dir, options, Path(path), time.perf_counter() - t0)

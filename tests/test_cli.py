@@ -171,7 +171,8 @@ def test_sweep_writes_only_its_outputs(tmp_path: Path, monkeypatch: pytest.Monke
     assert not list(work.iterdir()) and not list(home.iterdir())
     assert not [f for f in new if Path(f).name.startswith(".")]  # no temporary files left
     manifest = json.loads(after["out/tiny.json"])
-    assert manifest["seed"] == 3 and len(manifest["resolved_points"]) == 6
+    assert manifest["seed"] == 3 and manifest["points"] == 6
+    assert manifest["resolved_parameters"]["n"] == 0 and manifest["resolved_parameters"]["x"] == [0.0, 0.4, 0.8]
     csv = after["out/tiny.csv"].decode().splitlines()
     assert len(csv) == 7 and csv[0].startswith("figure,panel,series,x,n,m,p")
     assert (tmp_path / "out" / "tiny.csv").stat().st_mode & 0o044  # not private: mkstemp's 0600 is widened

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rmtsynth import figures_extra, fixed_point
+from rmtsynth import fixed_point
 from rmtsynth.cli import app
 from rmtsynth.config import (
     MAX_CONFIG_BYTES,
@@ -288,18 +288,24 @@ def test_bad_override(tmp_path: Path, override: str, needles: tuple[str, ...]) -
     assert tree(tmp_path) == before
 
 
-def test_unimplemented_kind_is_refused_before_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Whichever kinds exist when this runs, a kind whose computation is a placeholder is refused
-    # by validate and by sweep before any other config of the run writes its outputs.
-    monkeypatch.setattr(figures_extra, "run_heatmap", figures_extra._missing("heatmap"))
+def test_every_kind_is_checked_before_work(tmp_path: Path) -> None:
+    # An impossible heatmap cell or a missing data file is refused by validate, and by sweep
+    # before any other config of the run writes its outputs.
     heat = write(
         tmp_path,
-        "kind: heatmap\nparams: {n: 10, p: 5, m: [10, 20], gamma: [1, 2]}\nx: m\ny: gamma\n",
+        "kind: heatmap\nparams: {n: 10, p: 5, m: [10, 20], gamma: [1, 2], rho: 0.3}\nx: m\ny: gamma\n",
         "heat.yaml",
     )
+    real = write(
+        tmp_path,
+        "kind: real_data\ndata: {path: missing.npz}\nparams: {n: 10, m: [1, 2], verifier: oracle}\nx: m\n",
+        "real.yaml",
+    )
     good = write(tmp_path, TINY, "good.yaml")
-    assert_clean_error(invoke("validate", heat), "kind = heatmap")
-    assert_clean_error(invoke("sweep", good, heat, "-o", tmp_path / "out", "--workers", 1), "kind = heatmap")
+    assert_clean_error(invoke("validate", heat), "phi")
+    assert_clean_error(invoke("sweep", good, heat, "-o", tmp_path / "out", "--workers", 1), "phi")
+    assert_clean_error(invoke("validate", real), "missing.npz")
+    assert_clean_error(invoke("sweep", good, real, "-o", tmp_path / "out", "--workers", 1), "missing.npz")
     assert not (tmp_path / "out").exists()
 
 
