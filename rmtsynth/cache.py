@@ -15,6 +15,7 @@ import numpy as np
 
 from .atomic import atomic_write_bytes
 
+# Bump when the simulation changes what a point's replicates are (the key also holds the package version).
 CACHE_VERSION = 1
 
 

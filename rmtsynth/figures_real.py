@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from . import __version__
 from .cache import PointCache
 from .config import FigureConfig
 from .errors import ConfigError, RmtsynthError
@@ -476,6 +477,7 @@ def _cache_key(kind: str, data: LoadedData, protocol: str, pt: Any, root_seed: i
                verifier: bool = True, convention: str | None = None) -> str:
     record: dict[str, Any] = {
         "cache": _CACHE_TAG,
+        "version": __version__,
         "kind": kind,
         "data": data.digest,
         "standardize": data.spec.standardize,

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from . import __version__
 from .cache import CACHE_VERSION, PointCache
 from .config import FigureConfig
 from .engine import generator_seed, model_for, theory_for_points
@@ -86,6 +87,7 @@ def simulation_key(point: ResolvedPoint, root_seed: int, sampler: str, test_size
     return stable_key(
         {
             "cache": CACHE_VERSION,
+            "version": __version__,
             "point": point.record(),
             "seed": root_seed,
             "sampler": sampler,

@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from rmtsynth import plotting
 from rmtsynth.atomic import atomic_group
-from rmtsynth.cli import app
+from clitools import assert_clean_error, invoke
 
 RMTSYNTH = Path(sys.executable).with_name("rmtsynth")
 
@@ -46,22 +45,6 @@ OUTPUTS = {"tiny.csv", "tiny.json", "tiny.pdf", "tiny.png"}
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RMTSYNTH_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
-
-
-def invoke(*args: object):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def assert_clean_error(result, *needles: str) -> str:
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ") and lines[0].endswith("."), lines[0]
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
 
 
 def files(root: Path) -> dict[str, bytes]:

@@ -9,10 +9,9 @@ import os
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from rmtsynth import fixed_point
-from rmtsynth.cli import app
+from clitools import assert_clean_error, invoke
 from rmtsynth.config import (
     MAX_CONFIG_BYTES,
     MAX_CONFIG_DEPTH,
@@ -47,24 +46,6 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Nothing may land in the user's cache or the checkout.
     monkeypatch.setenv("RMTSYNTH_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
-
-
-def invoke(*args: object):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def assert_clean_error(result, *needles: str) -> str:
-    """Exit 2, one sentence on stderr starting with 'error:', naming every needle; no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    line = lines[0]
-    assert line.startswith("error: ") and line.endswith("."), line
-    for needle in needles:
-        assert needle in line, (needle, line)
-    return line
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "cfg.yaml") -> Path:

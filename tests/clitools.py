@@ -1,0 +1,26 @@
+"""Helpers shared by the command-line tests."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from rmtsynth.cli import app
+
+
+def invoke(*args: object):
+    """Run the CLI in-process with string arguments."""
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def assert_clean_error(result, *needles: str) -> str:
+    """Exit 2, one sentence on stderr starting with 'error:', naming every needle; no traceback."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
+    assert line.startswith("error: ") and line.endswith("."), line
+    for needle in needles:
+        assert needle in line, (needle, line)
+    return line
