@@ -135,7 +135,7 @@ def theory(
     """Evaluate the theory at one point (and optionally simulate it)."""
     from .engine import theory_for_points
     from .resolve import resolve_point
-    from .sweep import SweepOptions, run_simulations
+    from .sweep import SweepOptions, mean_and_se, run_simulations
     from .verifier import eps_star, keep_rate, label_signal
 
     params: dict[str, Any] = {
@@ -206,10 +206,8 @@ def theory(
             test_size=None,
             options=SweepOptions(cache_dir=None, progress=sys.stderr.isatty()),
         )
-        acc = res["accuracy"]
-        out["sim_accuracy_mean"] = float(acc.mean())
-        out["sim_accuracy_se"] = float(acc.std(ddof=1) / len(acc) ** 0.5) if len(acc) > 1 else 0.0
-        out["sim_seeds"] = int(len(acc))
+        out["sim_accuracy_mean"], out["sim_accuracy_se"] = mean_and_se(res["accuracy"])
+        out["sim_seeds"] = int(len(res["accuracy"]))
         out["sampler"] = sampler
     if as_json:
         # JSON has no NaN: an undefined value (eps* with rho = phi = 0) is null.

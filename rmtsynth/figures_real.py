@@ -31,7 +31,7 @@ from .errors import ConfigError, RmtsynthError
 from .resolve import resolve_point
 from .schema import _did_you_mean, _show, unknown_key
 from .seeding import named_rng, stable_key
-from .sweep import SweepOptions, SweepResult
+from .sweep import SweepOptions, SweepResult, mean_and_se
 
 # Bump when the experiment's numbers change for the same inputs, so stale entries are not read.
 _CACHE_TAG = "real_data/1"
@@ -667,8 +667,8 @@ def _where(panel: str, series: str, param: str, xv: Any) -> str:
 
 
 def _summary(prefix: str, values: np.ndarray) -> dict[str, float]:
-    se = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else 0.0
-    return {f"{prefix}_mean": float(values.mean()), f"{prefix}_se": se}
+    mean, se = mean_and_se(values)
+    return {f"{prefix}_mean": mean, f"{prefix}_se": se}
 
 
 def _fitted_theory_values(prepared: Any, n: int, m_values: list[int], rates: list[Any], eps: float, gamma: float,

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from .atomic import atomic_path  # noqa: E402
+from .sweep import theory_column  # noqa: E402
 
 STYLE = {
     "font.size": 10.5,
@@ -50,14 +51,6 @@ Y_LABELS = {
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 
 
-def _column_for(y: str) -> str:
-    if y == "accuracy":
-        return "theory_accuracy"
-    if y in ("mean", "variance", "second_moment", "risk"):
-        return f"theory_{y}"
-    return y
-
-
 def _num(v: Any) -> float:
     return float("nan") if v is None else float(v)
 
@@ -79,7 +72,7 @@ def plot_curves(cfg, rows: list[dict[str, Any]]) -> Figure:
         for ip, panel in enumerate(cfg.panels):
             ax = axes_flat[ip]
             y = ys[ip]
-            col = _column_for(y)
+            col = theory_column(y)
             has_sim = False
             has_argmax = False
             for iseries, series in enumerate(cfg.series):

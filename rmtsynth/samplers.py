@@ -31,6 +31,8 @@ Factor: TypeAlias = "float | np.ndarray | None"
 
 __all__ = [
     "Factor",
+    "draw_naive_data",
+    "ridge_weights_from_data",
     "draw_generator",
     "factor_dim",
     "apply_factor",
@@ -198,6 +200,52 @@ def _check_inputs(mu: np.ndarray, mu_beta: np.ndarray, n: int, m: int, label_noi
             raise ValueError(f"{name} must lie in [0, 1], got {value}")
 
 
+def draw_naive_data(
+    mu: np.ndarray,
+    mu_beta: np.ndarray,
+    factor: Factor,
+    n: int,
+    m: int,
+    label_noise: float,
+    rho: float,
+    phi: float,
+    rng: np.random.Generator,
+    *,
+    real_factor: Factor = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training data the ridge sees: all n real samples and the kept synthetic ones.
+
+    Draws every data matrix, label, flip and verifier decision. Parameters are those of
+    :func:`sample_naive`.
+
+    Returns
+    -------
+    A : (p, n + k) array
+        The real samples, then the k kept synthetic samples, as columns.
+    c : (n + k,) array
+        Their (observed) labels.
+    """
+    mu = np.asarray(mu, dtype=float)
+    mu_beta = np.asarray(mu_beta, dtype=float)
+    n, m = int(n), int(m)
+    _check_inputs(mu, mu_beta, n, m, label_noise, rho, phi)
+    p = mu.shape[0]
+    _check_factor(factor, p)
+    _check_factor(real_factor, p)
+
+    y = 2.0 * rng.integers(0, 2, size=n) - 1.0
+    x = np.outer(mu, y) + apply_factor(real_factor, rng.standard_normal((factor_dim(real_factor, p), n)))
+
+    y_star = 2.0 * rng.integers(0, 2, size=m) - 1.0
+    flip = np.where(rng.random(m) < label_noise, -1.0, 1.0)
+    y_obs = flip * y_star
+    u = rng.random(m)
+    kept = np.where(flip > 0, u < phi, u < rho)
+    x_syn = np.outer(mu_beta, y_star) + apply_factor(factor, rng.standard_normal((factor_dim(factor, p), m)))
+    # D_q zeroes the pruned columns, so only the kept ones enter the statistics.
+    return np.hstack([x, x_syn[:, kept]]), np.concatenate([y, y_obs[kept]])
+
+
 def sample_naive(
     mu: np.ndarray,
     mu_beta: np.ndarray,
@@ -232,29 +280,8 @@ def sample_naive(
     S : (p, p) array
     r : (p,) array
     """
-    mu = np.asarray(mu, dtype=float)
-    mu_beta = np.asarray(mu_beta, dtype=float)
-    n, m = int(n), int(m)
-    _check_inputs(mu, mu_beta, n, m, label_noise, rho, phi)
-    p = mu.shape[0]
-    _check_factor(factor, p)
-    _check_factor(real_factor, p)
-
-    y = 2.0 * rng.integers(0, 2, size=n) - 1.0
-    x = np.outer(mu, y) + apply_factor(real_factor, rng.standard_normal((factor_dim(real_factor, p), n)))
-
-    y_star = 2.0 * rng.integers(0, 2, size=m) - 1.0
-    flip = np.where(rng.random(m) < label_noise, -1.0, 1.0)
-    y_obs = flip * y_star
-    u = rng.random(m)
-    kept = np.where(flip > 0, u < phi, u < rho)
-    x_syn = np.outer(mu_beta, y_star) + apply_factor(factor, rng.standard_normal((factor_dim(factor, p), m)))
-
-    # D_q zeroes the pruned columns, so only the kept ones enter the products.
-    xk = x_syn[:, kept]
-    s = x @ x.T + xk @ xk.T
-    r = x @ y + xk @ y_obs[kept]
-    return s, r
+    a, c = draw_naive_data(mu, mu_beta, factor, n, m, label_noise, rho, phi, rng, real_factor=real_factor)
+    return a @ a.T, a @ c
 
 
 def _wishart_root(q: int, d: int, rng: np.random.Generator) -> np.ndarray:
@@ -375,3 +402,33 @@ def ridge_weights(s: np.ndarray, r: np.ndarray, n_total: float, gamma: float | n
     evals, evecs = np.linalg.eigh(s / n_total)
     coef = (evecs.T @ (r / n_total))[None, :] / (evals[None, :] + gam[:, None])
     return coef @ evecs.T
+
+
+def ridge_weights_from_data(a: np.ndarray, c: np.ndarray, n_total: float, gamma: float | np.ndarray) -> np.ndarray:
+    """Ridge weights from the data matrix ``a`` (p x k) and labels ``c``; same result as
+    ``ridge_weights(a a^T, a c, n_total, gamma)``.
+
+    With fewer samples than dimensions (k < p) it solves the k x k dual system,
+    ``w = a (a^T a / N + gamma I)^{-1} c / N``, instead of the p x p primal one.
+    """
+    if not n_total > 0:
+        raise ValueError(f"the normaliser N must be > 0, got {n_total}")
+    p, k = a.shape
+    if k >= p:
+        return ridge_weights(a @ a.T, a @ c, n_total, gamma)
+    gam = np.asarray(gamma, dtype=float)
+    if np.any(gam < 0):
+        raise ValueError("gamma must be >= 0")
+    if k == 0:
+        return np.zeros(p) if gam.ndim == 0 else np.zeros((gam.size, p))
+    gram = a.T @ a / n_total
+    if gam.ndim == 0:
+        gram[np.diag_indices(k)] += float(gam)
+        dual = scipy.linalg.cho_solve(scipy.linalg.cho_factor(gram, lower=True, check_finite=False),
+                                      c / n_total, check_finite=False)
+        return a @ dual
+    if gam.ndim != 1:
+        raise ValueError("gamma must be a scalar or a 1-D array")
+    evals, evecs = np.linalg.eigh(gram)
+    coef = (evecs.T @ (c / n_total))[None, :] / (evals[None, :] + gam[:, None])
+    return (coef @ evecs.T) @ a.T

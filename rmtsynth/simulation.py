@@ -19,10 +19,11 @@ from .samplers import (
     Factor,
     apply_factor,
     draw_generator,
+    draw_naive_data,
     factor_dim,
     ridge_weights,
+    ridge_weights_from_data,
     sample_exact,
-    sample_naive,
 )
 from .seeding import replicate_rng
 
@@ -224,11 +225,7 @@ def simulate_point(
     test_size = int(test_size) if test_size else 0
     if test_size < 0:
         raise ValueError(f"test_size must be >= 0, got {test_size}")
-    if sampler == "exact":
-        draw = sample_exact
-    elif sampler == "naive":
-        draw = sample_naive
-    else:
+    if sampler not in ("exact", "naive"):
         raise ValueError(f"unknown sampler {sampler!r}; use 'exact' or 'naive'")
 
     mu = np.asarray(model.mu, dtype=float)
@@ -245,8 +242,12 @@ def simulate_point(
         rng = replicate_rng(seed, first_replicate + rep)
         gen_rng = rng if generator_seed is None else replicate_rng(generator_seed, first_replicate + rep)
         mu_beta, factor = draw_generator(model, gen_rng)
-        s, r = draw(mu, mu_beta, factor, n, m, label_noise, rho, phi, rng, real_factor=noise_cov_factor)
-        w = ridge_weights(s, r, n_total, gam if gam.ndim else float(gam))
+        if sampler == "naive":
+            a, c = draw_naive_data(mu, mu_beta, factor, n, m, label_noise, rho, phi, rng, real_factor=noise_cov_factor)
+            w = ridge_weights_from_data(a, c, n_total, gam if gam.ndim else float(gam))
+        else:
+            s, r = sample_exact(mu, mu_beta, factor, n, m, label_noise, rho, phi, rng, real_factor=noise_cov_factor)
+            w = ridge_weights(s, r, n_total, gam if gam.ndim else float(gam))
         w_dot_mu[rep] = w @ mu
         w_norm2[rep] = np.sum(w * w, axis=-1)
         if w_sigma_w is not None:

@@ -56,7 +56,19 @@ class SweepResult:
     columns: list[str]
     rows: list[dict[str, Any]]
     info: dict[str, Any] = field(default_factory=dict)
-    arrays: dict[str, Any] = field(default_factory=dict)
+
+
+def theory_column(y: str) -> str:
+    """The results-table column that holds the theory of a plotted quantity."""
+    if y in ("accuracy", "mean", "variance", "second_moment", "risk"):
+        return f"theory_{y}"
+    return y
+
+
+def mean_and_se(values: np.ndarray) -> tuple[float, float]:
+    """Mean over replicates and its standard error (0 for a single replicate)."""
+    se = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else 0.0
+    return float(values.mean()), se
 
 
 def describe_cell(cfg: FigureConfig, ip: int, iseries: int, xv: Any) -> str:
@@ -234,14 +246,12 @@ def run_simulations(
     results = [{k: v[:replicates] for k, v in have[key].items()} for key in keys]
     return results, {"simulated_points": len(unique), "cache_hits": hits, "tasks": len(tasks)}
 
-def _fmt_x(xv: Any) -> Any:
-    return xv
-
 
 def real_only_accuracy(points: list[ResolvedPoint], *, seed: int, convention: str) -> np.ndarray:
     """Theory accuracy of each point's real data alone (m = 0); nan where n = 0."""
     from dataclasses import replace
 
+    # With n = 0 there is no real-only classifier; m = 1 only keeps N > 0 for the masked entries.
     real = [replace(pt, m=0) if pt.n > 0 else replace(pt, m=1) for pt in points]
     acc = theory_for_points(real, seed=seed, convention=convention)["accuracy"]
     return np.where(np.array([pt.n > 0 for pt in points]), acc, np.nan)
@@ -292,7 +302,7 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     t2 = time.perf_counter()
 
     extra_y = sorted({_y_of(cfg, ip) for ip in range(len(cfg.panels))} - {"accuracy"})
-    columns = BASE_COLUMNS + RESOLVED_COLUMNS + ["eps_star", "theory_accuracy"] + [f"theory_{y}" if y in ("mean", "variance", "second_moment", "risk") else y for y in extra_y]
+    columns = BASE_COLUMNS + RESOLVED_COLUMNS + ["eps_star", "theory_accuracy"] + [theory_column(y) for y in extra_y]
     if baseline is not None:
         columns.append("theory_accuracy_real_only")
     if do_sim:
@@ -303,7 +313,7 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
             "figure": cfg.name,
             "panel": cfg.panels[ip].label,
             "series": cfg.series[iseries].label,
-            "x": _fmt_x(xv),
+            "x": xv,
         }
         row.update(pt.record())
         row["eps_star"] = float(eps_star(pt.rho, pt.phi))
@@ -311,19 +321,14 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
         if baseline is not None:
             row["theory_accuracy_real_only"] = float(baseline[i])
         for y in extra_y:
-            col = f"theory_{y}" if y in ("mean", "variance", "second_moment", "risk") else y
-            row[col] = float(theory[y][i])
+            row[theory_column(y)] = float(theory[y][i])
         if do_sim:
             sim = sim_by_row.get(i)
             if sim is not None:
-                acc = sim["accuracy"]
-                row["sim_accuracy_mean"] = float(acc.mean())
-                row["sim_accuracy_se"] = float(acc.std(ddof=1) / math.sqrt(acc.size)) if acc.size > 1 else 0.0
-                row["sim_seeds"] = int(acc.size)
+                row["sim_accuracy_mean"], row["sim_accuracy_se"] = mean_and_se(sim["accuracy"])
+                row["sim_seeds"] = int(sim["accuracy"].size)
                 if test_size:
-                    ta = sim["test_accuracy"]
-                    row["sim_test_accuracy_mean"] = float(ta.mean())
-                    row["sim_test_accuracy_se"] = float(ta.std(ddof=1) / math.sqrt(ta.size)) if ta.size > 1 else 0.0
+                    row["sim_test_accuracy_mean"], row["sim_test_accuracy_se"] = mean_and_se(sim["test_accuracy"])
             else:
                 for c in SIM_COLUMNS + (TEST_COLUMNS if test_size else []):
                     row[c] = None

@@ -11,6 +11,7 @@ from rmtsynth.samplers import (
     dense_factor,
     draw_generator,
     ridge_weights,
+    ridge_weights_from_data,
     sample_exact,
     sample_naive,
 )
@@ -307,3 +308,16 @@ def test_test_set_accuracy_agrees_with_conditional_accuracy() -> None:
     tol = 4.5 * np.sqrt(res.accuracy * (1 - res.accuracy) / size)
     assert np.all(np.abs(res.test_accuracy - res.accuracy) < tol)
     assert np.all(res.w_sigma_w != res.w_norm2)
+
+
+@pytest.mark.parametrize("k", [0, 3, 40, 90])
+def test_dual_ridge_equals_primal(k):
+    # Fewer samples than dimensions use the k x k dual system; it must give the primal's weights.
+    rng = np.random.default_rng(k)
+    p = 60
+    a = rng.standard_normal((p, k))
+    c = np.sign(rng.standard_normal(k))
+    for gamma in (1e-3, 1.0, np.array([1e-2, 0.5, 10.0])):
+        dual = ridge_weights_from_data(a, c, 100.0, gamma)
+        primal = ridge_weights(a @ a.T, a @ c, 100.0, gamma)
+        np.testing.assert_allclose(dual, primal, rtol=1e-9, atol=1e-12)
