@@ -332,7 +332,8 @@ def plan(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Should synthetic data be added, how much, and how good must the verifier be (theory only)."""
-    from .planner import format_plan, load_plan, run_plan
+    from .plan_config import load_plan
+    from .planner import format_plan, run_plan
 
     result = run_plan(load_plan(config))
     if as_json:
@@ -354,23 +355,25 @@ def bundled_config_dirs() -> list[Path]:
 @app.command("list")
 @handle_errors
 def list_configs() -> None:
-    """List the bundled configs, one line each."""
+    """List the bundled configs, one line each (figures, then subfolders: Amazon, planner inputs)."""
     from .config import read_config_file
 
     dirs = bundled_config_dirs()
     if not dirs:
         raise RmtsynthError("No configs directory found (looked in ./configs and beside the package).")
     for d in dirs:
-        for path in sorted(d.glob("*.yaml")):
+        paths = sorted(d.glob("*.yaml")) + sorted(p for p in d.glob("*/*.yaml"))
+        for path in paths:
+            name = str(path.relative_to(d))
             try:
                 _, data = read_config_file(path)
                 title = str(data.get("title", ""))
-                kind = str(data.get("kind", "curves"))
+                kind = "plan input" if path.parent.name == "plan" else str(data.get("kind", "curves"))
             except RmtsynthError as exc:
                 title, kind = f"(invalid: {exc})", "?"
             # One line per config, whatever line breaks the title holds.
             title = " ".join(title.split())
-            typer.echo(f"{path.name:34s} {kind:18s} {title}")
+            typer.echo(f"{name:34s} {kind:18s} {title}")
 
 
 @app.command()

@@ -1,10 +1,8 @@
-"""Figures on real data: samples from the fitted Gaussian generator (FIGURES.md 5) and accuracy
-on real data mixed with verified synthetic data (FIGURES.md 6, THEORY.md 11.4).
+"""Figure 6: accuracy on real data mixed with verified synthetic data (FIGURES.md 6, THEORY.md
+11.4), and the checks of both real-data kinds.
 
-Both read their data set from the config's ``data`` key: ``{source: digits, classes: [a, b]}``
-for scikit-learn's bundled handwritten digits, or ``{path: file.mat|.npz|.csv, ...}`` for a
-feature file (the path is relative to the config file). For ``real_data`` the key may also be a
-list of such entries, each with a ``title``: one panel per data set.
+The data set comes from the config's ``data`` key (:mod:`rmtsynth.figures_data`); for
+``real_data`` it may be a list of entries, each with a ``title``: one panel per data set.
 
 The real-data figure runs :mod:`rmtsynth.realdata` per seed, in this process, and caches every
 (data set, protocol, parameters) point as an array over seeds, keyed by a hash of the loaded data
@@ -15,11 +13,8 @@ byte-identical across re-runs and ``--workers``.
 
 from __future__ import annotations
 
-import hashlib
-import math
 import textwrap
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,18 +22,16 @@ import numpy as np
 from . import __version__
 from .cache import PointCache
 from .config import FigureConfig
-from .errors import ConfigError, RmtsynthError
+from .errors import ConfigError
+from .figures_data import DataSpec, LoadedData, check_data, load_data
 from .resolve import resolve_point
-from .schema import _did_you_mean, _show, unknown_key
-from .seeding import named_rng, stable_key
+from .schema import _did_you_mean, _show
+from .seeding import stable_key
 from .sweep import SweepOptions, SweepResult, mean_and_se
 
 # Bump when the experiment's numbers change for the same inputs, so stale entries are not read.
 _CACHE_TAG = "real_data/1"
 
-COMMON_DATA_KEYS = ("source", "path", "classes", "feature_key", "label_key", "label_column", "standardize")
-SAMPLES_DATA_KEYS = ("image_shape", "images_per_class")
-SOURCES = ("digits",)
 PROTOCOL_NAMES = ("held-out", "paper")
 FITTED_THEORY_KEY = "fitted_gaussian_theory"
 
@@ -56,335 +49,11 @@ REAL_COLUMNS = [
     "sim_real_only_accuracy_mean", "sim_real_only_accuracy_se",
 ]
 THEORY_COLUMN = "theory_fitted_gaussian_accuracy"
-SAMPLE_COLUMNS = ["figure", "panel", "series", "index", "class", "image_shape", "pixels"]
 
 PROTOCOL_STYLE = {
     "held-out": {"ls": "-", "marker": "o", "mfc": None, "label": "held-out protocol (honest)"},
     "paper": {"ls": "--", "marker": "s", "mfc": "white", "label": "paper's protocol (test set leaked)"},
 }
-
-
-# --------------------------------------------------------------------------------------------
-# The data key
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """One data set of a config's ``data`` key, checked."""
-
-    where: str
-    title: str
-    source: str | None
-    path: Path | None
-    classes: tuple[Any, Any] | None
-    feature_key: str = "fts"
-    label_key: str = "labels"
-    label_column: str | None = None
-    standardize: bool = True
-    image_shape: tuple[int, int] | None = None
-    images_per_class: int = 6
-
-
-@dataclass
-class LoadedData:
-    """A data set in memory: features, labels -1/+1, and what identifies it."""
-
-    spec: DataSpec
-    X: np.ndarray
-    y: np.ndarray
-    description: str
-    digest: str
-    image_shape: tuple[int, int] | None = None
-    class_names: tuple[str, str] = ("-1", "+1")
-
-    @property
-    def rows(self) -> int:
-        return int(self.y.shape[0])
-
-    @property
-    def p(self) -> int:
-        return int(self.X.shape[1])
-
-
-def parse_data_specs(cfg: FigureConfig) -> list[DataSpec]:
-    """The config's data sets; a list form (``real_data`` only) gives one panel each."""
-    raw = cfg.extra.get("data")
-    example = "data: {source: digits, classes: [3, 8]} or data: {path: features.npz}"
-    if raw is None:
-        raise ConfigError(f"data is missing: kind {cfg.kind} needs a data set, for example {example}.")
-    if isinstance(raw, dict):
-        return [_parse_data_entry(raw, "data", cfg, titled=False)]
-    if isinstance(raw, list) and cfg.kind == "real_data":
-        if not raw:
-            raise ConfigError("data is an empty list; give at least one data set.")
-        specs = [_parse_data_entry(item, f"data[{i}]", cfg, titled=True) for i, item in enumerate(raw)]
-        titles = [s.title for s in specs]
-        dup = sorted({t for t in titles if titles.count(t) > 1})
-        if dup:
-            raise ConfigError(f"data has two entries titled {_show(dup[0])}; each data set needs its own title.")
-        return specs
-    if isinstance(raw, list):
-        raise ConfigError(f"data must be one data set (a mapping) for kind {cfg.kind}, not a list.")
-    raise ConfigError(f"data must be a mapping such as {example}.")
-
-
-def _parse_data_entry(item: Any, where: str, cfg: FigureConfig, *, titled: bool) -> DataSpec:
-    if not isinstance(item, dict):
-        raise ConfigError(f"{where} must be a mapping with source or path, for example {{source: digits, classes: [3, 8]}}.")
-    allowed = COMMON_DATA_KEYS + (SAMPLES_DATA_KEYS if cfg.kind == "generator_samples" else ()) + (("title",) if titled else ())
-    for key in item:
-        if key not in allowed:
-            raise unknown_key(str(key), f"{where}.", allowed)
-    source = item.get("source")
-    path_raw = item.get("path")
-    if (source is None) == (path_raw is None):
-        raise ConfigError(f"{where} needs exactly one of source (digits) and path (a feature file).")
-    if source is not None and source not in SOURCES:
-        hint = _did_you_mean(source, SOURCES) if isinstance(source, str) else ""
-        raise ConfigError(f"{where}.source = {_show(source)} is not allowed; it must be one of {', '.join(SOURCES)}{hint}.")
-    path = None
-    if path_raw is not None:
-        if not isinstance(path_raw, str) or not path_raw.strip():
-            raise ConfigError(f"{where}.path = {_show(path_raw)} is not allowed; it must be a file path (relative to the config file).")
-        path = Path(path_raw).expanduser()
-        if not path.is_absolute():
-            path = cfg.base_dir / path
-        for key in ("feature_key", "label_key", "label_column"):
-            if key in item and not (isinstance(item[key], str) and item[key]):
-                raise ConfigError(f"{where}.{key} = {_show(item[key])} is not allowed; it must be a name.")
-        if "label_column" in item and path.suffix.lower() != ".csv":
-            raise ConfigError(f"{where}.label_column is only used with a .csv file, not {path.name}.")
-        if ("feature_key" in item or "label_key" in item) and path.suffix.lower() != ".mat":
-            key = "feature_key" if "feature_key" in item else "label_key"
-            raise ConfigError(f"{where}.{key} is only used with a .mat file, not {path.name}.")
-    else:
-        for key in ("feature_key", "label_key", "label_column"):
-            if key in item:
-                raise ConfigError(f"{where}.{key} is only used with path, not with source: {source}.")
-    classes = _parse_classes(item.get("classes"), f"{where}.classes", digits=source == "digits")
-    standardize = item.get("standardize", True)
-    if not isinstance(standardize, bool):
-        raise ConfigError(f"{where}.standardize = {_show(standardize)} is not allowed; it must be true or false.")
-    image_shape = None
-    if "image_shape" in item:
-        shape = item["image_shape"]
-        if (
-            not isinstance(shape, list)
-            or len(shape) != 2
-            or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape)
-        ):
-            raise ConfigError(f"{where}.image_shape = {_show(shape)} is not allowed; it must be [height, width], two integers >= 1.")
-        image_shape = (int(shape[0]), int(shape[1]))
-    per_class = item.get("images_per_class", 6)
-    if isinstance(per_class, bool) or not isinstance(per_class, int) or not 1 <= per_class <= 20:
-        raise ConfigError(f"{where}.images_per_class = {_show(per_class)} is out of range; it must be an integer from 1 to 20.")
-    title = ""
-    if titled:
-        if "title" not in item:
-            raise ConfigError(f"{where}.title is missing: each data set of a list is a panel and needs a title.")
-        if not isinstance(item["title"], (str, int, float)) or isinstance(item["title"], bool):
-            raise ConfigError(f"{where}.title must be text.")
-        title = str(item["title"])
-    return DataSpec(
-        where=where,
-        title=title,
-        source=source,
-        path=path,
-        classes=classes,
-        feature_key=item.get("feature_key", "fts"),
-        label_key=item.get("label_key", "labels"),
-        label_column=item.get("label_column"),
-        standardize=standardize,
-        image_shape=image_shape,
-        images_per_class=per_class,
-    )
-
-
-def _parse_classes(value: Any, where: str, *, digits: bool) -> tuple[Any, Any] | None:
-    if value is None:
-        if digits:
-            raise ConfigError(f"{where} is missing: name the two digits to compare, for example classes: [3, 8].")
-        return None
-    if not isinstance(value, list) or len(value) != 2:
-        raise ConfigError(f"{where} = {_show(value)} is not allowed; it must be a list of two class labels [a, b].")
-    for v in value:
-        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-            raise ConfigError(f"{where} = {_show(value)} is not allowed; each class must be a number or a name.")
-        if digits and (not isinstance(v, int) or not 0 <= v <= 9):
-            raise ConfigError(f"{where} = {_show(value)} is not allowed; the digits are the integers 0 to 9.")
-    if value[0] == value[1]:
-        raise ConfigError(f"{where} names the class {_show(value[0])} twice; two different classes are needed.")
-    return (value[0], value[1])
-
-
-def load_data(spec: DataSpec) -> LoadedData:
-    """Read one data set; every problem is a ConfigError naming the data key."""
-    from .realdata import load_digits_pair, load_features
-
-    try:
-        if spec.source == "digits":
-            assert spec.classes is not None
-            X, y, shape = load_digits_pair(spec.classes)
-            a, b = spec.classes
-            description = f"digits {a} vs {b}"
-            names = (f"digit {a}", f"digit {b}")
-            image_shape: tuple[int, int] | None = spec.image_shape or shape
-        else:
-            assert spec.path is not None
-            if not spec.path.is_file():
-                raise ConfigError(
-                    f"{spec.where}.path: the feature file {spec.path} does not exist; point the config at your copy."
-                )
-            X, y = load_features(
-                spec.path,
-                label_column=spec.label_column,
-                feature_key=spec.feature_key,
-                label_key=spec.label_key,
-                classes=spec.classes,
-            )
-            description = spec.path.name
-            if spec.classes is not None:
-                description += f" ({spec.classes[0]} vs {spec.classes[1]})"
-                names = (str(spec.classes[0]), str(spec.classes[1]))
-            else:
-                names = ("class -1", "class +1")
-            image_shape = spec.image_shape
-    except ConfigError:
-        raise
-    except RmtsynthError as exc:
-        raise ConfigError(f"{spec.where}: {exc}") from None
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    y = np.ascontiguousarray(y, dtype=np.float64)
-    digest = hashlib.sha256()
-    digest.update(repr((X.shape, X.dtype.str, y.dtype.str)).encode())
-    digest.update(X.tobytes())
-    digest.update(y.tobytes())
-    return LoadedData(spec=spec, X=X, y=y, description=description, digest=digest.hexdigest(),
-                      image_shape=image_shape, class_names=names)
-
-
-# --------------------------------------------------------------------------------------------
-# Figure 5: samples from the fitted generator
-# --------------------------------------------------------------------------------------------
-
-SAMPLE_PANELS = ("real images", "full covariance", "isotropic noise")
-
-
-def run_generator_samples(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
-    """Real images and samples of the per-class Gaussian fitted to them, with and without the covariance."""
-    from .realdata import fit_gaussian
-
-    (spec,) = check_config(cfg)
-    data = load_data(spec)
-    shape = data.image_shape
-    if shape is None:
-        side = math.isqrt(data.p)
-        if side * side != data.p:
-            raise ConfigError(
-                f"{spec.where}.image_shape is missing: the {data.p} features are not a square image, so give [height, width]."
-            )
-        shape = (side, side)
-    if shape[0] * shape[1] != data.p:
-        raise ConfigError(f"{spec.where}.image_shape = {list(shape)} has {shape[0] * shape[1]} pixels, but the data have {data.p} features.")
-    k = spec.images_per_class
-    fit = fit_gaussian(data.X, data.y)
-    # The real images are a random choice per class; each sampled image in the two generator rows
-    # shares its standard normal draw, so the rows differ only by the covariance.
-    pick = named_rng(cfg.seed, "generator-samples/real")
-    noise = named_rng(cfg.seed, "generator-samples/noise").standard_normal((2 * k, data.p))
-    full = fit.noise_factor(True)
-    iso = fit.noise_factor(False)
-    rows: list[dict[str, Any]] = []
-    images: dict[str, np.ndarray] = {name: np.empty((2 * k, data.p)) for name in SAMPLE_PANELS}
-    for c, sign in enumerate((-1.0, 1.0)):
-        members = np.flatnonzero(data.y == sign)
-        if members.size < k:
-            raise ConfigError(f"{spec.where}: class {data.class_names[c]} has {members.size} rows, fewer than images_per_class = {k}.")
-        chosen = pick.choice(members, size=k, replace=False)
-        mean = fit.mean_pos if sign > 0 else fit.mean_neg
-        block = slice(c * k, (c + 1) * k)
-        images["real images"][block] = data.X[chosen]
-        images["full covariance"][block] = mean + noise[block] @ full.T
-        images["isotropic noise"][block] = mean + noise[block] @ iso.T
-    for panel in SAMPLE_PANELS:
-        for j in range(2 * k):
-            c = j // k
-            rows.append(
-                {
-                    "figure": cfg.name,
-                    "panel": panel,
-                    "series": data.class_names[c],
-                    "index": j % k,
-                    "class": data.class_names[c],
-                    "image_shape": f"{shape[0]}x{shape[1]}",
-                    "pixels": " ".join(f"{v:.6g}" for v in images[panel][j]),
-                }
-            )
-    info = {
-        "data": data.description,
-        "data_sha256": data.digest,
-        "rows": data.rows,
-        "p": data.p,
-        "class_rows": [int(np.sum(data.y < 0)), int(np.sum(data.y > 0))],
-        "average_variance": fit.average_variance,
-        "value_range": [float(data.X.min()), float(data.X.max())],
-    }
-    return SweepResult(config=cfg, columns=SAMPLE_COLUMNS, rows=rows, info=info)
-
-
-def plot_generator_samples(cfg: FigureConfig, result: SweepResult):
-    """Three rows of images (real, full covariance, isotropic), the two classes side by side."""
-    import matplotlib.pyplot as plt
-
-    from .plotting import STYLE
-
-    rows = result.rows
-    h, w = (int(s) for s in rows[0]["image_shape"].split("x"))
-    classes = list(dict.fromkeys(r["class"] for r in rows))
-    per_class = 1 + max(int(r["index"]) for r in rows)
-    lo, hi = result.info.get("value_range", [None, None])
-    with plt.rc_context(STYLE):
-        ncols = 2 * per_class + 1  # a narrow spacer column between the classes
-        widths = [1.0] * per_class + [0.35] + [1.0] * per_class
-        fig = plt.figure(figsize=(0.8 * (2 * per_class + 0.35) + 1.6, 0.8 * 3 + 0.75), layout="constrained")
-        grid = fig.add_gridspec(3, ncols, width_ratios=widths, wspace=0.02, hspace=0.02)
-        labels = {
-            "real images": "real images",
-            "full covariance": "generator,\nfull covariance",
-            "isotropic noise": "generator,\nisotropic noise",
-        }
-        for i, panel in enumerate(SAMPLE_PANELS):
-            for c, name in enumerate(classes):
-                sel = sorted((r for r in rows if r["panel"] == panel and r["class"] == name), key=lambda r: int(r["index"]))
-                for r in sel:
-                    j = int(r["index"])
-                    col = j if c == 0 else per_class + 1 + j
-                    ax = fig.add_subplot(grid[i, col])
-                    pixels = np.array([float(v) for v in r["pixels"].split()]).reshape(h, w)
-                    ax.imshow(pixels, cmap="gray_r", vmin=lo, vmax=hi, interpolation="nearest")
-                    ax.set_xticks([])
-                    ax.set_yticks([])
-                    ax.grid(False)
-                    for spine in ax.spines.values():
-                        spine.set_visible(False)
-                    if j == 0 and c == 0:
-                        ax.set_ylabel(labels[panel], rotation=0, ha="right", va="center", fontsize=10, labelpad=8)
-                    if i == 0 and j == (per_class - 1) // 2:
-                        ax.set_title(name, fontsize=11, loc="left" if per_class % 2 == 0 else "center",
-                                     x=1.0 if per_class % 2 == 0 else 0.5, ha="center")
-        if cfg.title:
-            fig.suptitle(cfg.title)
-        var = result.info.get("average_variance")
-        caption = (
-            "Generator rows: each class's Gaussian fitted to all its real images (class mean and pooled "
-            "within-class covariance); the full-covariance row uses that covariance, the isotropic row "
-            f"the same average variance in every pixel (tr(C)/p = {var:.3g}). Paired samples share one "
-            f"noise draw. Intensities are shown on the real images' scale [{lo:g}, {hi:g}], clipped."
-        )
-        width_in = fig.get_figwidth()
-        fig.text(0.01, -0.01, textwrap.fill(caption, width=int(width_in * 15)), fontsize=8.5, ha="left", va="top")
-    return fig
 
 
 # --------------------------------------------------------------------------------------------
@@ -429,10 +98,7 @@ def check_config(cfg: FigureConfig) -> list[DataSpec]:
     Raises ConfigError naming the key for a bad data entry, a feature file that does not exist,
     or (real_data) a parameter, protocol or option the figure does not take.
     """
-    specs = parse_data_specs(cfg)
-    for spec in specs:
-        if spec.path is not None and not spec.path.is_file():
-            raise ConfigError(f"{spec.where}.path: the feature file {spec.path} does not exist; point the config at your copy.")
+    specs = check_data(cfg)
     if cfg.kind == "real_data":
         _check_real_data_config(cfg)
         _protocols(cfg)

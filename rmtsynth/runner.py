@@ -1,14 +1,13 @@
-"""Running a figure config end to end: compute the table, draw the figure, write every output."""
+"""Running a figure config: check it before any work, compute its table, draw it, write every output."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
 from .atomic import atomic_group, check_dir
-from .config import FigureConfig, load_config
+from .config import FigureConfig
 from .errors import RmtsynthError
 from .output import manifest, manifest_json, table_csv
 from .sweep import SweepOptions, SweepResult, resolve_cells, run_curves
@@ -18,13 +17,13 @@ Compute = Callable[[FigureConfig, SweepOptions], SweepResult]
 
 
 def _kinds() -> dict[str, tuple[Compute, Callable[..., Any]]]:
-    from . import figures_heatmap, figures_mp, figures_real, plotting
+    from . import figures_heatmap, figures_mp, figures_real, figures_samples, plotting
 
     return {
         "curves": (run_curves, plotting.plot_curves),
         "heatmap": (figures_heatmap.run_heatmap, figures_heatmap.plot_heatmap),
         "marchenko_pastur": (figures_mp.run_marchenko_pastur, figures_mp.plot_marchenko_pastur),
-        "generator_samples": (figures_real.run_generator_samples, figures_real.plot_generator_samples),
+        "generator_samples": (figures_samples.run_generator_samples, figures_samples.plot_generator_samples),
         "real_data": (figures_real.run_real_data_figure, figures_real.plot_real_data),
     }
 

@@ -129,9 +129,11 @@ def test_list_and_schema(tmp_path: Path) -> None:
     result = invoke("list")
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
-    bundled = sorted(p.name for p in (Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+    root = Path(__file__).resolve().parents[1] / "configs"
+    bundled = [p.name for p in sorted(root.glob("*.yaml"))] + [str(p.relative_to(root)) for p in sorted(root.glob("*/*.yaml"))]
     names = [line.split()[0] for line in lines]
     assert names == ["a_good.yaml", "b_bad.yaml"] + bundled
+    assert any(line.startswith("plan/example.yaml") and "plan input" in line for line in lines)
     assert "tiny" in lines[0] and "invalid" in lines[1]
     result = invoke("schema")
     assert result.exit_code == 0

@@ -24,6 +24,7 @@ from rmtsynth.config import parse_config
 from rmtsynth.errors import ConfigError
 from rmtsynth.figures_heatmap import run_heatmap
 from rmtsynth.model import build_model
+from rmtsynth.plan_config import parse_plan
 from rmtsynth.planner import (
     Setting,
     best_gamma,
@@ -34,7 +35,6 @@ from rmtsynth.planner import (
     max_label_noise,
     min_verifier_precision,
     model_for_spectrum,
-    parse_plan,
     rho_for_precision,
     run_plan,
     transition,

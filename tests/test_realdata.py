@@ -14,11 +14,10 @@ from scipy.stats import norm
 
 from rmtsynth import realdata
 from rmtsynth.errors import RmtsynthError
+from rmtsynth.datasets import load_digits_pair, load_features
 from rmtsynth.realdata import (
     fit_gaussian,
     fitted_gaussian_theory_inputs,
-    load_digits_pair,
-    load_features,
     real_data_accuracies,
     run_real_data,
     sample_from_fit,
