@@ -291,7 +291,8 @@ def test_sigint_exits_130_keeps_cache_and_resumes_identically(tmp_path: Path) ->
         start_new_session=True,
     )
     try:
-        while len(list(cache.rglob("*.npz"))) < 2 and proc.poll() is None:
+        give_up = time.monotonic() + 300
+        while len(list(cache.rglob("*.npz"))) < 2 and proc.poll() is None and time.monotonic() < give_up:
             time.sleep(0.02)
         assert proc.poll() is None, "the sweep finished before it could be interrupted"
         cached_at_signal = len(list(cache.rglob("*.npz")))
