@@ -304,27 +304,28 @@ def evaluate(
             target[sl, 1, 0] = target[sl, 0, 1]
             target[sl, 1, 1] = weights @ sp.bb
 
-    mean, variance, m2, risk = _moments(pi, c, u, us, lam, t_ss, t_sl, t_ll, G, H_sigma, H_C)
-    acc = signed_accuracy(mean, variance)
-    result = TheoryResult(
-        accuracy=acc,
-        mean=mean,
-        second_moment=m2,
-        variance=variance,
-        risk=risk,
-        delta_real=delta,
-        delta_synth=delta_s,
-        delta_gen=np.full(K, np.nan),
-        alpha=alpha,
-        lam=lam,
-        newton_rounds=sol.newton_rounds,
-        residual=sol.residual,
-    )
-    return _reshape(result, shape)
+    moments = _moments(pi, c, u, us, lam, t_ss, t_sl, t_ll, G, H_sigma, H_C)
+    return _result(shape, moments, sol, delta_gen=np.full(K, np.nan), alpha=alpha, lam=lam)
 
 
-def _reshape(result: TheoryResult, shape: tuple[int, ...]) -> TheoryResult:
-    return TheoryResult(**{k: np.asarray(v).reshape(shape) for k, v in result.as_dict().items()})
+def _result(shape: tuple[int, ...], moments, sol, *, delta_gen, alpha, lam) -> TheoryResult:
+    """Collect the moments and the fixed point into a TheoryResult of the grid's shape."""
+    mean, variance, m2, risk = moments
+    fields_ = {
+        "accuracy": signed_accuracy(mean, variance),
+        "mean": mean,
+        "second_moment": m2,
+        "variance": variance,
+        "risk": risk,
+        "delta_real": sol.x[:, 0],
+        "delta_synth": sol.x[:, 1],
+        "delta_gen": delta_gen,
+        "alpha": alpha,
+        "lam": lam,
+        "newton_rounds": sol.newton_rounds,
+        "residual": sol.residual,
+    }
+    return TheoryResult(**{k: np.asarray(v).reshape(shape) for k, v in fields_.items()})
 
 
 def _mp_b(s, k, c_hat):
@@ -422,21 +423,5 @@ def evaluate_estimated(
     G = tr_r[:, None, None] * gram
     H_sigma = tr_r2[:, None, None] * gram
     H_C = tr_cr2[:, None, None] * gram
-    mean, variance, m2, risk = _moments(
-        pi, c, u, us, lam, eta * tr_r2, eta * tr_cr2, eta * tr_c2r2, G, H_sigma, H_C
-    )
-    result = TheoryResult(
-        accuracy=signed_accuracy(mean, variance),
-        mean=mean,
-        second_moment=m2,
-        variance=variance,
-        risk=risk,
-        delta_real=delta,
-        delta_synth=delta_s,
-        delta_gen=delta_bar,
-        alpha=alpha,
-        lam=lam,
-        newton_rounds=sol.newton_rounds,
-        residual=sol.residual,
-    )
-    return _reshape(result, shape)
+    moments = _moments(pi, c, u, us, lam, eta * tr_r2, eta * tr_cr2, eta * tr_c2r2, G, H_sigma, H_C)
+    return _result(shape, moments, sol, delta_gen=delta_bar, alpha=alpha, lam=lam)
