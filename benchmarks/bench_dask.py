@@ -68,10 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=None, help="Runs per executor, alternating (median reported).")
     args = parser.parse_args(argv)
 
-    from rmtsynth.config import load_config
-    from rmtsynth.executors import executor_for, session
-    from rmtsynth.output import table_csv
-    from rmtsynth.sweep import SweepOptions, SweepResult, run_curves
+    from rmtsynth.spec.config import load_config
+    from rmtsynth.engine.executors import executor_for, session
+    from rmtsynth.io.output import table_csv
+    from rmtsynth.engine.sweep import SweepOptions, SweepResult, run_curves
 
     points, seeds, p = (40, 5, 100) if args.quick else (200, 20, 100)
     repeat = args.repeat or (1 if args.quick else 3)

@@ -48,9 +48,9 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 from scipy.special import ndtr  # noqa: E402
 
-from rmtsynth.model import DataModel, build_model  # noqa: E402
-from rmtsynth.samplers import draw_generator, sample_exact, sample_naive  # noqa: E402
-from rmtsynth.theory import Spectrum, evaluate  # noqa: E402
+from rmtsynth.core.model import DataModel, build_model  # noqa: E402
+from rmtsynth.sim.samplers import draw_generator, sample_exact, sample_naive  # noqa: E402
+from rmtsynth.core.theory import Spectrum, evaluate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -25,8 +25,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import typer  # noqa: E402
 
-from .errors import ConfigError, RmtsynthError  # noqa: E402
-from .executors import TaskError  # noqa: E402
+from rmtsynth.errors import ConfigError, RmtsynthError  # noqa: E402
+from rmtsynth.engine.executors import TaskError  # noqa: E402
 
 app = typer.Typer(
     add_completion=False,
@@ -69,7 +69,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _check_option(name: str, value: Any, param: str) -> Any:
-    from .schema import PARAMS
+    from rmtsynth.spec.schema import PARAMS
 
     return PARAMS[param].check(value, name)
 
@@ -133,10 +133,10 @@ def theory(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Evaluate the theory at one point (and optionally simulate it)."""
-    from .engine import theory_for_points
-    from .resolve import resolve_point
-    from .sweep import SweepOptions, mean_and_se, run_simulations
-    from .verifier import eps_star, keep_rate, label_signal
+    from rmtsynth.engine.points import theory_for_points
+    from rmtsynth.spec.resolve import resolve_point
+    from rmtsynth.engine.sweep import SweepOptions, mean_and_se, run_simulations
+    from rmtsynth.core.verifier import eps_star, keep_rate, label_signal
 
     params: dict[str, Any] = {
         "n": _check_option("--n", n, "n"),
@@ -240,12 +240,12 @@ def sweep(
     ),
 ) -> None:
     """Run the theory and the simulation for each config and write its figure and table."""
-    from .cache import default_cache_dir
-    from .config import load_config
-    from .parallel import default_workers
-    from .atomic import check_dir
-    from .runner import check_config, check_out_dir, compute, write_outputs
-    from .sweep import SweepOptions
+    from rmtsynth.engine.cache import default_cache_dir
+    from rmtsynth.spec.config import load_config
+    from rmtsynth.engine.parallel import default_workers
+    from rmtsynth.io.atomic import check_dir
+    from rmtsynth.runner import check_config, check_out_dir, compute, write_outputs
+    from rmtsynth.engine.sweep import SweepOptions
     import time
 
     if seeds is not None and not 1 <= seeds <= 100_000:
@@ -254,7 +254,7 @@ def sweep(
         raise RmtsynthError(f"--workers = {workers} is out of range; it must be an integer from 1 to 512.")
     if sampler is not None and sampler not in ("exact", "naive"):
         raise RmtsynthError(f"--sampler = '{sampler}' is not allowed; it must be exact or naive.")
-    from .executors import check_executor, session
+    from rmtsynth.engine.executors import check_executor, session
 
     check_executor(executor, scheduler)
     out = check_out_dir(out)
@@ -293,8 +293,8 @@ def validate(
     overrides: List[str] = typer.Option([], "--set", help="Override a config value: key=value."),
 ) -> None:
     """Check configs (keys, types, ranges, every point) without computing anything."""
-    from .config import load_config
-    from .runner import check_config
+    from rmtsynth.spec.config import load_config
+    from rmtsynth.runner import check_config
 
     for path in configs:
         cfg = load_config(path, overrides)
@@ -312,8 +312,8 @@ def show(
     """Print the config after overrides and every resolved point."""
     import yaml
 
-    from .config import load_config
-    from .sweep import resolve_cells
+    from rmtsynth.spec.config import load_config
+    from rmtsynth.engine.sweep import resolve_cells
 
     cfg = load_config(config, overrides, quick=quick)
     doc: dict[str, Any] = {"config": cfg.raw}
@@ -332,8 +332,8 @@ def plan(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Should synthetic data be added, how much, and how good must the verifier be (theory only)."""
-    from .plan_config import load_plan
-    from .planner import format_plan, run_plan
+    from rmtsynth.spec.plan_config import load_plan
+    from rmtsynth.engine.planner import format_plan, run_plan
 
     result = run_plan(load_plan(config))
     if as_json:
@@ -356,7 +356,7 @@ def bundled_config_dirs() -> list[Path]:
 @handle_errors
 def list_configs() -> None:
     """List the bundled configs, one line each (figures, then subfolders: Amazon, planner inputs)."""
-    from .config import read_config_file
+    from rmtsynth.spec.config import read_config_file
 
     dirs = bundled_config_dirs()
     if not dirs:
@@ -379,7 +379,7 @@ def list_configs() -> None:
 @app.command()
 def schema() -> None:
     """Print every config key with its meaning and allowed values."""
-    from .schema import schema_text
+    from rmtsynth.spec.schema import schema_text
 
     typer.echo(schema_text())
 

@@ -6,18 +6,22 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
-from .atomic import atomic_group, check_dir
-from .config import FigureConfig
-from .errors import RmtsynthError
-from .output import manifest, manifest_json, table_csv
-from .sweep import SweepOptions, SweepResult, resolve_cells, run_curves
+from rmtsynth.io.atomic import atomic_group, check_dir
+from rmtsynth.spec.config import FigureConfig
+from rmtsynth.errors import RmtsynthError
+from rmtsynth.io.output import manifest, manifest_json, table_csv
+from rmtsynth.engine.sweep import SweepOptions, SweepResult, resolve_cells, run_curves
 
 # kind -> (compute, draw)
 Compute = Callable[[FigureConfig, SweepOptions], SweepResult]
 
 
 def _kinds() -> dict[str, tuple[Compute, Callable[..., Any]]]:
-    from . import figures_heatmap, figures_mp, figures_real, figures_samples, plotting
+    from rmtsynth.figures import heatmap as figures_heatmap
+    from rmtsynth.figures import marchenko_pastur as figures_mp
+    from rmtsynth.figures import real_data as figures_real
+    from rmtsynth.figures import generator_samples as figures_samples
+    from rmtsynth.figures import curves as plotting
 
     return {
         "curves": (run_curves, plotting.plot_curves),
@@ -38,7 +42,9 @@ def check_config(cfg: FigureConfig) -> int | None:
     Curves and heatmaps resolve every point (so an impossible verifier anywhere is found);
     real-data figures check their data entries and that the files exist.
     """
-    from . import figures_heatmap, figures_mp, figures_real
+    from rmtsynth.figures import heatmap as figures_heatmap
+    from rmtsynth.figures import marchenko_pastur as figures_mp
+    from rmtsynth.figures import real_data as figures_real
 
     if cfg.kind == "curves":
         return len(resolve_cells(cfg))
@@ -59,7 +65,7 @@ def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
 
 def write_outputs(result: SweepResult, out_dir: Path, options: SweepOptions, config_path: Path | None, wall: float) -> list[Path]:
     """Draw the figure and write PDF, PNG, CSV and the manifest, each atomically."""
-    from .plotting import save_figure
+    from rmtsynth.figures.curves import save_figure
 
     cfg = result.config
     _, draw = _kinds()[cfg.kind]

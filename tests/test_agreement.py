@@ -31,10 +31,10 @@ from typing import Iterator
 import numpy as np
 import pytest
 
-from rmtsynth.model import DataModel, build_model
-from rmtsynth.seeding import point_seed, stable_key
-from rmtsynth.simulation import SimulationResult, simulate_point
-from rmtsynth.theory import Spectrum, TheoryResult, evaluate, evaluate_estimated
+from rmtsynth.core.model import DataModel, build_model
+from rmtsynth.sim.seeding import point_seed, stable_key
+from rmtsynth.sim.monte_carlo import SimulationResult, simulate_point
+from rmtsynth.core.theory import Spectrum, TheoryResult, evaluate, evaluate_estimated
 
 ROOT_SEED = 20240611
 Z_BOUND = 3.0

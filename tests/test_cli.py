@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from rmtsynth import plotting
-from rmtsynth.atomic import atomic_group
+from rmtsynth.figures import curves as plotting
+from rmtsynth.io.atomic import atomic_group
 from clitools import assert_clean_error, invoke
 
 RMTSYNTH = Path(sys.executable).with_name("rmtsynth")

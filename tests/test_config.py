@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from rmtsynth import fixed_point
+from rmtsynth.core import fixed_point
 from clitools import assert_clean_error, invoke
-from rmtsynth.config import (
+from rmtsynth.spec.config import (
     MAX_CONFIG_BYTES,
     MAX_CONFIG_DEPTH,
     apply_overrides,
@@ -21,8 +21,8 @@ from rmtsynth.config import (
     parse_config,
 )
 from rmtsynth.errors import ConfigError
-from rmtsynth.schema import ALIASES, PARAMS, TOP_LEVEL
-from rmtsynth.sweep import resolve_cells
+from rmtsynth.spec.schema import ALIASES, PARAMS, TOP_LEVEL
+from rmtsynth.engine.sweep import resolve_cells
 
 TINY = """\
 title: tiny

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rmtsynth import executors
+from rmtsynth.engine import executors
 from rmtsynth.cli import app
 from rmtsynth.errors import RmtsynthError
-from rmtsynth.executors import PointError, TaskError, plan_batches
-from rmtsynth.resolve import resolve_point
-from rmtsynth.sweep import SweepOptions, run_simulations
+from rmtsynth.engine.executors import PointError, TaskError, plan_batches
+from rmtsynth.spec.resolve import resolve_point
+from rmtsynth.engine.sweep import SweepOptions, run_simulations
 
 try:
     import distributed  # noqa: F401
@@ -185,7 +185,7 @@ def test_unexpected_error_is_one_line_naming_the_point(scheduler: str) -> None:
 
 
 def test_unexpected_error_exits_1(config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import rmtsynth.sweep
+    import rmtsynth.engine.sweep
 
     def boom(task: tuple) -> None:
         raise RuntimeError("boom")

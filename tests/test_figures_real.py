@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from rmtsynth.cli import app
-from rmtsynth.figures_real import REAL_COLUMNS, THEORY_COLUMN
-from rmtsynth.figures_samples import SAMPLE_COLUMNS
+from rmtsynth.figures.real_data import REAL_COLUMNS, THEORY_COLUMN
+from rmtsynth.figures.generator_samples import SAMPLE_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"

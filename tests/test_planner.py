@@ -19,13 +19,13 @@ import yaml
 from typer.testing import CliRunner
 
 from rmtsynth.cli import app
-from rmtsynth.closed_forms import infinite_sample_accuracy
-from rmtsynth.config import parse_config
+from rmtsynth.core.closed_forms import infinite_sample_accuracy
+from rmtsynth.spec.config import parse_config
 from rmtsynth.errors import ConfigError
-from rmtsynth.figures_heatmap import run_heatmap
-from rmtsynth.model import build_model
-from rmtsynth.plan_config import parse_plan
-from rmtsynth.planner import (
+from rmtsynth.figures.heatmap import run_heatmap
+from rmtsynth.core.model import build_model
+from rmtsynth.spec.plan_config import parse_plan
+from rmtsynth.engine.planner import (
     Setting,
     best_gamma,
     best_mix,
@@ -39,11 +39,11 @@ from rmtsynth.planner import (
     run_plan,
     transition,
 )
-from rmtsynth.seeding import point_seed, stable_key
-from rmtsynth.simulation import simulate_point
-from rmtsynth.sweep import SweepOptions
-from rmtsynth.theory import Spectrum, evaluate
-from rmtsynth.verifier import min_precision
+from rmtsynth.sim.seeding import point_seed, stable_key
+from rmtsynth.sim.monte_carlo import simulate_point
+from rmtsynth.engine.sweep import SweepOptions
+from rmtsynth.core.theory import Spectrum, evaluate
+from rmtsynth.core.verifier import min_precision
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 20240611

@@ -22,16 +22,16 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from rmtsynth.cli import app
-from rmtsynth.closed_forms import synthetic_only
-from rmtsynth.config import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, load_config
-from rmtsynth.engine import theory_for_points
+from rmtsynth.core.closed_forms import synthetic_only
+from rmtsynth.spec.config import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, load_config
+from rmtsynth.engine.points import theory_for_points
 from rmtsynth.errors import RmtsynthError
-from rmtsynth.resolve import resolve_point
+from rmtsynth.spec.resolve import resolve_point
 from rmtsynth.runner import compute
-from rmtsynth.schema import ALIASES, PARAMS, SIMULATION_KEYS, TOP_LEVEL
-from rmtsynth.sweep import SweepOptions
-from rmtsynth.theory import Spectrum, evaluate
-from rmtsynth.verifier import eps_star, label_signal, min_precision
+from rmtsynth.spec.schema import ALIASES, PARAMS, SIMULATION_KEYS, TOP_LEVEL
+from rmtsynth.engine.sweep import SweepOptions
+from rmtsynth.core.theory import Spectrum, evaluate
+from rmtsynth.core.verifier import eps_star, label_signal, min_precision
 
 CONFIG_SETTINGS = settings(
     max_examples=120,

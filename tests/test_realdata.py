@@ -12,10 +12,10 @@ import scipy.io
 import scipy.sparse
 from scipy.stats import norm
 
-from rmtsynth import realdata
+from rmtsynth.data import protocols as realdata
 from rmtsynth.errors import RmtsynthError
-from rmtsynth.datasets import load_digits_pair, load_features
-from rmtsynth.realdata import (
+from rmtsynth.data.loaders import load_digits_pair, load_features
+from rmtsynth.data.protocols import (
     fit_gaussian,
     fitted_gaussian_theory_inputs,
     real_data_accuracies,

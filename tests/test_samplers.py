@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from rmtsynth.model import DataModel, Generator, build_model
-from rmtsynth.samplers import (
+from rmtsynth.core.model import DataModel, Generator, build_model
+from rmtsynth.sim.samplers import (
     dense_factor,
     draw_generator,
     ridge_weights,
@@ -15,7 +15,7 @@ from rmtsynth.samplers import (
     sample_exact,
     sample_naive,
 )
-from rmtsynth.simulation import SimulationResult, conditional_accuracy, simulate_point
+from rmtsynth.sim.monte_carlo import SimulationResult, conditional_accuracy, simulate_point
 
 # ---------------------------------------------------------------------------------------------
 # Helpers

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rmtsynth.closed_forms import (
+from rmtsynth.core.closed_forms import (
     infinite_sample_accuracy,
     marchenko_pastur_atom,
     marchenko_pastur_density,
@@ -14,10 +14,10 @@ from rmtsynth.closed_forms import (
     synthetic_only,
 )
 from rmtsynth.errors import ConvergenceError, RmtsynthError
-from rmtsynth.fixed_point import monotone_newton
-from rmtsynth.theory import Spectrum, _mp_traces, evaluate, evaluate_estimated, signed_accuracy
-from rmtsynth.theory_dense import evaluate_dense
-from rmtsynth.verifier import eps_star
+from rmtsynth.core.fixed_point import monotone_newton
+from rmtsynth.core.theory import Spectrum, _mp_traces, evaluate, evaluate_estimated, signed_accuracy
+from rmtsynth.core.dense_oracle import evaluate_dense
+from rmtsynth.core.verifier import eps_star
 
 
 def _random_problem(rng, p, rank=None, noise=False):

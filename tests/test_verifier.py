@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rmtsynth.errors import ConfigError
-from rmtsynth.verifier import (
+from rmtsynth.core.verifier import (
     NAMED_VERIFIERS,
     eps_star,
     keep_rate,

@@ -1,0 +1,627 @@
+"""The planner: should synthetic data be added to these real data, how much, and how good must
+the verifier be?
+
+Every number comes from the deterministic equivalents (THEORY.md sections 2-7, 11, 12), evaluated
+vectorised on a fine grid and then refined: maxima by bounded scalar maximisation
+(``scipy.optimize.minimize_scalar``) between the neighbours of the best grid point, thresholds by
+``scipy.optimize.brentq`` inside the bracket where the grid changes sign. The tolerances are
+reported with the results.
+
+Definitions used in the report (all at the configured n, p, generator and gamma):
+
+gain
+    accuracy of the mix minus the accuracy of the n real samples alone (m = 0, same gamma).
+``min_verifier_precision``
+    The lowest precision P, at the configured recall R and label noise eps, above which the
+    configured mix still gains over real data alone: P ranges over [P_min(R), 1] with
+    P_min(R) = R(1-eps)/(R(1-eps)+eps) (keeping every wrong label), and rho = R(1-eps)(1-P)/(P eps).
+``max_label_noise``
+    sup {eps in [0, 1] : gain(eps) > 0} with the verifier's (rho, phi) held fixed.
+``transition_width``
+    With (rho, phi) fixed and the configured mix, let A(eps) be the accuracy, A0 = A(0) and
+    A1 = A(1). eps_q is the smallest eps with A(eps) = A0 - q (A0 - A1). The width is
+    eps_0.75 - eps_0.25: the label-noise range over which the accuracy covers the middle half of
+    its drop. It shrinks like sqrt(p/m) for synthetic-only training (THEORY.md section 8) and is 0
+    for the infinite-sample step.
+``best_synthetic_proportion``, ``best_m``
+    The proportion s* = m/(n+m) in [0, search.max_synthetic_proportion] with the highest accuracy
+    (m continuous in the theory), and m = floor(s* n/(1-s*)). Both are 0 when no proportion gains
+    more than 1e-12 over the real data alone ("synthetic data cannot help").
+``best_gamma``
+    The gamma in search.gamma_range with the highest accuracy at the configured mix (also reported
+    for the real data alone, with a flag when the accuracy is flat up to the edge of the range).
+``accuracy_infinite_m``
+    The m -> infinity limit (THEORY.md section 12), when the generator's covariance is fixed
+    (null for an estimated covariance, whose C is random).
+``best_roc_point``
+    With ``verifier_roc``: the ROC point (rho = fpr, phi = tpr) with the highest accuracy at the
+    configured mix; every other number then uses that point. ``best_roc_point_best_mix`` is the
+    best (point, proportion) pair.
+
+The planner's input is read and validated by :mod:`rmtsynth.plan_config`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+from scipy.optimize import brentq, minimize_scalar
+
+from rmtsynth.errors import ConfigError, RmtsynthError
+from rmtsynth.spec.resolve import ResolvedPoint
+from rmtsynth.core.theory import Spectrum, evaluate
+from rmtsynth.core.verifier import eps_star, min_precision, precision_recall
+
+if TYPE_CHECKING:
+    from rmtsynth.spec.plan_config import PlanConfig
+
+# Grids and tolerances of every search (reported in the JSON under "tolerance").
+GRID_POINTS = 2001
+ROC_MIX_GRID = 201
+TOLERANCE = {
+    "synthetic_proportion": 1e-7,
+    "log10_gamma": 1e-7,
+    "verifier_precision": 1e-10,
+    "label_noise": 1e-10,
+    "gain_zero": 1e-12,
+}
+# A gain at or below this is "no gain": the theory's accuracy is exact to ~1e-14, so anything
+# smaller is rounding.
+NO_GAIN = TOLERANCE["gain_zero"]
+
+AccuracyFn = Callable[..., np.ndarray]
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+@dataclass
+class AccuracyModel:
+    """The theory's signed accuracy as a vectorised function of (n, m, eps, rho, phi, gamma).
+
+    ``spectrum`` is the fixed eigen-data, when the generator has one (it gives the m -> infinity
+    limit); it is None for an estimated covariance, whose C is random.
+    """
+
+    accuracy: AccuracyFn
+    spectrum: Spectrum | None = None
+
+    def __call__(self, n, m, eps, rho, phi, gamma) -> np.ndarray:
+        return np.asarray(self.accuracy(n, m, eps, rho, phi, gamma), dtype=float)
+
+
+def model_for_point(point: ResolvedPoint, *, seed: int = 0) -> AccuracyModel:
+    """The accuracy model of a resolved point's generator (as the sweep engine evaluates it)."""
+    from rmtsynth.engine.points import spectrum_for, theory_for_generator
+
+    gen = point.generator
+    if gen.estimate_mean:
+        raise ConfigError(
+            "params.estimate_generator_mean is not supported by plan: the closed-form theory does not cover a "
+            "generator mean estimated from the same samples as its covariance."
+        )
+
+    def acc(n, m, eps, rho, phi, gamma):
+        return theory_for_generator(gen, n, m, eps, rho, phi, gamma, seed=seed).accuracy
+
+    spectrum = None if gen.covariance == "estimated" else spectrum_for(gen, seed)
+    return AccuracyModel(acc, spectrum)
+
+
+def model_for_spectrum(spectrum: Spectrum) -> AccuracyModel:
+    """The accuracy model of explicit eigen-data (e.g. a spectrum fitted to real data)."""
+
+    def acc(n, m, eps, rho, phi, gamma):
+        return evaluate(spectrum, n, m, eps, rho, phi, gamma).accuracy
+
+    return AccuracyModel(acc, spectrum)
+
+
+# ----------------------------------------------------------------------------- searches
+
+
+def _maximise(f: Callable[[np.ndarray], np.ndarray], grid: np.ndarray, xtol: float) -> tuple[float, float]:
+    """Maximum of f over [grid[0], grid[-1]]: the best of a vectorised grid, refined between its neighbours."""
+    values = f(grid)
+    if not np.any(np.isfinite(values)):
+        raise RmtsynthError("The theory gave no finite accuracy on the search grid.")
+    k = int(np.nanargmax(values))
+    best_x, best_f = float(grid[k]), float(values[k])
+    lo, hi = float(grid[max(k - 1, 0)]), float(grid[min(k + 1, grid.size - 1)])
+    if hi > lo:
+        res = minimize_scalar(lambda x: -float(f(np.array([x]))[0]), bounds=(lo, hi), method="bounded", options={"xatol": xtol})
+        if np.isfinite(res.fun) and -res.fun > best_f:
+            best_x, best_f = float(res.x), float(-res.fun)
+    return best_x, best_f
+
+
+def _root(f: Callable[[float], float], a: float, b: float, xtol: float) -> float:
+    """A root of f in [a, b], where f(a) and f(b) have opposite signs (or one is 0)."""
+    fa, fb = f(a), f(b)
+    if fa == 0.0:
+        return a
+    if fb == 0.0:
+        return b
+    return float(brentq(f, a, b, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=200))
+
+
+def proportion_grid(max_proportion: float, points: int = GRID_POINTS) -> np.ndarray:
+    """Synthetic proportions s in [0, s_max]: even in s, plus even in log(m/n) (dense as s -> 1)."""
+    lin = np.linspace(0.0, max_proportion, points)
+    ratio_hi = max_proportion / (1.0 - max_proportion)
+    ratios = np.geomspace(1e-4, ratio_hi, points)
+    return np.unique(np.concatenate([lin, ratios / (1.0 + ratios), [max_proportion]]))
+
+
+def m_of_proportion(s, n: int) -> np.ndarray:
+    """m = s n / (1 - s), continuous (the theory takes real m)."""
+    s = np.asarray(s, dtype=float)
+    return s * n / (1.0 - s)
+
+
+def integer_m(s: float, n: int) -> int:
+    """m = floor(s n / (1 - s)), as configs resolve a proportion (THEORY.md section 12)."""
+    return int(math.floor(s * n / (1.0 - s) + 1e-9))
+
+
+@dataclass
+class Setting:
+    """The fixed quantities of a plan: sizes, label noise, verifier and gamma."""
+
+    n: int
+    m: int
+    eps: float
+    rho: float
+    phi: float
+    gamma: float
+
+    @property
+    def proportion(self) -> float:
+        return self.m / (self.n + self.m)
+
+
+def real_only_accuracy(model: AccuracyModel, st: Setting, gamma: float | None = None) -> float:
+    g = st.gamma if gamma is None else gamma
+    return float(model(st.n, 0.0, st.eps, st.rho, st.phi, g))
+
+
+def best_mix(model: AccuracyModel, st: Setting, max_proportion: float) -> dict[str, Any]:
+    """The synthetic proportion s* in [0, s_max] that maximises the accuracy, and the accuracy there."""
+    n = st.n
+
+    def f(s):
+        return model(n, m_of_proportion(s, n), st.eps, st.rho, st.phi, st.gamma)
+
+    base = real_only_accuracy(model, st)
+    s_best, acc_best = _maximise(f, proportion_grid(max_proportion), TOLERANCE["synthetic_proportion"])
+    helps = acc_best - base > NO_GAIN
+    if not helps:
+        s_best, acc_best = 0.0, base
+    return {
+        "helps": bool(helps),
+        "synthetic_proportion": s_best,
+        "m": integer_m(s_best, n) if helps else 0,
+        "accuracy": acc_best,
+        "gain": acc_best - base,
+        "at_search_limit": bool(helps and s_best >= max_proportion - 1e-6),
+    }
+
+
+def best_gamma(
+    model: AccuracyModel, st: Setting, gamma_range: tuple[float, float], *, real_only: bool = False
+) -> tuple[float, float, bool]:
+    """The ridge parameter in gamma_range that maximises the accuracy (of the mix, or of real data alone).
+
+    Returns (gamma, accuracy, at_edge); at_edge says the accuracy at an end of the range is within
+    1e-6 of the maximum, so the optimum may lie beyond it (the accuracy is then flat there).
+    """
+    m = 0.0 if real_only else st.m
+    lo, hi = (math.log10(g) for g in gamma_range)
+
+    def f(t):
+        return model(st.n, m, st.eps, st.rho, st.phi, 10.0 ** np.asarray(t))
+
+    t, acc = _maximise(f, np.linspace(lo, hi, 801), TOLERANCE["log10_gamma"])
+    ends = f(np.array([lo, hi]))
+    return 10.0**t, acc, bool(np.nanmax(ends) >= acc - 1e-6)
+
+
+def rho_for_precision(eps: float, precision, recall: float) -> np.ndarray:
+    """rho = R (1 - eps)(1 - P) / (P eps): the false-positive rate of precision P at recall R."""
+    precision = np.asarray(precision, dtype=float)
+    return np.clip(recall * (1.0 - eps) * (1.0 - precision) / (precision * eps), 0.0, 1.0)
+
+
+def _threshold_above(
+    f: Callable[[np.ndarray], np.ndarray], grid: np.ndarray, xtol: float
+) -> tuple[float | None, str, bool]:
+    """Where f > 0 holds on the upper part of the grid: (threshold, status, monotone).
+
+    status is ``everywhere`` (f > 0 on the whole grid: threshold = grid[0]), ``nowhere`` (f <= 0 at
+    the top: threshold None) or ``crossing`` (the root, by brentq, of the highest sign change).
+    """
+    values = f(grid)
+    positive = values > NO_GAIN
+    changes = int(np.count_nonzero(positive[1:] != positive[:-1]))
+    if not positive[-1]:
+        return None, "nowhere", changes == 0
+    if positive.all():
+        return float(grid[0]), "everywhere", True
+    k = int(np.flatnonzero(~positive)[-1])
+    root = _root(lambda x: float(f(np.array([x]))[0]) - NO_GAIN, float(grid[k]), float(grid[k + 1]), xtol)
+    return root, "crossing", changes == 1
+
+
+def _threshold_below(
+    f: Callable[[np.ndarray], np.ndarray], grid: np.ndarray, xtol: float
+) -> tuple[float | None, str, bool]:
+    """Mirror of :func:`_threshold_above`: the sup of {x : f(x) > 0} on the grid."""
+    values = f(grid)
+    positive = values > NO_GAIN
+    changes = int(np.count_nonzero(positive[1:] != positive[:-1]))
+    if not positive.any():
+        return None, "nowhere", True
+    if positive[-1]:
+        return float(grid[-1]), "everywhere" if positive.all() else "at_end", changes == 0
+    k = int(np.flatnonzero(positive)[-1])
+    root = _root(lambda x: float(f(np.array([x]))[0]) - NO_GAIN, float(grid[k]), float(grid[k + 1]), xtol)
+    return root, "crossing", changes == 1 and positive[0]
+
+
+def min_verifier_precision(model: AccuracyModel, st: Setting) -> dict[str, Any]:
+    """The lowest precision (at the configured recall and label noise) at which the mix still gains."""
+    recall, eps = st.phi, st.eps
+    out: dict[str, Any] = {"value": None, "recall": recall, "lowest_valid_precision": None, "status": "", "message": ""}
+    if st.m == 0:
+        out.update(status="no_mix", message="the configured mix has no synthetic data (m = 0), so no verifier matters.")
+        return out
+    if eps == 0.0:
+        out.update(status="no_label_noise", message="with label_noise = 0 every kept label is correct: the precision is always 1.")
+        return out
+    if recall == 0.0:
+        out.update(status="no_recall", message="with recall 0 the verifier keeps no correct label; the precision is 0.")
+        return out
+    p_lo = float(min_precision(eps, recall))
+    out["lowest_valid_precision"] = p_lo
+    base = real_only_accuracy(model, st)
+
+    def gain(P):
+        return model(st.n, st.m, eps, rho_for_precision(eps, P, recall), recall, st.gamma) - base
+
+    grid = np.linspace(p_lo, 1.0, GRID_POINTS)
+    value, status, monotone = _threshold_above(gain, grid, TOLERANCE["verifier_precision"])
+    out["value"] = value
+    out["status"] = status
+    if status == "nowhere":
+        out["message"] = (
+            f"synthetic data do not help at this mix even with a perfect-precision verifier (P = 1) at recall {recall:.4g}."
+        )
+    elif status == "everywhere":
+        out["message"] = (
+            f"synthetic data help even at the lowest possible precision P_min = {p_lo:.4g} (the verifier keeps every "
+            f"wrong label) at recall {recall:.4g}."
+        )
+    else:
+        out["message"] = f"the mix gains over real data alone when the precision exceeds {value:.4g} at recall {recall:.4g}."
+    if not monotone:
+        out["message"] += " (The gain is not monotone in the precision; this is the threshold above which it always helps.)"
+    return out
+
+
+def max_label_noise(model: AccuracyModel, st: Setting) -> dict[str, Any]:
+    """The highest label noise at which the mix still gains, with the verifier's (rho, phi) fixed."""
+    out: dict[str, Any] = {"value": None, "status": "", "message": ""}
+    if st.m == 0:
+        out.update(status="no_mix", message="the configured mix has no synthetic data (m = 0).")
+        return out
+    base = real_only_accuracy(model, st)
+
+    def gain(e):
+        return model(st.n, st.m, e, st.rho, st.phi, st.gamma) - base
+
+    grid = np.linspace(0.0, 1.0, GRID_POINTS)
+    value, status, monotone = _threshold_below(gain, grid, TOLERANCE["label_noise"])
+    out["value"] = value
+    out["status"] = status
+    if status == "nowhere":
+        out["message"] = "synthetic data do not help at this mix and verifier at any label noise."
+    elif status in ("everywhere", "at_end"):
+        out["message"] = "synthetic data help at this mix and verifier up to label noise 1."
+    else:
+        out["message"] = f"the mix gains over real data alone while the label noise is below {value:.4g}."
+    if not monotone:
+        out["message"] += " (The gain changes sign more than once in the label noise; this is the largest eps where it helps.)"
+    return out
+
+
+def transition(model: AccuracyModel, st: Setting) -> dict[str, Any]:
+    """The label-noise transition of the configured mix: eps_0.25, eps_0.75 and their distance.
+
+    A(eps) is the accuracy with (rho, phi) fixed; eps_q is the smallest eps where A has covered
+    the fraction q of its total change A(0) - A(1). Width = eps_0.75 - eps_0.25.
+    """
+    out: dict[str, Any] = {"width": None, "eps_25": None, "eps_75": None, "accuracy_eps_0": None, "accuracy_eps_1": None}
+    if st.m == 0:
+        return out
+
+    def acc(e):
+        return model(st.n, st.m, e, st.rho, st.phi, st.gamma)
+
+    grid = np.linspace(0.0, 1.0, GRID_POINTS)
+    values = acc(grid)
+    a0, a1 = float(values[0]), float(values[-1])
+    out["accuracy_eps_0"], out["accuracy_eps_1"] = a0, a1
+    if abs(a0 - a1) < 1e-9:
+        return out
+    for q, key in ((0.25, "eps_25"), (0.75, "eps_75")):
+        level = a0 - q * (a0 - a1)
+        # Signed so that the function is >= 0 before the crossing, whichever way A moves.
+        g = np.sign(a0 - a1) * (values - level)
+        k = int(np.flatnonzero(g <= 0)[0])
+        if k == 0:
+            out[key] = 0.0
+            continue
+        out[key] = _root(lambda e: float(np.sign(a0 - a1) * (acc(np.array([e]))[0] - level)), float(grid[k - 1]), float(grid[k]), TOLERANCE["label_noise"])
+    out["width"] = out["eps_75"] - out["eps_25"]
+    return out
+
+
+def roc_accuracies(model: AccuracyModel, st: Setting, roc: np.ndarray, m=None) -> np.ndarray:
+    """The accuracy of every ROC point (rho = fpr, phi = tpr) at the mix m (default: configured), vectorised."""
+    m = st.m if m is None else m
+    return model(st.n, m, st.eps, roc[:, 0], roc[:, 1], st.gamma)
+
+
+def best_roc_point(model: AccuracyModel, st: Setting, roc: np.ndarray) -> dict[str, Any]:
+    """The ROC threshold that maximises the accuracy at the configured mix (first of ties)."""
+    acc = roc_accuracies(model, st, roc)
+    k = int(np.nanargmax(acc))
+    return _roc_record(roc, k, st.eps, float(acc[k]), real_only_accuracy(model, st))
+
+
+def best_roc_point_best_mix(model: AccuracyModel, st: Setting, roc: np.ndarray, max_proportion: float) -> dict[str, Any]:
+    """The (ROC point, proportion) pair with the highest accuracy: a coarse joint grid, then refined."""
+    s = proportion_grid(max_proportion, ROC_MIX_GRID)
+    acc = model(st.n, m_of_proportion(s, st.n)[None, :], st.eps, roc[:, 0:1], roc[:, 1:2], st.gamma)
+    k = int(np.nanargmax(np.nanmax(acc, axis=1)))
+    chosen = replace(st, rho=float(roc[k, 0]), phi=float(roc[k, 1]))
+    mix = best_mix(model, chosen, max_proportion)
+    rec = _roc_record(roc, k, st.eps, mix["accuracy"], real_only_accuracy(model, st))
+    rec.update(synthetic_proportion=mix["synthetic_proportion"], m=mix["m"])
+    return rec
+
+
+def _roc_record(roc: np.ndarray, k: int, eps: float, acc: float, base: float) -> dict[str, Any]:
+    rho, phi = float(roc[k, 0]), float(roc[k, 1])
+    precision, recall = precision_recall(eps, rho, phi)
+    return {
+        "index": k,
+        "rho": rho,
+        "phi": phi,
+        "precision": float(precision),
+        "recall": float(recall),
+        "accuracy": acc,
+        "gain": acc - base,
+    }
+
+
+# ----------------------------------------------------------------------------- the plan
+
+
+def setting_of(point: ResolvedPoint) -> Setting:
+    return Setting(n=point.n, m=point.m, eps=point.label_noise, rho=point.rho, phi=point.phi, gamma=point.gamma)
+
+
+def run_plan(cfg: "PlanConfig") -> dict[str, Any]:
+    """Every number of the plan, as a JSON-ready mapping."""
+    model, point = cfg.model, cfg.point
+    st = setting_of(point)
+    acc_real = real_only_accuracy(model, st)
+    acc_conf = float(model(st.n, st.m, st.eps, st.rho, st.phi, st.gamma))
+    mix = best_mix(model, st, cfg.max_proportion)
+    g_best, acc_g, edge_mix = best_gamma(model, st, cfg.gamma_range)
+    g_real, acc_g_real, edge_real = best_gamma(model, st, cfg.gamma_range, real_only=True)
+    prec = min_verifier_precision(model, st)
+    noise = max_label_noise(model, st)
+    trans = transition(model, st)
+    infinite = None
+    if model.spectrum is not None:
+        from rmtsynth.core.closed_forms import infinite_sample_accuracy
+
+        infinite = float(infinite_sample_accuracy(model.spectrum, st.eps, st.rho, st.phi, st.gamma))
+    messages = []
+    if not mix["helps"]:
+        messages.append("Synthetic data cannot help here: no proportion beats the real data alone.")
+    else:
+        messages.append(
+            f"Synthetic data help: the best proportion {mix['synthetic_proportion']:.4g} (m = {mix['m']}) gains "
+            f"{mix['gain']:+.4f} over the real data alone."
+        )
+    if mix["at_search_limit"]:
+        messages.append(
+            "The accuracy still rises at the largest proportion searched: more synthetic data keep helping"
+            + (f" (the m -> infinity limit is {infinite:.4f})." if infinite is not None else ".")
+        )
+    gain_conf = acc_conf - acc_real
+    messages.append(
+        f"The configured mix (m = {st.m}) {'gains' if gain_conf > NO_GAIN else 'does not gain'}: {gain_conf:+.4f}."
+    )
+    lo_g, hi_g = cfg.gamma_range
+    for name, edge in (("the mix", edge_mix), ("the real data alone", edge_real)):
+        if edge:
+            messages.append(
+                f"The accuracy of {name} is flat (within 1e-6) up to an edge of the gamma range [{lo_g:g}, {hi_g:g}]; "
+                "its best gamma may lie beyond it."
+            )
+    tuned = acc_g - acc_g_real
+    messages.append(
+        f"With gamma tuned for each, the configured mix {'gains' if tuned > NO_GAIN else 'does not gain'}: "
+        f"{acc_g:.4f} against {acc_g_real:.4f} for the real data alone ({tuned:+.4f})."
+    )
+    if prec["message"]:
+        messages.append("Verifier: " + prec["message"])
+    if noise["message"]:
+        messages.append("Label noise: " + noise["message"])
+    precision, recall = precision_recall(st.eps, st.rho, st.phi)
+    out: dict[str, Any] = {
+        "title": cfg.title,
+        "setting": point.record(),
+        "accuracy_real_only": acc_real,
+        "accuracy_configured": acc_conf,
+        "gain_configured": gain_conf,
+        "synthetic_helps": mix["helps"],
+        "best_synthetic_proportion": mix["synthetic_proportion"],
+        "best_m": mix["m"],
+        "accuracy_best_mix": mix["accuracy"],
+        "gain_best_mix": mix["gain"],
+        "best_mix_at_search_limit": mix["at_search_limit"],
+        "accuracy_infinite_m": infinite,
+        "best_gamma": g_best,
+        "accuracy_best_gamma": acc_g,
+        "best_gamma_real_only": g_real,
+        "accuracy_real_only_best_gamma": acc_g_real,
+        "gain_tuned_gamma": tuned,
+        "best_gamma_at_search_edge": edge_mix,
+        "best_gamma_real_only_at_search_edge": edge_real,
+        "verifier_precision": float(precision),
+        "verifier_recall": float(recall),
+        "min_verifier_precision": prec["value"],
+        "min_verifier_precision_status": prec["status"],
+        "lowest_valid_precision": prec["lowest_valid_precision"],
+        "max_label_noise": noise["value"],
+        "max_label_noise_status": noise["status"],
+        "eps_star": float(eps_star(st.rho, st.phi)),
+        "transition_width": trans["width"],
+        "transition_eps_25": trans["eps_25"],
+        "transition_eps_75": trans["eps_75"],
+        "messages": messages,
+        "tolerance": {**TOLERANCE, "grid_points": GRID_POINTS},
+        "search": {"max_synthetic_proportion": cfg.max_proportion, "gamma_range": list(cfg.gamma_range)},
+    }
+    if cfg.roc is not None:
+        chosen = best_roc_point(model, st, cfg.roc)
+        out["best_roc_point"] = chosen
+        out["best_roc_point_best_mix"] = best_roc_point_best_mix(model, st, cfg.roc, cfg.max_proportion)
+        out["roc_points"] = int(cfg.roc.shape[0])
+    if cfg.data is not None:
+        out["data"] = cfg.data
+    return _json_ready(out)
+
+
+def _json_ready(value: Any) -> Any:
+    """Plain Python values, with NaN as None, so that the JSON is strict."""
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _fmt(v: Any, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+            return f"{v:.{digits}g}"
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def format_plan(res: dict[str, Any]) -> str:
+    """The plan as a readable text table."""
+    s = res["setting"]
+    lines = []
+    if res.get("title"):
+        lines += [res["title"], ""]
+    if "data" in res:
+        d = res["data"]
+        lines.append(
+            f"data: {d['source']}: {d['rows']} rows ({d['n_pos']} + {d['n_neg']}), p = {d['p']}"
+            + (f" ({d['constant_features_dropped']} constant features dropped)" if d["constant_features_dropped"] else "")
+            + f", ||mu|| = {d['mu_norm']:.4g} (bias-corrected from {d['mu_norm_raw']:.4g}; noise scaled to unit average variance)"
+        )
+    lines.append(
+        f"setting: n = {s['n']}, p = {s['p']}, ||mu|| = {s['mu_norm']:.4g}, gamma = {s['gamma']:.4g}, label noise = "
+        f"{s['label_noise']:.4g}, generator: alignment {s['generator_alignment']:.4g}, shift {s['generator_shift']:.4g}, "
+        f"covariance {s['covariance']}"
+        + (f" (n_hat = {s['n_hat']})" if s.get("n_hat") else "")
+    )
+    lines.append(
+        f"verifier: rho = {s['rho']:.4g}, phi = {s['phi']:.4g} (precision {res['verifier_precision']:.4g}, recall "
+        f"{res['verifier_recall']:.4g}); configured mix m = {s['m']} (proportion {s['m'] / (s['n'] + s['m']):.4g})"
+    )
+    lines.append("")
+    rows = [
+        ("accuracy, real data only", res["accuracy_real_only"]),
+        ("accuracy, configured mix", res["accuracy_configured"]),
+        ("  gain", res["gain_configured"]),
+        ("best synthetic proportion", res["best_synthetic_proportion"]),
+        ("best m", res["best_m"]),
+        ("accuracy, best mix", res["accuracy_best_mix"]),
+        ("  gain", res["gain_best_mix"]),
+        ("accuracy, m -> infinity", res["accuracy_infinite_m"]),
+        ("best gamma (configured mix)", res["best_gamma"]),
+        ("accuracy at best gamma", res["accuracy_best_gamma"]),
+        ("best gamma (real data only)", res["best_gamma_real_only"]),
+        ("accuracy at that gamma", res["accuracy_real_only_best_gamma"]),
+        ("min verifier precision", res["min_verifier_precision"]),
+        ("  lowest possible precision", res["lowest_valid_precision"]),
+        ("max label noise", res["max_label_noise"]),
+        ("eps* (precision = 1/2)", res["eps_star"]),
+        ("transition width (eps_75 - eps_25)", res["transition_width"]),
+    ]
+    if "best_roc_point" in res:
+        b = res["best_roc_point"]
+        rows.append(
+            (
+                "best ROC point (configured mix)",
+                f"#{b['index']}: fpr {b['rho']:.4g}, tpr {b['phi']:.4g}, precision {b['precision']:.4g}, accuracy {b['accuracy']:.4f}",
+            )
+        )
+        b = res["best_roc_point_best_mix"]
+        rows.append(
+            (
+                "best ROC point (best mix)",
+                f"#{b['index']}: fpr {b['rho']:.4g}, tpr {b['phi']:.4g}, proportion {b['synthetic_proportion']:.4g} "
+                f"(m = {b['m']}), accuracy {b['accuracy']:.4f}",
+            )
+        )
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        shown = value if isinstance(value, str) else _fmt(value)
+        lines.append(f"  {key:<{width}}  {shown}")
+    lines.append("")
+    lines += res["messages"]
+    tol = res["tolerance"]
+    lines.append(
+        f"(theory only; grids of {tol['grid_points']} points refined to tolerances: proportion {tol['synthetic_proportion']:g}, "
+        f"log10 gamma {tol['log10_gamma']:g}, precision {tol['verifier_precision']:g}, label noise {tol['label_noise']:g})"
+    )
+    return "\n".join(lines)
+
+
+__all__ = [
+    "AccuracyModel",
+    "Setting",
+    "best_gamma",
+    "best_mix",
+    "best_roc_point",
+    "best_roc_point_best_mix",
+    "format_plan",
+    "max_label_noise",
+    "min_verifier_precision",
+    "model_for_point",
+    "model_for_spectrum",
+    "run_plan",
+    "setting_of",
+    "transition",
+]

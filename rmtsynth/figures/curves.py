@@ -1,0 +1,181 @@
+"""Drawing figures from results tables (matplotlib, mathtext only: no LaTeX install needed).
+
+Theory is drawn as solid lines and simulation as markers with error bars (one standard error),
+in the same colour per series, with one subplot per panel.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+
+from rmtsynth.io.atomic import atomic_path  # noqa: E402
+from rmtsynth.engine.sweep import theory_column  # noqa: E402
+
+STYLE = {
+    "font.size": 10.5,
+    "axes.titlesize": 11,
+    "axes.labelsize": 11,
+    "legend.fontsize": 9,
+    "xtick.labelsize": 9.5,
+    "ytick.labelsize": 9.5,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "savefig.bbox": "tight",
+    "pdf.fonttype": 42,
+    "text.usetex": False,
+}
+
+Y_LABELS = {
+    "accuracy": "test accuracy",
+    "delta_real": r"$\delta$ (real)",
+    "delta_synth": r"$\delta_s$ (synthetic)",
+    "delta_gen": r"$\bar\delta$ (generator)",
+    "mean": r"$\mathbb{E}[g]$",
+    "variance": r"$\mathrm{Var}[g]$",
+    "second_moment": r"$\mathbb{E}[g^2]$",
+    "risk": "test risk",
+    "gain": "accuracy gain over real data alone",
+}
+
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+
+
+def _num(v: Any) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def plot_curves(cfg, rows: list[dict[str, Any]]) -> Figure:
+    """One subplot per panel, one colour per series: theory lines and simulation markers."""
+    n_panels = len(cfg.panels)
+    ys = [p.y or cfg.plot.get("y") or "accuracy" for p in cfg.panels]
+    sharey = cfg.plot.get("sharey", len(set(ys)) == 1)
+    layout = cfg.plot.get("layout")
+    ncols = n_panels if not layout else int(layout[1])
+    nrows = 1 if not layout else int(layout[0])
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(
+            nrows, ncols, figsize=(4.3 * ncols, 3.7 * nrows), sharey=bool(sharey), squeeze=False, layout="constrained"
+        )
+        axes_flat = axes.ravel()
+        marks = cfg.plot.get("marks") or []
+        for ip, panel in enumerate(cfg.panels):
+            ax = axes_flat[ip]
+            y = ys[ip]
+            col = theory_column(y)
+            has_sim = False
+            has_argmax = False
+            for iseries, series in enumerate(cfg.series):
+                color = COLORS[iseries % len(COLORS)]
+                sel = [r for r in rows if r["panel"] == panel.label and r["series"] == series.label]
+                sel.sort(key=lambda r: float(r["x"]))
+                xs = [float(r["x"]) for r in sel]
+                ax.plot(xs, [_num(r.get(col)) for r in sel], color=color, lw=1.8, label=series.label or None)
+                sim = [r for r in sel if r.get("sim_accuracy_mean") is not None]
+                if sim and y == "accuracy":
+                    has_sim = True
+                    ax.errorbar(
+                        [float(r["x"]) for r in sim],
+                        [r["sim_accuracy_mean"] for r in sim],
+                        yerr=[r["sim_accuracy_se"] for r in sim],
+                        fmt="o",
+                        ms=4,
+                        mfc="white",
+                        mec=color,
+                        ecolor=color,
+                        elinewidth=1.1,
+                        capsize=2.5,
+                        zorder=3,
+                    )
+                if cfg.plot.get("baseline") == "real_only" and sel and "theory_accuracy_real_only" in sel[0]:
+                    ax.axhline(_num(sel[0]["theory_accuracy_real_only"]), color=color, lw=1.0, ls=":", alpha=0.9)
+                if "argmax" in marks and _mark_argmax(ax, xs, [_num(r.get(col)) for r in sel], color, iseries):
+                    has_argmax = True
+            if "eps_star" in marks:
+                stars = sorted({round(float(r["eps_star"]), 12) for r in rows if r["panel"] == panel.label})
+                for s in stars:
+                    if math.isfinite(s):
+                        ax.axvline(s, color="0.35", ls="--", lw=1.0)
+                        ax.annotate(
+                            rf"$\varepsilon^* = {s:.3g}$",
+                            xy=(s, 1.0),
+                            xycoords=("data", "axes fraction"),
+                            xytext=(4, -12),
+                            textcoords="offset points",
+                            fontsize=9,
+                            color="0.25",
+                        )
+            if "half" in marks:
+                ax.axhline(0.5, color="0.6", lw=0.8)
+            ax.set_xscale(cfg.x.scale)
+            ax.set_xlabel(cfg.x.label)
+            if ip % ncols == 0 or not sharey:
+                ax.set_ylabel(panel.ylabel or cfg.plot.get("ylabel") or Y_LABELS.get(y, y))
+            if panel.label:
+                ax.set_title(panel.label)
+            if cfg.plot.get("xlim"):
+                ax.set_xlim(*cfg.plot["xlim"])
+            if cfg.plot.get("ylim") and y == "accuracy":
+                ax.set_ylim(*cfg.plot["ylim"])
+            if ip == 0 or cfg.plot.get("legend") == "every":
+                handles, labels = ax.get_legend_handles_labels()
+                if has_sim:
+                    handles += [
+                        Line2D([], [], color="0.3", lw=1.8),
+                        Line2D([], [], color="0.3", marker="o", mfc="white", ls="none"),
+                    ]
+                    labels += ["theory", "simulation (±1 SE)"]
+                if cfg.plot.get("baseline") == "real_only":
+                    handles.append(Line2D([], [], color="0.3", ls=":"))
+                    labels.append("real data only")
+                if has_argmax:
+                    handles.append(Line2D([], [], color="0.3", marker="*", ms=10, mec="k", mew=0.6, ls="none"))
+                    labels.append("maximum of the theory")
+                if handles:
+                    ax.legend(handles, labels, loc=cfg.plot.get("legend_loc", "best"), frameon=False)
+        for extra in axes_flat[n_panels:]:
+            extra.set_visible(False)
+        if cfg.title:
+            fig.suptitle(cfg.title)
+        if cfg.plot.get("caption"):
+            fig.text(0.01, -0.02, cfg.plot["caption"], fontsize=8.5, ha="left", va="top", wrap=True)
+    return fig
+
+
+def _mark_argmax(ax, xs: list[float], ys: list[float], color: str, index: int = 0) -> bool:
+    """Star the theory's maximum over the grid and write its x next to it; only interior maxima
+    (one at an end of the grid only says the optimum lies beyond it)."""
+    values = [v if math.isfinite(v) else -math.inf for v in ys]
+    if len(values) < 3 or max(values) == -math.inf:
+        return False
+    k = max(range(len(values)), key=values.__getitem__)
+    if k == 0 or k == len(values) - 1:
+        return False
+    ax.plot([xs[k]], [ys[k]], marker="*", ms=11, color=color, mec="k", mew=0.6, ls="none", zorder=4)
+    # Alternate sides so that labels of neighbouring maxima do not overlap.
+    side = -1 if index % 2 == 0 else 1
+    ax.annotate(
+        f"{xs[k]:.3g}", xy=(xs[k], ys[k]), xytext=(3 * side, 6), textcoords="offset points",
+        ha="right" if side < 0 else "left", fontsize=8.5, color=color,
+    )
+    return True
+
+
+def save_figure(fig: Figure, pdf_path: Path, png_path: Path) -> None:
+    """Write PDF and PNG through temporary files; no creation date, so reruns give the same PDF."""
+    with plt.rc_context(STYLE):
+        with atomic_path(pdf_path) as tmp:
+            fig.savefig(tmp, format="pdf", metadata={"CreationDate": None, "ModDate": None})
+        with atomic_path(png_path) as tmp:
+            fig.savefig(tmp, format="png", dpi=150, metadata={"Software": None})
+    plt.close(fig)

@@ -1,0 +1,315 @@
+"""Phase diagrams: the accuracy gain of the mix over real data alone on a two-parameter grid.
+
+A figure of ``kind: heatmap`` sweeps its ``x`` and ``y`` parameters over a grid, in one or more
+panels, and draws the gain (``plot.y: gain``, the default) or the accuracy as a colour map with
+the break-even contour (gain = 0). Theory only: every cell is a deterministic equivalent.
+
+Where the axes are the verifier's precision and recall, pairs that no verifier can have
+(P < P_min(R) = R(1-eps)/(R(1-eps)+eps), THEORY.md section 12) are kept as rows marked
+``valid = false`` and drawn masked.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from typing import Any
+
+import numpy as np
+from matplotlib.lines import Line2D
+
+from rmtsynth.spec.config import FigureConfig
+from rmtsynth.engine.points import theory_for_points
+from rmtsynth.errors import ConfigError
+from rmtsynth.spec.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
+from rmtsynth.engine.sweep import SweepOptions, SweepResult, real_only_accuracy
+from rmtsynth.core.verifier import eps_star, min_precision, rho_phi_from_precision_recall
+
+COLUMNS = (
+    ["figure", "panel", "x", "y", "valid"]
+    + RESOLVED_COLUMNS
+    + ["eps_star", "theory_accuracy", "theory_accuracy_real_only", "gain"]
+)
+QUANTITIES = ("gain", "accuracy")
+PROPORTION_PARAMS = ("synthetic_proportion", "m_over_n", "m")
+
+
+def _check(cfg: FigureConfig) -> str:
+    """The plotted quantity, after the checks a heatmap needs beyond the generic config ones."""
+    if len(cfg.series) > 1 or cfg.series[0].label or cfg.series[0].params:
+        raise ConfigError("A heatmap has no series; put the variants in panels.")
+    sim = cfg.raw.get("simulation")
+    if sim is not None and sim is not False and not (isinstance(sim, dict) and sim.get("enabled") is False):
+        raise ConfigError("A heatmap is drawn from the theory only; remove simulation (or set simulation.enabled: false).")
+    if cfg.theory.covariance == "plug_in":
+        raise ConfigError("A heatmap uses the closed-form theory; theory.covariance = plug_in is for curves.")
+    quantity = cfg.plot.get("y", "gain")
+    if quantity not in QUANTITIES:
+        raise ConfigError(f"plot.y = {quantity} is not allowed for a heatmap; it must be gain or accuracy.")
+    return quantity
+
+
+def _valid_verifier(params: dict[str, Any]) -> bool:
+    """False when the cell's precision and recall are impossible at its label noise."""
+    if "verifier_precision" not in params or "verifier_recall" not in params:
+        return True
+    eps = params.get("label_noise", 0.0)
+    if not isinstance(eps, (int, float)):
+        return True  # 'auto': resolved (and checked) with the point
+    try:
+        rho_phi_from_precision_recall(eps, params["verifier_precision"], params["verifier_recall"])
+    except ConfigError:
+        return False
+    return True
+
+
+def heatmap_cells(cfg: FigureConfig) -> list[tuple[int, Any, Any, dict[str, Any]]]:
+    """Every (panel, x, y, merged params) of the grid, y outermost."""
+    out = []
+    for ip, panel in enumerate(cfg.panels):
+        for yv in cfg.y_axis.values:
+            for xv in cfg.x.values:
+                merged = dict(cfg.params)
+                merged.update(panel.params)
+                merged[cfg.x.param] = xv
+                merged[cfg.y_axis.param] = yv
+                out.append((ip, xv, yv, merged))
+    return out
+
+
+def resolve_heatmap(cfg: FigureConfig) -> tuple[str, list, list[ResolvedPoint], list[int], list[bool]]:
+    """Check a heatmap config and resolve its cells: (quantity, cells, points, cell of each point, valid)."""
+    quantity = _check(cfg)
+    cells = heatmap_cells(cfg)
+    points: list[ResolvedPoint] = []
+    where: list[int] = []
+    valid = []
+    for i, (ip, xv, yv, params) in enumerate(cells):
+        ok = _valid_verifier(params)
+        valid.append(ok)
+        if not ok:
+            continue
+        label = cfg.panels[ip].label
+        desc = (f"In panel '{label}', at " if label else "At ") + f"{cfg.x.param} = {xv:g}, {cfg.y_axis.param} = {yv:g}"
+        points.append(resolve_point(params, cfg.base_dir, desc, seed=cfg.seed))
+        where.append(i)
+    if not points:
+        raise ConfigError("Every cell of the heatmap is an impossible verifier (precision below its minimum).")
+    return quantity, cells, points, where, valid
+
+
+def run_heatmap(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
+    """Theory on the (panel, y, x) grid: accuracy, real-only accuracy and gain, one row per cell."""
+    t0 = time.perf_counter()
+    quantity, cells, points, where, valid = resolve_heatmap(cfg)
+    theory = theory_for_points(points, seed=cfg.seed, convention=cfg.theory.convention)
+    base = real_only_accuracy(points, seed=cfg.seed, convention=cfg.theory.convention)
+    if quantity == "gain" and np.all(np.isnan(base)):
+        raise ConfigError("The gain needs real data (n > 0) to compare with; use plot.y: accuracy for synthetic data only.")
+    stars = eps_star(np.array([pt.rho for pt in points]), np.array([pt.phi for pt in points]))
+    rows: list[dict[str, Any]] = []
+    by_cell = dict(zip(where, range(len(points))))
+    for i, (ip, xv, yv, _params) in enumerate(cells):
+        row: dict[str, Any] = {"figure": cfg.name, "panel": cfg.panels[ip].label, "x": xv, "y": yv, "valid": valid[i]}
+        k = by_cell.get(i)
+        if k is None:
+            row.update({c: None for c in COLUMNS if c not in row})
+            row["gain"] = float("nan")
+        else:
+            pt = points[k]
+            # The fields are flat scalars, so this equals pt.record() without asdict's deep copies.
+            row.update({c: getattr(pt, c) for c in RESOLVED_COLUMNS})
+            acc = float(theory["accuracy"][k])
+            row["eps_star"] = float(stars[k])
+            row["theory_accuracy"] = acc
+            row["theory_accuracy_real_only"] = float(base[k])
+            row["gain"] = acc - float(base[k])
+        rows.append(row)
+    info = {"points": len(rows), "valid_points": len(points), "theory_seconds": time.perf_counter() - t0, "quantity": quantity}
+    return SweepResult(config=cfg, columns=COLUMNS, rows=rows, info=info)
+
+
+def _grid(rows: list[dict[str, Any]], xs: list[Any], ys: list[Any], key: str) -> np.ndarray:
+    out = np.full((len(ys), len(xs)), np.nan)
+    xi = {float(x): j for j, x in enumerate(xs)}
+    yi = {float(y): i for i, y in enumerate(ys)}
+    for r in rows:
+        v = r.get(key)
+        if v is not None and r.get("valid", True):
+            out[yi[float(r["y"])], xi[float(r["x"])]] = float(v)
+    return out
+
+
+def _panel_constant(rows: list[dict[str, Any]], key: str) -> float | None:
+    """The value of ``key`` if it is the same in every valid row of the panel."""
+    values = {round(float(r[key]), 12) for r in rows if r.get("valid") and r.get(key) is not None}
+    return values.pop() if len(values) == 1 else None
+
+
+def plot_heatmap(cfg: FigureConfig, rows: list[dict[str, Any]]):
+    """One colour map per panel with a shared diverging scale centred at 0, and the break-even contour."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.patches import Patch
+
+    from rmtsynth.figures.curves import STYLE
+
+    quantity = cfg.plot.get("y", "gain")
+    key = "gain" if quantity == "gain" else "theory_accuracy"
+    xs = [float(v) for v in cfg.x.values]
+    ys = [float(v) for v in cfg.y_axis.values]
+    n_panels = len(cfg.panels)
+    grids = []
+    for panel in cfg.panels:
+        sel = [r for r in rows if r["panel"] == panel.label]
+        grids.append((sel, _grid(sel, xs, ys, key)))
+    finite = np.concatenate([g[np.isfinite(g)] for _, g in grids]) if grids else np.array([])
+    if quantity == "gain":
+        # Each side of 0 gets the full colour range, so small gains stay visible next to large losses.
+        lo = min(float(np.min(finite)), -1e-6) if finite.size else -1.0
+        hi = max(float(np.max(finite)), 1e-6) if finite.size else 1.0
+        norm = TwoSlopeNorm(vcenter=0.0, vmin=lo, vmax=hi)
+        cmap = plt.get_cmap("RdBu")
+        cbar_label = "accuracy gain over real data alone"
+    else:
+        lo = float(np.min(finite)) if finite.size else 0.0
+        hi = float(np.max(finite)) if finite.size else 1.0
+        centre = 0.5 if lo < 0.5 < hi else 0.5 * (lo + hi)
+        norm = TwoSlopeNorm(vcenter=centre, vmin=min(lo, centre - 1e-9), vmax=max(hi, centre + 1e-9))
+        cmap = plt.get_cmap("RdBu")
+        cbar_label = "test accuracy"
+    with plt.rc_context(STYLE):
+        caption = " ".join(str(cfg.plot.get("caption") or "").split())
+        width = 4.4 * n_panels + 1.0
+        lines = textwrap.wrap(caption, width=int(width * 13)) if caption else []
+        extra = 0.2 + 0.17 * len(lines) if lines else 0.0
+        fig = plt.figure(figsize=(width, 4.6 + extra), layout="constrained")
+        # The caption gets its own strip below the panels and their legend.
+        top, bottom = fig.subfigures(2, 1, height_ratios=[4.6, extra]) if lines else (fig, None)
+        axes = top.subplots(1, n_panels, squeeze=False, sharey=True)
+        mesh = None
+        legend: dict[str, Any] = {}
+        for ip, (panel, (sel, grid)) in enumerate(zip(cfg.panels, grids)):
+            ax = axes[0, ip]
+            ax.grid(False)
+            ax.set_facecolor("0.82")
+            mesh = ax.pcolormesh(xs, ys, np.ma.masked_invalid(grid), shading="nearest", cmap=cmap, norm=norm, rasterized=True)
+            handles: list[Any] = []
+            gain = _grid(sel, xs, ys, "gain")
+            m_grid = _grid(sel, xs, ys, "m")
+            # Cells without synthetic data have gain exactly 0 and would trace a spurious contour.
+            contour_gain = np.where(m_grid > 0, gain, np.nan)
+            if np.nanmin(contour_gain, initial=np.inf) < 0 < np.nanmax(contour_gain, initial=-np.inf):
+                ax.contour(xs, ys, contour_gain, levels=[0.0], colors="k", linewidths=1.8)
+                handles.append(Line2D([], [], color="k", lw=1.8, label="break-even (gain = 0)"))
+            _draw_best_proportion(ax, cfg, xs, ys, gain, handles)
+            _draw_guides(ax, cfg, sel, xs, ys, handles)
+            ax.set_xlabel(cfg.x.label)
+            if ip == 0:
+                ax.set_ylabel(cfg.y_axis.label)
+            ax.set_xscale(cfg.x.scale)
+            ax.set_yscale(cfg.y_axis.scale)
+            ax.set_xlim(_edges(xs, cfg.x.scale))
+            ax.set_ylim(_edges(ys, cfg.y_axis.scale))
+            if panel.label:
+                ax.set_title(panel.label)
+            if any(not r["valid"] for r in sel):
+                handles.append(Patch(facecolor="0.82", edgecolor="0.5", label="impossible verifier ($P < P_{\\min}(R)$)"))
+            for h in handles:
+                legend.setdefault(h.get_label(), h)
+        if legend:
+            # Below the panels, so that it hides no cell.
+            top.legend(handles=list(legend.values()), loc="outside lower center", ncols=min(len(legend), 4), frameon=False)
+        if mesh is not None:
+            cbar = top.colorbar(mesh, ax=axes[0, :].tolist(), shrink=0.95, pad=0.02)
+            cbar.set_label(cbar_label)
+            # The two halves have their own scales, so each gets its own ticks.
+            vmin, vmax, mid = norm.vmin, norm.vmax, norm.vcenter
+            from matplotlib.ticker import MaxNLocator
+
+            halves = [MaxNLocator(4).tick_values(vmin, mid), MaxNLocator(4).tick_values(mid, vmax)]
+            ticks = np.unique(np.concatenate(halves + [[mid]]))
+            ticks = ticks[(ticks >= vmin - 1e-12) & (ticks <= vmax + 1e-12)]
+            cbar.set_ticks(ticks)
+            cbar.set_ticklabels([f"{v:+.3g}" if quantity == "gain" and v != 0 else f"{v:.3g}" for v in ticks])
+        if cfg.title:
+            fig.suptitle(cfg.title)
+        if bottom is not None:
+            bottom.text(0.02, 0.95, "\n".join(lines), fontsize=8.5, ha="left", va="top")
+    return fig
+
+
+def _edges(values: list[float], scale: str) -> tuple[float, float]:
+    """Axis limits that show the outer cells whole (cells are centred on the grid values)."""
+    if len(values) < 2:
+        v = values[0]
+        return (v * 0.9, v * 1.1) if scale == "log" else (v - 0.5, v + 0.5)
+    if scale == "log":
+        lo = values[0] ** 1.5 / values[1] ** 0.5
+        hi = values[-1] ** 1.5 / values[-2] ** 0.5
+        return lo, hi
+    return values[0] - 0.5 * (values[1] - values[0]), values[-1] + 0.5 * (values[-1] - values[-2])
+
+
+def _draw_best_proportion(ax, cfg: FigureConfig, xs, ys, gain: np.ndarray, handles: list) -> None:
+    """With the mix on the y axis: the best mix for each x, where synthetic data help."""
+    if cfg.y_axis.param not in PROPORTION_PARAMS:
+        return
+    best_x, best_y = [], []
+    for j, x in enumerate(xs):
+        col = gain[:, j]
+        if np.all(np.isnan(col)):
+            continue
+        i = int(np.nanargmax(col))
+        if col[i] > 0:
+            best_x.append(x)
+            best_y.append(ys[i])
+    if len(best_x) > 1:
+        style = {"color": "#1a9850", "lw": 1.6}
+        ax.plot(best_x, best_y, **style)
+        handles.append(Line2D([], [], label="best mix on the grid", **style))
+
+
+def _draw_guides(ax, cfg: FigureConfig, sel, xs, ys, handles: list) -> None:
+    """eps* where the label noise is an axis; precision 1/2 and P_min(R) where precision is."""
+    axes_params = {cfg.x.param: "x", cfg.y_axis.param: "y"}
+    if "label_noise" in axes_params:
+        star = _panel_constant(sel, "eps_star")
+        lo, hi = (min(xs), max(xs)) if axes_params["label_noise"] == "x" else (min(ys), max(ys))
+        if star is not None and lo < star < hi:
+            on_x = axes_params["label_noise"] == "x"
+            (ax.axvline if on_x else ax.axhline)(star, color="0.15", ls="--", lw=1.1)
+            ax.annotate(
+                f"$\\varepsilon^* = {star:.3g}$",
+                xy=(star, 0.03) if on_x else (0.97, star),
+                xycoords=("data", "axes fraction") if on_x else ("axes fraction", "data"),
+                xytext=(4, 0) if on_x else (0, 4),
+                textcoords="offset points",
+                ha="left" if on_x else "right",
+                fontsize=8.5,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+            )
+            handles.append(Line2D([], [], color="0.15", ls="--", lw=1.1, label="$\\varepsilon^* = \\varphi/(\\varphi+\\rho)$: precision 1/2"))
+    if "verifier_precision" in axes_params:
+        lo, hi = (min(xs), max(xs)) if axes_params["verifier_precision"] == "x" else (min(ys), max(ys))
+        if lo < 0.5 < hi:
+            line = ax.axvline if axes_params["verifier_precision"] == "x" else ax.axhline
+            line(0.5, color="0.15", ls="--", lw=1.1)
+            handles.append(Line2D([], [], color="0.15", ls="--", lw=1.1, label="precision 1/2 (labels carry no signal)"))
+        eps = _panel_constant(sel, "label_noise")
+        if (
+            eps is not None
+            and eps > 0
+            and axes_params.get("verifier_recall")
+            and axes_params["verifier_precision"] != axes_params["verifier_recall"]
+        ):
+            r_vals = np.linspace(min(ys if axes_params["verifier_recall"] == "y" else xs), max(ys if axes_params["verifier_recall"] == "y" else xs), 200)
+            p_vals = min_precision(eps, r_vals)
+            if axes_params["verifier_precision"] == "x":
+                ax.plot(p_vals, r_vals, color="0.35", lw=1.2)
+            else:
+                ax.plot(r_vals, p_vals, color="0.35", lw=1.2)
+            handles.append(Line2D([], [], color="0.35", lw=1.2, label="$P_{\\min}(R)$: every wrong label kept"))
+
+
+__all__ = ["run_heatmap", "plot_heatmap", "heatmap_cells", "COLUMNS"]

@@ -1,0 +1,499 @@
+"""Figure 6: accuracy on real data mixed with verified synthetic data (FIGURES.md 6, THEORY.md
+11.4), and the checks of both real-data kinds.
+
+The data set comes from the config's ``data`` key (:mod:`rmtsynth.figures_data`); for
+``real_data`` it may be a list of entries, each with a ``title``: one panel per data set.
+
+The real-data figure runs :mod:`rmtsynth.realdata` per seed, in this process, and caches every
+(data set, protocol, parameters) point as an array over seeds, keyed by a hash of the loaded data
+rather than its path, so that re-runs compute nothing and a moved or renamed file still hits.
+Seed k of a point is the same number whatever the other points, seeds or workers, so the table is
+byte-identical across re-runs and ``--workers``.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rmtsynth import __version__
+from rmtsynth.engine.cache import PointCache
+from rmtsynth.spec.config import FigureConfig
+from rmtsynth.errors import ConfigError
+from rmtsynth.spec.data import DataSpec, LoadedData, check_data, load_data
+from rmtsynth.spec.resolve import resolve_point
+from rmtsynth.spec.schema import _did_you_mean, _show
+from rmtsynth.sim.seeding import stable_key
+from rmtsynth.engine.sweep import SweepOptions, SweepResult, mean_and_se
+
+# Bump when the experiment's numbers change for the same inputs, so stale entries are not read.
+_CACHE_TAG = "real_data/1"
+
+PROTOCOL_NAMES = ("held-out", "paper")
+FITTED_THEORY_KEY = "fitted_gaussian_theory"
+
+# Point parameters the real-data experiment uses; the others describe a synthetic model of the
+# data (its mean, covariance, generator), which the data set itself replaces.
+REAL_DATA_PARAMS = (
+    "n", "m", "m_over_n", "synthetic_proportion", "p", "label_noise", "verifier", "rho", "phi",
+    "verifier_precision", "verifier_recall", "gamma",
+)
+
+REAL_COLUMNS = [
+    "figure", "panel", "data", "series", "protocol", "x", "n", "m", "p", "label_noise", "rho", "phi",
+    "verifier_precision", "verifier_recall", "gamma", "synthetic_proportion",
+    "sim_accuracy_mean", "sim_accuracy_se", "sim_seeds",
+    "sim_real_only_accuracy_mean", "sim_real_only_accuracy_se",
+]
+THEORY_COLUMN = "theory_fitted_gaussian_accuracy"
+
+PROTOCOL_STYLE = {
+    "held-out": {"ls": "-", "marker": "o", "mfc": None, "label": "held-out protocol (honest)"},
+    "paper": {"ls": "--", "marker": "s", "mfc": "white", "label": "paper's protocol (test set leaked)"},
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Figure 6: accuracy on real data against the proportion of synthetic data
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Cell:
+    panel: int
+    series: int
+    protocol: str
+    x: Any
+    point: Any  # ResolvedPoint
+
+
+def _protocols(cfg: FigureConfig) -> list[str]:
+    raw = cfg.extra.get("protocols", ["held-out"])
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("protocols must be a non-empty list of held-out and/or paper.")
+    for v in raw:
+        if v not in PROTOCOL_NAMES:
+            hint = _did_you_mean(v, PROTOCOL_NAMES) if isinstance(v, str) else ""
+            raise ConfigError(f"protocols has {_show(v)}, which is not a protocol; use held-out and/or paper{hint}.")
+    if len(set(raw)) != len(raw):
+        raise ConfigError("protocols names a protocol twice.")
+    return list(raw)
+
+
+def _fitted_theory(cfg: FigureConfig) -> bool:
+    value = cfg.raw.get(FITTED_THEORY_KEY, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{FITTED_THEORY_KEY} = {_show(value)} is not allowed; it must be true or false.")
+    return value
+
+
+def check_config(cfg: FigureConfig) -> list[DataSpec]:
+    """Check a generator_samples or real_data config without loading data or computing.
+
+    Raises ConfigError naming the key for a bad data entry, a feature file that does not exist,
+    or (real_data) a parameter, protocol or option the figure does not take.
+    """
+    specs = check_data(cfg)
+    if cfg.kind == "real_data":
+        _check_real_data_config(cfg)
+        _protocols(cfg)
+        _fitted_theory(cfg)
+        _panels(cfg, specs)
+    return specs
+
+
+def _check_real_data_config(cfg: FigureConfig) -> None:
+    assert cfg.x is not None
+    if cfg.x.param not in ("m", "m_over_n", "synthetic_proportion"):
+        raise ConfigError(
+            f"x.param = {cfg.x.param} is not allowed for kind real_data; it must be m, m_over_n or synthetic_proportion."
+        )
+    sim = cfg.raw.get("simulation")
+    if isinstance(sim, dict):
+        for key in sim:
+            if key not in ("enabled", "seeds"):
+                raise ConfigError(f"simulation.{key} is not used by kind real_data; it takes simulation.seeds and simulation.enabled.")
+    groups = [("params", cfg.params)] + [(f"panels '{g.label}'", g.params) for g in cfg.panels] + [
+        (f"series '{g.label}'", g.params) for g in cfg.series
+    ]
+    for where, params in groups:
+        for key in params:
+            if key not in REAL_DATA_PARAMS:
+                raise ConfigError(
+                    f"{where}: {key} is not used by kind real_data, where the data set replaces the model; "
+                    f"the parameters are {', '.join(REAL_DATA_PARAMS)}."
+                )
+
+
+def _panels(cfg: FigureConfig, specs: list[DataSpec]) -> list[tuple[str, dict[str, Any], int]]:
+    """(title, params, data index) per panel: the data list's entries, or the config's panels."""
+    if len(specs) > 1 or specs[0].title:
+        if len(cfg.panels) > 1 or cfg.panels[0].label or cfg.panels[0].params:
+            raise ConfigError("panels cannot be given with a list under data: each data set is a panel; give one data set to use panels.")
+        return [(s.title, {}, i) for i, s in enumerate(specs)]
+    return [(g.label, g.params, 0) for g in cfg.panels]
+
+
+def _cache_key(kind: str, data: LoadedData, protocol: str, pt: Any, root_seed: int, *, m: int | None = None,
+               verifier: bool = True, convention: str | None = None) -> str:
+    record: dict[str, Any] = {
+        "cache": _CACHE_TAG,
+        "version": __version__,
+        "kind": kind,
+        "data": data.digest,
+        "standardize": data.spec.standardize,
+        "protocol": protocol,
+        "n": pt.n,
+        "gamma": pt.gamma,
+        "seed": root_seed,
+    }
+    if m is not None:
+        record["m"] = m
+        record["label_noise"] = pt.label_noise
+    if verifier:
+        record["rho"] = pt.rho
+        record["phi"] = pt.phi
+    if convention is not None:
+        record["convention"] = convention
+    return stable_key(record)
+
+
+def run_real_data_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
+    """Accuracy of ridge on n real rows plus m verified synthetic samples, per data set, verifier and protocol."""
+    import time
+
+    from rmtsynth.data.protocols import prepare_seed, seed_accuracies
+
+    t0 = time.perf_counter()
+    assert cfg.x is not None
+    specs = check_config(cfg)
+    protocols = _protocols(cfg)
+    theory_on = _fitted_theory(cfg)
+    simulate = cfg.simulation.enabled and options.simulate
+    if not simulate and not theory_on:
+        raise ConfigError(
+            f"kind real_data has nothing to compute without the simulation; drop --no-sim or set {FITTED_THEORY_KEY}: true."
+        )
+    seeds = int(options.seeds or cfg.simulation.seeds)
+    panels = _panels(cfg, specs)
+    datasets = [load_data(s) for s in specs]
+
+    cells: list[_Cell] = []
+    for ip, (title, pparams, di) in enumerate(panels):
+        data = datasets[di]
+        for iseries, series in enumerate(cfg.series):
+            for xv in cfg.x.values:
+                merged = dict(cfg.params)
+                merged.update(pparams)
+                merged.update(series.params)
+                merged[cfg.x.param] = xv
+                where = _where(title, series.label, cfg.x.param, xv)
+                if "p" in merged and merged["p"] != data.p:
+                    raise ConfigError(f"{where}: p = {merged['p']}, but {data.description} has {data.p} features; drop p or match it.")
+                merged["p"] = data.p
+                if merged.get("label_noise") == "auto":
+                    raise ConfigError(f"{where}: label_noise = auto is not available for kind real_data; give a number.")
+                point = resolve_point(merged, cfg.base_dir, where, seed=cfg.seed)
+                for protocol in protocols:
+                    top = data.rows - 1 if protocol == "held-out" else data.rows
+                    if not 2 <= point.n <= top:
+                        raise ConfigError(
+                            f"{where}: n = {point.n} must be between 2 and {top} for the {protocol} protocol on "
+                            f"{data.description}, which has {data.rows} rows."
+                        )
+                    cells.append(_Cell(ip, iseries, protocol, xv, point))
+
+    cache = PointCache(options.cache_dir)
+    accuracy: dict[str, np.ndarray] = {}
+    theory: dict[str, np.ndarray] = {}
+    stats = {"cached_points": 0, "computed_points": 0, "seed_runs": 0}
+    # One group per (data set, protocol, n, gamma, label noise): its seeds share the split, the
+    # fit and the synthetic draws, and all its verifiers are run together (common random numbers).
+    groups: dict[tuple, list[_Cell]] = {}
+    for cell in cells:
+        pt = cell.point
+        groups.setdefault((panels[cell.panel][2], cell.protocol, pt.n, pt.gamma, pt.label_noise), []).append(cell)
+    for (di, protocol, n, gamma, eps), members in groups.items():
+        data = datasets[di]
+        rates = list(dict.fromkeys((c.point.rho, c.point.phi) for c in members))
+        first = members[0].point
+        wanted: dict[str, tuple[str, int, tuple[float, float] | None]] = {}
+        if simulate:
+            wanted[_cache_key("real_only", data, protocol, first, cfg.seed, verifier=False)] = ("sim", 0, None)
+            for c in members:
+                key = _cache_key("accuracy", data, protocol, c.point, cfg.seed, m=c.point.m)
+                wanted[key] = ("sim", c.point.m, (c.point.rho, c.point.phi))
+        if theory_on:
+            for c in members:
+                key = _cache_key("fitted_theory", data, protocol, c.point, cfg.seed, m=c.point.m,
+                                 convention=cfg.theory.convention)
+                wanted[key] = ("theory", c.point.m, (c.point.rho, c.point.phi))
+        have: dict[str, np.ndarray] = {}
+        for key in wanted:
+            cached = cache.load(key)
+            have[key] = cached["values"] if cached is not None else np.empty(0)
+        start = {key: have[key].shape[0] for key in wanted}
+        for k in range(seeds):
+            # Every entry holds seeds 0..len-1, so at seed k the entries shorter than k + 1 are
+            # exactly those that lack it.
+            missing = [key for key in wanted if have[key].shape[0] <= k]
+            if not missing:
+                continue
+            stats["seed_runs"] += 1
+            prepared = prepare_seed(data.X, data.y, n=n, protocol=protocol, root_seed=cfg.seed, seed_index=k,
+                                    standardize=data.spec.standardize)
+            sim_ms = sorted({wanted[key][1] for key in missing if wanted[key][0] == "sim"})
+            if sim_ms:
+                acc = seed_accuracies(prepared, n=n, m_values=sim_ms, label_noise=eps, verifiers=rates,
+                                      gamma=gamma, root_seed=cfg.seed, seed_index=k)
+            theory_keys = [key for key in missing if wanted[key][0] == "theory"]
+            th = _fitted_theory_values(prepared, n, [wanted[key][1] for key in theory_keys],
+                                       [wanted[key][2] for key in theory_keys], eps, gamma, cfg.theory.convention)
+            for key in missing:
+                kind, m, rate = wanted[key]
+                if kind == "sim":
+                    value = acc[0 if rate is None else rates.index(rate), sim_ms.index(m)]
+                else:
+                    value = th[theory_keys.index(key)]
+                have[key] = np.append(have[key], value)
+        for key in wanted:
+            grew = have[key].shape[0] > start[key]
+            stats["computed_points" if grew else "cached_points"] += 1
+            if grew:
+                cache.store(key, {"values": have[key]})
+            target = theory if wanted[key][0] == "theory" else accuracy
+            target[key] = have[key][:seeds]
+
+    rows = []
+    for cell in cells:
+        pt = cell.point
+        title, _, di = panels[cell.panel]
+        data = datasets[di]
+        row: dict[str, Any] = {
+            "figure": cfg.name,
+            "panel": title or data.description,
+            "data": data.description,
+            "series": cfg.series[cell.series].label,
+            "protocol": cell.protocol,
+            "x": pt.m / (pt.n + pt.m),
+            "n": pt.n,
+            "m": pt.m,
+            "p": pt.p,
+            "label_noise": pt.label_noise,
+            "rho": pt.rho,
+            "phi": pt.phi,
+            "verifier_precision": pt.verifier_precision,
+            "verifier_recall": pt.verifier_recall,
+            "gamma": pt.gamma,
+            "synthetic_proportion": pt.m / (pt.n + pt.m),
+        }
+        if simulate:
+            acc = accuracy[_cache_key("accuracy", data, cell.protocol, pt, cfg.seed, m=pt.m)]
+            real = accuracy[_cache_key("real_only", data, cell.protocol, pt, cfg.seed, verifier=False)]
+            row.update(_summary("sim_accuracy", acc))
+            row["sim_seeds"] = int(acc.size)
+            real_summary = _summary("sim_real_only_accuracy", real)
+            row.update(real_summary)
+        if theory_on:
+            key = _cache_key("fitted_theory", data, cell.protocol, pt, cfg.seed, m=pt.m, convention=cfg.theory.convention)
+            row[THEORY_COLUMN] = float(np.mean(theory[key]))
+        rows.append(row)
+    columns = list(REAL_COLUMNS) if simulate else [c for c in REAL_COLUMNS if not c.startswith("sim_")]
+    if theory_on:
+        columns.append(THEORY_COLUMN)
+    info = {
+        "points": len(rows),
+        "seeds": seeds if simulate or theory_on else 0,
+        "protocols": protocols,
+        "data": [
+            {"title": panels[i][0] if len(specs) > 1 else "", "description": d.description, "sha256": d.digest,
+             "rows": d.rows, "p": d.p, "standardize": d.spec.standardize}
+            for i, d in enumerate(datasets)
+        ],
+        FITTED_THEORY_KEY: theory_on,
+        "seconds": time.perf_counter() - t0,
+        **stats,
+    }
+    return SweepResult(config=cfg, columns=columns, rows=rows, info=info)
+
+
+def _where(panel: str, series: str, param: str, xv: Any) -> str:
+    parts = []
+    if panel:
+        parts.append(f"panel '{panel}'")
+    if series:
+        parts.append(f"series '{series}'")
+    parts.append(f"{param} = {xv:g}" if isinstance(xv, float) else f"{param} = {xv}")
+    return "At " + ", ".join(parts)
+
+
+def _summary(prefix: str, values: np.ndarray) -> dict[str, float]:
+    mean, se = mean_and_se(values)
+    return {f"{prefix}_mean": mean, f"{prefix}_se": se}
+
+
+def _fitted_theory_values(prepared: Any, n: int, m_values: list[int], rates: list[Any], eps: float, gamma: float,
+                          convention: str) -> np.ndarray:
+    """THEORY.md 11.2 on the Gaussian this seed's generator uses (mu = mu_beta = mu_hat, Sigma = C).
+
+    This is the accuracy on that fitted Gaussian, not a prediction of accuracy on held-out rows
+    (THEORY.md 11.4).
+    """
+    from rmtsynth.core.theory import Spectrum, evaluate
+
+    if not m_values:
+        return np.empty(0)
+    values, basis = prepared.fit.eigh()
+    a = basis.T @ prepared.fit.mu
+    spectrum = Spectrum.from_eigen(values, a, a, sigma=values)
+    rho = np.array([r[0] for r in rates])
+    phi = np.array([r[1] for r in rates])
+    result = evaluate(spectrum, float(n), np.asarray(m_values, dtype=float), eps, rho, phi, gamma, convention=convention)
+    return np.asarray(result.accuracy, dtype=float)
+
+
+def plot_real_data(cfg: FigureConfig, rows: list[dict[str, Any]]):
+    """One panel per data set: verifiers by colour, protocols by line style, real data alone as grey lines."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from rmtsynth.figures.curves import COLORS, STYLE
+
+    panels = list(dict.fromkeys(r["panel"] for r in rows))
+    series = list(dict.fromkeys(r["series"] for r in rows))
+    protocols = list(dict.fromkeys(r["protocol"] for r in rows))
+    has_sim = rows[0].get("sim_accuracy_mean") is not None
+    has_theory = THEORY_COLUMN in rows[0]
+    # The theory is drawn for one protocol only (the table has both): that of the Gaussian fitted
+    # to the training split when held-out is run, so that the two fits do not crowd the panel.
+    theory_protocol = "held-out" if "held-out" in protocols else protocols[0]
+    layout = cfg.plot.get("layout")
+    ncols = len(panels) if not layout else int(layout[1])
+    nrows = 1 if not layout else int(layout[0])
+    sharey = bool(cfg.plot.get("sharey", True))
+    with plt.rc_context(STYLE):
+        # A single panel is widened so that the legend below it fits.
+        fig, axes = plt.subplots(nrows, ncols, figsize=(max(4.4 * ncols, 7.0), 3.6 * nrows + 0.9), sharey=sharey,
+                                 squeeze=False, layout="constrained")
+        flat = axes.ravel()
+        for ip, panel in enumerate(panels):
+            ax = flat[ip]
+            sel_panel = [r for r in rows if r["panel"] == panel]
+            for protocol in protocols:
+                style = PROTOCOL_STYLE[protocol]
+                if has_sim:
+                    reals = sorted({(r["sim_real_only_accuracy_mean"], r["sim_real_only_accuracy_se"])
+                                    for r in sel_panel if r["protocol"] == protocol})
+                    for mean, se in reals:
+                        ax.axhspan(mean - se, mean + se, color="0.5", alpha=0.12, lw=0, zorder=0)
+                        ax.axhline(mean, color="0.4", lw=1.1, ls=style["ls"], zorder=1)
+                for iseries, name in enumerate(series):
+                    color = COLORS[iseries % len(COLORS)]
+                    sel = sorted((r for r in sel_panel if r["series"] == name and r["protocol"] == protocol),
+                                 key=lambda r: float(r["x"]))
+                    xs = [float(r["x"]) for r in sel]
+                    if has_sim:
+                        ax.errorbar(
+                            xs, [r["sim_accuracy_mean"] for r in sel], yerr=[r["sim_accuracy_se"] for r in sel],
+                            color=color, ls=style["ls"], lw=1.5, marker=style["marker"], ms=4.5,
+                            mfc=style["mfc"] or color, mec=color, elinewidth=1.0, capsize=2.5, zorder=3,
+                        )
+                    if has_theory and protocol == theory_protocol:
+                        ax.plot(xs, [r[THEORY_COLUMN] for r in sel], color=color, ls=":", lw=1.6, zorder=2)
+            ax.set_xscale(cfg.x.scale)
+            label = cfg.x.label if cfg.x.label != cfg.x.param else "proportion of synthetic data $m/(n+m)$"
+            ax.set_xlabel(label)
+            if ip % ncols == 0 or not sharey:
+                ax.set_ylabel(cfg.plot.get("ylabel") or "test accuracy")
+            if panel and (len(panels) > 1 or panel not in cfg.title):
+                ax.set_title(panel)
+            if cfg.plot.get("xlim"):
+                ax.set_xlim(*cfg.plot["xlim"])
+            if cfg.plot.get("ylim"):
+                ax.set_ylim(*cfg.plot["ylim"])
+        for extra in flat[len(panels):]:
+            extra.set_visible(False)
+
+        # Three legend columns: verifiers (colour), protocols (line style), reference lines.
+        blank = Line2D([], [], color="none")
+        columns: list[list[tuple[Any, str]]] = [
+            [(Line2D([], [], color=COLORS[i % len(COLORS)], lw=2.2), name) for i, name in enumerate(series)],
+            [],
+            [],
+        ]
+        for protocol in protocols:
+            style = PROTOCOL_STYLE[protocol]
+            handle = Line2D([], [], color="0.2", ls=style["ls"], lw=1.5, marker=style["marker"], ms=4.5,
+                            mfc=style["mfc"] or "0.2", mec="0.2")
+            columns[1].append((handle, style["label"]))
+        if has_sim:
+            columns[2].append((Line2D([], [], color="0.4", lw=1.1), "real data only ($m = 0$), ±1 SE"))
+        if has_theory:
+            columns[2].append((Line2D([], [], color="0.2", ls=":", lw=1.6),
+                               "theory on the fitted Gaussian\n(not a held-out prediction)"))
+        columns = [c for c in columns if c]
+        depth = max(len(c) for c in columns)
+        entries = [e for c in columns for e in c + [(blank, "")] * (depth - len(c))]
+        legend = fig.legend([e[0] for e in entries], [e[1] for e in entries], loc="outside lower center",
+                            ncols=len(columns), frameon=False, columnspacing=2.0)
+        if cfg.title:
+            fig.suptitle(cfg.title)
+        caption = _real_data_caption(rows, protocols, has_sim, has_theory and theory_protocol)
+        if cfg.plot.get("caption"):
+            caption += " " + str(cfg.plot["caption"])
+        _freeze_outside_legend(fig, legend)
+        fig.text(0.01, -0.005, textwrap.fill(caption, width=int(fig.get_figwidth() * 15.5)), fontsize=8.5,
+                 ha="left", va="top")
+    return fig
+
+
+def _freeze_outside_legend(fig: Any, legend: Any) -> None:
+    """Fix the layout, and the legend where the layout put it, before a caption goes below the figure.
+
+    An "outside" legend is anchored to the figure's box, which a tight bounding box enlarges when
+    it takes in the caption, so the legend would slide down onto the caption when saved.
+    """
+    fig.canvas.draw()
+    box = legend.get_window_extent().transformed(fig.transFigure.inverted())
+    fig.set_layout_engine("none")
+    legend.set_loc("lower center")
+    legend.set_bbox_to_anchor((0.5, box.y0), transform=fig.transFigure)
+
+
+def _real_data_caption(rows: list[dict[str, Any]], protocols: list[str], has_sim: bool, theory: str | bool) -> str:
+    def values(key: str) -> str:
+        found = list(dict.fromkeys(r[key] for r in rows))
+        return ", ".join(f"{v:g}" for v in found)
+
+    parts = []
+    if "held-out" in protocols:
+        parts.append(
+            ("Solid: " if len(protocols) > 1 else "")
+            + "held-out protocol, the honest estimate: the generator is fitted on the n training rows "
+            "and accuracy is measured on the other rows."
+        )
+    if "paper" in protocols:
+        parts.append(
+            ("Dashed: " if len(protocols) > 1 else "")
+            + "the paper's protocol, which reproduces its published curves: the generator's class means "
+            "come from all rows and accuracy is measured on all rows, training rows included."
+        )
+    if has_sim:
+        seeds = values("sim_seeds")
+        parts.append(f"Error bars: ±1 SE over {seeds} seeds (splits).")
+    if theory:
+        fitted = "the training split" if theory == "held-out" else "the paper's protocol's generator"
+        parts.append(
+            f"Dotted: the random-matrix theory evaluated on the Gaussian fitted to {fitted} (class means, "
+            "covariance): the accuracy on that Gaussian, not a prediction of held-out accuracy."
+        )
+    parts.append(
+        f"n = {values('n')}, p = {values('p')}, $\\gamma$ = {values('gamma')}, "
+        f"$\\varepsilon$ = {values('label_noise')}."
+    )
+    return " ".join(parts)

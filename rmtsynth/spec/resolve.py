@@ -1,0 +1,334 @@
+"""From the user's parameters to the model's quantities (THEORY.md section 12).
+
+A point's raw parameters speak the user's language (ratios, proportions, named verifiers,
+precision and recall, ``label_noise: auto``). :func:`resolve_point` turns them into the
+quantities the theory and the simulation take: integer sizes n, m, p, the verifier's (rho, phi),
+the label noise, and a :class:`GeneratorSpec`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rmtsynth.errors import ConfigError
+from rmtsynth.spec.schema import MAX_P, PARAM_DEFAULTS, key_text
+from rmtsynth.core.verifier import NAMED_VERIFIERS, precision_recall, rho_phi_from_precision_recall
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """The synthetic generator of a point, hashable so that points can share its eigen-data."""
+
+    p: int
+    mu_norm: float
+    alignment: float
+    shift: float
+    covariance: str
+    covariance_scale: float = 1.0
+    n_hat: int | None = None
+    estimate_mean: bool = False
+    spectrum_source: str = ""  # canonical text of the diagonal spectrum, or the resolved file path
+
+
+@dataclass(frozen=True)
+class ResolvedPoint:
+    """Every quantity of one sweep point, as recorded in the outputs."""
+
+    n: int
+    m: int
+    p: int
+    mu_norm: float
+    label_noise: float
+    label_noise_auto: bool
+    rho: float
+    phi: float
+    verifier_precision: float
+    verifier_recall: float
+    gamma: float
+    generator_alignment: float
+    generator_shift: float
+    covariance: str
+    covariance_scale: float
+    n_hat: int | None
+    estimate_generator_mean: bool
+    spectrum_source: str
+
+    @property
+    def generator(self) -> GeneratorSpec:
+        return GeneratorSpec(
+            p=self.p,
+            mu_norm=self.mu_norm,
+            alignment=self.generator_alignment,
+            shift=self.generator_shift,
+            covariance=self.covariance,
+            covariance_scale=self.covariance_scale,
+            n_hat=self.n_hat,
+            estimate_mean=self.estimate_generator_mean,
+            spectrum_source=self.spectrum_source,
+        )
+
+    def record(self) -> dict[str, Any]:
+        """The point as a flat mapping (for tables, manifests and seeds)."""
+        return asdict(self)
+
+
+RESOLVED_COLUMNS = [f for f in ResolvedPoint.__dataclass_fields__]
+
+
+def _sizes(params: dict[str, Any], where: str) -> tuple[int, int, int]:
+    """n, m and p from any consistent combination of sizes and ratios."""
+    n = params.get("n")
+    m = params.get("m")
+    p = params.get("p")
+    s = params.get("synthetic_proportion")
+    m_over_n = params.get("m_over_n")
+    p_over_n = params.get("p_over_n")
+    p_over_m = params.get("p_over_m")
+
+    if s is not None and s == 1.0:
+        if n not in (None, 0):
+            raise ConfigError(f"{where}: synthetic_proportion = 1 means no real data, but n = {n}.")
+        n = 0
+    if n is None and p is not None and p_over_n is not None:
+        n = _round_size(p / p_over_n, "n", f"p / p_over_n = {p} / {p_over_n:g}", where)
+    if n is None:
+        raise ConfigError(f"{where}: n is missing; give the number of real samples (0 for synthetic data only).")
+
+    given_m = [k for k, v in (("m", m), ("m_over_n", m_over_n), ("synthetic_proportion", s)) if v is not None]
+    if len(given_m) > 1:
+        raise ConfigError(f"{where}: {' and '.join(given_m)} both set the synthetic sample size; give only one.")
+    if m is None and m_over_n is not None:
+        m = _round_size(m_over_n * n, "m", f"m_over_n * n = {m_over_n:g} * {n}", where, allow_zero=True)
+    if m is None and s is not None:
+        if s == 1.0:
+            m = None  # needs m or p_over_m
+        else:
+            m = int(math.floor(s * n / (1.0 - s) + 1e-9))
+    given_p = [k for k, v in (("p", p), ("p_over_n", p_over_n), ("p_over_m", p_over_m)) if v is not None]
+    derives_n = p is not None and p_over_n is not None and params.get("n") is None
+    derives_m = p is not None and p_over_m is not None and m is None
+    if len(given_p) > 1 and not (len(given_p) == 2 and (derives_n or derives_m)):
+        raise ConfigError(f"{where}: {' and '.join(given_p)} all set the dimension; give only one.")
+    if m is None and p is not None and p_over_m is not None:
+        m = _round_size(p / p_over_m, "m", f"p / p_over_m = {p} / {p_over_m:g}", where)
+    if m is None:
+        raise ConfigError(f"{where}: m is missing; give m, m_over_n or synthetic_proportion.")
+    if p is None and p_over_n is not None:
+        if n == 0:
+            raise ConfigError(f"{where}: p_over_n needs n > 0; with n = 0 give p or p_over_m.")
+        p = _round_size(p_over_n * n, "p", f"p_over_n * n = {p_over_n:g} * {n}", where)
+    if p is None and p_over_m is not None:
+        if m == 0:
+            raise ConfigError(f"{where}: p_over_m needs m > 0; give p or p_over_n.")
+        p = _round_size(p_over_m * m, "p", f"p_over_m * m = {p_over_m:g} * {m}", where)
+    if p is None:
+        raise ConfigError(f"{where}: p is missing; give p, p_over_n or p_over_m.")
+    if n + m < 1:
+        raise ConfigError(f"{where}: n + m = 0; there must be at least one training sample.")
+    if p > MAX_P:
+        raise ConfigError(f"{where}: p = {p} is too large; it must be at most {MAX_P}.")
+    return int(n), int(m), int(p)
+
+
+def _round_size(value: float, key: str, how: str, where: str, allow_zero: bool = False) -> int:
+    out = int(round(value))
+    if out < (0 if allow_zero else 1):
+        raise ConfigError(f"{where}: {how} rounds to {key} = {out}; it must be at least {0 if allow_zero else 1}.")
+    if out > 10**12:
+        raise ConfigError(f"{where}: {how} gives {key} = {out}, which is too large (at most 1e12).")
+    return out
+
+
+def _verifier(params: dict[str, Any], eps: float, where: str) -> tuple[float, float]:
+    named = params.get("verifier")
+    has_rp = "rho" in params or "phi" in params
+    has_pr = "verifier_precision" in params or "verifier_recall" in params
+    chosen = [k for k, v in (("verifier", named is not None), ("rho/phi", has_rp), ("verifier_precision/verifier_recall", has_pr)) if v]
+    if len(chosen) > 1:
+        raise ConfigError(f"{where}: the verifier is given twice ({' and '.join(chosen)}); give only one form.")
+    if named is not None:
+        return NAMED_VERIFIERS[named]
+    if has_rp:
+        if "rho" not in params or "phi" not in params:
+            missing = "rho" if "rho" not in params else "phi"
+            raise ConfigError(f"{where}: {missing} is missing; rho and phi go together.")
+        return float(params["rho"]), float(params["phi"])
+    if has_pr:
+        if "verifier_precision" not in params or "verifier_recall" not in params:
+            missing = "verifier_precision" if "verifier_precision" not in params else "verifier_recall"
+            raise ConfigError(f"{where}: {missing} is missing; verifier_precision and verifier_recall go together.")
+        try:
+            return rho_phi_from_precision_recall(eps, params["verifier_precision"], params["verifier_recall"])
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return NAMED_VERIFIERS["none"]
+
+
+def parse_spectrum(value: Any, p: int, base_dir: Path, where: str) -> tuple[np.ndarray, str]:
+    """The diagonal spectrum of C (length p) and a canonical description of where it came from."""
+    if not isinstance(value, dict) or len(value) != 1:
+        raise ConfigError(f"{where}.covariance_spectrum must be {{values: [...]}}, {{loguniform: [lo, hi]}} or {{file: path}}.")
+    (kind, arg), = value.items()
+    if kind == "values":
+        if not isinstance(arg, list) or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in arg):
+            raise ConfigError(f"{where}.covariance_spectrum.values must be a list of numbers.")
+        vals = np.asarray(arg, dtype=float)
+        if vals.size == 1:
+            vals = np.full(p, vals[0])
+        desc = "values:" + ",".join(repr(float(v)) for v in arg)
+    elif kind == "loguniform":
+        if (
+            not isinstance(arg, list)
+            or len(arg) != 2
+            or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 for v in arg)
+        ):
+            raise ConfigError(f"{where}.covariance_spectrum.loguniform must be [lo, hi] with 0 < lo <= hi.")
+        vals = np.geomspace(float(arg[0]), float(arg[1]), p)
+        desc = f"loguniform:{float(arg[0])!r},{float(arg[1])!r}"
+    elif kind == "file":
+        path = _resolve_path(arg, base_dir, f"{where}.covariance_spectrum.file")
+        vals = _load_array(path, f"{where}.covariance_spectrum.file").ravel()
+        desc = f"file:{path}"
+    else:
+        raise ConfigError(f"{where}.covariance_spectrum.{key_text(kind)} is not known; use values, loguniform or file.")
+    if vals.size != p:
+        raise ConfigError(f"{where}.covariance_spectrum has {vals.size} values but p = {p}.")
+    if not np.all(np.isfinite(vals)) or np.any(vals < 0):
+        raise ConfigError(f"{where}.covariance_spectrum must be finite and >= 0 (it holds the eigenvalues of C).")
+    return vals, desc
+
+
+def _resolve_path(value: Any, base_dir: Path, where: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where} must be a file path.")
+    path = Path(value)
+    if not path.is_absolute():
+        path = base_dir / path
+    if not path.is_file():
+        raise ConfigError(f"{where} = {value} does not exist (paths are relative to the config file).")
+    return path.resolve()
+
+
+@lru_cache(maxsize=16)
+def _load_array_cached(path: str) -> np.ndarray:
+    if path.endswith(".npy"):
+        return np.load(path, allow_pickle=False)
+    return np.loadtxt(path, ndmin=1)
+
+
+def _load_array(path: Path, where: str) -> np.ndarray:
+    try:
+        return np.asarray(_load_array_cached(str(path)), dtype=float)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{where} = {path} cannot be read as numbers ({type(exc).__name__}).") from None
+
+
+def load_dense_covariance(path: str, p: int, where: str) -> np.ndarray:
+    """A p x p symmetric positive semi-definite matrix from a .npy or text file."""
+    cov = _load_array(Path(path), where)
+    if cov.shape != (p, p):
+        raise ConfigError(f"{where} holds a matrix of shape {cov.shape}, but p = {p} needs ({p}, {p}).")
+    if not np.all(np.isfinite(cov)) or not np.allclose(cov, cov.T, rtol=1e-10, atol=1e-12):
+        raise ConfigError(f"{where} must hold a finite symmetric matrix.")
+    return 0.5 * (cov + cov.T)
+
+
+def resolve_point(params: dict[str, Any], base_dir: Path, where: str = "params", *, seed: int = 0) -> ResolvedPoint:
+    """Resolve one point's raw parameters (already type- and range-checked) to model quantities."""
+    full = dict(PARAM_DEFAULTS)
+    full.update(params)
+    n, m, p = _sizes(full, where)
+    cov = full["covariance"]
+    n_hat = full.get("n_hat")
+    if full.get("n_hat_over_n") is not None:
+        if n_hat is not None:
+            raise ConfigError(f"{where}: n_hat and n_hat_over_n both set n_hat; give only one.")
+        if n == 0:
+            raise ConfigError(f"{where}: n_hat_over_n needs n > 0; give n_hat.")
+        n_hat = _round_size(full["n_hat_over_n"] * n, "n_hat", f"n_hat_over_n * n = {full['n_hat_over_n']:g} * {n}", where)
+    if cov == "estimated" and n_hat is None:
+        raise ConfigError(f"{where}: covariance = estimated needs n_hat (or n_hat_over_n), the samples C is estimated from.")
+    if cov != "estimated":
+        for key in ("n_hat", "n_hat_over_n"):
+            if full.get(key) is not None:
+                raise ConfigError(f"{where}: {key} is only used with covariance = estimated, not {cov}.")
+        if full.get("estimate_generator_mean"):
+            raise ConfigError(f"{where}: estimate_generator_mean is only used with covariance = estimated.")
+        n_hat = None
+    if cov != "scaled" and "covariance_scale" in params:
+        raise ConfigError(f"{where}: covariance_scale is only used with covariance = scaled, not {cov}.")
+    if cov != "diagonal" and "covariance_spectrum" in params:
+        raise ConfigError(f"{where}: covariance_spectrum is only used with covariance = diagonal, not {cov}.")
+    if cov != "file" and "covariance_file" in params:
+        raise ConfigError(f"{where}: covariance_file is only used with covariance = file, not {cov}.")
+    source = ""
+    if cov == "diagonal":
+        if "covariance_spectrum" not in full:
+            raise ConfigError(f"{where}: covariance = diagonal needs covariance_spectrum.")
+        _, source = parse_spectrum(full["covariance_spectrum"], p, base_dir, where)
+    elif cov == "file":
+        if "covariance_file" not in full:
+            raise ConfigError(f"{where}: covariance = file needs covariance_file.")
+        path = _resolve_path(full["covariance_file"], base_dir, f"{where}.covariance_file")
+        load_dense_covariance(str(path), p, f"{where}.covariance_file")
+        source = str(path)
+
+    gamma = float(full["gamma"])
+    mu_norm = float(full["mu_norm"])
+    gen = GeneratorSpec(
+        p=p,
+        mu_norm=mu_norm,
+        alignment=float(full["generator_alignment"]),
+        shift=float(full["generator_shift"]),
+        covariance=cov,
+        covariance_scale=float(full.get("covariance_scale", 1.0)),
+        n_hat=n_hat,
+        estimate_mean=bool(full.get("estimate_generator_mean", False)),
+        spectrum_source=source,
+    )
+    eps_raw = full["label_noise"]
+    auto = eps_raw == "auto"
+    if auto:
+        if m == 0:
+            raise ConfigError(f"{where}: label_noise = auto needs m > 0 (it is the error of a classifier trained on the m synthetic samples).")
+        eps = auto_label_noise(gen, seed, m, gamma)
+    else:
+        eps = float(eps_raw)
+    rho, phi = _verifier(full, eps, where)
+    precision, recall = precision_recall(eps, rho, phi)
+    return ResolvedPoint(
+        n=n,
+        m=m,
+        p=p,
+        mu_norm=mu_norm,
+        label_noise=eps,
+        label_noise_auto=auto,
+        rho=float(rho),
+        phi=float(phi),
+        verifier_precision=float(precision),
+        verifier_recall=float(recall),
+        gamma=gamma,
+        generator_alignment=gen.alignment,
+        generator_shift=gen.shift,
+        covariance=cov,
+        covariance_scale=gen.covariance_scale,
+        n_hat=n_hat,
+        estimate_generator_mean=gen.estimate_mean,
+        spectrum_source=source,
+    )
+
+
+@lru_cache(maxsize=65536)
+def auto_label_noise(gen: GeneratorSpec, seed: int, m: int, gamma: float) -> float:
+    """eps(m) = 1 - accuracy of the ridge trained on m clean synthetic samples alone (section 12)."""
+    from rmtsynth.engine.points import theory_for_generator  # local: the engine imports this module
+
+    res = theory_for_generator(gen, 0.0, float(m), 0.0, 0.0, 1.0, gamma, seed=seed)
+    acc = float(res.accuracy)
+    return float(min(max(1.0 - acc, 0.0), 1.0))
