@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-EXTRAS ?= dev,digits,dask
+EXTRAS ?= dev,digits,dask,mnist
 
 AMAZON_OUT ?= build/figures-amazon
 

@@ -1,3 +1,24 @@
-"""rmtsynth: random-matrix theory of training on real plus verified synthetic data."""
+"""rmtsynth: random-matrix theory of training on real plus verified synthetic data.
+
+The Python API (:mod:`rmtsynth.api`) is available at the top level: ``rmtsynth.predict``,
+``rmtsynth.simulate``, ``rmtsynth.sweep`` and ``rmtsynth.plan``. They are imported on first use,
+so ``import rmtsynth`` stays light and has no side effects.
+"""
 
 __version__ = "0.1.0"
+
+_API = ("predict", "simulate", "sweep", "plan", "Table")
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from rmtsynth import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'rmtsynth' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,1 +1,296 @@
-"""The Python API."""
+"""The Python API: everything the command line does, as documented calls.
+
+>>> import rmtsynth
+>>> out = rmtsynth.predict(n=200, m=[0, 200, 800], p=400, mu_norm=1.5, label_noise=0.2,
+...                        verifier="oracle", gamma=0.1)
+>>> out["accuracy"].shape
+(3,)
+
+Parameters take the names of the configs' ``params`` (``rmtsynth schema`` lists them), and any of
+them may be a numpy array: they are broadcast together and every output has the broadcast shape.
+Nothing here writes a file unless asked (``sweep(..., out=DIR)``), changes ``os.environ`` or
+selects a matplotlib backend.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from rmtsynth.core.verifier import eps_star, keep_rate, label_signal
+from rmtsynth.engine.points import theory_for_points
+from rmtsynth.engine.sweep import SweepOptions, mean_and_se, run_simulations
+from rmtsynth.errors import ConfigError
+from rmtsynth.spec.resolve import ResolvedPoint, resolve_point
+from rmtsynth.spec.schema import ALIASES, PARAMS
+
+__all__ = ["predict", "simulate", "sweep", "plan", "Table"]
+
+# The keys of ``rmtsynth theory --json`` (and of :func:`predict`), in order.
+PREDICT_KEYS = (
+    "n", "m", "p", "mu_norm", "label_noise", "gamma", "covariance",
+    "accuracy", "mean", "second_moment", "variance", "risk", "delta_real", "delta_synth", "delta_gen",
+    "alpha", "lambda", "eps_star", "verifier_precision", "verifier_recall", "rho", "phi",
+)
+
+
+def _grid(params: Mapping[str, Any]) -> tuple[tuple[int, ...], list[dict[str, Any]]]:
+    """Broadcast the parameters and return the shape and one checked mapping per grid element."""
+    names, arrays = [], []
+    for raw_name, value in params.items():
+        name = ALIASES.get(raw_name, raw_name)
+        if name not in PARAMS:
+            from rmtsynth.spec.schema import unknown_key
+
+            raise unknown_key(raw_name, "", list(PARAMS))
+        names.append(name)
+        arrays.append(np.asarray(value, dtype=object))
+    try:
+        broadcast = np.broadcast_arrays(*arrays) if arrays else []
+    except ValueError:
+        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))
+        raise ConfigError(f"The parameters cannot be broadcast together ({shapes}).") from None
+    shape = broadcast[0].shape if broadcast else ()
+    flat = [b.ravel() for b in broadcast]
+    size = int(np.prod(shape)) if shape else 1
+    grid = []
+    for i in range(size):
+        point = {}
+        for name, column in zip(names, flat):
+            value = column[i] if column.size else None
+            if isinstance(value, np.generic):
+                value = value.item()
+            point[name] = PARAMS[name].check(value, name)
+        grid.append(point)
+    return shape, grid
+
+
+def _resolve_all(grid: list[dict[str, Any]], seed: int) -> list[ResolvedPoint]:
+    # Equal parameter sets resolve once: a broadcast grid often repeats most of its columns.
+    cache: dict[str, ResolvedPoint] = {}
+    points = []
+    for params in grid:
+        key = repr(sorted(params.items()))
+        if key not in cache:
+            cache[key] = resolve_point(params, Path.cwd(), "params", seed=seed)
+        points.append(cache[key])
+    return points
+
+
+def predict(*, seed: int = 0, convention: str = "exact", **params: Any) -> dict[str, np.ndarray]:
+    """The theory's test accuracy and moments on a broadcast grid of parameters.
+
+    Parameters
+    ----------
+    seed : int
+        Root seed; it matters only where the model has random geometry (a diagonal or file
+        covariance: the directions of mu and of the generator's shift).
+    convention : {"exact", "reference"}
+        ``reference`` is the seed paper's convention, for comparison only.
+    **params
+        Config parameter names (``n``, ``m`` or ``m_over_n`` or ``synthetic_proportion``, ``p`` or
+        ``p_over_n``, ``mu_norm``, ``label_noise``, ``rho``/``phi`` or
+        ``verifier_precision``/``verifier_recall`` or ``verifier``, ``gamma``,
+        ``generator_alignment``, ``generator_shift``, ``covariance`` and its keys), each a value
+        or an array; they are broadcast together.
+
+    Returns
+    -------
+    dict of numpy arrays
+        The keys of ``rmtsynth theory --json`` (:data:`PREDICT_KEYS`), each of the broadcast shape.
+
+    Raises
+    ------
+    rmtsynth.errors.RmtsynthError
+        A parameter out of range, an impossible verifier, or a fixed point that cannot converge
+        (one sentence naming the parameter).
+    """
+    if convention not in ("exact", "reference"):
+        raise ConfigError(f"convention = {convention!r} is not allowed; it must be exact or reference.")
+    shape, grid = _grid(params)
+    out = predict_points(_resolve_all(grid, seed), seed=seed, convention=convention)
+    return {key: value.reshape(shape) for key, value in out.items()}
+
+
+def predict_points(points: list[ResolvedPoint], *, seed: int = 0, convention: str = "exact") -> dict[str, np.ndarray]:
+    """:func:`predict` on resolved points (one array element per point)."""
+    theory = theory_for_points(points, seed=seed, convention=convention)
+    rho = np.array([pt.rho for pt in points])
+    phi = np.array([pt.phi for pt in points])
+    eps = np.array([pt.label_noise for pt in points])
+    columns: dict[str, Any] = {
+        "n": [pt.n for pt in points],
+        "m": [pt.m for pt in points],
+        "p": [pt.p for pt in points],
+        "mu_norm": [pt.mu_norm for pt in points],
+        "label_noise": eps,
+        "gamma": [pt.gamma for pt in points],
+        "covariance": np.array([pt.covariance for pt in points], dtype=object),
+        **{k: theory[k] for k in ("accuracy", "mean", "second_moment", "variance", "risk", "delta_real", "delta_synth")},
+        "delta_gen": np.where([pt.covariance == "estimated" for pt in points], theory["delta_gen"], np.nan),
+        "alpha": keep_rate(eps, rho, phi),
+        "lambda": label_signal(eps, rho, phi),
+        "eps_star": eps_star(rho, phi),
+        "verifier_precision": [pt.verifier_precision for pt in points],
+        "verifier_recall": [pt.verifier_recall for pt in points],
+        "rho": rho,
+        "phi": phi,
+    }
+    return {key: np.asarray(columns[key]) for key in PREDICT_KEYS}
+
+
+def simulate(
+    *, seeds: int = 100, seed: int = 0, sampler: str = "exact", workers: int = 1, progress: bool = False, **params: Any
+) -> dict[str, np.ndarray]:
+    """Monte-Carlo test accuracy on a broadcast grid of parameters (the same names as :func:`predict`).
+
+    Each replicate draws the training set's sufficient statistics exactly (``sampler="exact"``,
+    THEORY.md section 9.5) or the data matrices (``"naive"``), fits the ridge and records the
+    exact conditional accuracy ``Phi(w^T mu / ||w||)``. Seeds descend from ``seed`` and the
+    point's parameters, so a point's result does not depend on the rest of the grid.
+
+    Returns
+    -------
+    dict of numpy arrays
+        ``accuracy_mean``, ``accuracy_se`` (standard error over seeds) and ``seeds``.
+    """
+    if sampler not in ("exact", "naive"):
+        raise ConfigError(f"sampler = {sampler!r} is not allowed; it must be exact or naive.")
+    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or not 1 <= seeds <= 100_000:
+        raise ConfigError(f"seeds = {seeds!r} is out of range; it must be an integer from 1 to 100000.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed = {seed!r} is out of range; it must be an integer >= 0.")
+    shape, grid = _grid(params)
+    out = simulate_points(_resolve_all(grid, seed), seeds=seeds, seed=seed, sampler=sampler, workers=workers, progress=progress)
+    return {key: value.reshape(shape) for key, value in out.items()}
+
+
+def simulate_points(
+    points: list[ResolvedPoint], *, seeds: int, seed: int = 0, sampler: str = "exact", workers: int = 1, progress: bool = False
+) -> dict[str, np.ndarray]:
+    """:func:`simulate` on resolved points (one array element per point)."""
+    results, _ = run_simulations(
+        [(pt.generator, pt) for pt in points],
+        root_seed=int(seed),
+        replicates=int(seeds),
+        sampler=sampler,
+        test_size=None,
+        options=SweepOptions(workers=workers, cache_dir=None, progress=progress),
+    )
+    mean = np.empty(len(points))
+    se = np.empty(len(points))
+    count = np.empty(len(points), dtype=int)
+    for i, res in enumerate(results):
+        mean[i], se[i] = mean_and_se(res["accuracy"])
+        count[i] = len(res["accuracy"])
+    return {"accuracy_mean": mean, "accuracy_se": se, "seeds": count}
+
+
+@dataclass
+class Table:
+    """A results table: ``columns`` in order and one mapping per row (the CSV's content)."""
+
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    info: dict[str, Any] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+    def column(self, name: str) -> np.ndarray:
+        """One column as an array."""
+        return np.asarray([row.get(name) for row in self.rows])
+
+    def to_pandas(self):
+        """The table as a :class:`pandas.DataFrame` (pandas is not a dependency: install it to use this)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("Table.to_pandas needs pandas; install it with 'pip install pandas'.") from None
+        return pd.DataFrame(self.rows, columns=self.columns)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def load(config: str | Path | Mapping[str, Any], *, quick: bool = False, overrides: Iterable[str] = ()):
+    """A checked :class:`~rmtsynth.spec.config.FigureConfig` from a YAML path or a mapping."""
+    import copy
+
+    import yaml
+
+    from rmtsynth.spec.config import apply_overrides, load_config, parse_config
+
+    if isinstance(config, Mapping):
+        data = apply_overrides(copy.deepcopy(dict(config)), list(overrides))
+        return parse_config(
+            data, name_default=str(data.get("name", "figure")), base_dir=Path.cwd(),
+            source=yaml.safe_dump(dict(config), sort_keys=False), overrides=list(overrides), quick=quick,
+        )
+    return load_config(config, list(overrides), quick=quick)
+
+
+def sweep(
+    config: str | Path | Mapping[str, Any],
+    *,
+    quick: bool = False,
+    simulate: bool = True,
+    workers: int = 1,
+    seeds: int | None = None,
+    cache_dir: str | Path | None = None,
+    out: str | Path | None = None,
+    overrides: Iterable[str] = (),
+    progress: bool = False,
+) -> Table:
+    """Run one figure config (a YAML path or a mapping): theory, simulation, and the table.
+
+    Files are written only when ``out`` is given (PDF, PNG, CSV and the manifest, each
+    atomically). ``cache_dir`` keeps computed simulation points between calls (no cache when
+    ``None``).
+    """
+    from rmtsynth.io.atomic import check_dir
+    from rmtsynth.runner import check_config, check_out_dir, compute, write_outputs
+
+    cfg = load(config, quick=quick, overrides=overrides)
+    check_config(cfg)
+    out_dir = check_out_dir(Path(out)) if out is not None else None
+    options = SweepOptions(
+        workers=workers,
+        cache_dir=None if cache_dir is None else check_dir(Path(cache_dir), "The cache directory"),
+        simulate=simulate,
+        seeds=seeds,
+        progress=progress,
+    )
+    t0 = time.perf_counter()
+    result = compute(cfg, options)
+    files = []
+    if out_dir is not None:
+        config_path = None if isinstance(config, Mapping) else Path(config)
+        files = write_outputs(result, out_dir, options, config_path, time.perf_counter() - t0)
+    return Table(columns=list(result.columns), rows=list(result.rows), info=dict(result.info), files=files)
+
+
+def plan(config: str | Path) -> dict[str, Any]:
+    """The planner's answer for a plan config: the mapping ``rmtsynth plan --json`` prints."""
+    from rmtsynth.engine.planner import run_plan
+    from rmtsynth.spec.plan_config import load_plan
+
+    return run_plan(load_plan(config))
+
+
+def json_ready(value: Any) -> Any:
+    """A value with numpy scalars and arrays turned into Python ones and NaN into None."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_ready(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -11,22 +11,35 @@ from __future__ import annotations
 import errno
 import functools
 import json
-import math
-import re
 import os
+import re
+import signal
 import sys
+import traceback
+import warnings
 from pathlib import Path
 from typing import Any, Callable, List, Optional
 
-# One BLAS thread per process unless the user says otherwise: parallel work comes from --workers,
-# and BLAS threads contending for the same cores slow the small matrix work here many times over.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+import numpy as np
+import typer
 
-import typer  # noqa: E402
+from rmtsynth.engine.executors import TaskError
+from rmtsynth.errors import ConfigError, RmtsynthError
 
-from rmtsynth.errors import ConfigError, RmtsynthError  # noqa: E402
-from rmtsynth.engine.executors import TaskError  # noqa: E402
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    # Typer raises the usage errors of the click it bundles (or of click itself, in older releases).
+    found = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(__import__(module, fromlist=["UsageError"]).UsageError)
+        except ImportError:
+            continue
+    return tuple(found)
+
+
+_USAGE_ERRORS = _usage_errors()
+
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
 app = typer.Typer(
     add_completion=False,
@@ -36,6 +49,34 @@ app = typer.Typer(
 )
 
 
+_DEBUG = {"on": False}
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the traceback of an unexpected failure (also: RMTSYNTH_DEBUG=1)."
+    ),
+) -> None:
+    _DEBUG["on"] = debug or os.environ.get("RMTSYNTH_DEBUG", "") not in ("", "0")
+    _limit_blas_threads()
+
+
+def _limit_blas_threads() -> None:
+    """One BLAS thread in this process unless the user set a thread count.
+
+    Parallel work comes from --workers; BLAS threads contending for the same cores slow the small
+    matrix work of a sweep many times over. The limit is set at run time, not on import.
+    """
+    if any(os.environ.get(v) for v in BLAS_THREAD_VARIABLES):
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a dependency; without it BLAS keeps its default
+        return
+    threadpool_limits(1)
+
+
 def _fail(message: str, code: int = 2) -> None:
     # One line whatever the message quotes (a value with a newline, say).
     message = message.replace("\r", "\\r").replace("\n", "\\n")
@@ -43,27 +84,62 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as an interrupt: no partial outputs, cache kept, exit 143."""
+
+
+def _raise_terminated(_signum: int, _frame: Any) -> None:
+    raise Terminated()
+
+
+INTERRUPTED = {
+    "sweep": "no output was written for the figure in progress; computed points are cached",
+    "theory": "nothing was written",
+    "plan": "nothing was written",
+}
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn user errors into one sentence and exit 2, and Ctrl-C into exit 130."""
+    """Turn user errors into one sentence and exit 2, other failures into one sentence and exit 1,
+    Ctrl-C into exit 130 and SIGTERM into exit 143."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        previous = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, _raise_terminated)
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                # Intermediate overflows in a sweep's far corners are expected and handled; the
+                # user sees results or one sentence, not a flood of numerical warnings.
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return fn(*args, **kwargs)
         except RmtsynthError as exc:
             _fail(str(exc))
         except OSError as exc:
             if exc.errno == errno.EPIPE:
-                raise
+                _silence_stdout()  # the reader went away (`rmtsynth list | head -1`): not an error
+                return None
             # A file or directory the user named cannot be used: say which, without a traceback.
             where = f"{exc.filename}: " if exc.filename else ""
             _fail(f"{where}{exc.strerror or exc}.")
         except TaskError as exc:
             # Not the user's input: a bug or a failing cluster; still one line, but exit 1.
+            if _DEBUG["on"]:
+                traceback.print_exc()
             _fail(str(exc), code=1)
-        except KeyboardInterrupt:
-            typer.echo("interrupted: no output was written for the figure in progress; computed points are cached.", err=True)
-            raise typer.Exit(130)
+        except KeyboardInterrupt as exc:
+            what = INTERRUPTED.get(fn.__name__, "nothing was written")
+            name = "terminated" if isinstance(exc, Terminated) else "interrupted"
+            typer.echo(f"{name}: {what}.", err=True)
+            raise typer.Exit(143 if isinstance(exc, Terminated) else 130)
+        except (typer.Exit, typer.Abort, *_USAGE_ERRORS):
+            raise
+        except Exception as exc:  # a bug: one sentence, and the traceback on request
+            if _DEBUG["on"]:
+                traceback.print_exc()
+            _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", code=1)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     return wrapper
 
@@ -133,10 +209,8 @@ def theory(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Evaluate the theory at one point (and optionally simulate it)."""
-    from rmtsynth.engine.points import theory_for_points
+    from rmtsynth.api import json_ready, predict_points, simulate_points
     from rmtsynth.spec.resolve import resolve_point
-    from rmtsynth.engine.sweep import SweepOptions, mean_and_se, run_simulations
-    from rmtsynth.core.verifier import eps_star, keep_rate, label_signal
 
     params: dict[str, Any] = {
         "n": _check_option("--n", n, "n"),
@@ -172,47 +246,16 @@ def theory(
         point = resolve_point(params, Path.cwd(), "The options", seed=seed)
     except ConfigError as exc:
         raise RmtsynthError(_as_options(str(exc))) from None
-    th = theory_for_points([point], seed=seed, convention=convention)
-    out: dict[str, Any] = {
-        "n": point.n,
-        "m": point.m,
-        "p": point.p,
-        "mu_norm": point.mu_norm,
-        "label_noise": point.label_noise,
-        "gamma": point.gamma,
-        "covariance": point.covariance,
-        "accuracy": float(th["accuracy"][0]),
-        "mean": float(th["mean"][0]),
-        "second_moment": float(th["second_moment"][0]),
-        "variance": float(th["variance"][0]),
-        "risk": float(th["risk"][0]),
-        "delta_real": float(th["delta_real"][0]),
-        "delta_synth": float(th["delta_synth"][0]),
-        "delta_gen": None if point.covariance != "estimated" else float(th["delta_gen"][0]),
-        "alpha": float(keep_rate(point.label_noise, point.rho, point.phi)),
-        "lambda": float(label_signal(point.label_noise, point.rho, point.phi)),
-        "eps_star": float(eps_star(point.rho, point.phi)),
-        "verifier_precision": point.verifier_precision,
-        "verifier_recall": point.verifier_recall,
-        "rho": point.rho,
-        "phi": point.phi,
-    }
+    out: dict[str, Any] = {k: v.item() for k, v in predict_points([point], seed=seed, convention=convention).items()}
     if simulate:
-        (res,), _ = run_simulations(
-            [(point.generator, point)],
-            root_seed=seed,
-            replicates=simulate,
-            sampler=sampler,
-            test_size=None,
-            options=SweepOptions(cache_dir=None, progress=sys.stderr.isatty()),
-        )
-        out["sim_accuracy_mean"], out["sim_accuracy_se"] = mean_and_se(res["accuracy"])
-        out["sim_seeds"] = int(len(res["accuracy"]))
+        sim = simulate_points([point], seeds=simulate, seed=seed, sampler=sampler, progress=sys.stderr.isatty())
+        out["sim_accuracy_mean"] = float(sim["accuracy_mean"][0])
+        out["sim_accuracy_se"] = float(sim["accuracy_se"][0])
+        out["sim_seeds"] = int(sim["seeds"][0])
         out["sampler"] = sampler
+    out = json_ready(out)  # JSON has no NaN: an undefined value (eps* with rho = phi = 0) is null
     if as_json:
-        # JSON has no NaN: an undefined value (eps* with rho = phi = 0) is null.
-        clean = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
-        typer.echo(json.dumps(clean, indent=2))
+        typer.echo(json.dumps(out, indent=2))
         return
     width = max(len(k) for k in out)
     for key, value in out.items():
@@ -332,12 +375,13 @@ def plan(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Should synthetic data be added, how much, and how good must the verifier be (theory only)."""
-    from rmtsynth.spec.plan_config import load_plan
-    from rmtsynth.engine.planner import format_plan, run_plan
+    from rmtsynth.api import json_ready
+    from rmtsynth.api import plan as make_plan
+    from rmtsynth.engine.planner import format_plan
 
-    result = run_plan(load_plan(config))
+    result = make_plan(config)
     if as_json:
-        typer.echo(json.dumps(result, indent=2, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
+        typer.echo(json.dumps(json_ready(result), indent=2, default=str))
         return
     typer.echo(format_plan(result))
 
@@ -384,8 +428,32 @@ def schema() -> None:
     typer.echo(schema_text())
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """The console entry point: usage errors as one sentence, and a closed pipe is not an error."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+        sys.stdout.flush()
+    except _USAGE_ERRORS as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
+            typer.echo(exc.ctx.get_help())
+            sys.exit(0)
+        message = " ".join(exc.format_message().split()).rstrip(".")
+        command = exc.ctx.command_path if exc.ctx is not None else "rmtsynth"
+        typer.echo(f"error: {message} (see '{command} --help').", err=True)
+        code = 2
+    except typer.Abort:
+        typer.echo("interrupted: nothing was written.", err=True)
+        code = 130
+    except BrokenPipeError:
+        _silence_stdout()
+        code = 0
+    sys.exit(code or 0)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":  # pragma: no cover

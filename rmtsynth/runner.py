@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rmtsynth.io.atomic import atomic_group, check_dir
 from rmtsynth.spec.config import FigureConfig
 from rmtsynth.errors import RmtsynthError
 from rmtsynth.io.output import manifest, manifest_json, table_csv
-from rmtsynth.engine.sweep import SweepOptions, SweepResult, resolve_cells, run_curves
-
-# kind -> (compute, draw)
-Compute = Callable[[FigureConfig, SweepOptions], SweepResult]
-
-
-def _kinds() -> dict[str, tuple[Compute, Callable[..., Any]]]:
-    from rmtsynth.figures import heatmap as figures_heatmap
-    from rmtsynth.figures import marchenko_pastur as figures_mp
-    from rmtsynth.figures import real_data as figures_real
-    from rmtsynth.figures import generator_samples as figures_samples
-    from rmtsynth.figures import curves as plotting
-
-    return {
-        "curves": (run_curves, plotting.plot_curves),
-        "heatmap": (figures_heatmap.run_heatmap, figures_heatmap.plot_heatmap),
-        "marchenko_pastur": (figures_mp.run_marchenko_pastur, figures_mp.plot_marchenko_pastur),
-        "generator_samples": (figures_samples.run_generator_samples, figures_samples.plot_generator_samples),
-        "real_data": (figures_real.run_real_data_figure, figures_real.plot_real_data),
-    }
+from rmtsynth.engine.sweep import SweepOptions, SweepResult
+from rmtsynth.figures import style as figure_style
+from rmtsynth.figures.kinds import figure_kind
 
 
 def check_out_dir(out_dir: Path) -> Path:
@@ -37,40 +21,21 @@ def check_out_dir(out_dir: Path) -> Path:
 
 
 def check_config(cfg: FigureConfig) -> int | None:
-    """Every check that needs no computing, for any kind; returns the number of points if known.
-
-    Curves and heatmaps resolve every point (so an impossible verifier anywhere is found);
-    real-data figures check their data entries and that the files exist.
-    """
-    from rmtsynth.figures import heatmap as figures_heatmap
-    from rmtsynth.figures import marchenko_pastur as figures_mp
-    from rmtsynth.figures import real_data as figures_real
-
-    if cfg.kind == "curves":
-        return len(resolve_cells(cfg))
-    if cfg.kind == "heatmap":
-        return len(figures_heatmap.resolve_heatmap(cfg)[1])
-    if cfg.kind == "marchenko_pastur":
-        figures_mp.mp_settings(cfg)
-        return None
-    figures_real.check_config(cfg)
-    return None
+    """Every check that needs no computing, for any kind; returns the number of points if known."""
+    return figure_kind(cfg.kind).check(cfg)
 
 
 def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
-    kinds = _kinds()
-    run, _ = kinds[cfg.kind]
-    return run(cfg, options)
+    """The results table of one figure."""
+    return figure_kind(cfg.kind).compute(cfg, options)
 
 
 def write_outputs(result: SweepResult, out_dir: Path, options: SweepOptions, config_path: Path | None, wall: float) -> list[Path]:
     """Draw the figure and write PDF, PNG, CSV and the manifest, each atomically."""
-    from rmtsynth.figures.curves import save_figure
-
     cfg = result.config
-    _, draw = _kinds()[cfg.kind]
-    fig = draw(cfg, result.rows) if cfg.kind != "generator_samples" else draw(cfg, result)
+    fig = figure_kind(cfg.kind).draw(cfg, result)
     paths = {ext: out_dir / f"{cfg.name}.{ext}" for ext in ("csv", "pdf", "png", "json")}
+    check_targets(list(paths.values()), input_files(cfg, config_path))
     csv_text = table_csv(result.columns, result.rows)
     info = dict(result.info)
     info["wall_seconds"] = round(wall, 3)
@@ -97,9 +62,71 @@ def write_outputs(result: SweepResult, out_dir: Path, options: SweepOptions, con
     # either the complete set or none of them.
     with atomic_group(list(paths.values())) as (tmp_csv, tmp_pdf, tmp_png, tmp_json):
         tmp_csv.write_text(csv_text, encoding="utf-8")
-        save_figure(fig, tmp_pdf, tmp_png)
+        figure_style.save_figure(fig, tmp_pdf, tmp_png)
         tmp_json.write_text(json_text, encoding="utf-8")
     return list(paths.values())
+
+
+def input_files(cfg: FigureConfig, config_path: Path | None) -> set[Path]:
+    """Every existing file the run reads: the config and each path its values name."""
+    found: set[Path] = set()
+    if config_path is not None:
+        found.add(Path(config_path).resolve())
+
+    def visit(value: Any) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+        elif isinstance(value, str) and value and len(value) < 4096 and "\n" not in value:
+            candidate = Path(value) if Path(value).is_absolute() else cfg.base_dir / value
+            try:
+                if candidate.is_file():
+                    found.add(candidate.resolve())
+            except OSError:
+                pass
+
+    visit(cfg.raw)
+    return found
+
+
+def _written_by_rmtsynth(path: Path) -> bool:
+    """Whether ``path`` is listed as an output by the rmtsynth manifest beside it."""
+    manifest_path = path.with_name(path.name.rsplit(".", 1)[0] + ".json")
+    try:
+        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("outputs"), list)
+        and path.name in data["outputs"]
+        and isinstance(data.get("versions"), dict)
+        and "rmtsynth" in data["versions"]
+    )
+
+
+def check_targets(targets: list[Path], inputs: set[Path]) -> None:
+    """Refuse, before anything is written, to replace an input or a file rmtsynth did not write.
+
+    Either all outputs of a figure are replaced or none: a target that is a directory, or any
+    other thing that is not a previous output, stops the run here.
+    """
+    for target in targets:
+        if not (target.exists() or target.is_symlink()):
+            continue
+        if target.resolve() in inputs:
+            raise RmtsynthError(
+                f"The output {target} would overwrite a file this run reads; choose another --out or another name."
+            )
+        if not target.is_file() or target.is_symlink():
+            raise RmtsynthError(f"The output {target} exists and is not a regular file; move it or choose another --out.")
+        if not _written_by_rmtsynth(target):
+            raise RmtsynthError(
+                f"The output {target} exists and was not written by rmtsynth; move it or choose another --out."
+            )
 
 
 MAX_LISTED_VALUES = 100

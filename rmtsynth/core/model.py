@@ -1,56 +1,138 @@
-"""The data model in coordinates: the real class mean and the synthetic-data generator.
+"""The data model: the real distribution and the synthetic-data generator, in one object.
 
 Real samples are ``x = y * mu + z`` with ``z ~ N(0, I_p)``; synthetic samples are
-``x = y * mu_beta + C^{1/2} z``. The generator's covariance ``C`` is one of a few kinds; for
-``estimated`` it is ``Z Z^T / n_hat`` with a fresh ``Z`` (p x n_hat) for every replicate, and
-optionally ``mu_beta`` is estimated from the same ``n_hat`` samples.
+``x = y * mu_beta + C^{1/2} z`` with ``mu_beta = alignment * mu + shift * e_perp`` (THEORY.md
+sections 1 and 12). Two objects describe it:
+
+* :class:`ModelSpec` holds the parameters (p, ||mu||, alignment, shift and the generator's
+  :class:`Covariance`). It is hashable by content, so points that share it share their
+  eigen-data, and a covariance read from a file keys every cache by what the file holds.
+* :class:`DataModel` is a spec placed in coordinates (the vectors mu and mu_beta). Both the
+  theory (:meth:`DataModel.theory`) and the samplers consume it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import cached_property
+from typing import Any, Literal
 
 import numpy as np
 
-CovarianceKind = Literal["identity", "scaled", "diagonal", "dense", "estimated"]
+from rmtsynth.core.theory import Convention, Spectrum, TheoryResult, evaluate, evaluate_estimated
+
+CovarianceKind = Literal["identity", "scaled", "diagonal", "file", "estimated"]
+ROTATION_INVARIANT = ("identity", "scaled", "estimated")
 
 
-@dataclass(frozen=True)
-class Generator:
-    """The synthetic-data generator: class mean ``mean`` (mu_beta) and noise covariance C.
+def array_digest(values: np.ndarray | None) -> str:
+    """A SHA-256 of an array's shape and float64 bytes ('' for ``None``)."""
+    if values is None:
+        return ""
+    arr = np.ascontiguousarray(np.asarray(values, dtype=float))
+    digest = hashlib.sha256(repr(arr.shape).encode())
+    digest.update(arr.tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, eq=False)
+class Covariance:
+    """The generator's noise covariance C.
 
     Attributes
     ----------
-    mean : (p,) array
-        The generator's class mean mu_beta.
-    cov_kind : str
-        ``identity`` (C = I), ``scaled`` (C = cov_scale * I), ``diagonal`` (C = diag(cov_diag)),
-        ``dense`` (C = cov_matrix) or ``estimated`` (C = Z Z^T / n_hat, Z fresh per replicate).
+    kind : str
+        ``identity`` (C = I), ``scaled`` (C = scale * I), ``diagonal`` (C = diag(eigenvalues)),
+        ``file`` (C = matrix, read from a file) or ``estimated`` (C = Z Z^T / n_hat with a fresh
+        Z for every replicate).
+    scale : float
+        With ``scaled``.
+    eigenvalues : (p,) array or None
+        With ``diagonal``.
+    matrix : (p, p) array or None
+        With ``file``: symmetric positive semi-definite.
+    n_hat : int or None
+        With ``estimated``: the samples C is estimated from.
     estimate_mean : bool
-        With ``estimated``: mu_beta is replaced per replicate by the mean estimated from the same
-        n_hat samples that estimate C.
+        With ``estimated``: the generator's mean is estimated from the same n_hat samples.
+    source : str
+        Where the eigenvalues or the matrix came from, for tables (not part of the identity:
+        two covariances with equal content are equal wherever they came from).
     """
 
-    mean: np.ndarray
-    cov_kind: CovarianceKind = "identity"
-    cov_scale: float = 1.0
-    cov_diag: np.ndarray | None = None
-    cov_matrix: np.ndarray | None = None
+    kind: str = "identity"
+    scale: float = 1.0
+    eigenvalues: np.ndarray | None = field(default=None, repr=False)
+    matrix: np.ndarray | None = field(default=None, repr=False)
     n_hat: int | None = None
     estimate_mean: bool = False
+    source: str = ""
 
-
-@dataclass(frozen=True)
-class DataModel:
-    """Real class mean ``mu`` and the synthetic generator; ``p = len(mu)``."""
-
-    mu: np.ndarray
-    generator: Generator = field(default=None)  # type: ignore[assignment]
+    @cached_property
+    def content(self) -> str:
+        """A digest of everything that determines C (array contents included)."""
+        return array_digest(self.eigenvalues) + ":" + array_digest(self.matrix)
 
     @property
-    def p(self) -> int:
-        return int(self.mu.shape[0])
+    def rotation_invariant(self) -> bool:
+        return self.kind in ROTATION_INVARIANT
+
+    def _identity(self) -> tuple[Any, ...]:
+        return (self.kind, float(self.scale), self.n_hat, bool(self.estimate_mean), self.content)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Covariance) and self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+
+@dataclass(frozen=True, eq=False)
+class ModelSpec:
+    """The data model's parameters: dimension, real mean norm and the generator."""
+
+    p: int
+    mu_norm: float
+    alignment: float = 1.0
+    shift: float = 0.0
+    covariance: Covariance = field(default_factory=Covariance)
+
+    def _identity(self) -> tuple[Any, ...]:
+        return (int(self.p), float(self.mu_norm), float(self.alignment), float(self.shift), self.covariance)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ModelSpec) and self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+    def seed_record(self) -> dict[str, Any]:
+        """The mapping that seeds the generator's random draws (stable across versions).
+
+        Array contents enter through the covariance's digest, so editing a covariance file
+        gives new draws, while the same content read from another path gives the same ones.
+        """
+        cov = self.covariance
+        return {
+            "p": int(self.p),
+            "mu_norm": float(self.mu_norm),
+            "alignment": float(self.alignment),
+            "shift": float(self.shift),
+            "covariance": cov.kind,
+            "covariance_scale": float(cov.scale),
+            "n_hat": cov.n_hat,
+            "estimate_mean": bool(cov.estimate_mean),
+            "spectrum_source": cov.source,
+        }
+
+    def key(self) -> str:
+        """A stable digest of the whole spec, array contents included."""
+        record = self.seed_record()
+        record["content"] = self.covariance.content
+        text = json.dumps(record, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 def canonical_directions(p: int, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
@@ -74,36 +156,82 @@ def canonical_directions(p: int, rng: np.random.Generator | None) -> tuple[np.nd
     return e_mu, e_perp
 
 
+@dataclass(frozen=True, eq=False)
+class DataModel:
+    """A :class:`ModelSpec` in coordinates: the real class mean ``mu`` and the generator's ``mean``."""
+
+    spec: ModelSpec
+    mu: np.ndarray = field(repr=False)
+    mean: np.ndarray = field(repr=False)
+
+    @property
+    def p(self) -> int:
+        return int(self.mu.shape[0])
+
+    @property
+    def covariance(self) -> Covariance:
+        return self.spec.covariance
+
+    @cached_property
+    def spectrum(self) -> Spectrum:
+        """Grouped eigen-data of (C, mu, mu_beta) for a deterministic C (one eigendecomposition)."""
+        spec, cov = self.spec, self.spec.covariance
+        if cov.kind in ("identity", "scaled"):
+            scale = cov.scale if cov.kind == "scaled" else 1.0
+            return Spectrum.isotropic(spec.p, spec.mu_norm, spec.alignment, spec.shift, scale)
+        if cov.kind == "diagonal":
+            return Spectrum.from_eigen(cov.eigenvalues, self.mu, self.mean)
+        if cov.kind == "file":
+            return Spectrum.from_covariance(cov.matrix, self.mu, self.mean)
+        raise ValueError(f"a covariance of kind {cov.kind!r} has no fixed spectrum")
+
+    def theory(self, n, m, label_noise, rho, phi, gamma, *, convention: Convention = "exact") -> TheoryResult:
+        """The deterministic equivalents on a broadcast grid of (n, m, eps, rho, phi, gamma).
+
+        An ``estimated`` covariance uses the Marchenko-Pastur closed form (THEORY.md section 7);
+        every other kind the O(p) evaluation in C's eigenbasis (section 6).
+        """
+        spec, cov = self.spec, self.spec.covariance
+        if cov.kind == "estimated":
+            return evaluate_estimated(
+                spec.p, cov.n_hat, spec.mu_norm, n, m, label_noise, rho, phi, gamma,
+                alignment=spec.alignment, shift=spec.shift, convention=convention,
+            )
+        return evaluate(self.spectrum, n, m, label_noise, rho, phi, gamma, convention=convention)
+
+
+def place_model(spec: ModelSpec, rng: np.random.Generator | None = None) -> DataModel:
+    """Put a spec in coordinates: mu = ||mu|| e_mu, mu_beta = alignment * mu + shift * e_perp.
+
+    Directions are random (from ``rng``) only when C is not rotation invariant; otherwise mu
+    lies along the first axis and ``rng`` is not used.
+    """
+    e_mu, e_perp = canonical_directions(spec.p, None if spec.covariance.rotation_invariant else rng)
+    mu = spec.mu_norm * e_mu
+    return DataModel(spec=spec, mu=mu, mean=spec.alignment * mu + spec.shift * e_perp)
+
+
 def build_model(
     p: int,
     mu_norm: float,
     generator_alignment: float = 1.0,
     generator_shift: float = 0.0,
-    cov_kind: CovarianceKind = "identity",
+    covariance: CovarianceKind = "identity",
     *,
-    cov_scale: float = 1.0,
-    cov_diag: np.ndarray | None = None,
-    cov_matrix: np.ndarray | None = None,
+    covariance_scale: float = 1.0,
+    eigenvalues: np.ndarray | None = None,
+    matrix: np.ndarray | None = None,
     n_hat: int | None = None,
     estimate_mean: bool = False,
     rng: np.random.Generator | None = None,
 ) -> DataModel:
-    """Build the model with mu_beta = alignment * mu + shift * e_perp (THEORY.md section 12).
-
-    Directions are random (from ``rng``) only when the covariance is not rotation invariant
-    (``diagonal`` or ``dense``); otherwise mu lies along the first axis.
-    """
-    rotation_invariant = cov_kind in ("identity", "scaled", "estimated")
-    e_mu, e_perp = canonical_directions(p, None if rotation_invariant else rng)
-    mu = mu_norm * e_mu
-    mean = generator_alignment * mu + generator_shift * e_perp
-    gen = Generator(
-        mean=mean,
-        cov_kind=cov_kind,
-        cov_scale=cov_scale,
-        cov_diag=None if cov_diag is None else np.asarray(cov_diag, dtype=float),
-        cov_matrix=None if cov_matrix is None else np.asarray(cov_matrix, dtype=float),
+    """Build and place a model from plain parameters (THEORY.md section 12)."""
+    cov = Covariance(
+        kind=covariance,
+        scale=float(covariance_scale),
+        eigenvalues=None if eigenvalues is None else np.asarray(eigenvalues, dtype=float),
+        matrix=None if matrix is None else np.asarray(matrix, dtype=float),
         n_hat=n_hat,
         estimate_mean=estimate_mean,
     )
-    return DataModel(mu=mu, generator=gen)
+    return place_model(ModelSpec(int(p), float(mu_norm), float(generator_alignment), float(generator_shift), cov), rng)

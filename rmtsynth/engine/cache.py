@@ -29,6 +29,23 @@ def default_cache_dir() -> Path:
     return base / "rmtsynth"
 
 
+def _valid_entry(arrays: dict[str, np.ndarray]) -> bool:
+    """Per-replicate arrays as this cache writes them: 1-D, equally long, finite, accuracies in [0, 1]."""
+    if "accuracy" not in arrays:
+        return False
+    length = arrays["accuracy"].shape[0] if arrays["accuracy"].ndim >= 1 else -1
+    if length < 1:
+        return False
+    for name, values in arrays.items():
+        if values.dtype.kind not in "fiu" or values.ndim < 1 or values.shape[0] != length:
+            return False
+        if not np.all(np.isfinite(values)):
+            return False
+        if name.endswith("accuracy") and (np.any(values < 0) or np.any(values > 1)):
+            return False
+    return True
+
+
 class PointCache:
     """Per-replicate arrays by key; ``root=None`` disables the cache."""
 
@@ -45,9 +62,10 @@ class PointCache:
         path = self._path(key)
         try:
             with np.load(path, allow_pickle=False) as data:
-                return {k: data[k] for k in data.files}
-        except (OSError, ValueError, EOFError, KeyError):
+                arrays = {k: data[k] for k in data.files}
+        except Exception:  # a truncated or foreign file is a miss, recomputed and replaced
             return None
+        return arrays if _valid_entry(arrays) else None
 
     def store(self, key: str, arrays: dict[str, np.ndarray]) -> None:
         if self.root is None:

@@ -7,120 +7,45 @@ generator's spurious shift when C is not rotation invariant) comes from the run'
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from functools import lru_cache
-
 import numpy as np
 
-from rmtsynth.core.model import DataModel, build_model
-from rmtsynth.spec.resolve import GeneratorSpec, ResolvedPoint, load_dense_covariance, parse_spectrum
-from rmtsynth.sim.seeding import named_rng, point_seed, replicate_rng, stable_key
-from rmtsynth.core.theory import Spectrum, TheoryResult, evaluate, evaluate_estimated
+from rmtsynth.core.model import DataModel, ModelSpec
+from rmtsynth.core.theory import Spectrum, TheoryResult, evaluate
+from rmtsynth.sim.geometry import placed_model
+from rmtsynth.sim.seeding import point_seed, replicate_rng, stable_key
+from rmtsynth.spec.resolve import ResolvedPoint
 
 THEORY_FIELDS = ("accuracy", "mean", "second_moment", "variance", "risk", "delta_real", "delta_synth", "delta_gen")
 
 
-def _covariance_matrix_or_diag(gen: GeneratorSpec) -> tuple[np.ndarray | None, np.ndarray | None]:
-    if gen.covariance == "diagonal":
-        kind, _, rest = gen.spectrum_source.partition(":")
-        if kind == "values":
-            vals = np.array([float(v) for v in rest.split(",")])
-        elif kind == "loguniform":
-            lo, hi = (float(v) for v in rest.split(","))
-            return None, np.geomspace(lo, hi, gen.p)
-        else:
-            vals, _ = parse_spectrum({"file": rest}, gen.p, None, "covariance_spectrum")  # type: ignore[arg-type]
-        if vals.size == 1:
-            vals = np.full(gen.p, vals[0])
-        return None, vals
-    if gen.covariance == "file":
-        return load_dense_covariance(gen.spectrum_source, gen.p, "covariance_file"), None
-    return None, None
-
-
-@lru_cache(maxsize=64)
-def model_for(gen: GeneratorSpec, seed: int) -> DataModel:
-    """The data model (mu, mu_beta, C) of a generator; directions drawn from the root seed when needed."""
-    dense, diag = _covariance_matrix_or_diag(gen)
-    kind = {"identity": "identity", "scaled": "scaled", "diagonal": "diagonal", "file": "dense", "estimated": "estimated"}[
-        gen.covariance
-    ]
-    return build_model(
-        gen.p,
-        gen.mu_norm,
-        gen.alignment,
-        gen.shift,
-        kind,  # type: ignore[arg-type]
-        cov_scale=gen.covariance_scale,
-        cov_diag=diag,
-        cov_matrix=dense,
-        n_hat=gen.n_hat,
-        estimate_mean=gen.estimate_mean,
-        rng=named_rng(seed, "geometry"),
-    )
-
-
-@lru_cache(maxsize=64)
-def spectrum_for(gen: GeneratorSpec, seed: int) -> Spectrum:
-    """Grouped eigen-data of a generator whose C is deterministic."""
-    if gen.covariance in ("identity", "scaled"):
-        scale = gen.covariance_scale if gen.covariance == "scaled" else 1.0
-        return Spectrum.isotropic(gen.p, gen.mu_norm, gen.alignment, gen.shift, scale)
-    model = model_for(gen, seed)
-    if gen.covariance == "diagonal":
-        return Spectrum.from_eigen(model.generator.cov_diag, model.mu, model.generator.mean)
-    if gen.covariance == "file":
-        return Spectrum.from_covariance(model.generator.cov_matrix, model.mu, model.generator.mean)
-    raise ValueError(f"covariance {gen.covariance} has no fixed spectrum")
+def model_for(gen: ModelSpec, seed: int) -> DataModel:
+    """The data model of a generator, placed with the run's root seed."""
+    return placed_model(gen, seed)
 
 
 def theory_for_generator(
-    gen: GeneratorSpec,
-    n,
-    m,
-    label_noise,
-    rho,
-    phi,
-    gamma,
-    *,
-    seed: int = 0,
-    convention: str = "exact",
+    gen: ModelSpec, n, m, label_noise, rho, phi, gamma, *, seed: int = 0, convention: str = "exact"
 ) -> TheoryResult:
     """Theory at a grid of (n, m, eps, rho, phi, gamma) for one generator."""
-    if gen.covariance == "estimated":
-        return evaluate_estimated(
-            gen.p,
-            gen.n_hat,
-            gen.mu_norm,
-            n,
-            m,
-            label_noise,
-            rho,
-            phi,
-            gamma,
-            alignment=gen.alignment,
-            shift=gen.shift,
-            convention=convention,  # type: ignore[arg-type]
-        )
-    return evaluate(spectrum_for(gen, seed), n, m, label_noise, rho, phi, gamma, convention=convention)  # type: ignore[arg-type]
+    return placed_model(gen, seed).theory(n, m, label_noise, rho, phi, gamma, convention=convention)  # type: ignore[arg-type]
 
 
-def generator_seed(gen: GeneratorSpec, root_seed: int) -> np.random.SeedSequence:
+def generator_seed(gen: ModelSpec, root_seed: int) -> np.random.SeedSequence:
     """The seed of a random generator's draws, shared by every point that uses the generator."""
-    return point_seed(root_seed, stable_key({"generator": asdict(gen)}))
+    return point_seed(root_seed, stable_key({"generator": gen.seed_record()}))
 
 
-def uses_plug_in(gen: GeneratorSpec, covariance_mode: str) -> bool:
+def uses_plug_in(gen: ModelSpec, covariance_mode: str) -> bool:
     """Whether the theory conditions on each sampled C instead of its Marchenko-Pastur limit.
 
     Always so when the generator's mean is estimated from the same samples as C, which the
     closed form of THEORY.md section 7 does not cover.
     """
-    return gen.covariance == "estimated" and (covariance_mode == "plug_in" or gen.estimate_mean)
+    return gen.covariance.kind == "estimated" and (covariance_mode == "plug_in" or gen.covariance.estimate_mean)
 
 
 def plug_in_theory(
-    gen: GeneratorSpec, n, m, label_noise, rho, phi, gamma, *, seed: int, replicates: int, convention: str = "exact"
+    gen: ModelSpec, n, m, label_noise, rho, phi, gamma, *, seed: int, replicates: int, convention: str = "exact"
 ) -> dict[str, np.ndarray]:
     """Theory at each replicate's sampled C (and mean), averaged over the replicates.
 
@@ -152,7 +77,7 @@ def theory_for_points(
 ) -> dict[str, np.ndarray]:
     """Theory for a list of points, grouped by generator and vectorised within each group."""
     out = {f: np.full(len(points), np.nan) for f in THEORY_FIELDS}
-    groups: dict[GeneratorSpec, list[int]] = {}
+    groups: dict[ModelSpec, list[int]] = {}
     for i, pt in enumerate(points):
         groups.setdefault(pt.generator, []).append(i)
     for gen, idx in groups.items():

@@ -20,11 +20,12 @@ import numpy as np
 from rmtsynth import __version__
 from rmtsynth.engine.cache import CACHE_VERSION, PointCache
 from rmtsynth.spec.config import FigureConfig
+from rmtsynth.core.model import ModelSpec
 from rmtsynth.engine.points import generator_seed, model_for, theory_for_points
 from rmtsynth.errors import ConfigError
 from rmtsynth.engine.executors import executor_for
 from rmtsynth.engine.parallel import default_workers
-from rmtsynth.spec.resolve import RESOLVED_COLUMNS, GeneratorSpec, ResolvedPoint, resolve_point
+from rmtsynth.spec.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
 from rmtsynth.sim.seeding import point_seed, stable_key
 from rmtsynth.core.verifier import eps_star
 
@@ -32,6 +33,8 @@ BASE_COLUMNS = ["figure", "panel", "series", "x"]
 SIM_COLUMNS = ["sim_accuracy_mean", "sim_accuracy_se", "sim_seeds"]
 TEST_COLUMNS = ["sim_test_accuracy_mean", "sim_test_accuracy_se"]
 NAIVE_SAMPLER_MAX_ENTRIES = 2 * 10**8
+# Per process; a sweep runs one replicate per worker at a time.
+SIMULATION_MAX_BYTES = 2 * 2**30
 
 
 @dataclass
@@ -117,7 +120,7 @@ def simulate_task(task: tuple) -> dict[str, np.ndarray]:
     model = model_for(gen, root_seed)
     seed = point_seed(root_seed, stable_key(point.record()))
     # A random generator is drawn from its own seed, so all points share replicate r's C.
-    gen_seed = generator_seed(gen, root_seed) if gen.covariance == "estimated" else None
+    gen_seed = generator_seed(gen, root_seed) if gen.covariance.kind == "estimated" else None
     res = simulate_point(
         model,
         point.n,
@@ -139,7 +142,22 @@ def simulate_task(task: tuple) -> dict[str, np.ndarray]:
     return out
 
 
+def simulation_bytes(point: ResolvedPoint, sampler: str) -> float:
+    """A replicate's peak memory, roughly: a few p x p matrices (and the data with the naive sampler)."""
+    size = 6.0 * 8 * point.p * point.p
+    if sampler == "naive":
+        size += 2.0 * 8 * (point.n + point.m) * point.p
+    return size
+
+
 def _check_simulable(point: ResolvedPoint, sampler: str, where: str) -> None:
+    """Refuse, before any work, a replicate that would not fit in memory; the same on every path."""
+    if simulation_bytes(point, sampler) > SIMULATION_MAX_BYTES:
+        raise ConfigError(
+            f"{where}: one simulated replicate at p = {point.p} needs about {simulation_bytes(point, sampler) / 2**30:.1f} GiB "
+            f"of memory; the limit is {SIMULATION_MAX_BYTES / 2**30:.0f} GiB (p up to about "
+            f"{int(math.sqrt(SIMULATION_MAX_BYTES / 48))}). Simulate a smaller p or use the theory alone."
+        )
     if sampler == "naive" and (point.n + point.m) * point.p > NAIVE_SAMPLER_MAX_ENTRIES:
         raise ConfigError(
             f"{where}: the naive sampler would draw (n + m) x p = {(point.n + point.m) * point.p:.3g} numbers per "
@@ -168,7 +186,7 @@ def describe_point(point: ResolvedPoint, where: str | None = None) -> str:
 
 
 def run_simulations(
-    requests: list[tuple[GeneratorSpec, ResolvedPoint]],
+    requests: list[tuple[ModelSpec, ResolvedPoint]],
     *,
     root_seed: int,
     replicates: int,
@@ -182,6 +200,8 @@ def run_simulations(
     ``labels`` (one per request) name the points in error messages. Each point is cached as soon
     as all its replicates are in, so an interrupted run resumes with only what is missing.
     """
+    for i, (_, pt) in enumerate(requests):
+        _check_simulable(pt, sampler, labels[i] if labels is not None else describe_point(pt))
     cache = PointCache(options.cache_dir)
     keys = [simulation_key(pt, root_seed, sampler, test_size) for _, pt in requests]
     unique: dict[str, int] = {}

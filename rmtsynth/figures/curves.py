@@ -10,31 +10,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-
-from rmtsynth.io.atomic import atomic_path  # noqa: E402
-from rmtsynth.engine.sweep import theory_column  # noqa: E402
-
-STYLE = {
-    "font.size": 10.5,
-    "axes.titlesize": 11,
-    "axes.labelsize": 11,
-    "legend.fontsize": 9,
-    "xtick.labelsize": 9.5,
-    "ytick.labelsize": 9.5,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "savefig.bbox": "tight",
-    "pdf.fonttype": 42,
-    "text.usetex": False,
-}
+from rmtsynth.engine.sweep import SweepOptions, SweepResult, resolve_cells, run_curves, theory_column
+from rmtsynth.figures.style import COLORS, new_figure, style
 
 Y_LABELS = {
     "accuracy": "test accuracy",
@@ -48,9 +28,6 @@ Y_LABELS = {
     "gain": "accuracy gain over real data alone",
 }
 
-COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
-
-
 def _num(v: Any) -> float:
     return float("nan") if v is None else float(v)
 
@@ -63,10 +40,9 @@ def plot_curves(cfg, rows: list[dict[str, Any]]) -> Figure:
     layout = cfg.plot.get("layout")
     ncols = n_panels if not layout else int(layout[1])
     nrows = 1 if not layout else int(layout[0])
-    with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(
-            nrows, ncols, figsize=(4.3 * ncols, 3.7 * nrows), sharey=bool(sharey), squeeze=False, layout="constrained"
-        )
+    with style():
+        fig = new_figure(figsize=(4.3 * ncols, 3.7 * nrows), layout="constrained")
+        axes = fig.subplots(nrows, ncols, sharey=bool(sharey), squeeze=False)
         axes_flat = axes.ravel()
         marks = cfg.plot.get("marks") or []
         for ip, panel in enumerate(cfg.panels):
@@ -171,11 +147,14 @@ def _mark_argmax(ax, xs: list[float], ys: list[float], color: str, index: int = 
     return True
 
 
-def save_figure(fig: Figure, pdf_path: Path, png_path: Path) -> None:
-    """Write PDF and PNG through temporary files; no creation date, so reruns give the same PDF."""
-    with plt.rc_context(STYLE):
-        with atomic_path(pdf_path) as tmp:
-            fig.savefig(tmp, format="pdf", metadata={"CreationDate": None, "ModDate": None})
-        with atomic_path(png_path) as tmp:
-            fig.savefig(tmp, format="png", dpi=150, metadata={"Software": None})
-    plt.close(fig)
+def check(cfg) -> int:
+    """Resolve every point (an impossible verifier anywhere is found before any work)."""
+    return len(resolve_cells(cfg))
+
+
+def compute(cfg, options: SweepOptions) -> SweepResult:
+    return run_curves(cfg, options)
+
+
+def draw(cfg, result: SweepResult) -> Figure:
+    return plot_curves(cfg, result.rows)

@@ -84,19 +84,17 @@ def run_generator_samples(cfg: FigureConfig, options: SweepOptions) -> SweepResu
 
 def plot_generator_samples(cfg: FigureConfig, result: SweepResult):
     """Three rows of images (real, full covariance, isotropic), the two classes side by side."""
-    import matplotlib.pyplot as plt
-
-    from rmtsynth.figures.curves import STYLE
+    from rmtsynth.figures.style import new_figure, style
 
     rows = result.rows
     h, w = (int(s) for s in rows[0]["image_shape"].split("x"))
     classes = list(dict.fromkeys(r["class"] for r in rows))
     per_class = 1 + max(int(r["index"]) for r in rows)
     lo, hi = result.info.get("value_range", [None, None])
-    with plt.rc_context(STYLE):
+    with style():
         ncols = 2 * per_class + 1  # a narrow spacer column between the classes
         widths = [1.0] * per_class + [0.35] + [1.0] * per_class
-        fig = plt.figure(figsize=(0.8 * (2 * per_class + 0.35) + 1.6, 0.8 * 3 + 0.75), layout="constrained")
+        fig = new_figure(figsize=(0.8 * (2 * per_class + 0.35) + 1.6, 0.8 * 3 + 0.75), layout="constrained")
         grid = fig.add_gridspec(3, ncols, width_ratios=widths, wspace=0.02, hspace=0.02)
         labels = {
             "real images": "real images",
@@ -134,3 +132,15 @@ def plot_generator_samples(cfg: FigureConfig, result: SweepResult):
         width_in = fig.get_figwidth()
         fig.text(0.01, -0.01, textwrap.fill(caption, width=int(width_in * 15)), fontsize=8.5, ha="left", va="top")
     return fig
+
+
+def check(cfg: FigureConfig) -> None:
+    check_data(cfg)
+
+
+def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
+    return run_generator_samples(cfg, options)
+
+
+def draw(cfg: FigureConfig, result: SweepResult):
+    return plot_generator_samples(cfg, result)

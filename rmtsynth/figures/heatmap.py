@@ -148,11 +148,10 @@ def _panel_constant(rows: list[dict[str, Any]], key: str) -> float | None:
 
 def plot_heatmap(cfg: FigureConfig, rows: list[dict[str, Any]]):
     """One colour map per panel with a shared diverging scale centred at 0, and the break-even contour."""
-    import matplotlib.pyplot as plt
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.patches import Patch
 
-    from rmtsynth.figures.curves import STYLE
+    from rmtsynth.figures.style import colormap, new_figure, style
 
     quantity = cfg.plot.get("y", "gain")
     key = "gain" if quantity == "gain" else "theory_accuracy"
@@ -169,21 +168,21 @@ def plot_heatmap(cfg: FigureConfig, rows: list[dict[str, Any]]):
         lo = min(float(np.min(finite)), -1e-6) if finite.size else -1.0
         hi = max(float(np.max(finite)), 1e-6) if finite.size else 1.0
         norm = TwoSlopeNorm(vcenter=0.0, vmin=lo, vmax=hi)
-        cmap = plt.get_cmap("RdBu")
+        cmap = colormap("RdBu")
         cbar_label = "accuracy gain over real data alone"
     else:
         lo = float(np.min(finite)) if finite.size else 0.0
         hi = float(np.max(finite)) if finite.size else 1.0
         centre = 0.5 if lo < 0.5 < hi else 0.5 * (lo + hi)
         norm = TwoSlopeNorm(vcenter=centre, vmin=min(lo, centre - 1e-9), vmax=max(hi, centre + 1e-9))
-        cmap = plt.get_cmap("RdBu")
+        cmap = colormap("RdBu")
         cbar_label = "test accuracy"
-    with plt.rc_context(STYLE):
+    with style():
         caption = " ".join(str(cfg.plot.get("caption") or "").split())
         width = 4.4 * n_panels + 1.0
         lines = textwrap.wrap(caption, width=int(width * 13)) if caption else []
         extra = 0.2 + 0.17 * len(lines) if lines else 0.0
-        fig = plt.figure(figsize=(width, 4.6 + extra), layout="constrained")
+        fig = new_figure(figsize=(width, 4.6 + extra), layout="constrained")
         # The caption gets its own strip below the panels and their legend.
         top, bottom = fig.subfigures(2, 1, height_ratios=[4.6, extra]) if lines else (fig, None)
         axes = top.subplots(1, n_panels, squeeze=False, sharey=True)
@@ -313,3 +312,15 @@ def _draw_guides(ax, cfg: FigureConfig, sel, xs, ys, handles: list) -> None:
 
 
 __all__ = ["run_heatmap", "plot_heatmap", "heatmap_cells", "COLUMNS"]
+
+
+def check(cfg: FigureConfig) -> int:
+    return len(resolve_heatmap(cfg)[1])
+
+
+def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
+    return run_heatmap(cfg, options)
+
+
+def draw(cfg: FigureConfig, result: SweepResult):
+    return plot_heatmap(cfg, result.rows)

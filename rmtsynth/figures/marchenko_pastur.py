@@ -10,6 +10,7 @@ import numpy as np
 from rmtsynth.core.closed_forms import marchenko_pastur_atom, marchenko_pastur_density, marchenko_pastur_support
 from rmtsynth.spec.config import FigureConfig
 from rmtsynth.errors import ConfigError
+from rmtsynth.sim.samplers import wishart_root
 from rmtsynth.sim.seeding import named_rng
 from rmtsynth.engine.sweep import SweepOptions, SweepResult
 
@@ -44,12 +45,7 @@ def sample_eigenvalues(p: int, n: int, rng: np.random.Generator) -> np.ndarray:
     Drawn through Bartlett's decomposition of the Wishart matrix Z Z^T, which has the same law
     and needs O(p^2) random numbers instead of p n.
     """
-    if n >= p:
-        root = np.zeros((p, p))
-        root[np.tril_indices(p, -1)] = rng.standard_normal(p * (p - 1) // 2)
-        root[np.diag_indices(p)] = np.sqrt(rng.chisquare(n - np.arange(p)))
-    else:
-        root = rng.standard_normal((p, n))
+    root = wishart_root(p, n, rng)
     return np.linalg.eigvalsh(root @ root.T / n)
 
 
@@ -118,12 +114,11 @@ def run_marchenko_pastur(cfg: FigureConfig, options: SweepOptions) -> SweepResul
 
 
 def plot_marchenko_pastur(cfg: FigureConfig, rows: list[dict[str, Any]]):
-    import matplotlib.pyplot as plt
+    from rmtsynth.figures.style import COLORS, new_figure, style
 
-    from rmtsynth.figures.curves import COLORS, STYLE
-
-    with plt.rc_context(STYLE):
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.6, 3.8), layout="constrained")
+    with style():
+        fig = new_figure(figsize=(9.6, 3.8), layout="constrained")
+        ax1, ax2 = fig.subplots(1, 2)
         hist = [r for r in rows if r["panel"] == "histogram"]
         xs = np.array([r["x"] for r in hist])
         width = xs[1] - xs[0] if xs.size > 1 else 0.1
@@ -165,3 +160,15 @@ def plot_marchenko_pastur(cfg: FigureConfig, rows: list[dict[str, Any]]):
         if cfg.title:
             fig.suptitle(cfg.title)
     return fig
+
+
+def check(cfg: FigureConfig) -> None:
+    mp_settings(cfg)
+
+
+def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
+    return run_marchenko_pastur(cfg, options)
+
+
+def draw(cfg: FigureConfig, result: SweepResult):
+    return plot_marchenko_pastur(cfg, result.rows)

@@ -359,10 +359,10 @@ def _fitted_theory_values(prepared: Any, n: int, m_values: list[int], rates: lis
 
 def plot_real_data(cfg: FigureConfig, rows: list[dict[str, Any]]):
     """One panel per data set: verifiers by colour, protocols by line style, real data alone as grey lines."""
-    import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    from rmtsynth.figures.curves import COLORS, STYLE
+    from rmtsynth.figures.style import COLORS, new_figure
+    from rmtsynth.figures.style import style as figure_style
 
     panels = list(dict.fromkeys(r["panel"] for r in rows))
     series = list(dict.fromkeys(r["series"] for r in rows))
@@ -376,10 +376,10 @@ def plot_real_data(cfg: FigureConfig, rows: list[dict[str, Any]]):
     ncols = len(panels) if not layout else int(layout[1])
     nrows = 1 if not layout else int(layout[0])
     sharey = bool(cfg.plot.get("sharey", True))
-    with plt.rc_context(STYLE):
+    with figure_style():
         # A single panel is widened so that the legend below it fits.
-        fig, axes = plt.subplots(nrows, ncols, figsize=(max(4.4 * ncols, 7.0), 3.6 * nrows + 0.9), sharey=sharey,
-                                 squeeze=False, layout="constrained")
+        fig = new_figure(figsize=(max(4.4 * ncols, 7.0), 3.6 * nrows + 0.9), layout="constrained")
+        axes = fig.subplots(nrows, ncols, sharey=sharey, squeeze=False)
         flat = axes.ravel()
         for ip, panel in enumerate(panels):
             ax = flat[ip]
@@ -497,3 +497,15 @@ def _real_data_caption(rows: list[dict[str, Any]], protocols: list[str], has_sim
         f"$\\varepsilon$ = {values('label_noise')}."
     )
     return " ".join(parts)
+
+
+def check(cfg: FigureConfig) -> None:
+    check_config(cfg)
+
+
+def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
+    return run_real_data_figure(cfg, options)
+
+
+def draw(cfg: FigureConfig, result: SweepResult):
+    return plot_real_data(cfg, result.rows)

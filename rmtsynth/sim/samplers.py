@@ -39,6 +39,7 @@ __all__ = [
     "dense_factor",
     "sample_naive",
     "sample_exact",
+    "wishart_root",
     "ridge_weights",
 ]
 
@@ -136,8 +137,8 @@ def draw_generator(model: DataModel, rng: np.random.Generator) -> tuple[np.ndarr
     -------
     mu_beta : (p,) array
     factor : Factor
-        ``None`` (identity), ``sqrt(cov_scale)`` (scaled), ``sqrt(cov_diag)`` (diagonal), a cached
-        p x rank eigen-factor (dense), or for ``estimated`` a fresh root G / sqrt(n_hat) with
+        ``None`` (identity), ``sqrt(scale)`` (scaled), ``sqrt(eigenvalues)`` (diagonal), a cached
+        p x rank eigen-factor (file), or for ``estimated`` a fresh root G / sqrt(n_hat) with
         ``G G^T ~ Wishart(I_p, n_hat)`` (Bartlett's triangle; ``Z`` itself with ``estimate_mean``).
 
     Notes
@@ -147,41 +148,39 @@ def draw_generator(model: DataModel, rng: np.random.Generator) -> tuple[np.ndarr
     class mean is estimated from the same samples, ``mean + Z v / n_hat``, whose error has norm
     about ``sqrt(p / n_hat)``.
     """
-    gen = model.generator
-    if gen is None:
-        raise ValueError("the model has no synthetic generator")
+    cov = model.covariance
     p = model.p
-    mean = np.asarray(gen.mean, dtype=float)
-    kind = gen.cov_kind
+    mean = np.asarray(model.mean, dtype=float)
+    kind = cov.kind
     if kind == "identity":
         return mean, None
     if kind == "scaled":
-        if gen.cov_scale < 0:
-            raise ValueError(f"cov_scale must be >= 0, got {gen.cov_scale}")
-        return mean, float(np.sqrt(gen.cov_scale))
+        if cov.scale < 0:
+            raise ValueError(f"the covariance scale must be >= 0, got {cov.scale}")
+        return mean, float(np.sqrt(cov.scale))
     if kind == "diagonal":
-        if gen.cov_diag is None or np.shape(gen.cov_diag) != (p,):
-            raise ValueError(f"a diagonal covariance needs cov_diag of length {p}")
-        diag = np.asarray(gen.cov_diag, dtype=float)
+        if cov.eigenvalues is None or np.shape(cov.eigenvalues) != (p,):
+            raise ValueError(f"a diagonal covariance needs {p} eigenvalues")
+        diag = np.asarray(cov.eigenvalues, dtype=float)
         if np.any(diag < 0):
-            raise ValueError("cov_diag must be >= 0")
+            raise ValueError("the eigenvalues of C must be >= 0")
         return mean, np.sqrt(diag)
-    if kind == "dense":
-        if gen.cov_matrix is None or np.shape(gen.cov_matrix) != (p, p):
-            raise ValueError(f"a dense covariance needs cov_matrix of shape ({p}, {p})")
-        return mean, dense_factor(gen.cov_matrix)
+    if kind == "file":
+        if cov.matrix is None or np.shape(cov.matrix) != (p, p):
+            raise ValueError(f"a covariance matrix must have shape ({p}, {p})")
+        return mean, dense_factor(cov.matrix)
     if kind == "estimated":
-        n_hat = gen.n_hat
+        n_hat = cov.n_hat
         if n_hat is None or int(n_hat) < 1:
             raise ValueError(f"an estimated covariance needs n_hat >= 1, got {n_hat}")
         n_hat = int(n_hat)
-        if gen.estimate_mean:
+        if cov.estimate_mean:
             z = rng.standard_normal((p, n_hat))
             signs = 2.0 * rng.integers(0, 2, size=n_hat) - 1.0
             return mean + z @ signs / n_hat, z / np.sqrt(n_hat)
         # Z Z^T ~ Wishart(I_p, n_hat): Bartlett's triangular root has the same law and needs
         # O(p^2) random numbers instead of p * n_hat, and no QR to compact it.
-        return mean, _wishart_root(p, n_hat, rng) / np.sqrt(n_hat)
+        return mean, wishart_root(p, n_hat, rng) / np.sqrt(n_hat)
     raise ValueError(f"unknown covariance kind {kind!r}")
 
 
@@ -284,7 +283,7 @@ def sample_naive(
     return a @ a.T, a @ c
 
 
-def _wishart_root(q: int, d: int, rng: np.random.Generator) -> np.ndarray:
+def wishart_root(q: int, d: int, rng: np.random.Generator) -> np.ndarray:
     """A q x min(q, d) matrix G with ``G G^T ~ Wishart(I_q, d)``.
 
     Bartlett's lower-triangular factor when d >= q (O(q^2) random numbers), else a plain
@@ -312,7 +311,7 @@ def _exact_block(a: np.ndarray, factor: Factor, k: int, t: int,
     if k == 1:
         return u[:, None], t * u
     h2 = rng.standard_normal(q)
-    root = _wishart_root(q, k - 2, rng)
+    root = wishart_root(q, k - 2, rng)
     fm = apply_factor(factor, np.column_stack([h2, root]))
     # When t^2 = k^2 the h2 coefficient is exactly zero (integer arithmetic in floats), and
     # h2 h2^T + Wishart(k-2) is then a Wishart(k-1), so no special case is needed.

@@ -3,13 +3,16 @@
 A point's raw parameters speak the user's language (ratios, proportions, named verifiers,
 precision and recall, ``label_noise: auto``). :func:`resolve_point` turns them into the
 quantities the theory and the simulation take: integer sizes n, m, p, the verifier's (rho, phi),
-the label noise, and a :class:`GeneratorSpec`.
+the label noise, and the data model's parameters (:class:`~rmtsynth.core.model.ModelSpec`).
+Files (a covariance spectrum or matrix) are read once here; their contents travel with the point
+and key every cache by content, never by path.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,22 +21,9 @@ import numpy as np
 
 from rmtsynth.errors import ConfigError
 from rmtsynth.spec.schema import MAX_P, PARAM_DEFAULTS, key_text
+from rmtsynth.core.model import Covariance, ModelSpec
 from rmtsynth.core.verifier import NAMED_VERIFIERS, precision_recall, rho_phi_from_precision_recall
-
-
-@dataclass(frozen=True)
-class GeneratorSpec:
-    """The synthetic generator of a point, hashable so that points can share its eigen-data."""
-
-    p: int
-    mu_norm: float
-    alignment: float
-    shift: float
-    covariance: str
-    covariance_scale: float = 1.0
-    n_hat: int | None = None
-    estimate_mean: bool = False
-    spectrum_source: str = ""  # canonical text of the diagonal spectrum, or the resolved file path
+from rmtsynth.sim.geometry import placed_model
 
 
 @dataclass(frozen=True)
@@ -58,27 +48,35 @@ class ResolvedPoint:
     n_hat: int | None
     estimate_generator_mean: bool
     spectrum_source: str
+    # C's eigenvalues (diagonal) or matrix (file), read once; not a column of the tables.
+    covariance_values: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
-    def generator(self) -> GeneratorSpec:
-        return GeneratorSpec(
+    def generator(self) -> ModelSpec:
+        """The data model's parameters (hashable by content)."""
+        diagonal = self.covariance == "diagonal"
+        return ModelSpec(
             p=self.p,
             mu_norm=self.mu_norm,
             alignment=self.generator_alignment,
             shift=self.generator_shift,
-            covariance=self.covariance,
-            covariance_scale=self.covariance_scale,
-            n_hat=self.n_hat,
-            estimate_mean=self.estimate_generator_mean,
-            spectrum_source=self.spectrum_source,
+            covariance=Covariance(
+                kind=self.covariance,
+                scale=self.covariance_scale,
+                eigenvalues=self.covariance_values if diagonal else None,
+                matrix=None if diagonal else self.covariance_values,
+                n_hat=self.n_hat,
+                estimate_mean=self.estimate_generator_mean,
+                source=self.spectrum_source,
+            ),
         )
 
     def record(self) -> dict[str, Any]:
         """The point as a flat mapping (for tables, manifests and seeds)."""
-        return asdict(self)
+        return {name: getattr(self, name) for name in RESOLVED_COLUMNS}
 
 
-RESOLVED_COLUMNS = [f for f in ResolvedPoint.__dataclass_fields__]
+RESOLVED_COLUMNS = [f.name for f in fields(ResolvedPoint) if f.name != "covariance_values"]
 
 
 def _sizes(params: dict[str, Any], where: str) -> tuple[int, int, int]:
@@ -193,14 +191,17 @@ def parse_spectrum(value: Any, p: int, base_dir: Path, where: str) -> tuple[np.n
         desc = f"loguniform:{float(arg[0])!r},{float(arg[1])!r}"
     elif kind == "file":
         path = _resolve_path(arg, base_dir, f"{where}.covariance_spectrum.file")
-        vals = _load_array(path, f"{where}.covariance_spectrum.file").ravel()
-        desc = f"file:{path}"
+        vals, digest = _load_array(path, f"{where}.covariance_spectrum.file")
+        vals = vals.ravel()
+        desc = f"file:{path}#sha256:{digest[:16]}"
     else:
         raise ConfigError(f"{where}.covariance_spectrum.{key_text(kind)} is not known; use values, loguniform or file.")
     if vals.size != p:
         raise ConfigError(f"{where}.covariance_spectrum has {vals.size} values but p = {p}.")
-    if not np.all(np.isfinite(vals)) or np.any(vals < 0):
-        raise ConfigError(f"{where}.covariance_spectrum must be finite and >= 0 (it holds the eigenvalues of C).")
+    if not np.all(np.isfinite(vals)) or np.any(vals < 0) or np.any(vals > MAX_EIGENVALUE):
+        raise ConfigError(
+            f"{where}.covariance_spectrum must hold numbers from 0 to {MAX_EIGENVALUE:g} (the eigenvalues of C)."
+        )
     return vals, desc
 
 
@@ -215,28 +216,53 @@ def _resolve_path(value: Any, base_dir: Path, where: str) -> Path:
     return path.resolve()
 
 
+# Larger eigenvalues overflow the theory's sums long before they mean anything physical.
+MAX_EIGENVALUE = 1e12
+
+
 @lru_cache(maxsize=16)
-def _load_array_cached(path: str) -> np.ndarray:
-    if path.endswith(".npy"):
-        return np.load(path, allow_pickle=False)
-    return np.loadtxt(path, ndmin=1)
+def _parse_array(digest: str, suffix: str, data: bytes) -> np.ndarray:
+    """Parse a file's bytes; cached by content digest, so an edited file is read afresh."""
+    if suffix == ".npy":
+        import io
+
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    return np.loadtxt(data.decode("utf-8").splitlines(), ndmin=1)
 
 
-def _load_array(path: Path, where: str) -> np.ndarray:
+def _load_array(path: Path, where: str) -> tuple[np.ndarray, str]:
+    """The numbers in a .npy or text file, and the SHA-256 of the file's bytes."""
     try:
-        return np.asarray(_load_array_cached(str(path)), dtype=float)
-    except (OSError, ValueError) as exc:
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        return np.asarray(_parse_array(digest, path.suffix, data), dtype=float), digest
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where} = {path} cannot be read as numbers ({type(exc).__name__}).") from None
 
 
-def load_dense_covariance(path: str, p: int, where: str) -> np.ndarray:
-    """A p x p symmetric positive semi-definite matrix from a .npy or text file."""
-    cov = _load_array(Path(path), where)
+def load_dense_covariance(path: Path, p: int, where: str) -> tuple[np.ndarray, str]:
+    """A p x p covariance matrix from a .npy or text file, and the file's SHA-256.
+
+    The matrix must be symmetric, positive semi-definite (to rounding) and have eigenvalues of
+    at most ``MAX_EIGENVALUE``: anything else is not a covariance, and the theory and the
+    sampler would return numbers for it all the same.
+    """
+    cov, digest = _load_array(Path(path), where)
     if cov.shape != (p, p):
         raise ConfigError(f"{where} holds a matrix of shape {cov.shape}, but p = {p} needs ({p}, {p}).")
     if not np.all(np.isfinite(cov)) or not np.allclose(cov, cov.T, rtol=1e-10, atol=1e-12):
         raise ConfigError(f"{where} must hold a finite symmetric matrix.")
-    return 0.5 * (cov + cov.T)
+    cov = 0.5 * (cov + cov.T)
+    eig = np.linalg.eigvalsh(cov)
+    largest = float(np.max(np.abs(eig))) if eig.size else 0.0
+    if eig.size and float(eig.min()) < -1e-10 * max(largest, 1.0):
+        raise ConfigError(
+            f"{where} is not positive semi-definite (its smallest eigenvalue is {float(eig.min()):.3g}); "
+            "a covariance matrix must have eigenvalues >= 0."
+        )
+    if largest > MAX_EIGENVALUE:
+        raise ConfigError(f"{where} has an eigenvalue of {largest:.3g}; a covariance here must have eigenvalues of at most {MAX_EIGENVALUE:g}.")
+    return cov, digest
 
 
 def resolve_point(params: dict[str, Any], base_dir: Path, where: str = "params", *, seed: int = 0) -> ResolvedPoint:
@@ -268,29 +294,34 @@ def resolve_point(params: dict[str, Any], base_dir: Path, where: str = "params",
     if cov != "file" and "covariance_file" in params:
         raise ConfigError(f"{where}: covariance_file is only used with covariance = file, not {cov}.")
     source = ""
+    values = None
     if cov == "diagonal":
         if "covariance_spectrum" not in full:
             raise ConfigError(f"{where}: covariance = diagonal needs covariance_spectrum.")
-        _, source = parse_spectrum(full["covariance_spectrum"], p, base_dir, where)
+        values, source = parse_spectrum(full["covariance_spectrum"], p, base_dir, where)
     elif cov == "file":
         if "covariance_file" not in full:
             raise ConfigError(f"{where}: covariance = file needs covariance_file.")
         path = _resolve_path(full["covariance_file"], base_dir, f"{where}.covariance_file")
-        load_dense_covariance(str(path), p, f"{where}.covariance_file")
-        source = str(path)
+        values, digest = load_dense_covariance(path, p, f"{where}.covariance_file")
+        source = f"{path}#sha256:{digest[:16]}"
 
     gamma = float(full["gamma"])
     mu_norm = float(full["mu_norm"])
-    gen = GeneratorSpec(
+    gen = ModelSpec(
         p=p,
         mu_norm=mu_norm,
         alignment=float(full["generator_alignment"]),
         shift=float(full["generator_shift"]),
-        covariance=cov,
-        covariance_scale=float(full.get("covariance_scale", 1.0)),
-        n_hat=n_hat,
-        estimate_mean=bool(full.get("estimate_generator_mean", False)),
-        spectrum_source=source,
+        covariance=Covariance(
+            kind=cov,
+            scale=float(full.get("covariance_scale", 1.0)),
+            eigenvalues=values if cov == "diagonal" else None,
+            matrix=values if cov == "file" else None,
+            n_hat=n_hat,
+            estimate_mean=bool(full.get("estimate_generator_mean", False)),
+            source=source,
+        ),
     )
     eps_raw = full["label_noise"]
     auto = eps_raw == "auto"
@@ -317,18 +348,17 @@ def resolve_point(params: dict[str, Any], base_dir: Path, where: str = "params",
         generator_alignment=gen.alignment,
         generator_shift=gen.shift,
         covariance=cov,
-        covariance_scale=gen.covariance_scale,
+        covariance_scale=gen.covariance.scale,
         n_hat=n_hat,
-        estimate_generator_mean=gen.estimate_mean,
+        estimate_generator_mean=gen.covariance.estimate_mean,
         spectrum_source=source,
+        covariance_values=values,
     )
 
 
 @lru_cache(maxsize=65536)
-def auto_label_noise(gen: GeneratorSpec, seed: int, m: int, gamma: float) -> float:
+def auto_label_noise(gen: ModelSpec, seed: int, m: int, gamma: float) -> float:
     """eps(m) = 1 - accuracy of the ridge trained on m clean synthetic samples alone (section 12)."""
-    from rmtsynth.engine.points import theory_for_generator  # local: the engine imports this module
-
-    res = theory_for_generator(gen, 0.0, float(m), 0.0, 0.0, 1.0, gamma, seed=seed)
+    res = placed_model(gen, seed).theory(0.0, float(m), 0.0, 0.0, 1.0, gamma)
     acc = float(res.accuracy)
     return float(min(max(1.0 - acc, 0.0), 1.0))
