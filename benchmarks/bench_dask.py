@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=None, help="Runs per executor, alternating (median reported).")
     args = parser.parse_args(argv)
 
+    from distributed import get_task_stream
+
     from rmtsynth.spec.config import load_config
     from rmtsynth.engine.executors import executor_for, session
     from rmtsynth.io.output import table_csv
@@ -93,11 +95,14 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             with executor_for("dask", None, args.workers) as executor:
                 startup = time.perf_counter() - t0
-                # Alternate, so that a change in the machine's load hits both alike.
-                for _ in range(repeat):
-                    timed("local")
-                    timed("dask")
-                batches = executor.submitted // repeat  # type: ignore[attr-defined]
+                # The scheduler's task stream names every Dask task that ran: count the batches.
+                with get_task_stream(client=executor.client) as stream:  # type: ignore[attr-defined]
+                    # Alternate, so that a change in the machine's load hits both alike.
+                    for _ in range(repeat):
+                        timed("local")
+                        timed("dask")
+                keys = {str(record["key"]) for record in stream.data}
+                batches = sum(1 for key in keys if key.startswith("rmtsynth-simulate-")) // repeat
 
     local, dask = results["local"], results["dask"]
     same = table_csv(local.columns, local.rows) == table_csv(dask.columns, dask.rows)

@@ -31,7 +31,9 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 ARGS = _parse_args() if __name__ == "__main__" else None
 if ARGS is not None:
     # Must be set before numpy loads its BLAS.
-    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+    from rmtsynth.engine.parallel import BLAS_ENV  # imports no numpy
+
+    for _var in BLAS_ENV:
         os.environ[_var] = str(ARGS.blas_threads)
 
 import datetime as _dt  # noqa: E402
@@ -46,13 +48,16 @@ from typing import Any, Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
-from scipy.special import ndtr  # noqa: E402
 
+from rmtsynth.core.dense_oracle import evaluate_dense  # noqa: E402
 from rmtsynth.core.model import DataModel, build_model  # noqa: E402
 from rmtsynth.sim.samplers import draw_generator, sample_exact, sample_naive  # noqa: E402
 from rmtsynth.core.theory import Spectrum, evaluate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The dense baseline's convergence tolerance (relative change of both deltas).
+DENSE_TOL = 1e-12
 
 # Targets (the claims the report checks).
 GRID_P1000_MAX_S = 0.5  # "a 1000-point grid at p = 1000 in well under a second"
@@ -108,66 +113,11 @@ def diagonal_problem(p: int) -> tuple[np.ndarray, DataModel]:
     """A diagonal C with log-uniform spectrum on [0.2, 5] and a random direction for mu."""
     rng = np.random.default_rng(p)
     diag = np.exp(rng.uniform(np.log(0.2), np.log(5.0), size=p))
-    model = build_model(p, 1.5, 0.8, 0.5, "diagonal", cov_diag=diag, rng=rng)
+    model = build_model(p, 1.5, 0.8, 0.5, "diagonal", eigenvalues=diag, rng=rng)
     return diag, model
 
 
-def dense_point(
-    cov: np.ndarray,
-    mu: np.ndarray,
-    mu_beta: np.ndarray,
-    n: float,
-    m: float,
-    eps: float,
-    rho: float,
-    phi: float,
-    gamma: float,
-    *,
-    tol: float = 1e-12,
-    max_iter: int = 1_000_000,
-) -> tuple[float, int]:
-    """The straightforward per-point theory: plain fixed-point iteration on the dense p x p bulk
-    resolvent, then the dense resolvent with its rank-2 part and the quadratic forms.
-
-    Returns (accuracy, number of fixed-point iterations). Same mathematics as THEORY.md 2-4.
-    """
-    p = mu.shape[0]
-    eye = np.eye(p)
-    N = n + m
-    pi = n / N
-    alpha = phi * (1 - eps) + rho * eps
-    lam = phi * (1 - eps) - rho * eps
-    c = alpha * (1 - pi)
-    delta = delta_s = 0.0
-    iterations = 0
-    for iterations in range(1, max_iter + 1):
-        bulk = np.linalg.inv((gamma + pi / (1 + delta)) * eye + (c / (1 + delta_s)) * cov)
-        new = np.trace(bulk) / N, float(np.sum(cov * bulk)) / N  # tr(C B) for symmetric C, B
-        done = abs(new[0] - delta) <= tol * new[0] and abs(new[1] - delta_s) <= tol * max(new[1], 1e-300)
-        delta, delta_s = new
-        if done:
-            break
-    u, us = 1 / (1 + delta), 1 / (1 + delta_s)
-    bulk = np.linalg.inv((gamma + pi * u) * eye + c * us * cov)
-    cb = cov @ bulk
-    t1 = float(np.sum(bulk * bulk)) / N
-    t3 = float(np.sum(cb * bulk)) / N
-    t2 = float(np.sum(cb * cb.T)) / N
-    a1, a2, b1, b2 = pi * u**2 * t1, pi * u**2 * t3, c * us**2 * t3, c * us**2 * t2
-    h = (1 - a1) * (1 - b2) - a2 * b1
-    X, Y = (1 - b2) / h, b1 / h
-    Y_lam = lam * (1 - pi) * us**2 * t3 / h
-    q_bar = np.linalg.inv(
-        pi * u * (np.outer(mu, mu) + eye) + c * us * (np.outer(mu_beta, mu_beta) + cov) + gamma * eye
-    )
-    v = pi * u * mu + (1 - pi) * lam * us * mu_beta
-    qv = q_bar @ v
-    P_mu, P_beta = float(mu @ qv), float(mu_beta @ qv)
-    var = (X - 1) * (1 - P_mu) ** 2 + X * float(qv @ qv) + Y * (1 + P_beta**2 + float(qv @ cov @ qv)) - 2 * Y_lam * P_beta
-    return float(ndtr(P_mu / np.sqrt(var))), iterations
-
-
-def plain_iteration_counts(ell: np.ndarray, grid: Grid, tol: float = 1e-12) -> np.ndarray:
+def plain_iteration_counts(ell: np.ndarray, grid: Grid, tol: float = DENSE_TOL) -> np.ndarray:
     """Iterations the dense baseline's plain iteration needs at every grid point.
 
     The same recurrence written in C's eigenbasis (O(p) per step), vectorised over the grid; used
@@ -225,7 +175,7 @@ def bench_theory(ps: list[int], direct_subset: dict[int, int], repeats: int) -> 
     rows = []
     for p in ps:
         diag, model = diagonal_problem(p)
-        spectrum = Spectrum.from_eigen(diag, model.mu, model.generator.mean)
+        spectrum = Spectrum.from_eigen(diag, model.mu, model.mean)
         run = lambda: evaluate(spectrum, grid.n, grid.m, eps, grid.rho, grid.phi, gamma)  # noqa: E731
         fast = run()
         t_grid = best_of(run, repeats)
@@ -247,9 +197,9 @@ def bench_theory(ps: list[int], direct_subset: dict[int, int], repeats: int) -> 
             t0 = time.perf_counter()
             diffs = []
             for i in picks:
-                acc, _ = dense_point(cov, model.mu, model.generator.mean, grid.n, grid.m, eps[i], grid.rho,
-                                     grid.phi, gamma[i])
-                diffs.append(abs(acc - float(fast.accuracy[i])))
+                dense = evaluate_dense(cov, model.mu, model.mean, grid.n, grid.m, eps[i], grid.rho, grid.phi,
+                                       gamma[i], tol=DENSE_TOL)
+                diffs.append(abs(dense["accuracy"] - float(fast.accuracy[i])))
             raw = (time.perf_counter() - t0) / k
             sub_iters = float(iters[picks].mean())
             # Rescale from the subset's iteration counts to the whole grid's.
@@ -282,7 +232,7 @@ class SamplerRow:
 def sampler_model(p: int = 500) -> DataModel:
     rng = np.random.default_rng(500)
     diag = np.exp(rng.uniform(np.log(0.2), np.log(5.0), size=p))
-    return build_model(p, 1.5, 0.8, 0.5, "diagonal", cov_diag=diag, rng=rng)
+    return build_model(p, 1.5, 0.8, 0.5, "diagonal", eigenvalues=diag, rng=rng)
 
 
 def time_sampler(model: DataModel, sampler: str, n: int, m: int, draws: int) -> float:
@@ -417,10 +367,10 @@ def write_report(path: Path, args: argparse.Namespace, info: list[tuple[str, str
         f"A 1000-point grid (25 label-noise values in [0, 0.9] x 40 ridge penalties in [1e-2, 10]), n = {grid.n:g}, "
         f"m = {grid.m:g}, rho = {grid.rho}, phi = {grid.phi}; diagonal C with a log-uniform spectrum on [0.2, 5], "
         "mu_beta = 0.8 mu + 0.5 e_perp. The theory is one vectorised `evaluate` call on `Spectrum.from_eigen` "
-        "(best of several runs). The baseline, written in this script, solves each point separately: plain "
-        "fixed-point iteration from 0 with a dense p x p inverse per step (relative tolerance 1e-12), then the dense "
-        "resolvent with its rank-2 part and the quadratic forms. Where it is timed on a subset of grid points "
-        "(evenly spaced through the grid) the time is rescaled to the whole grid's mean iteration count; elsewhere "
+        "(best of several runs). The baseline, `rmtsynth.core.dense_oracle.evaluate_dense`, solves each point "
+        "separately: plain fixed-point iteration from 0 with a dense p x p inverse per step (relative tolerance "
+        f"{DENSE_TOL:g}), then the dense resolvent with its rank-2 part and the quadratic forms. Where it is timed "
+        "on a subset of grid points (evenly spaced through the grid) the time is rescaled to the whole grid's mean iteration count; elsewhere "
         "it is modelled as (mean iterations) x (one dense inverse) + the final step.",
         "",
         "| p | theory, 1000 points (ms) | theory points/s | baseline per point (ms) | how | "

@@ -5,7 +5,7 @@ The Python API (:mod:`rmtsynth.api`) is available at the top level: ``rmtsynth.p
 so ``import rmtsynth`` stays light and has no side effects.
 """
 
-__version__ = "0.1.0"
+from rmtsynth._version import __version__
 
 _API = ("predict", "simulate", "sweep", "plan", "Table")
 

@@ -39,7 +39,6 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
 
 _USAGE_ERRORS = _usage_errors()
 
-BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
 
 app = typer.Typer(
     add_completion=False,
@@ -68,7 +67,9 @@ def _limit_blas_threads() -> None:
     Parallel work comes from --workers; BLAS threads contending for the same cores slow the small
     matrix work of a sweep many times over. The limit is set at run time, not on import.
     """
-    if any(os.environ.get(v) for v in BLAS_THREAD_VARIABLES):
+    from rmtsynth.engine.parallel import BLAS_ENV
+
+    if any(os.environ.get(v) for v in BLAS_ENV):
         return
     try:
         from threadpoolctl import threadpool_limits
@@ -125,7 +126,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except TaskError as exc:
             # Not the user's input: a bug or a failing cluster; still one line, but exit 1.
             if _DEBUG["on"]:
-                traceback.print_exc()
+                typer.echo(exc.traceback_text or traceback.format_exc(), err=True)
             _fail(str(exc), code=1)
         except KeyboardInterrupt as exc:
             what = INTERRUPTED.get(fn.__name__, "nothing was written")
@@ -244,7 +245,7 @@ def theory(
         raise RmtsynthError("--n = 0 and --m = 0 leave no training sample; --n + --m must be at least 1.")
     try:
         point = resolve_point(params, Path.cwd(), "The options", seed=seed)
-    except ConfigError as exc:
+    except RmtsynthError as exc:
         raise RmtsynthError(_as_options(str(exc))) from None
     out: dict[str, Any] = {k: v.item() for k, v in predict_points([point], seed=seed, convention=convention).items()}
     if simulate:
@@ -336,10 +337,15 @@ def validate(
     overrides: List[str] = typer.Option([], "--set", help="Override a config value: key=value."),
 ) -> None:
     """Check configs (keys, types, ranges, every point) without computing anything."""
-    from rmtsynth.spec.config import load_config
     from rmtsynth.runner import check_config
+    from rmtsynth.spec.config import load_config
+    from rmtsynth.spec.plan_config import is_plan_config, load_plan
 
     for path in configs:
+        if is_plan_config(path):
+            load_plan(path)
+            typer.echo(f"{path}: ok (plan)")
+            continue
         cfg = load_config(path, overrides)
         count = check_config(cfg)
         typer.echo(f"{path}: ok ({cfg.kind}" + (f", {count} points)" if count is not None else ")"))

@@ -1,4 +1,10 @@
-"""Exceptions that reach the user as one plain sentence."""
+"""Exceptions that reach the user as one plain sentence.
+
+Every class here is a problem with the user's input (exit code 2). The two that the pure math
+layer raises also derive from the built-in class a numerical caller would catch: a parameter
+outside its domain is a ``ValueError``, a solver that cannot converge an ``ArithmeticError``.
+Anything else (a ``ValueError`` from numpy, a ``LinAlgError``) is a defect, not an input error.
+"""
 
 
 class RmtsynthError(Exception):
@@ -9,5 +15,9 @@ class ConfigError(RmtsynthError):
     """A configuration key is missing, unknown, of the wrong type or out of range."""
 
 
-class ConvergenceError(RmtsynthError):
+class ParameterError(RmtsynthError, ValueError):
+    """A model parameter outside its domain (raised by the math layer, which knows no config)."""
+
+
+class ConvergenceError(RmtsynthError, ArithmeticError):
     """The fixed-point solver could not converge at some parameter point."""

@@ -22,7 +22,9 @@ def check_out_dir(out_dir: Path) -> Path:
 
 def check_config(cfg: FigureConfig) -> int | None:
     """Every check that needs no computing, for any kind; returns the number of points if known."""
-    return figure_kind(cfg.kind).check(cfg)
+    count = figure_kind(cfg.kind).check(cfg)
+    figure_style.check_figure_texts(cfg)
+    return count
 
 
 def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:

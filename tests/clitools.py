@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from typer.testing import CliRunner
 
 from rmtsynth.cli import app
@@ -24,3 +26,12 @@ def assert_clean_error(result, *needles: str) -> str:
     for needle in needles:
         assert needle in line, (needle, line)
     return line
+
+
+def default_sigint_in_child() -> None:
+    """``preexec_fn`` for a child process: SIGINT back to its default disposition before exec.
+
+    An ignored disposition survives exec, and a Python child that starts with SIGINT ignored never
+    raises KeyboardInterrupt; with the default one the child's interpreter installs its handler.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

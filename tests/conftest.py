@@ -1,7 +1,30 @@
-"""Test-wide settings: single-threaded BLAS, because the test matrices are small and threads
-only contend on a shared machine."""
+"""Test-wide settings and fixtures.
 
-import os
+BLAS is single-threaded because the test matrices are small and threads only contend on a shared
+machine. The SIGINT helpers make the interrupt tests independent of how pytest was launched: a
+process started with ``nohup``, as a background job or by some CI runners inherits SIGINT as
+ignored, and Python then installs no KeyboardInterrupt handler of its own.
+"""
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+from __future__ import annotations
+
+import signal
+from typing import Iterator
+
+import pytest
+
+from threadpoolctl import threadpool_limits
+
+# One BLAS thread in the test process (a run-time limit: the variables stay as the user set them).
+threadpool_limits(1)
+
+
+@pytest.fixture
+def sigint_raises_keyboard_interrupt() -> Iterator[None]:
+    """Within the test, SIGINT raises KeyboardInterrupt in this process, whatever it inherited."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+

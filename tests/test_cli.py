@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from rmtsynth.figures import curves as plotting
+from rmtsynth.figures import style as plotting
 from rmtsynth.io.atomic import atomic_group
-from clitools import assert_clean_error, invoke
+from clitools import assert_clean_error, default_sigint_in_child, invoke
 
 RMTSYNTH = Path(sys.executable).with_name("rmtsynth")
 
@@ -97,8 +97,8 @@ def test_theory_table_and_precision_recall() -> None:
         (("--label-noise", -0.1), ("--label-noise", "[0, 1]")),
         (("--label-noise", "nan"), ("--label-noise", "[0, 1]")),
         (("--label-noise", "often"), ("--label-noise = 'often'", "[0, 1]")),
-        (("--gamma", 0), ("--gamma = 0", "(0, 1e+12]")),
-        (("--gamma", "inf"), ("--gamma", "(0, 1e+12]")),
+        (("--gamma", 0), ("--gamma = 0", "[1e-08, 1e+12]")),
+        (("--gamma", "inf"), ("--gamma", "[1e-08, 1e+12]")),
         (("--p", 0), ("--p = 0", "[1, 100000]")),
         (("--p", 200000), ("--p = 200000", "[1, 100000]")),
         (("--n", -1), ("--n = -1", "[0, 1e+12]")),
@@ -203,6 +203,7 @@ def test_interrupt_while_writing_leaves_nothing(tmp_path: Path, monkeypatch: pyt
     assert list((tmp_path / "cache").rglob("*.npz"))
 
 
+@pytest.mark.usefixtures("sigint_raises_keyboard_interrupt")
 def test_output_files_are_published_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     targets = [tmp_path / f"f.{ext}" for ext in ("csv", "pdf", "json")]
     # A failure while writing leaves none of the files and no temporary file.
@@ -288,7 +289,7 @@ def test_sigint_exits_130_keeps_cache_and_resumes_identically(tmp_path: Path) ->
     cmd = [str(RMTSYNTH), "sweep", str(path), "-o", str(out), "--workers", "2", "--set", "simulation.seeds=400", "-q"]
     proc = subprocess.Popen(
         cmd, env=subprocess_env(cache), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=default_sigint_in_child,
     )
     try:
         give_up = time.monotonic() + 300

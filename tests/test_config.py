@@ -154,7 +154,7 @@ BAD_CONFIGS: dict[str, tuple[str | bytes, tuple[str, ...]]] = {
     "float for int": (BASE_PARAMS.replace("p: 5", "p: 5.5"), ("params.p", "5.5", "integer")),
     "bool for number": (BASE_PARAMS.replace("p: 5", "p: 5, gamma: true"), ("params.gamma", "true")),
     "null value": (BASE_PARAMS.replace("p: 5", "p: 5, mu_norm: null"), ("params.mu_norm", "null")),
-    "out of range": (BASE_PARAMS.replace("p: 5", "p: 5, gamma: -1"), ("params.gamma", "-1", "(0, 1e+12]")),
+    "out of range": (BASE_PARAMS.replace("p: 5", "p: 5, gamma: -1"), ("params.gamma", "-1", "[1e-08, 1e+12]")),
     "out of range in a list": (BASE_PARAMS.replace("0.3]", "1.5]"), ("params.label_noise", "1.5", "[0, 1]")),
     "nan": (BASE_PARAMS.replace("p: 5", "p: 5, mu_norm: .nan"), ("params.mu_norm", "nan")),
     "overflow": (BASE_PARAMS.replace("p: 5", "p: 5, gamma: 1e400"), ("params.gamma", "inf")),
@@ -243,7 +243,7 @@ def test_bad_config_is_one_sentence_and_writes_nothing(tmp_path: Path, case: str
 
 def test_missing_config_file(tmp_path: Path) -> None:
     assert_clean_error(invoke("validate", tmp_path / "nope.yaml"), "nope.yaml", "does not exist")
-    assert_clean_error(invoke("sweep", tmp_path, "-o", tmp_path / "out"), "does not exist")
+    assert_clean_error(invoke("sweep", tmp_path, "-o", tmp_path / "out"), "is a directory")
     assert not (tmp_path / "out").exists()
 
 

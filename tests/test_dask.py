@@ -7,12 +7,13 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from rmtsynth.engine import executors
 from rmtsynth.cli import app
-from rmtsynth.errors import RmtsynthError
+from rmtsynth.errors import ConfigError, ConvergenceError, ParameterError, RmtsynthError
 from rmtsynth.engine.executors import PointError, TaskError, plan_batches
 from rmtsynth.spec.resolve import resolve_point
 from rmtsynth.engine.sweep import SweepOptions, run_simulations
@@ -178,22 +179,97 @@ def test_bad_input_names_the_point_locally() -> None:
 @needs_dask
 def test_unexpected_error_is_one_line_naming_the_point(scheduler: str) -> None:
     options = SweepOptions(workers=2, cache_dir=None, progress=False, executor="dask", scheduler=scheduler)
-    broken = replace(point(), covariance="bogus")  # a bug-like failure (KeyError), not an input error
-    with pytest.raises(TaskError, match=r"At the point n = 100, .*covariance = bogus.*failed unexpectedly: KeyError") as exc:
+    broken = replace(point(), covariance="bogus")  # a bug-like failure (a built-in error), not an input error
+    with pytest.raises(TaskError, match=r"At the point n = 100, .*covariance = bogus.*failed unexpectedly: \w+Error: ") as exc:
         simulate([broken], options)
-    assert "\n" not in str(exc.value)
+    assert "\n" not in str(exc.value) and not exc.value.is_input_error
+    assert exc.value.traceback_text.startswith("Traceback") and "in simulate_task" in exc.value.traceback_text
 
 
-def test_unexpected_error_exits_1(config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("error", [RuntimeError("boom"), ValueError("boom"), np.linalg.LinAlgError("boom")],
+                         ids=["RuntimeError", "ValueError", "LinAlgError"])
+def test_unexpected_error_exits_1(error: Exception, config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A ValueError or LinAlgError from the code is a defect like any other, not bad input (exit 2).
     import rmtsynth.engine.sweep
 
     def boom(task: tuple) -> None:
-        raise RuntimeError("boom")
+        raise error
 
-    monkeypatch.setattr(rmtsynth.sweep, "simulate_task", boom)
+    monkeypatch.setattr(rmtsynth.engine.sweep, "simulate_task", boom)
     code, err = sweep(str(config), "-o", str(tmp_path / "out"), "--no-cache", "--workers", "1")
     assert code == 1
-    assert err.count("\n") == 1 and "At panel 'a', series 'p = 30', m_over_n = 0.5 (n = 200" in err and "RuntimeError: boom" in err
+    assert err.count("\n") == 1 and "At panel 'a', series 'p = 30', m_over_n = 0.5 (n = 200" in err
+    assert f"{type(error).__name__}: boom" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------- errors classified by type
+
+
+def fail_with(kind: str) -> str:
+    """A task that succeeds on "ok" and otherwise raises; module-level so a spawned worker can run it."""
+    if kind == "ValueError":
+        raise ValueError("an internal shape mismatch")
+    if kind == "LinAlgError":
+        np.linalg.inv(np.zeros((2, 2)))
+    if kind == "MemoryError":
+        raise MemoryError("out of memory")
+    if kind == "ParameterError":
+        raise ParameterError("gamma = 0 is outside its domain; it must be > 0.")
+    if kind == "ConvergenceError":
+        raise ConvergenceError("the fixed point did not converge at point 0.")
+    return kind
+
+
+def _describe(index: int) -> str:
+    return f"At the point number {index}"
+
+
+@pytest.mark.parametrize(
+    ("kind", "workers"),
+    [("ValueError", 1), ("LinAlgError", 1), ("MemoryError", 1), ("ValueError", 2)],
+)
+def test_a_defect_in_a_task_is_a_task_error_naming_the_point(kind: str, workers: int) -> None:
+    with pytest.raises(TaskError) as info:
+        executors.LocalExecutor(workers).run(fail_with, ["ok", kind, "ok"], describe=_describe, progress=False)
+    err = info.value
+    assert not isinstance(err, RmtsynthError) and not err.is_input_error and not executors.is_input_error(err)
+    message = str(err)
+    assert message.startswith("At the point number 1: the simulation failed unexpectedly: ") and "\n" not in message
+    assert message.endswith(".") and f"{kind}: " in message
+    assert err.point == "At the point number 1" and err.cause.startswith(f"{kind}: ")
+    # The worker's traceback is kept for a debugging display, not shown in the sentence.
+    assert err.traceback_text.startswith("Traceback") and "in fail_with" in err.traceback_text
+    assert "Traceback" not in message
+
+
+@pytest.mark.parametrize("kind", ["ParameterError", "ConvergenceError"])
+def test_an_input_error_in_a_task_is_a_point_error(kind: str) -> None:
+    with pytest.raises(PointError) as info:
+        executors.LocalExecutor(1).run(fail_with, ["ok", kind], describe=_describe, progress=False)
+    err = info.value
+    assert isinstance(err, RmtsynthError) and err.is_input_error and executors.is_input_error(err)
+    assert str(err).startswith("At the point number 1: the simulation failed: ") and "\n" not in str(err)
+    assert err.point == "At the point number 1"
+
+
+def test_input_errors_are_the_projects_own_classes() -> None:
+    assert executors.INPUT_ERRORS == (RmtsynthError,)
+    for builtin in (ValueError("x"), ArithmeticError("x"), ZeroDivisionError("x"), MemoryError(), np.linalg.LinAlgError("x")):
+        assert not executors.is_input_error(builtin), builtin
+    for own in (ParameterError("x"), ConvergenceError("x"), ConfigError("x"), RmtsynthError("x")):
+        assert executors.is_input_error(own), own
+    # Numerical callers can still catch them by the built-in class.
+    assert isinstance(ParameterError("x"), ValueError) and isinstance(ConvergenceError("x"), ArithmeticError)
+
+
+def test_task_errors_survive_pickling() -> None:
+    import pickle
+
+    err = TaskError.unexpected("At the point n = 1", "ValueError: bad (at x.py:3)", "Traceback (most recent call last):\n")
+    copy = pickle.loads(pickle.dumps(err))
+    assert (str(copy), copy.point, copy.cause, copy.traceback_text) == (str(err), err.point, err.cause, err.traceback_text)
+    point_error = pickle.loads(pickle.dumps(PointError("At the point n = 1", "n + m must be > 0.")))
+    assert str(point_error) == "At the point n = 1: the simulation failed: n + m must be > 0."
 
 
 def test_missing_extra_says_how_to_install(config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -304,38 +304,69 @@ def test_numerical_edges(eps: Any, p: int, m: int, gamma: float) -> None:
         assert float(got.accuracy) < 0.5
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"n": 0, "m": 1, "p": 100, "gamma": 1e-10},  # p / N = 100
-        {"n": 1, "m": 0, "p": 100, "gamma": 1e-10},
-        {"n": 0, "m": 50, "p": 1, "label_noise": 1.0, "verifier": "oracle"},  # alpha = 0
-        {"n": 10, "m": 50, "p": 1, "mu_norm": 0.0},
-        {"n": 0, "m": 10, "p": 5, "rho": 0.0, "phi": 0.0},
-        {"n": 0, "m": 10, "p": 5, "precision": 1.0, "recall": 1.0, "label_noise": 0.0},
-        {"n": 0, "m_over_n": 2, "p": 5},
-        {"n": 0, "p_over_m": 100, "m": 0},
-        {"n": 0, "p": 3, "m": 0},
-        {"n": 3, "p_over_n": 0.1, "m": 1},
-        {"n": 0, "synthetic_proportion": 1.0, "p": 4},
-        {"n": 0, "m": 10, "p": 5, "covariance": "estimated", "n_hat": 1},
-        {"n": 0, "m": 10, "p": 5, "label_noise": "auto", "verifier": "none"},
-        {"n": 0, "m": 10**12, "p": 10**5, "gamma": 1e-10},
-    ],
-)
-def test_resolved_edges_give_a_number_or_a_clear_error(params: dict[str, Any], tmp_path: Path) -> None:
+# Each edge with what it must give: ("closed", closed-form arguments) for the synthetic-only closed
+# form of section 8 (p, m, mu_norm, label_noise, rho, phi, gamma); ("half",) for the null
+# classifier, exactly 1/2; ("above", x) for a number in (x, 1); ("error", fragment) for one sentence
+# naming the problem.
+EDGES = [
+    # p / N = 100, synthetic only; with C = I and mu_beta = mu every sample has the real law.
+    ({"n": 0, "m": 1, "p": 100, "gamma": 1e-10}, ("closed", (100, 1, 1.0, 0.0, 1.0, 1.0, 1e-10))),
+    # One real sample: the same law as one kept synthetic sample with clean labels.
+    ({"n": 1, "m": 0, "p": 100, "gamma": 1e-10}, ("closed", (100, 1, 1.0, 0.0, 1.0, 1.0, 1e-10))),
+    # Every label flipped and an oracle verifier: nothing is kept (alpha = 0).
+    ({"n": 0, "m": 50, "p": 1, "label_noise": 1.0, "verifier": "oracle"}, ("half",)),
+    # No class signal at all.
+    ({"n": 10, "m": 50, "p": 1, "mu_norm": 0.0}, ("half",)),
+    # A verifier that keeps nothing.
+    ({"n": 0, "m": 10, "p": 5, "rho": 0.0, "phi": 0.0}, ("half",)),
+    ({"n": 0, "m": 10, "p": 5, "precision": 1.0, "recall": 1.0, "label_noise": 0.0},
+     ("closed", (5, 10, 1.0, 0.0, 0.0, 1.0, 1.0))),
+    ({"n": 0, "m_over_n": 2, "p": 5}, ("error", "n + m = 0")),
+    ({"n": 0, "p_over_m": 100, "m": 0}, ("error", "p_over_m needs m > 0")),
+    ({"n": 0, "p": 3, "m": 0}, ("error", "n + m = 0")),
+    ({"n": 3, "p_over_n": 0.1, "m": 1}, ("error", "rounds to p = 0")),
+    # A proportion of 1 with no real data leaves m undetermined.
+    ({"n": 0, "synthetic_proportion": 1.0, "p": 4}, ("error", "m is missing")),
+    # C estimated from a single sample (rank 1); clean labels, so lambda > 0 and accuracy > 1/2.
+    ({"n": 0, "m": 10, "p": 5, "covariance": "estimated", "n_hat": 1}, ("above", 0.5)),
+    # p / N = 1e-7: the infinite-sample accuracy Phi(||mu||) = Phi(1) = 0.841344746...
+    ({"n": 0, "m": 10**12, "p": 10**5, "gamma": 1e-10}, ("closed", (10**5, 10**12, 1.0, 0.0, 1.0, 1.0, 1e-10))),
+]
+
+
+@pytest.mark.parametrize(("params", "expected"), EDGES, ids=[",".join(f"{k}={v}" for k, v in e[0].items()) for e in EDGES])
+def test_resolved_edges_give_the_expected_number_or_error(params: dict[str, Any], expected: tuple, tmp_path: Path) -> None:
     canon = {ALIASES.get(k, k): v for k, v in params.items()}
-    try:
-        point = resolve_point(canon, tmp_path, "params")
-        res = theory_for_points([point])
-    except RmtsynthError as exc:
-        message = str(exc)
-        assert message.endswith(".") and "\n" not in message
-        assert any(k in message for k in ("n + m", "m is missing", "rounds to", "p_over_m needs", "needs")), message
+    kind = expected[0]
+    if kind == "error":
+        with pytest.raises(RmtsynthError) as info:
+            theory_for_points([resolve_point(canon, tmp_path, "params")])
+        message = str(info.value)
+        assert message.endswith(".") and "\n" not in message, message
+        assert expected[1] in message, message
         return
-    acc = float(res["accuracy"][0])
-    assert 0.0 <= acc <= 1.0
+    res = theory_for_points([resolve_point(canon, tmp_path, "params")])
     for name in ("accuracy", "mean", "variance", "delta_real", "delta_synth"):
         assert np.isfinite(res[name][0]), name
-    if point.mu_norm == 0 or point.rho == point.phi == 0 or (point.n == 0 and point.phi * (1 - point.label_noise) == point.rho * point.label_noise):
+    acc = float(res["accuracy"][0])
+    if kind == "half":
         assert acc == 0.5
+    elif kind == "above":
+        assert expected[1] < acc < 1.0
+    else:
+        want = synthetic_only(*expected[1])
+        assert acc == pytest.approx(float(want["accuracy"]), abs=1e-9)
+        assert float(res["mean"][0]) == pytest.approx(float(want["mean"]), rel=1e-8, abs=1e-12)
+        assert float(res["variance"][0]) == pytest.approx(float(want["variance"]), rel=1e-8, abs=1e-12)
+
+
+def test_label_noise_auto_without_verifier_gives_the_closed_form(tmp_path: Path) -> None:
+    # label_noise: auto is the generator's own error rate, in (0, 1/2); with no verifier every
+    # sample is kept (rho = phi = 1), so the synthetic-only closed form applies at that rate.
+    params = {"n": 0, "m": 10, "p": 5, "label_noise": "auto", "verifier": "none"}
+    point = resolve_point({ALIASES.get(k, k): v for k, v in params.items()}, tmp_path, "params")
+    assert 0.0 < point.label_noise < 0.5
+    acc = float(theory_for_points([point])["accuracy"][0])
+    want = float(synthetic_only(5, 10, 1.0, point.label_noise, 1.0, 1.0, 1.0)["accuracy"])
+    assert acc == pytest.approx(want, abs=1e-9)
+    assert acc > 0.5

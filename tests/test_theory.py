@@ -57,6 +57,35 @@ def test_eigenbasis_formula_equals_dense_oracle(noise):
     assert worst < 1e-9
 
 
+def test_dense_oracle_raises_when_its_iteration_does_not_converge():
+    rng = np.random.default_rng(4)
+    cov, mu, mu_beta, _ = _random_problem(rng, 20)
+    converged = evaluate_dense(cov, mu, mu_beta, 30, 60, 0.2, 0.3, 0.9, 0.01)
+    assert converged["iterations"] > 2
+    with pytest.raises(ConvergenceError, match="did not converge in 2 steps"):
+        evaluate_dense(cov, mu, mu_beta, 30, 60, 0.2, 0.3, 0.9, 0.01, max_iter=2)
+    with pytest.raises(ConvergenceError, match="non-finite"):
+        evaluate_dense(cov, mu, mu_beta, 30, 60, 0.2, 0.3, 0.9, float("nan"))
+    # A solver failure is an input error to the command line and an ArithmeticError to numerical code.
+    assert issubclass(ConvergenceError, RmtsynthError) and issubclass(ConvergenceError, ArithmeticError)
+
+
+def test_dense_oracle_keeps_the_sign_of_the_accuracy():
+    p = 30
+    mu = np.zeros(p)
+    mu[0] = 1.0
+    # Synthetic data only, eps above eps* = 0.727: lambda < 0 and the classifier points the wrong way.
+    wrong = evaluate_dense(np.eye(p), mu, mu, 0, 300, 0.9, 0.3, 0.8, 1.0)
+    closed = synthetic_only(p, 300, 1.0, 0.9, 0.3, 0.8, 1.0)
+    assert wrong["mean"] < 0 and wrong["accuracy"] < 0.5
+    assert wrong["accuracy"] == pytest.approx(float(closed["accuracy"]), abs=1e-9)
+    # Nothing kept and no real data: the null classifier, exactly 1/2.
+    null = evaluate_dense(np.eye(p), mu, mu, 0, 300, 0.4, 0.0, 0.0, 1.0)
+    assert null["mean"] == 0.0 and null["variance"] == 0.0 and null["accuracy"] == 0.5
+    for res in (wrong, null, evaluate_dense(np.eye(p), mu, mu, 10, 300, 0.1, 0.3, 0.8, 1.0)):
+        assert res["accuracy"] == float(signed_accuracy(res["mean"], res["variance"]))
+
+
 def test_synthetic_only_closed_form_equals_general():
     rng = np.random.default_rng(2)
     K = 500

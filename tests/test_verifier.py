@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rmtsynth.errors import ConfigError
+from rmtsynth.errors import ParameterError
 from rmtsynth.core.verifier import (
     NAMED_VERIFIERS,
     eps_star,
@@ -48,18 +48,27 @@ def test_minimal_precision_is_keeping_every_wrong_label():
     p_min = float(min_precision(eps, recall))
     rho, phi = rho_phi_from_precision_recall(eps, p_min, recall)
     assert rho == pytest.approx(1.0, abs=1e-12) and phi == recall
-    with pytest.raises(ConfigError, match=r"at least 0\.677419"):
+    with pytest.raises(ParameterError, match=r"at least 0\.677419"):
         rho_phi_from_precision_recall(eps, p_min - 0.01, recall)
 
 
 def test_edge_cases_of_the_conversion():
     assert rho_phi_from_precision_recall(0.0, 1.0, 0.7) == (0.0, 0.7)
-    with pytest.raises(ConfigError, match="must be 1"):
+    with pytest.raises(ParameterError, match="must be 1"):
         rho_phi_from_precision_recall(0.0, 0.9, 0.7)
-    with pytest.raises(ConfigError, match="verifier_recall"):
+    with pytest.raises(ParameterError, match="verifier_recall"):
         rho_phi_from_precision_recall(0.2, 0.0, 0.0)
-    with pytest.raises(ConfigError, match="between 0 and 1"):
+    with pytest.raises(ParameterError, match="between 0 and 1"):
         rho_phi_from_precision_recall(0.2, 1.2, 0.5)
+
+
+def test_at_label_noise_one_only_precision_zero_is_possible_and_it_does_not_fix_rho():
+    # Every label is wrong, so a verifier that keeps anything has precision 0.
+    assert precision_recall(1.0, 0.3, 0.9)[0] == 0.0
+    with pytest.raises(ParameterError, match="impossible at label_noise = 1"):
+        rho_phi_from_precision_recall(1.0, 1.0, 0.5)
+    with pytest.raises(ParameterError, match="does not determine"):
+        rho_phi_from_precision_recall(1.0, 0.0, 0.5)
 
 
 def test_named_verifiers():

@@ -8,9 +8,10 @@ the oracle the fast eigenbasis code is tested against and the baseline of the be
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr
 
+from rmtsynth.core.theory import signed_accuracy
 from rmtsynth.core.verifier import keep_rate, label_signal
+from rmtsynth.errors import ConvergenceError
 
 
 def evaluate_dense(
@@ -28,52 +29,104 @@ def evaluate_dense(
     tol: float = 1e-15,
     max_iter: int = 1_000_000,
 ) -> dict[str, float]:
-    """Theory at one point from dense matrices (THEORY.md sections 2-4 and 11.2, matrix traces)."""
+    """Theory at one point from dense matrices (THEORY.md sections 2-4 and 11.2, matrix traces).
+
+    Parameters
+    ----------
+    cov : (p, p) array
+        The generator's noise covariance C (symmetric).
+    mu, mu_beta : (p,) arrays
+        The real and the generator's class means.
+    n, m : float
+        Real and synthetic sample counts (before pruning); n + m > 0.
+    label_noise, rho, phi : float
+        Synthetic label-flip rate and the verifier's keep probabilities for wrong / correct labels.
+    gamma : float
+        Ridge parameter (> 0).
+    noise_cov : (p, p) array, optional
+        The real noise covariance Sigma (symmetric; the identity by default).
+    tol : float
+        Relative change of both deltas below which the plain iteration has converged.
+    max_iter : int
+        Iterations allowed before :class:`~rmtsynth.errors.ConvergenceError` is raised.
+
+    Returns
+    -------
+    dict
+        ``accuracy`` (Phi(mean / sd) with the sign kept, 1/2 for the null classifier), ``mean``,
+        ``variance``, ``second_moment``, ``risk``, ``delta_real``, ``delta_synth`` and
+        ``iterations`` (fixed-point steps taken).
+
+    Raises
+    ------
+    ConvergenceError
+        When the iteration gives a non-finite value or has not converged after ``max_iter`` steps.
+    """
     p = mu.shape[0]
     eye = np.eye(p)
-    sigma = eye if noise_cov is None else np.asarray(noise_cov, dtype=float)
+    sigma = None if noise_cov is None else np.asarray(noise_cov, dtype=float)
+    sigma_dense = eye if sigma is None else sigma
     N = n + m
     pi = n / N
     alpha = keep_rate(label_noise, rho, phi)
     lam = label_signal(label_noise, rho, phi)
     c = alpha * (1.0 - pi)
+
+    def bulk_resolvent(delta: float, delta_s: float) -> np.ndarray:
+        return np.linalg.inv(gamma * eye + pi / (1.0 + delta) * sigma_dense + c / (1.0 + delta_s) * cov)
+
+    # tr(A B) = sum(A * B^T), and = sum(A * B) for symmetric A, B: O(p^2) beside the inverse.
     delta, delta_s = 0.0, 0.0
-    for _ in range(max_iter):
-        u, us = 1.0 / (1.0 + delta), 1.0 / (1.0 + delta_s)
-        bulk = np.linalg.inv(gamma * eye + pi * u * sigma + c * us * cov)
-        new = (np.trace(sigma @ bulk) / N, np.trace(cov @ bulk) / N)
-        if abs(new[0] - delta) <= tol * max(new[0], 1e-300) and abs(new[1] - delta_s) <= tol * max(new[1], 1e-300):
-            delta, delta_s = new
-            break
+    iterations = 0
+    converged = False
+    while iterations < max_iter:
+        iterations += 1
+        bulk = bulk_resolvent(delta, delta_s)
+        new = (float(np.sum(sigma_dense * bulk)) / N, float(np.sum(cov * bulk)) / N)
+        if not (np.isfinite(new[0]) and np.isfinite(new[1])):
+            raise ConvergenceError(
+                f"the dense fixed-point iteration gave a non-finite value at step {iterations} "
+                f"(delta_real = {new[0]}, delta_synth = {new[1]})."
+            )
+        converged = abs(new[0] - delta) <= tol * max(new[0], 1e-300) and abs(new[1] - delta_s) <= tol * max(new[1], 1e-300)
         delta, delta_s = new
+        if converged:
+            break
+    if not converged:
+        raise ConvergenceError(
+            f"the dense fixed-point iteration did not converge in {max_iter} steps to a relative "
+            f"tolerance of {tol:g} (delta_real = {delta:.6g}, delta_synth = {delta_s:.6g})."
+        )
     u, us = 1.0 / (1.0 + delta), 1.0 / (1.0 + delta_s)
-    bulk = np.linalg.inv(gamma * eye + pi * u * sigma + c * us * cov)
-    t_ss = np.trace(sigma @ bulk @ sigma @ bulk) / N
-    t_sl = np.trace(sigma @ bulk @ cov @ bulk) / N
-    t_ll = np.trace(cov @ bulk @ cov @ bulk) / N
+    bulk = bulk_resolvent(delta, delta_s)
+    sb = bulk if sigma is None else sigma @ bulk
+    cb = cov @ bulk
+    t_ss = float(np.sum(sb * sb.T)) / N
+    t_sl = float(np.sum(sb * cb.T)) / N
+    t_ll = float(np.sum(cb * cb.T)) / N
     a1, a2 = pi * u**2 * t_ss, pi * u**2 * t_sl
     b1, b2 = c * us**2 * t_sl, c * us**2 * t_ll
     h = (1 - a1) * (1 - b2) - a2 * b1
     X, Y = (1 - b2) / h, b1 / h
     Y_lam = lam * (1 - pi) * us**2 * t_sl / h
-    sigma_r = np.outer(mu, mu) + sigma
+    sigma_r = np.outer(mu, mu) + sigma_dense
     sigma_s = np.outer(mu_beta, mu_beta) + cov
     q_bar = np.linalg.inv(pi * u * sigma_r + c * us * sigma_s + gamma * eye)
     v = pi * u * mu + (1 - pi) * lam * us * mu_beta
     qv = q_bar @ v
-    P_mu = mu @ qv
-    P_beta = mu_beta @ qv
-    q_sigma = qv @ sigma @ qv
-    q_c = qv @ cov @ qv
+    P_mu = float(mu @ qv)
+    P_beta = float(mu_beta @ qv)
+    q_sigma = float(qv @ qv) if sigma is None else float(qv @ sigma @ qv)
+    q_c = float(qv @ cov @ qv)
     variance = (X - 1) * (1 - P_mu) ** 2 + X * q_sigma + Y * (1 + P_beta**2 + q_c) - 2 * Y_lam * P_beta
     mean = P_mu
-    acc = float(ndtr(mean / np.sqrt(variance))) if variance > 0 else 0.5
     return {
-        "accuracy": acc,
+        "accuracy": float(signed_accuracy(mean, variance)),
         "mean": float(mean),
         "variance": float(variance),
         "second_moment": float(mean**2 + variance),
         "risk": float(mean**2 + variance + 1 - 2 * mean),
         "delta_real": float(delta),
         "delta_synth": float(delta_s),
+        "iterations": iterations,
     }

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 from scipy.special import ndtr
 
-from rmtsynth.errors import RmtsynthError
+from rmtsynth.errors import ParameterError
 from rmtsynth.core.fixed_point import default_tolerance, monotone_newton
 from rmtsynth.core.verifier import keep_rate, label_signal
 
@@ -124,7 +124,7 @@ def _check_grid(n, m, label_noise, rho, phi, gamma) -> None:
     for name, values, ok, rule in checks:
         if not ok or not np.all(np.isfinite(values)):
             bad = values[~np.isfinite(values)] if not np.all(np.isfinite(values)) else values
-            raise RmtsynthError(f"{name} has an invalid value ({_first_bad(name, bad)}); {rule}.")
+            raise ParameterError(f"{name} has an invalid value ({_first_bad(name, bad)}); {rule}.")
 
 
 def _first_bad(name: str, values: np.ndarray) -> str:
@@ -376,7 +376,7 @@ def evaluate_estimated(
     _check_grid(n, m, eps, rho, phi, gamma)
     n_hat = np.broadcast_to(np.asarray(n_hat, dtype=float), shape).ravel()
     if np.any(~(n_hat > 0)):
-        raise RmtsynthError(f"n_hat has an invalid value ({n_hat[~(n_hat > 0)][0]:g}); it must be > 0.")
+        raise ParameterError(f"n_hat has an invalid value ({n_hat[~(n_hat > 0)][0]:g}); it must be > 0.")
     N = n + m
     pi = n / N
     eta = p / N

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rmtsynth.errors import ConfigError
+from rmtsynth.errors import ParameterError
 
 NAMED_VERIFIERS: dict[str, tuple[float, float]] = {
     # name: (rho, phi)
@@ -71,36 +71,49 @@ def rho_phi_from_precision_recall(label_noise: float, precision: float, recall: 
 
     Raises
     ------
-    ConfigError
-        When no verifier has this (precision, recall) at this label noise.
+    ParameterError
+        When no verifier has this (precision, recall) at this label noise, or when the pair does
+        not determine it (label noise 1, or recall 0).
     """
     eps = float(label_noise)
     precision = float(precision)
     recall = float(recall)
     for key, value in (("verifier_precision", precision), ("verifier_recall", recall), ("label_noise", eps)):
         if not 0.0 <= value <= 1.0:
-            raise ConfigError(f"{key} = {value:g} is out of range; it must be between 0 and 1.")
+            raise ParameterError(f"{key} = {value:g} is out of range; it must be between 0 and 1.")
     phi = recall
     if eps == 0.0:
         if precision != 1.0:
-            raise ConfigError(
+            raise ParameterError(
                 f"verifier_precision = {precision:g} is impossible at label_noise = 0: every kept label is "
                 "correct, so the precision must be 1."
             )
         return 0.0, phi
+    if eps == 1.0:
+        # Every label is wrong: whatever the verifier keeps is wrong, so its precision is 0 and
+        # says nothing of how much it keeps.
+        if precision != 0.0:
+            raise ParameterError(
+                f"verifier_precision = {precision:g} is impossible at label_noise = 1: every label is wrong, so the "
+                "precision must be 0."
+            )
+        raise ParameterError(
+            "verifier_precision = 0 at label_noise = 1 does not determine how many wrong labels the verifier keeps; "
+            "give rho and phi instead."
+        )
     if recall == 0.0:
         # No correct label is kept: every kept sample is wrong, so the precision is 0.
         if precision != 0.0:
-            raise ConfigError(
+            raise ParameterError(
                 f"verifier_precision = {precision:g} is impossible with verifier_recall = 0: no correct label "
                 "is kept, so the precision must be 0 (and then rho is not determined by it)."
             )
-        raise ConfigError(
+        raise ParameterError(
             "verifier_recall = 0 with verifier_precision = 0 does not determine the verifier; give rho and phi instead."
         )
     p_min = float(min_precision(eps, recall))
     if precision <= 0.0 or precision < p_min * (1.0 - 1e-12):
-        raise ConfigError(
+        raise ParameterError(
             f"verifier_precision = {precision:g} is impossible with verifier_recall = {recall:g} at "
             f"label_noise = {eps:g}: the precision must be at least {p_min:.6g} (keeping every wrong label)."
         )

@@ -74,7 +74,47 @@ def load_features(
     return _finish(path, X, labels, classes)
 
 
+# Feature matrices beyond this many numbers (16 GB as float64) are refused before reading.
+MAX_FEATURE_ENTRIES = 2 * 10**9
+
+
+def npy_header_fits(stream, available_bytes: int) -> bool:
+    """Whether the .npy array at ``stream`` claims no more data than ``available_bytes`` (and is not huge)."""
+    version = np.lib.format.read_magic(stream)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read_header(stream)
+    entries = int(np.prod(shape, dtype=object)) if shape else 1
+    return entries <= MAX_FEATURE_ENTRIES and entries * dtype.itemsize <= available_bytes
+
+
+def check_npy_headers(path: Path) -> None:
+    """Refuse an .npz whose arrays claim more data than the archive holds, before allocating them.
+
+    numpy allocates an array of the shape its header states and then fills it; a header that
+    claims a huge shape would allocate gigabytes for a file of a few bytes.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with archive.open(info) as member:
+                    fits = npy_header_fits(member, info.file_size)
+                if not fits:
+                    raise RmtsynthError(
+                        f"Feature file {path} holds an array '{info.filename[:-4]}' whose header claims more data "
+                        f"than the file has (or more than {MAX_FEATURE_ENTRIES:.0e} numbers)."
+                    )
+    except RmtsynthError:
+        raise
+    except Exception as exc:
+        raise RmtsynthError(f"Feature file {path} could not be read as a .npz archive ({exc}).") from exc
+
+
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    check_npy_headers(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
             names = list(archive.files)
@@ -101,6 +141,11 @@ def _read_csv(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndar
     if not rows:
         raise RmtsynthError(f"Feature file {path} is empty.")
     header = [cell.strip() for cell in rows[0]]
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise RmtsynthError(
+            f"Feature file {path} names the column {_listing(repeated)} more than once; column names must be unique."
+        )
     if label_column is None:
         raise RmtsynthError(
             f"Feature file {path} is a CSV file, so the label column must be named; its columns "

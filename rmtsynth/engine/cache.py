@@ -30,16 +30,14 @@ def default_cache_dir() -> Path:
 
 
 def _valid_entry(arrays: dict[str, np.ndarray]) -> bool:
-    """Per-replicate arrays as this cache writes them: 1-D, equally long, finite, accuracies in [0, 1]."""
-    if "accuracy" not in arrays:
+    """Per-replicate arrays as this cache writes them: numeric, equally long, finite, accuracies in [0, 1]."""
+    if not arrays:
         return False
-    length = arrays["accuracy"].shape[0] if arrays["accuracy"].ndim >= 1 else -1
-    if length < 1:
+    lengths = {values.shape[0] if values.ndim >= 1 else -1 for values in arrays.values()}
+    if len(lengths) != 1 or min(lengths) < 1:
         return False
     for name, values in arrays.items():
-        if values.dtype.kind not in "fiu" or values.ndim < 1 or values.shape[0] != length:
-            return False
-        if not np.all(np.isfinite(values)):
+        if values.dtype.kind not in "fiu" or not np.all(np.isfinite(values)):
             return False
         if name.endswith("accuracy") and (np.any(values < 0) or np.any(values > 1)):
             return False

@@ -6,8 +6,12 @@ groups small tasks into batches of a fraction of a second of work (the scheduler
 millisecond per task, and a round trip more), and hands each batch's results back as soon as it
 completes, so they are cached at once and an interrupted run loses only what was in flight.
 
-A task that fails because of its input raises :class:`PointError` (a user error, exit 2) naming
-the point; any other failure raises :class:`TaskError` (exit 1), also naming the point.
+Failures are classified by type, not by where they happen. A task that fails with one of the
+project's input errors (:class:`~rmtsynth.errors.RmtsynthError`: a bad parameter, a solver that
+cannot converge) raises :class:`PointError`, itself an input error (exit 2), naming the point.
+Anything else (a bug raising ``ValueError`` or ``LinAlgError``, a worker out of memory, a lost
+cluster) raises :class:`TaskError` (exit 1): one sentence naming the point and the exception, with
+the worker's traceback kept in :attr:`TaskError.traceback_text` for a debugging display.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
+from rmtsynth.engine.parallel import BLAS_ENV
 from rmtsynth.errors import RmtsynthError
 
 EXECUTORS = ("local", "dask")
@@ -30,16 +35,73 @@ DASK_INSTALL = "pip install 'rmtsynth[dask]'"
 DASK_RETRIES = 2
 DASK_CONNECT_TIMEOUT = "20s"
 # Errors that come from the point's parameters rather than from the code; they are not retried.
-INPUT_ERRORS: tuple[type[BaseException], ...] = (RmtsynthError, ValueError, ArithmeticError, MemoryError)
-BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+# Only the project's own classes: a built-in ValueError or ArithmeticError may as well be a bug.
+INPUT_ERRORS: tuple[type[BaseException], ...] = (RmtsynthError,)
+
+
+def is_input_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a problem with the user's input (exit 2) rather than a defect (exit 1)."""
+    return isinstance(exc, INPUT_ERRORS)
+
+
+def _sentence(text: str) -> str:
+    text = text.rstrip()
+    return text if text.endswith((".", "?", "!")) else text + "."
 
 
 class PointError(RmtsynthError):
-    """A simulation task failed because of its input; the message names the point."""
+    """A simulation task failed because of its input; the message names the point.
+
+    Attributes
+    ----------
+    point : str
+        Which point (and replicates) failed.
+    cause : str
+        The input error's message, on one line.
+    """
+
+    is_input_error = True
+
+    def __init__(self, point: str, cause: str) -> None:
+        super().__init__(_sentence(f"{point}: the simulation failed: {cause}"))
+        self.point = point
+        self.cause = cause
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.point, self.cause))
 
 
 class TaskError(Exception):
-    """A simulation task failed for another reason (a bug, a lost cluster); one line naming the point."""
+    """A simulation task failed for another reason (a bug, a lost cluster); exit code 1.
+
+    ``str(exc)`` is one sentence naming the point and the exception.
+
+    Attributes
+    ----------
+    point : str
+        Which point (and replicates) failed, or where (a cluster that did not start).
+    cause : str
+        ``Type: message`` of the exception, on one line, with the innermost source line when known.
+    traceback_text : str
+        The formatted traceback from the process where the exception was raised ('' if none).
+    """
+
+    is_input_error = False
+
+    def __init__(self, message: str, *, point: str = "", cause: str = "", traceback_text: str = "") -> None:
+        super().__init__(_sentence(message))
+        self.point = point
+        self.cause = cause
+        self.traceback_text = traceback_text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_task_error, (str(self), self.point, self.cause, self.traceback_text))
+
+    @classmethod
+    def unexpected(cls, point: str, cause: str, traceback_text: str = "") -> "TaskError":
+        """The sentence for an exception raised while simulating ``point``."""
+        return cls(f"{point}: the simulation failed unexpectedly: {cause}", point=point, cause=cause,
+                   traceback_text=traceback_text)
 
 
 OnResult = Callable[[int, Any], None]
@@ -84,11 +146,15 @@ class Failed:
     message: str
 
 
+def _rebuild_task_error(message: str, point: str, cause: str, traceback_text: str) -> TaskError:
+    return TaskError(message, point=point, cause=cause, traceback_text=traceback_text)
+
+
 class BatchError(Exception):
     """An unexpected error at item ``index`` of a batch (built from plain values, so it pickles)."""
 
-    def __init__(self, index: int, message: str) -> None:
-        super().__init__(index, message)
+    def __init__(self, index: int, message: str, traceback_text: str = "") -> None:
+        super().__init__(index, message, traceback_text)
 
     @property
     def index(self) -> int:
@@ -97,6 +163,10 @@ class BatchError(Exception):
     @property
     def message(self) -> str:
         return str(self.args[1])
+
+    @property
+    def traceback_text(self) -> str:
+        return str(self.args[2])
 
 
 def one_line(exc: BaseException, *, where: bool = False) -> str:
@@ -122,7 +192,7 @@ def run_batch(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
             out.append(Failed(j, one_line(exc)))
             return out
         except Exception as exc:
-            raise BatchError(j, one_line(exc, where=True)) from None
+            raise BatchError(j, one_line(exc, where=True), traceback.format_exc()) from None
     return out
 
 
@@ -132,7 +202,7 @@ def run_indexed(fn: Callable[[Any], Any], item: tuple[int, Any]) -> list[Any]:
     try:
         return run_batch(fn, [task])
     except BatchError as exc:
-        raise BatchError(i, exc.message) from None
+        raise BatchError(i, exc.message, exc.traceback_text) from None
 
 
 def plan_batches(
@@ -163,7 +233,15 @@ def plan_batches(
 
 
 def _failure(describe: Describe, index: int, message: str) -> PointError:
-    return PointError(f"{describe(index)}: the simulation failed: {message}")
+    return PointError(describe(index), message)
+
+
+def _unexpected(describe: Describe, index: int, exc: BatchError) -> TaskError:
+    return TaskError.unexpected(describe(index), exc.message, exc.traceback_text)
+
+
+def _formatted(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
 # --- the executors ----------------------------------------------------------------------------
@@ -215,7 +293,7 @@ class LocalExecutor:
                 on_result=unwrap,
             )
         except BatchError as exc:
-            raise TaskError(f"{describe(exc.index)}: the simulation failed unexpectedly: {exc.message}") from None
+            raise _unexpected(describe, exc.index, exc) from None
         return results
 
     def close(self) -> None:
@@ -243,7 +321,6 @@ class DaskExecutor:
         self.workers = max(1, int(workers))
         self.cluster: Any = None
         self.client: Any = None
-        self.submitted = 0  # Dask tasks (batches) submitted so far
         if scheduler:
             try:
                 self.client = distributed.Client(scheduler, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)
@@ -255,7 +332,10 @@ class DaskExecutor:
                 self.client = distributed.Client(self.cluster, set_as_default=False)
             except (OSError, RuntimeError, TimeoutError) as exc:
                 self.close()
-                raise TaskError(f"Could not start a local Dask cluster of {self.workers} workers ({one_line(exc)}).") from None
+                raise TaskError(
+                    f"Could not start a local Dask cluster of {self.workers} workers ({one_line(exc)}).",
+                    point="the local Dask cluster", cause=one_line(exc), traceback_text=_formatted(exc),
+                ) from None
 
     @property
     def slots(self) -> int:
@@ -287,7 +367,6 @@ class DaskExecutor:
             return results
         batches = plan_batches(list(costs) if costs is not None else [1.0] * len(tasks), self.slots)
         run_id = uuid.uuid4().hex[:8]
-        self.submitted += len(batches)
         # Explicit unique keys: identical inputs must still run (and show by name on the dashboard).
         futures = self.client.map(
             run_batch,
@@ -305,15 +384,19 @@ class DaskExecutor:
                 try:
                     out = fut.result()
                 except BatchError as exc:
-                    raise TaskError(f"{describe(batch[exc.index])}: the simulation failed unexpectedly: {exc.message}") from None
-                except KilledWorker:
+                    raise _unexpected(describe, batch[exc.index], exc) from None
+                except KilledWorker as exc:
                     raise TaskError(
                         f"{describe(batch[0])}: Dask workers died repeatedly while simulating this point "
-                        "(short of memory?); give the workers more memory or use fewer seeds per point."
+                        "(short of memory?); give the workers more memory or use fewer seeds per point.",
+                        point=describe(batch[0]), cause=one_line(exc), traceback_text=_formatted(exc),
                     ) from None
                 except Exception as exc:
                     hint = " (is rmtsynth installed on every worker?)" if isinstance(exc, ImportError) else ""
-                    raise TaskError(f"{describe(batch[0])}: the Dask task failed: {one_line(exc)}{hint}") from None
+                    raise TaskError(
+                        f"{describe(batch[0])}: the Dask task failed: {one_line(exc)}{hint}",
+                        point=describe(batch[0]), cause=one_line(exc), traceback_text=_formatted(exc),
+                    ) from None
                 for j, value in enumerate(out):
                     if isinstance(value, Failed):
                         raise _failure(describe, batch[j], value.message)

@@ -16,7 +16,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 from tqdm import tqdm
 
-_BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+# The environment variables through which BLAS libraries (and numexpr) take their thread count.
+BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 def default_workers() -> int:
@@ -26,8 +27,8 @@ def default_workers() -> int:
 @contextlib.contextmanager
 def _single_threaded_blas() -> Iterator[None]:
     # Children inherit the environment when they are spawned, before they import numpy.
-    saved = {k: os.environ.get(k) for k in _BLAS_ENV}
-    os.environ.update({k: "1" for k in _BLAS_ENV})
+    saved = {k: os.environ.get(k) for k in BLAS_ENV}
+    os.environ.update({k: "1" for k in BLAS_ENV})
     try:
         yield
     finally:

@@ -38,25 +38,22 @@ gain
     configured mix; every other number then uses that point. ``best_roc_point_best_mix`` is the
     best (point, proportion) pair.
 
-The planner's input is read and validated by :mod:`rmtsynth.plan_config`.
+The planner's input is read and validated, and its accuracy model built, by :mod:`rmtsynth.spec.plan_config`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
-from rmtsynth.errors import ConfigError, RmtsynthError
+from rmtsynth.core.verifier import eps_star, keep_rate, min_precision, precision_recall
+from rmtsynth.errors import RmtsynthError
+from rmtsynth.spec.plan_config import AccuracyModel, PlanConfig, model_for_point, model_for_spectrum
 from rmtsynth.spec.resolve import ResolvedPoint
-from rmtsynth.core.theory import Spectrum, evaluate
-from rmtsynth.core.verifier import eps_star, min_precision, precision_recall
-
-if TYPE_CHECKING:
-    from rmtsynth.spec.plan_config import PlanConfig
 
 # Grids and tolerances of every search (reported in the JSON under "tolerance").
 GRID_POINTS = 2001
@@ -72,52 +69,8 @@ TOLERANCE = {
 # smaller is rounding.
 NO_GAIN = TOLERANCE["gain_zero"]
 
-AccuracyFn = Callable[..., np.ndarray]
-
-
-# ----------------------------------------------------------------------------- the model
-
-
-@dataclass
-class AccuracyModel:
-    """The theory's signed accuracy as a vectorised function of (n, m, eps, rho, phi, gamma).
-
-    ``spectrum`` is the fixed eigen-data, when the generator has one (it gives the m -> infinity
-    limit); it is None for an estimated covariance, whose C is random.
-    """
-
-    accuracy: AccuracyFn
-    spectrum: Spectrum | None = None
-
-    def __call__(self, n, m, eps, rho, phi, gamma) -> np.ndarray:
-        return np.asarray(self.accuracy(n, m, eps, rho, phi, gamma), dtype=float)
-
-
-def model_for_point(point: ResolvedPoint, *, seed: int = 0) -> AccuracyModel:
-    """The accuracy model of a resolved point's generator (as the sweep engine evaluates it)."""
-    from rmtsynth.engine.points import spectrum_for, theory_for_generator
-
-    gen = point.generator
-    if gen.estimate_mean:
-        raise ConfigError(
-            "params.estimate_generator_mean is not supported by plan: the closed-form theory does not cover a "
-            "generator mean estimated from the same samples as its covariance."
-        )
-
-    def acc(n, m, eps, rho, phi, gamma):
-        return theory_for_generator(gen, n, m, eps, rho, phi, gamma, seed=seed).accuracy
-
-    spectrum = None if gen.covariance == "estimated" else spectrum_for(gen, seed)
-    return AccuracyModel(acc, spectrum)
-
-
-def model_for_spectrum(spectrum: Spectrum) -> AccuracyModel:
-    """The accuracy model of explicit eigen-data (e.g. a spectrum fitted to real data)."""
-
-    def acc(n, m, eps, rho, phi, gamma):
-        return evaluate(spectrum, n, m, eps, rho, phi, gamma).accuracy
-
-    return AccuracyModel(acc, spectrum)
+# AccuracyModel, model_for_point and model_for_spectrum come from rmtsynth.spec.plan_config, where
+# the plan config is read (the best ROC point is chosen there); they are re-exported here.
 
 
 # ----------------------------------------------------------------------------- searches
@@ -284,6 +237,12 @@ def min_verifier_precision(model: AccuracyModel, st: Setting) -> dict[str, Any]:
     if recall == 0.0:
         out.update(status="no_recall", message="with recall 0 the verifier keeps no correct label; the precision is 0.")
         return out
+    if eps == 1.0:
+        out.update(
+            status="all_labels_wrong",
+            message="with label_noise = 1 every synthetic label is wrong, so any verifier that keeps a row has precision 0.",
+        )
+        return out
     p_lo = float(min_precision(eps, recall))
     out["lowest_valid_precision"] = p_lo
     base = real_only_accuracy(model, st)
@@ -415,7 +374,7 @@ def setting_of(point: ResolvedPoint) -> Setting:
     return Setting(n=point.n, m=point.m, eps=point.label_noise, rho=point.rho, phi=point.phi, gamma=point.gamma)
 
 
-def run_plan(cfg: "PlanConfig") -> dict[str, Any]:
+def run_plan(cfg: PlanConfig) -> dict[str, Any]:
     """Every number of the plan, as a JSON-ready mapping."""
     model, point = cfg.model, cfg.point
     st = setting_of(point)
@@ -433,14 +392,20 @@ def run_plan(cfg: "PlanConfig") -> dict[str, Any]:
 
         infinite = float(infinite_sample_accuracy(model.spectrum, st.eps, st.rho, st.phi, st.gamma))
     messages = []
+    kept = float(keep_rate(st.eps, st.rho, st.phi))
+    if kept == 0.0 and st.m > 0:
+        messages.append(
+            "The verifier keeps no synthetic row (keep rate 0): the mix trains on the real data alone. Any gain below "
+            "comes from the normaliser N = n + m, which acts as extra ridge regularisation, not from synthetic data."
+        )
     if not mix["helps"]:
         messages.append("Synthetic data cannot help here: no proportion beats the real data alone.")
-    else:
+    elif kept > 0.0 or st.m == 0:
         messages.append(
             f"Synthetic data help: the best proportion {mix['synthetic_proportion']:.4g} (m = {mix['m']}) gains "
             f"{mix['gain']:+.4f} over the real data alone."
         )
-    if mix["at_search_limit"]:
+    if mix["at_search_limit"] and kept > 0.0:
         messages.append(
             "The accuracy still rises at the largest proportion searched: more synthetic data keep helping"
             + (f" (the m -> infinity limit is {infinite:.4f})." if infinite is not None else ".")
@@ -463,7 +428,7 @@ def run_plan(cfg: "PlanConfig") -> dict[str, Any]:
     )
     if prec["message"]:
         messages.append("Verifier: " + prec["message"])
-    if noise["message"]:
+    if noise["message"] and st.rho + st.phi > 0.0:
         messages.append("Label noise: " + noise["message"])
     precision, recall = precision_recall(st.eps, st.rho, st.phi)
     out: dict[str, Any] = {

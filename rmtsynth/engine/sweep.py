@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rmtsynth import __version__
+from rmtsynth._version import __version__
 from rmtsynth.engine.cache import CACHE_VERSION, PointCache
 from rmtsynth.spec.config import FigureConfig
 from rmtsynth.core.model import ModelSpec

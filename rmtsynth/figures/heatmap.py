@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 from matplotlib.lines import Line2D
 
-from rmtsynth.spec.config import FigureConfig
+from rmtsynth.spec.config import FigureConfig, heatmap_settings
 from rmtsynth.engine.points import theory_for_points
-from rmtsynth.errors import ConfigError
+from rmtsynth.errors import ConfigError, ParameterError
 from rmtsynth.spec.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
 from rmtsynth.engine.sweep import SweepOptions, SweepResult, real_only_accuracy
 from rmtsynth.core.verifier import eps_star, min_precision, rho_phi_from_precision_recall
@@ -34,21 +34,6 @@ QUANTITIES = ("gain", "accuracy")
 PROPORTION_PARAMS = ("synthetic_proportion", "m_over_n", "m")
 
 
-def _check(cfg: FigureConfig) -> str:
-    """The plotted quantity, after the checks a heatmap needs beyond the generic config ones."""
-    if len(cfg.series) > 1 or cfg.series[0].label or cfg.series[0].params:
-        raise ConfigError("A heatmap has no series; put the variants in panels.")
-    sim = cfg.raw.get("simulation")
-    if sim is not None and sim is not False and not (isinstance(sim, dict) and sim.get("enabled") is False):
-        raise ConfigError("A heatmap is drawn from the theory only; remove simulation (or set simulation.enabled: false).")
-    if cfg.theory.covariance == "plug_in":
-        raise ConfigError("A heatmap uses the closed-form theory; theory.covariance = plug_in is for curves.")
-    quantity = cfg.plot.get("y", "gain")
-    if quantity not in QUANTITIES:
-        raise ConfigError(f"plot.y = {quantity} is not allowed for a heatmap; it must be gain or accuracy.")
-    return quantity
-
-
 def _valid_verifier(params: dict[str, Any]) -> bool:
     """False when the cell's precision and recall are impossible at its label noise."""
     if "verifier_precision" not in params or "verifier_recall" not in params:
@@ -58,7 +43,7 @@ def _valid_verifier(params: dict[str, Any]) -> bool:
         return True  # 'auto': resolved (and checked) with the point
     try:
         rho_phi_from_precision_recall(eps, params["verifier_precision"], params["verifier_recall"])
-    except ConfigError:
+    except ParameterError:
         return False
     return True
 
@@ -79,7 +64,7 @@ def heatmap_cells(cfg: FigureConfig) -> list[tuple[int, Any, Any, dict[str, Any]
 
 def resolve_heatmap(cfg: FigureConfig) -> tuple[str, list, list[ResolvedPoint], list[int], list[bool]]:
     """Check a heatmap config and resolve its cells: (quantity, cells, points, cell of each point, valid)."""
-    quantity = _check(cfg)
+    quantity = heatmap_settings(cfg).quantity
     cells = heatmap_cells(cfg)
     points: list[ResolvedPoint] = []
     where: list[int] = []
@@ -153,7 +138,7 @@ def plot_heatmap(cfg: FigureConfig, rows: list[dict[str, Any]]):
 
     from rmtsynth.figures.style import colormap, new_figure, style
 
-    quantity = cfg.plot.get("y", "gain")
+    quantity = heatmap_settings(cfg).quantity
     key = "gain" if quantity == "gain" else "theory_accuracy"
     xs = [float(v) for v in cfg.x.values]
     ys = [float(v) for v in cfg.y_axis.values]

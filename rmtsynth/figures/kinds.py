@@ -17,6 +17,7 @@ KIND_MODULES: dict[str, str] = {
     "marchenko_pastur": "rmtsynth.figures.marchenko_pastur",
     "generator_samples": "rmtsynth.figures.generator_samples",
     "real_data": "rmtsynth.figures.real_data",
+    "generations": "rmtsynth.figures.generations",
 }
 
 

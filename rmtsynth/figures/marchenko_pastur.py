@@ -8,35 +8,12 @@ from typing import Any
 import numpy as np
 
 from rmtsynth.core.closed_forms import marchenko_pastur_atom, marchenko_pastur_density, marchenko_pastur_support
-from rmtsynth.spec.config import FigureConfig
-from rmtsynth.errors import ConfigError
+from rmtsynth.spec.config import FigureConfig, mp_settings
 from rmtsynth.sim.samplers import wishart_root
 from rmtsynth.sim.seeding import named_rng
 from rmtsynth.engine.sweep import SweepOptions, SweepResult
 
-MP_DEFAULTS = {"p": 500, "n": 50_000, "bins": 60, "ratios": [0.01, 0.1, 1.0, 2.0], "grid": 800}
 COLUMNS = ["figure", "panel", "series", "x", "ratio", "histogram_density", "theory_density", "atom_mass"]
-
-
-def mp_settings(cfg: FigureConfig) -> dict[str, Any]:
-    raw = cfg.extra.get("mp") or {}
-    if not isinstance(raw, dict):
-        raise ConfigError("mp must be a mapping {p, n, bins, ratios}.")
-    out = dict(MP_DEFAULTS)
-    for key, value in raw.items():
-        if key not in MP_DEFAULTS:
-            raise ConfigError(f"mp.{key} is not a known key; allowed: {', '.join(MP_DEFAULTS)}.")
-        out[key] = value
-    for key in ("p", "n", "bins", "grid"):
-        v = out[key]
-        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 10**6:
-            raise ConfigError(f"mp.{key} = {v} is not allowed; it must be an integer from 1 to 1000000.")
-    if out["p"] > 5000:
-        raise ConfigError(f"mp.p = {out['p']} is too large for an eigendecomposition here; it must be at most 5000.")
-    ratios = out["ratios"]
-    if not isinstance(ratios, list) or not ratios or any(isinstance(r, bool) or not isinstance(r, (int, float)) or not r > 0 for r in ratios):
-        raise ConfigError("mp.ratios must be a non-empty list of numbers > 0.")
-    return out
 
 
 def sample_eigenvalues(p: int, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -51,12 +28,12 @@ def sample_eigenvalues(p: int, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def run_marchenko_pastur(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     s = mp_settings(cfg)
-    p, n = s["p"], s["n"]
+    p, n = s.p, s.n
     ratio = p / n
     eig = sample_eigenvalues(p, n, named_rng(cfg.seed, "marchenko-pastur"))
     lo, hi = marchenko_pastur_support(ratio)
     pad = 0.1 * (hi - lo)
-    edges = np.linspace(max(0.0, lo - pad), hi + pad, s["bins"] + 1)
+    edges = np.linspace(max(0.0, lo - pad), hi + pad, s.bins + 1)
     counts, _ = np.histogram(eig, bins=edges)
     width = np.diff(edges)
     centres = 0.5 * (edges[:-1] + edges[1:])
@@ -76,11 +53,11 @@ def run_marchenko_pastur(cfg: FigureConfig, options: SweepOptions) -> SweepResul
                 "atom_mass": None,
             }
         )
-    for r in s["ratios"]:
+    for r in s.ratios:
         r = float(r)
         a, b = marchenko_pastur_support(r)
         # Points cluster at the edges, where the density has its square-root behaviour.
-        t = 0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, s["grid"]))
+        t = 0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, s.grid))
         xs = a + (b - a) * t
         for x in xs:
             rows.append(

@@ -19,28 +19,19 @@ from typing import Any
 
 import numpy as np
 
-from rmtsynth import __version__
+from rmtsynth._version import __version__
 from rmtsynth.engine.cache import PointCache
-from rmtsynth.spec.config import FigureConfig
+from rmtsynth.spec.config import FigureConfig, real_data_settings
 from rmtsynth.errors import ConfigError
-from rmtsynth.spec.data import DataSpec, LoadedData, check_data, load_data
+from rmtsynth.spec.data import DataSpec, LoadedData, check_data, check_files, load_data
 from rmtsynth.spec.resolve import resolve_point
-from rmtsynth.spec.schema import _did_you_mean, _show
 from rmtsynth.sim.seeding import stable_key
 from rmtsynth.engine.sweep import SweepOptions, SweepResult, mean_and_se
 
 # Bump when the experiment's numbers change for the same inputs, so stale entries are not read.
 _CACHE_TAG = "real_data/1"
 
-PROTOCOL_NAMES = ("held-out", "paper")
 FITTED_THEORY_KEY = "fitted_gaussian_theory"
-
-# Point parameters the real-data experiment uses; the others describe a synthetic model of the
-# data (its mean, covariance, generator), which the data set itself replaces.
-REAL_DATA_PARAMS = (
-    "n", "m", "m_over_n", "synthetic_proportion", "p", "label_noise", "verifier", "rho", "phi",
-    "verifier_precision", "verifier_recall", "gamma",
-)
 
 REAL_COLUMNS = [
     "figure", "panel", "data", "series", "protocol", "x", "n", "m", "p", "label_noise", "rho", "phi",
@@ -70,73 +61,15 @@ class _Cell:
     point: Any  # ResolvedPoint
 
 
-def _protocols(cfg: FigureConfig) -> list[str]:
-    raw = cfg.extra.get("protocols", ["held-out"])
-    if isinstance(raw, str):
-        raw = [raw]
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError("protocols must be a non-empty list of held-out and/or paper.")
-    for v in raw:
-        if v not in PROTOCOL_NAMES:
-            hint = _did_you_mean(v, PROTOCOL_NAMES) if isinstance(v, str) else ""
-            raise ConfigError(f"protocols has {_show(v)}, which is not a protocol; use held-out and/or paper{hint}.")
-    if len(set(raw)) != len(raw):
-        raise ConfigError("protocols names a protocol twice.")
-    return list(raw)
-
-
-def _fitted_theory(cfg: FigureConfig) -> bool:
-    value = cfg.raw.get(FITTED_THEORY_KEY, False)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{FITTED_THEORY_KEY} = {_show(value)} is not allowed; it must be true or false.")
-    return value
-
-
 def check_config(cfg: FigureConfig) -> list[DataSpec]:
     """Check a generator_samples or real_data config without loading data or computing.
 
     Raises ConfigError naming the key for a bad data entry, a feature file that does not exist,
     or (real_data) a parameter, protocol or option the figure does not take.
     """
-    specs = check_data(cfg)
     if cfg.kind == "real_data":
-        _check_real_data_config(cfg)
-        _protocols(cfg)
-        _fitted_theory(cfg)
-        _panels(cfg, specs)
-    return specs
-
-
-def _check_real_data_config(cfg: FigureConfig) -> None:
-    assert cfg.x is not None
-    if cfg.x.param not in ("m", "m_over_n", "synthetic_proportion"):
-        raise ConfigError(
-            f"x.param = {cfg.x.param} is not allowed for kind real_data; it must be m, m_over_n or synthetic_proportion."
-        )
-    sim = cfg.raw.get("simulation")
-    if isinstance(sim, dict):
-        for key in sim:
-            if key not in ("enabled", "seeds"):
-                raise ConfigError(f"simulation.{key} is not used by kind real_data; it takes simulation.seeds and simulation.enabled.")
-    groups = [("params", cfg.params)] + [(f"panels '{g.label}'", g.params) for g in cfg.panels] + [
-        (f"series '{g.label}'", g.params) for g in cfg.series
-    ]
-    for where, params in groups:
-        for key in params:
-            if key not in REAL_DATA_PARAMS:
-                raise ConfigError(
-                    f"{where}: {key} is not used by kind real_data, where the data set replaces the model; "
-                    f"the parameters are {', '.join(REAL_DATA_PARAMS)}."
-                )
-
-
-def _panels(cfg: FigureConfig, specs: list[DataSpec]) -> list[tuple[str, dict[str, Any], int]]:
-    """(title, params, data index) per panel: the data list's entries, or the config's panels."""
-    if len(specs) > 1 or specs[0].title:
-        if len(cfg.panels) > 1 or cfg.panels[0].label or cfg.panels[0].params:
-            raise ConfigError("panels cannot be given with a list under data: each data set is a panel; give one data set to use panels.")
-        return [(s.title, {}, i) for i, s in enumerate(specs)]
-    return [(g.label, g.params, 0) for g in cfg.panels]
+        return check_files(real_data_settings(cfg).data)
+    return check_data(cfg)
 
 
 def _cache_key(kind: str, data: LoadedData, protocol: str, pt: Any, root_seed: int, *, m: int | None = None,
@@ -171,16 +104,17 @@ def run_real_data_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResul
 
     t0 = time.perf_counter()
     assert cfg.x is not None
-    specs = check_config(cfg)
-    protocols = _protocols(cfg)
-    theory_on = _fitted_theory(cfg)
+    settings = real_data_settings(cfg)
+    specs = check_files(settings.data)
+    protocols = settings.protocols
+    theory_on = settings.fitted_gaussian_theory
     simulate = cfg.simulation.enabled and options.simulate
     if not simulate and not theory_on:
         raise ConfigError(
             f"kind real_data has nothing to compute without the simulation; drop --no-sim or set {FITTED_THEORY_KEY}: true."
         )
     seeds = int(options.seeds or cfg.simulation.seeds)
-    panels = _panels(cfg, specs)
+    panels = settings.panels
     datasets = [load_data(s) for s in specs]
 
     cells: list[_Cell] = []

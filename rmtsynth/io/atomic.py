@@ -8,7 +8,7 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from rmtsynth.errors import RmtsynthError
 
@@ -98,9 +98,3 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_with(path: Path, writer: Callable[[Path], None]) -> None:
-    """Call ``writer(tmp_path)`` and rename the result into place."""
-    with atomic_path(path) as tmp:
-        writer(tmp)

@@ -18,7 +18,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from rmtsynth.io.atomic import atomic_write_text
 
 PACKAGES = ("rmtsynth", "numpy", "scipy", "matplotlib", "typer", "pyyaml", "tqdm", "scikit-learn", "dask", "distributed")
 
@@ -110,10 +109,6 @@ def manifest(
 def manifest_json(data: dict[str, Any]) -> str:
     """The manifest as JSON text (numpy values and paths converted)."""
     return json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n"
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    atomic_write_text(path, manifest_json(data))
 
 
 def _json_default(value: Any) -> Any:

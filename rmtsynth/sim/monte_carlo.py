@@ -15,6 +15,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from rmtsynth.core.model import DataModel
+from rmtsynth.errors import ParameterError
 from rmtsynth.sim.samplers import (
     Factor,
     apply_factor,
@@ -76,10 +77,6 @@ class SimulationResult:
     def mean_of(self, name: str) -> np.ndarray | float:
         """Mean over replicates of the named per-replicate field."""
         return _mean(self._field(name))
-
-    def se_of(self, name: str) -> np.ndarray | float:
-        """Standard error of the mean of the named per-replicate field."""
-        return _se(self._field(name))
 
     def _field(self, name: str) -> np.ndarray:
         value = getattr(self, name, None)
@@ -216,17 +213,17 @@ def simulate_point(
     """
     n, m, replicates = int(n), int(m), int(replicates)
     if n < 0 or m < 0 or n + m == 0:
-        raise ValueError(f"need n, m >= 0 and n + m > 0, got n={n}, m={m}")
+        raise ParameterError(f"the sample sizes need n, m >= 0 and n + m > 0; got n = {n}, m = {m}.")
     if replicates < 1:
-        raise ValueError(f"replicates must be >= 1, got {replicates}")
+        raise ParameterError(f"the replicates must be >= 1; got {replicates}.")
     first_replicate = int(first_replicate)
     if first_replicate < 0:
-        raise ValueError(f"first_replicate must be >= 0, got {first_replicate}")
+        raise ParameterError(f"the first replicate must be >= 0; got {first_replicate}.")
     test_size = int(test_size) if test_size else 0
     if test_size < 0:
-        raise ValueError(f"test_size must be >= 0, got {test_size}")
+        raise ParameterError(f"the test size must be >= 0; got {test_size}.")
     if sampler not in ("exact", "naive"):
-        raise ValueError(f"unknown sampler {sampler!r}; use 'exact' or 'naive'")
+        raise ParameterError(f"the sampler {sampler!r} is unknown; it must be exact or naive.")
 
     mu = np.asarray(model.mu, dtype=float)
     gam = np.asarray(gamma, dtype=float)

@@ -26,6 +26,7 @@ import numpy as np
 import scipy.linalg
 
 from rmtsynth.core.model import DataModel
+from rmtsynth.errors import ParameterError
 
 Factor: TypeAlias = "float | np.ndarray | None"
 
@@ -156,14 +157,14 @@ def draw_generator(model: DataModel, rng: np.random.Generator) -> tuple[np.ndarr
         return mean, None
     if kind == "scaled":
         if cov.scale < 0:
-            raise ValueError(f"the covariance scale must be >= 0, got {cov.scale}")
+            raise ParameterError(f"the covariance scale must be >= 0, got {cov.scale}")
         return mean, float(np.sqrt(cov.scale))
     if kind == "diagonal":
         if cov.eigenvalues is None or np.shape(cov.eigenvalues) != (p,):
-            raise ValueError(f"a diagonal covariance needs {p} eigenvalues")
+            raise ParameterError(f"a diagonal covariance needs {p} eigenvalues")
         diag = np.asarray(cov.eigenvalues, dtype=float)
         if np.any(diag < 0):
-            raise ValueError("the eigenvalues of C must be >= 0")
+            raise ParameterError("the eigenvalues of C must be >= 0")
         return mean, np.sqrt(diag)
     if kind == "file":
         if cov.matrix is None or np.shape(cov.matrix) != (p, p):
@@ -172,7 +173,7 @@ def draw_generator(model: DataModel, rng: np.random.Generator) -> tuple[np.ndarr
     if kind == "estimated":
         n_hat = cov.n_hat
         if n_hat is None or int(n_hat) < 1:
-            raise ValueError(f"an estimated covariance needs n_hat >= 1, got {n_hat}")
+            raise ParameterError(f"an estimated covariance needs n_hat >= 1, got {n_hat}")
         n_hat = int(n_hat)
         if cov.estimate_mean:
             z = rng.standard_normal((p, n_hat))
@@ -193,10 +194,10 @@ def _check_inputs(mu: np.ndarray, mu_beta: np.ndarray, n: int, m: int, label_noi
     if mu.ndim != 1 or mu_beta.shape != mu.shape:
         raise ValueError(f"mu and mu_beta must be vectors of one length, got {mu.shape}, {mu_beta.shape}")
     if n < 0 or m < 0:
-        raise ValueError(f"sample sizes must be >= 0, got n={n}, m={m}")
+        raise ParameterError(f"sample sizes must be >= 0, got n={n}, m={m}")
     for name, value in (("label_noise", label_noise), ("rho", rho), ("phi", phi)):
         if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{name} must lie in [0, 1], got {value}")
+            raise ParameterError(f"{name} must lie in [0, 1], got {value}")
 
 
 def draw_naive_data(
@@ -384,12 +385,12 @@ def ridge_weights(s: np.ndarray, r: np.ndarray, n_total: float, gamma: float | n
     w : (p,) array for scalar gamma, (G, p) array for an array of gammas.
     """
     if not n_total > 0:
-        raise ValueError(f"the normaliser N must be > 0, got {n_total}")
+        raise ParameterError(f"the normaliser N must be > 0, got {n_total}")
     s = np.asarray(s, dtype=float)
     r = np.asarray(r, dtype=float)
     gam = np.asarray(gamma, dtype=float)
     if np.any(gam < 0):
-        raise ValueError("gamma must be >= 0")
+        raise ParameterError("gamma must be >= 0")
     p = r.shape[0]
     if gam.ndim == 0:
         a = s / n_total
@@ -411,13 +412,13 @@ def ridge_weights_from_data(a: np.ndarray, c: np.ndarray, n_total: float, gamma:
     ``w = a (a^T a / N + gamma I)^{-1} c / N``, instead of the p x p primal one.
     """
     if not n_total > 0:
-        raise ValueError(f"the normaliser N must be > 0, got {n_total}")
+        raise ParameterError(f"the normaliser N must be > 0, got {n_total}")
     p, k = a.shape
     if k >= p:
         return ridge_weights(a @ a.T, a @ c, n_total, gamma)
     gam = np.asarray(gamma, dtype=float)
     if np.any(gam < 0):
-        raise ValueError("gamma must be >= 0")
+        raise ParameterError("gamma must be >= 0")
     if k == 0:
         return np.zeros(p) if gam.ndim == 0 else np.zeros((gam.size, p))
     gram = a.T @ a / n_total

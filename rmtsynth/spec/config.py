@@ -19,37 +19,44 @@ import numpy as np
 import yaml
 
 from rmtsynth.errors import ConfigError
+from rmtsynth.spec.data import DataSpec, SyntheticDataSpec, parse_data_value, parse_synthetic_data
 from rmtsynth.spec.schema import (
     ALIASES,
+    FIGURE_KINDS,
+    FULLY_DECLARED_KINDS,
+    HEATMAP_QUANTITIES,
+    KEY_KINDS,
     PARAMS,
-    SIMULATION_KEYS,
-    THEORY_KEYS,
+    PLOT_Y_BY_KIND,
+    PLOT_Y_DEFAULTS,
+    PROTOCOLS,
+    SECTIONS,
     TOP_LEVEL,
+    TOP_LEVEL_PARAMS,
+    Y_QUANTITIES,
     _did_you_mean,
     _show,
     canonical_name,
+    check_section,
     key_text,
+    section_defaults,
     unknown_key,
 )
 
-KINDS = ("curves", "heatmap", "marchenko_pastur", "generator_samples", "real_data", "mnist", "generations", "prediction")
+KINDS = tuple(FIGURE_KINDS)
 MAX_CONFIG_BYTES = 1_000_000
 # Limits on the parsed tree: YAML aliases can expand a small file into billions of values.
 MAX_CONFIG_VALUES = 200_000
 MAX_CONFIG_DEPTH = 50
 MAX_NAME_LENGTH = 120
 MAX_GRID_POINTS = 2_000_000
-Y_QUANTITIES = (
-    "accuracy",
-    "delta_real",
-    "delta_synth",
-    "delta_gen",
-    "mean",
-    "variance",
-    "second_moment",
-    "risk",
-    "gain",
+# Point parameters the real-data experiment uses; the others describe a synthetic model of the
+# data (its mean, covariance, generator), which the data set itself replaces.
+REAL_DATA_PARAMS = (
+    "n", "m", "m_over_n", "synthetic_proportion", "p", "label_noise", "verifier", "rho", "phi",
+    "verifier_precision", "verifier_recall", "gamma",
 )
+REAL_DATA_X = ("m", "m_over_n", "synthetic_proportion")
 
 
 @dataclass
@@ -81,6 +88,9 @@ class SimulationSpec:
     x: list[Any] | None = None
     test_size: int | None = None
     max_p: int = 3000
+    # The keys the config's simulation section sets (None: no section), for the kinds that take
+    # only some of them.
+    given: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -249,6 +259,8 @@ def parse_yaml(text: str, where: str) -> Any:
 def read_config_file(path: str | Path) -> tuple[str, dict[str, Any]]:
     """The text and the parsed mapping of a config file."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"The config file {path} is a directory; give a YAML file (for example {path}/NAME.yaml).")
     if not path.is_file():
         raise ConfigError(f"The config file {path} does not exist.")
     raw = path.read_bytes()
@@ -411,7 +423,7 @@ def _groups(value: Any, where: str, params: dict[str, Any], label_key: str) -> t
         for v in params[name]:
             try:
                 label = template.format(value=_label_value(v))
-            except (KeyError, IndexError, ValueError):
+            except (KeyError, IndexError, ValueError, AttributeError, TypeError):
                 raise ConfigError(f"{where}.{label_key} = {_show(template)} may use only {{value}} as a placeholder.") from None
             groups.append(Group(label=label, params={name: v}, y=value.get("y"), ylabel=value.get("ylabel")))
         return groups, name
@@ -485,6 +497,150 @@ def _axis(value: Any, where: str, params: dict[str, Any]) -> Axis:
     return Axis(param=name, values=values, label=label, scale=scale)
 
 
+# ----------------------------------------------------------------------------- kinds
+
+
+def _check_key_kinds(data: dict[str, Any], kind: str) -> None:
+    """Refuse a top-level key meant for other kinds (for the kinds whose every key is declared)."""
+    if kind not in FULLY_DECLARED_KINDS:
+        return
+    for key in data:
+        kinds = KEY_KINDS.get(key)
+        if kinds and kind not in kinds and key != "y":  # y: its own message, with the axes
+            raise ConfigError(f"{key} is only used with kind {' or '.join(kinds)}; this config has kind {kind}.")
+
+
+def _check_plot_y(plot: dict[str, Any], kind: str) -> None:
+    if "y" not in plot:
+        return
+    allowed = PLOT_Y_BY_KIND.get(kind, Y_QUANTITIES)
+    if not allowed:
+        raise ConfigError(f"plot.y is not used by kind {kind}; remove it.")
+    if plot["y"] not in allowed:
+        hint = _did_you_mean(plot["y"], allowed) if isinstance(plot["y"], str) else ""
+        raise ConfigError(f"plot.y = {_show(plot['y'])} is not allowed for kind {kind}; it must be one of {', '.join(allowed)}{hint}.")
+
+
+def plot_y(cfg: "FigureConfig") -> str:
+    """The quantity on the figure's y axis: plot.y, or the kind's default."""
+    return cfg.plot.get("y", PLOT_Y_DEFAULTS.get(cfg.kind, "accuracy"))
+
+
+def _check_kind_settings(cfg: "FigureConfig") -> None:
+    """The checks of one kind beyond the generic ones, so that they all run when a config is read."""
+    if cfg.kind == "heatmap":
+        heatmap_settings(cfg)
+    elif cfg.kind == "marchenko_pastur":
+        mp_settings(cfg)
+    elif cfg.kind == "real_data":
+        real_data_settings(cfg)
+    elif cfg.kind == "generator_samples":
+        parse_data_value(cfg.extra.get("data"), kind=cfg.kind, base_dir=cfg.base_dir)
+
+
+@dataclass(frozen=True)
+class HeatmapSettings:
+    """A heatmap's checked settings: the quantity it draws (gain or accuracy)."""
+
+    quantity: str
+
+
+def heatmap_settings(cfg: "FigureConfig") -> HeatmapSettings:
+    """Check what a heatmap needs beyond the generic config checks; returns its settings."""
+    if len(cfg.series) > 1 or cfg.series[0].label or cfg.series[0].params:
+        raise ConfigError("A heatmap has no series; put the variants in panels.")
+    if cfg.simulation.given is not None and cfg.simulation.enabled:
+        raise ConfigError("A heatmap is drawn from the theory only; remove simulation (or set simulation.enabled: false).")
+    if cfg.theory.covariance == "plug_in":
+        raise ConfigError("A heatmap uses the closed-form theory; theory.covariance = plug_in is for curves.")
+    quantity = plot_y(cfg)
+    if quantity not in HEATMAP_QUANTITIES:
+        raise ConfigError(f"plot.y = {_show(quantity)} is not allowed for kind heatmap; it must be one of {', '.join(HEATMAP_QUANTITIES)}.")
+    return HeatmapSettings(quantity=quantity)
+
+
+@dataclass(frozen=True)
+class MpSettings:
+    """The Marchenko-Pastur figure's checked ``mp`` section, defaults filled in."""
+
+    p: int
+    n: int
+    bins: int
+    ratios: list[float]
+    grid: int
+
+
+def mp_settings(cfg: "FigureConfig") -> MpSettings:
+    """The checked ``mp`` section of a marchenko_pastur config (see ``rmtsynth schema``)."""
+    values = section_defaults("mp")
+    values.update(check_section("mp", cfg.extra.get("mp")))
+    return MpSettings(**values)
+
+
+@dataclass(frozen=True)
+class RealDataSettings:
+    """A real_data config's checked settings.
+
+    ``panels`` holds (title, params, index into ``data``) per panel: the data list's entries, or
+    the config's panels over its one data set.
+    """
+
+    data: list[DataSpec]
+    protocols: list[str]
+    fitted_gaussian_theory: bool
+    panels: list[tuple[str, dict[str, Any], int]]
+
+
+def real_data_settings(cfg: "FigureConfig") -> RealDataSettings:
+    """Check a real_data config without opening any file; returns its settings."""
+    specs = parse_data_value(cfg.extra.get("data"), kind=cfg.kind, base_dir=cfg.base_dir)
+    assert cfg.x is not None
+    if cfg.x.param not in REAL_DATA_X:
+        raise ConfigError(f"x.param = {cfg.x.param} is not allowed for kind real_data; it must be m, m_over_n or synthetic_proportion.")
+    for key in cfg.simulation.given or ():
+        if key not in ("enabled", "seeds"):
+            raise ConfigError(f"simulation.{key} is not used by kind real_data; it takes simulation.seeds and simulation.enabled.")
+    groups = [("params", cfg.params)] + [(f"panels '{g.label}'", g.params) for g in cfg.panels] + [
+        (f"series '{g.label}'", g.params) for g in cfg.series
+    ]
+    for where, params in groups:
+        for key in params:
+            if key not in REAL_DATA_PARAMS:
+                raise ConfigError(
+                    f"{where}: {key} is not used by kind real_data, where the data set replaces the model; "
+                    f"the parameters are {', '.join(REAL_DATA_PARAMS)}."
+                )
+    protocols = _protocols(cfg.extra.get("protocols", TOP_LEVEL_PARAMS["protocols"].default))
+    fitted = TOP_LEVEL_PARAMS["fitted_gaussian_theory"].check(cfg.extra.get("fitted_gaussian_theory", False), "fitted_gaussian_theory")
+    if len(specs) > 1 or specs[0].title:
+        if len(cfg.panels) > 1 or cfg.panels[0].label or cfg.panels[0].params:
+            raise ConfigError("panels cannot be given with a list under data: each data set is a panel; give one data set to use panels.")
+        panels = [(s.title, {}, i) for i, s in enumerate(specs)]
+    else:
+        panels = [(g.label, g.params, 0) for g in cfg.panels]
+    return RealDataSettings(data=specs, protocols=protocols, fitted_gaussian_theory=fitted, panels=panels)
+
+
+def _protocols(raw: Any) -> list[str]:
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("protocols must be a non-empty list of held-out and/or paper.")
+    for v in raw:
+        if v not in PROTOCOLS:
+            hint = _did_you_mean(v, PROTOCOLS) if isinstance(v, str) else ""
+            raise ConfigError(f"protocols has {_show(v)}, which is not a protocol; use held-out and/or paper{hint}.")
+    if len(set(raw)) != len(raw):
+        raise ConfigError("protocols names a protocol twice.")
+    return list(raw)
+
+
+def synthetic_data_spec(cfg: "FigureConfig") -> SyntheticDataSpec | None:
+    """The config's checked ``synthetic_data`` entry, or None."""
+    value = cfg.extra.get("synthetic_data")
+    return None if value is None else parse_synthetic_data(value, cfg.base_dir)
+
+
 # ----------------------------------------------------------------------------- parse
 
 
@@ -502,10 +658,9 @@ def parse_config(
         if not isinstance(key, str) or key not in TOP_LEVEL:
             raise unknown_key(str(key), "", list(TOP_LEVEL))
     raw = copy.deepcopy(data)
-    quick_over = _check_mapping(data.get("quick"), "quick")
-    for key in quick_over:
-        if key not in ("seeds", "x_points", "params", "simulation_x"):
-            raise unknown_key(str(key), "quick.", ("seeds", "x_points", "params", "simulation_x"))
+    quick_over = check_section("quick", data.get("quick"))
+    if "params" in quick_over:
+        _check_param_values(quick_over["params"], "quick.params")
     if quick and isinstance(quick_over.get("params"), dict):
         data = copy.deepcopy(data)
         data.setdefault("params", {})
@@ -534,6 +689,7 @@ def parse_config(
     kind = data.get("kind", "curves")
     if kind not in KINDS:
         raise ConfigError(f"kind = {_show(kind)} is not allowed; it must be one of {', '.join(KINDS)}.")
+    _check_key_kinds(data, kind)
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise ConfigError(f"seed = {_show(seed)} is not allowed; it must be an integer >= 0.")
@@ -543,30 +699,16 @@ def parse_config(
     sim_raw = data.get("simulation", {})
     if isinstance(sim_raw, bool):
         sim_raw = {"enabled": sim_raw}
-    sim_raw = _check_mapping(sim_raw, "simulation")
-    sim = SimulationSpec()
-    for key, value in sim_raw.items():
-        if key not in SIMULATION_KEYS:
-            raise unknown_key(str(key), "simulation.", list(SIMULATION_KEYS))
-        spec = SIMULATION_KEYS[key]
-        if key == "x":
-            continue
-        setattr(sim, key, spec.check(value, f"simulation.{key}"))
+    sim_checked = check_section("simulation", sim_raw)
+    sim = SimulationSpec(given=None if data.get("simulation") is None else tuple(sim_checked))
+    for key, value in sim_checked.items():
+        if key != "x":  # expanded once the x axis is known
+            setattr(sim, key, value)
 
-    theory_raw = _check_mapping(data.get("theory"), "theory")
-    theory = TheorySpec()
-    for key, value in theory_raw.items():
-        if key not in THEORY_KEYS:
-            raise unknown_key(str(key), "theory.", list(THEORY_KEYS))
-        setattr(theory, key, THEORY_KEYS[key].check(value, f"theory.{key}"))
+    theory = TheorySpec(**check_section("theory", data.get("theory")))
 
-    plot = _check_mapping(data.get("plot"), "plot")
-    plot_keys = ("y", "ylabel", "sharey", "marks", "legend", "legend_loc", "xlim", "ylim", "baseline", "caption", "layout", "colorbar")
-    for key in plot:
-        if key not in plot_keys:
-            raise unknown_key(str(key), "plot.", plot_keys)
-    if "y" in plot and plot["y"] not in Y_QUANTITIES:
-        raise ConfigError(f"plot.y = {_show(plot['y'])} is not allowed; it must be one of {', '.join(Y_QUANTITIES)}.")
+    plot = check_section("plot", data.get("plot"))
+    _check_plot_y(plot, kind)
 
     x_axis = None
     y_axis = None
@@ -614,11 +756,21 @@ def parse_config(
             if sim.x is not None:
                 sim.x = _thin(sim.x, int(quick_over.get("simulation_x", max(2, x_points // 2))))
 
-    extra = {k: data[k] for k in ("data", "protocols", "mp", "description", "mnist", "generations", "prediction", "synthetic_data") if k in data}
+    extra = {
+        k: data[k]
+        for k in ("data", "protocols", "mp", "description", "mnist", "generations", "prediction", "synthetic_data", "fitted_gaussian_theory")
+        if k in data
+    }
+    for section in ("mnist", "generations", "prediction"):
+        # A kind's own section is checked here once its keys are declared in the schema.
+        if extra.get(section) is not None and SECTIONS[section].keys:
+            extra[section] = check_section(section, extra[section])
+    if "synthetic_data" in extra:
+        parse_synthetic_data(extra["synthetic_data"], base_dir)
     n_cells = len(panels) * len(series) * (len(x_axis.values) if x_axis else 1) * (len(y_axis.values) if y_axis else 1)
     if n_cells > MAX_GRID_POINTS:
         raise ConfigError(f"The figure has {n_cells} points; at most {MAX_GRID_POINTS} are allowed.")
-    return FigureConfig(
+    cfg = FigureConfig(
         name=name,
         title=str(title),
         kind=kind,
@@ -638,6 +790,8 @@ def parse_config(
         extra=extra,
         quick=quick,
     )
+    _check_kind_settings(cfg)
+    return cfg
 
 
 def _thin(values: list[Any], count: int) -> list[Any]:

@@ -1,9 +1,15 @@
-"""The ``data`` key of the real-data figures: which data set, checked, and loaded.
+"""The ``data`` vocabulary, shared by figure configs and plans: which data set, checked, and loaded.
 
-``{source: digits, classes: [a, b]}`` is scikit-learn's bundled handwritten digits;
-``{path: file.mat|.npz|.csv, ...}`` a feature file (relative to the config file). For
-``real_data`` the key may also be a list of such entries, each with a ``title``: one panel per
-data set. A loaded data set carries a hash of its arrays, which keys the cache.
+``{source: digits, classes: [a, b]}`` (or its short form ``{digits: [a, b]}``) is scikit-learn's
+bundled handwritten digits; ``{path: file.mat|.npz|.csv, ...}`` (or ``file:``) a feature file
+(relative to the config file). For ``real_data`` the key may also be a list of such entries, each
+with a ``title``: one panel per data set. The keys are declared in :mod:`rmtsynth.spec.schema`
+(section ``data``) and mean the same in every config; a few belong to one use only (``title``,
+``image_shape``, ``images_per_class``, ``use_covariance``). A loaded data set carries a hash of its
+arrays, which keys the cache.
+
+``synthetic_data: {path, ...}`` names a file of synthetic rows with the generator's labels and the
+verifier's decisions; it is checked here (:func:`parse_synthetic_data`).
 """
 
 from __future__ import annotations
@@ -11,17 +17,30 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rmtsynth.spec.config import FigureConfig
 from rmtsynth.errors import ConfigError, RmtsynthError
-from rmtsynth.spec.schema import _did_you_mean, _show, unknown_key
+from rmtsynth.spec.schema import DATA_SOURCES, SECTIONS, _did_you_mean, _show, unknown_key
 
-COMMON_DATA_KEYS = ("source", "path", "classes", "feature_key", "label_key", "label_column", "standardize")
+if TYPE_CHECKING:
+    from rmtsynth.spec.config import FigureConfig
+
+# Keys every data entry takes, with the same meaning in figure configs and plans.
+COMMON_DATA_KEYS = ("source", "path", "digits", "file", "classes", "feature_key", "label_key", "label_column", "standardize")
 SAMPLES_DATA_KEYS = ("image_shape", "images_per_class")
-SOURCES = ("digits",)
+PLAN_DATA_KEYS = ("use_covariance",)
+SOURCES = DATA_SOURCES
+# Where the keys that belong to one use only are taken.
+_ONE_USE = {
+    "title": "in a list of data sets (kind real_data)",
+    "image_shape": "with kind generator_samples",
+    "images_per_class": "with kind generator_samples",
+    "use_covariance": "in a plan",
+}
+SYNTHETIC_SUFFIXES = (".npz", ".mat", ".csv")
+
 
 @dataclass(frozen=True)
 class DataSpec:
@@ -38,6 +57,22 @@ class DataSpec:
     standardize: bool = True
     image_shape: tuple[int, int] | None = None
     images_per_class: int = 6
+    use_covariance: bool = False
+
+
+@dataclass(frozen=True)
+class SyntheticDataSpec:
+    """A checked ``synthetic_data`` entry: a file of synthetic rows and the names of its arrays."""
+
+    where: str
+    path: Path
+    feature_key: str | None = None
+    label_key: str | None = None
+    label_column: str | None = None
+    label_correct_key: str | None = None
+    kept_key: str | None = None
+    score_key: str | None = None
+    threshold: float | None = None
 
 
 @dataclass
@@ -61,35 +96,69 @@ class LoadedData:
         return int(self.X.shape[1])
 
 
-def parse_data_specs(cfg: FigureConfig) -> list[DataSpec]:
+def parse_data_specs(cfg: "FigureConfig") -> list[DataSpec]:
     """The config's data sets; a list form (``real_data`` only) gives one panel each."""
-    raw = cfg.extra.get("data")
+    return parse_data_value(cfg.extra.get("data"), kind=cfg.kind, base_dir=cfg.base_dir)
+
+
+def parse_data_value(raw: Any, *, kind: str, base_dir: Path) -> list[DataSpec]:
+    """The data sets under a figure config's ``data`` key, for a config of ``kind``."""
     example = "data: {source: digits, classes: [3, 8]} or data: {path: features.npz}"
     if raw is None:
-        raise ConfigError(f"data is missing: kind {cfg.kind} needs a data set, for example {example}.")
+        raise ConfigError(f"data is missing: kind {kind} needs a data set, for example {example}.")
     if isinstance(raw, dict):
-        return [_parse_data_entry(raw, "data", cfg, titled=False)]
-    if isinstance(raw, list) and cfg.kind == "real_data":
+        return [parse_data_entry(raw, "data", base_dir, use=kind)]
+    if isinstance(raw, list) and kind == "real_data":
         if not raw:
             raise ConfigError("data is an empty list; give at least one data set.")
-        specs = [_parse_data_entry(item, f"data[{i}]", cfg, titled=True) for i, item in enumerate(raw)]
+        specs = [parse_data_entry(item, f"data[{i}]", base_dir, use=kind, titled=True) for i, item in enumerate(raw)]
         titles = [s.title for s in specs]
         dup = sorted({t for t in titles if titles.count(t) > 1})
         if dup:
             raise ConfigError(f"data has two entries titled {_show(dup[0])}; each data set needs its own title.")
         return specs
     if isinstance(raw, list):
-        raise ConfigError(f"data must be one data set (a mapping) for kind {cfg.kind}, not a list.")
+        raise ConfigError(f"data must be one data set (a mapping) for kind {kind}, not a list.")
     raise ConfigError(f"data must be a mapping such as {example}.")
 
 
-def _parse_data_entry(item: Any, where: str, cfg: FigureConfig, *, titled: bool) -> DataSpec:
+def data_keys(use: str, *, titled: bool = False) -> tuple[str, ...]:
+    """The keys a data entry takes for ``use`` (a figure kind, or ``plan``)."""
+    extra: tuple[str, ...] = ()
+    if use == "generator_samples":
+        extra = SAMPLES_DATA_KEYS
+    elif use == "plan":
+        extra = PLAN_DATA_KEYS
+    return COMMON_DATA_KEYS + extra + (("title",) if titled else ())
+
+
+def parse_data_entry(item: Any, where: str, base_dir: Path, *, use: str, titled: bool = False) -> DataSpec:
+    """One checked data entry; ``use`` is the figure kind or ``plan`` (it selects the one-use keys).
+
+    Raises ConfigError naming the key for anything not allowed. Files are not opened here.
+    """
     if not isinstance(item, dict):
         raise ConfigError(f"{where} must be a mapping with source or path, for example {{source: digits, classes: [3, 8]}}.")
-    allowed = COMMON_DATA_KEYS + (SAMPLES_DATA_KEYS if cfg.kind == "generator_samples" else ()) + (("title",) if titled else ())
+    allowed = data_keys(use, titled=titled)
+    declared = SECTIONS["data"].keys
     for key in item:
-        if key not in allowed:
-            raise unknown_key(str(key), f"{where}.", allowed)
+        if key in allowed:
+            continue
+        if isinstance(key, str) and key in _ONE_USE:
+            raise ConfigError(f"{where}.{key} is only used {_ONE_USE[key]}; allowed here: {', '.join(allowed)}.")
+        raise unknown_key(str(key), f"{where}.", allowed)
+    item = dict(item)
+    classes_where = f"{where}.classes"
+    if "digits" in item:
+        if "source" in item or "classes" in item:
+            raise ConfigError(f"{where}.digits is short for source: digits with classes; give either digits or source and classes.")
+        item["source"] = "digits"
+        item["classes"] = item.pop("digits")
+        classes_where = f"{where}.digits"
+    if "file" in item:
+        if "path" in item:
+            raise ConfigError(f"{where}.file is another name for path; give only one of them.")
+        item["path"] = item.pop("file")
     source = item.get("source")
     path_raw = item.get("path")
     if (source is None) == (path_raw is None):
@@ -103,10 +172,10 @@ def _parse_data_entry(item: Any, where: str, cfg: FigureConfig, *, titled: bool)
             raise ConfigError(f"{where}.path = {_show(path_raw)} is not allowed; it must be a file path (relative to the config file).")
         path = Path(path_raw).expanduser()
         if not path.is_absolute():
-            path = cfg.base_dir / path
+            path = base_dir / path
         for key in ("feature_key", "label_key", "label_column"):
-            if key in item and not (isinstance(item[key], str) and item[key]):
-                raise ConfigError(f"{where}.{key} = {_show(item[key])} is not allowed; it must be a name.")
+            if key in item:
+                declared[key].check(item[key], f"{where}.{key}")
         if "label_column" in item and path.suffix.lower() != ".csv":
             raise ConfigError(f"{where}.label_column is only used with a .csv file, not {path.name}.")
         if ("feature_key" in item or "label_key" in item) and path.suffix.lower() != ".mat":
@@ -116,23 +185,17 @@ def _parse_data_entry(item: Any, where: str, cfg: FigureConfig, *, titled: bool)
         for key in ("feature_key", "label_key", "label_column"):
             if key in item:
                 raise ConfigError(f"{where}.{key} is only used with path, not with source: {source}.")
-    classes = _parse_classes(item.get("classes"), f"{where}.classes", digits=source == "digits")
-    standardize = item.get("standardize", True)
-    if not isinstance(standardize, bool):
-        raise ConfigError(f"{where}.standardize = {_show(standardize)} is not allowed; it must be true or false.")
+    classes = _parse_classes(item.get("classes"), classes_where, digits=source == "digits")
+    # A plan rescales the features to unit average variance itself; figures standardize each one.
+    standardize = declared["standardize"].check(item.get("standardize", use != "plan"), f"{where}.standardize")
     image_shape = None
     if "image_shape" in item:
-        shape = item["image_shape"]
-        if (
-            not isinstance(shape, list)
-            or len(shape) != 2
-            or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape)
-        ):
-            raise ConfigError(f"{where}.image_shape = {_show(shape)} is not allowed; it must be [height, width], two integers >= 1.")
-        image_shape = (int(shape[0]), int(shape[1]))
+        shape = declared["image_shape"].check(item["image_shape"], f"{where}.image_shape")
+        image_shape = (shape[0], shape[1])
     per_class = item.get("images_per_class", 6)
     if isinstance(per_class, bool) or not isinstance(per_class, int) or not 1 <= per_class <= 20:
         raise ConfigError(f"{where}.images_per_class = {_show(per_class)} is out of range; it must be an integer from 1 to 20.")
+    use_covariance = declared["use_covariance"].check(item.get("use_covariance", False), f"{where}.use_covariance")
     title = ""
     if titled:
         if "title" not in item:
@@ -152,6 +215,7 @@ def _parse_data_entry(item: Any, where: str, cfg: FigureConfig, *, titled: bool)
         standardize=standardize,
         image_shape=image_shape,
         images_per_class=per_class,
+        use_covariance=use_covariance,
     )
 
 
@@ -170,6 +234,50 @@ def _parse_classes(value: Any, where: str, *, digits: bool) -> tuple[Any, Any] |
     if value[0] == value[1]:
         raise ConfigError(f"{where} names the class {_show(value[0])} twice; two different classes are needed.")
     return (value[0], value[1])
+
+
+def parse_synthetic_data(value: Any, base_dir: Path, where: str = "synthetic_data") -> SyntheticDataSpec:
+    """A checked ``synthetic_data`` entry (the file is not opened).
+
+    The labels are named by ``label_key`` (.npz, .mat) or ``label_column`` (.csv); the verifier's
+    decisions by ``kept_key``, or by ``score_key`` with a ``threshold`` (kept when score >= threshold).
+    """
+    declared = SECTIONS["synthetic_data"].keys
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping {{{', '.join(declared)}}}.")
+    for key in value:
+        if key not in declared:
+            raise unknown_key(str(key), f"{where}.", list(declared))
+    checked = {key: declared[key].check(v, f"{where}.{key}") for key, v in value.items()}
+    if "path" not in checked:
+        raise ConfigError(f"{where}.path is missing: name the file of synthetic rows (.npz, .mat or .csv).")
+    path = Path(checked["path"]).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    suffix = path.suffix.lower()
+    if suffix not in SYNTHETIC_SUFFIXES:
+        raise ConfigError(f"{where}.path = {_show(checked['path'])} is not allowed; it must be a .npz, .mat or .csv file.")
+    if suffix == ".csv":
+        for key in ("feature_key", "label_key"):
+            if key in checked:
+                raise ConfigError(f"{where}.{key} is only used with a .npz or .mat file, not {path.name}; a .csv names label_column.")
+    elif "label_column" in checked:
+        raise ConfigError(f"{where}.label_column is only used with a .csv file, not {path.name}; use label_key.")
+    if "threshold" in checked and "score_key" not in checked:
+        raise ConfigError(f"{where}.threshold needs score_key: the threshold applies to the verifier's scores.")
+    if "threshold" in checked and "kept_key" in checked:
+        raise ConfigError(f"{where} gives kept_key and threshold; the rows kept are given by one of them only.")
+    return SyntheticDataSpec(
+        where=where,
+        path=path,
+        feature_key=checked.get("feature_key"),
+        label_key=checked.get("label_key"),
+        label_column=checked.get("label_column"),
+        label_correct_key=checked.get("label_correct_key"),
+        kept_key=checked.get("kept_key"),
+        score_key=checked.get("score_key"),
+        threshold=checked.get("threshold"),
+    )
 
 
 def load_data(spec: DataSpec) -> LoadedData:
@@ -218,9 +326,13 @@ def load_data(spec: DataSpec) -> LoadedData:
                       image_shape=image_shape, class_names=names)
 
 
-def check_data(cfg: FigureConfig) -> list[DataSpec]:
+def check_data(cfg: "FigureConfig") -> list[DataSpec]:
     """The config's data entries, checked, with every feature file present (nothing is loaded)."""
-    specs = parse_data_specs(cfg)
+    return check_files(parse_data_specs(cfg))
+
+
+def check_files(specs: list[DataSpec]) -> list[DataSpec]:
+    """The entries unchanged, once every feature file they name is found to exist."""
     for spec in specs:
         if spec.path is not None and not spec.path.is_file():
             raise ConfigError(f"{spec.where}.path: the feature file {spec.path} does not exist; point the config at your copy.")

@@ -2,8 +2,14 @@
 
 A plan config gives one setting in the sweep configs' parameter names (``params``; single
 values only, the mix required), or a verifier as ROC points (``verifier_roc``), optionally real
-data to estimate p and ||mu|| (and the noise spectrum) from (``data``), and the search ranges
-(``search``). See :mod:`rmtsynth.planner` for what is computed from it.
+data to estimate p and ||mu|| (and the noise spectrum) from (``data``, one entry of the data
+vocabulary that figure configs use, :mod:`rmtsynth.spec.data`), and the search ranges
+(``search``). Every key is declared in :mod:`rmtsynth.spec.schema`. See
+:mod:`rmtsynth.engine.planner` for what is computed from it.
+
+The accuracy model of the setting (the theory's accuracy as a vectorised function) is built here,
+from the data model's parameters, so that the best ROC point can be chosen while the config is
+read; the planner imports it from this module.
 """
 
 from __future__ import annotations
@@ -11,30 +17,78 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from rmtsynth.errors import ConfigError
-from rmtsynth.engine.planner import AccuracyModel, best_roc_point, model_for_point, model_for_spectrum, setting_of
-from rmtsynth.spec.resolve import ResolvedPoint, resolve_point
-from rmtsynth.spec.schema import _show, unknown_key
-from rmtsynth.core.theory import Spectrum
+from rmtsynth.core.theory import Spectrum, evaluate
 from rmtsynth.core.verifier import precision_recall
+from rmtsynth.errors import ConfigError, RmtsynthError
+from rmtsynth.sim.geometry import placed_model
+from rmtsynth.spec.config import _check_param_values, read_config_file
+from rmtsynth.spec.data import DataSpec, SyntheticDataSpec, load_data, parse_data_entry, parse_synthetic_data
+from rmtsynth.spec.resolve import ResolvedPoint, resolve_point
+from rmtsynth.spec.schema import PLAN_SECTIONS, PLAN_TOP_LEVEL, _show, unknown_key
+from rmtsynth.spec.schema import TOP_LEVEL as TOP_LEVEL_FIGURE
 
-TOP_LEVEL = {
-    "title": "a title for the report",
-    "description": "free text, copied to the report",
-    "seed": "root seed of the random geometry (integer >= 0, default 0)",
-    "params": "the setting: n, p (or p_over_n), mu_norm, the generator, label_noise, the verifier, gamma and the mix",
-    "verifier_roc": "the verifier as [[false-positive rate, true-positive rate], ...] points of a score threshold",
-    "data": "estimate mu_norm (and optionally the noise spectrum) from a feature file or the digits",
-    "search": "{max_synthetic_proportion, gamma_range}: the search ranges",
-}
-SEARCH_DEFAULTS: dict[str, Any] = {"max_synthetic_proportion": 0.999, "gamma_range": [1e-4, 1e4]}
-DATA_KEYS = ("digits", "file", "label_column", "classes", "feature_key", "label_key", "use_covariance")
+TOP_LEVEL = PLAN_TOP_LEVEL
+SEARCH_KEYS = PLAN_SECTIONS["search"].keys
+SEARCH_DEFAULTS: dict[str, Any] = {key: p.default for key, p in SEARCH_KEYS.items()}
 VERIFIER_KEYS = ("verifier", "rho", "phi", "verifier_precision", "verifier_recall")
 MAX_ROC_POINTS = 100_000
+
+AccuracyFn = Callable[..., np.ndarray]
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+@dataclass
+class AccuracyModel:
+    """The theory's signed accuracy as a vectorised function of (n, m, eps, rho, phi, gamma).
+
+    ``spectrum`` is the fixed eigen-data, when the generator has one (it gives the m -> infinity
+    limit); it is None for an estimated covariance, whose C is random.
+    """
+
+    accuracy: AccuracyFn
+    spectrum: Spectrum | None = None
+
+    def __call__(self, n, m, eps, rho, phi, gamma) -> np.ndarray:
+        return np.asarray(self.accuracy(n, m, eps, rho, phi, gamma), dtype=float)
+
+
+def model_for_point(point: ResolvedPoint, *, seed: int = 0) -> AccuracyModel:
+    """The accuracy model of a resolved point's generator (as the sweep engine evaluates it)."""
+    gen = point.generator
+    if gen.covariance.estimate_mean:
+        raise ConfigError(
+            "params.estimate_generator_mean is not supported by plan: the closed-form theory does not cover a "
+            "generator mean estimated from the same samples as its covariance."
+        )
+    model = placed_model(gen, seed)
+
+    def acc(n, m, eps, rho, phi, gamma):
+        return model.theory(n, m, eps, rho, phi, gamma).accuracy
+
+    spectrum = None if gen.covariance.kind == "estimated" else model.spectrum
+    return AccuracyModel(acc, spectrum)
+
+
+def model_for_spectrum(spectrum: Spectrum) -> AccuracyModel:
+    """The accuracy model of explicit eigen-data (e.g. a spectrum fitted to real data)."""
+
+    def acc(n, m, eps, rho, phi, gamma):
+        return evaluate(spectrum, n, m, eps, rho, phi, gamma).accuracy
+
+    return AccuracyModel(acc, spectrum)
+
+
+def best_roc_index(model: AccuracyModel, point: ResolvedPoint, roc: np.ndarray) -> int:
+    """The ROC point (rho = fpr, phi = tpr) with the highest accuracy at the point's mix (first of ties)."""
+    acc = model(point.n, point.m, point.label_noise, roc[:, 0], roc[:, 1], point.gamma)
+    return int(np.nanargmax(acc))
+
 
 # ----------------------------------------------------------------------------- config
 
@@ -54,21 +108,36 @@ class PlanConfig:
     data: dict[str, Any] | None = None
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    data_spec: DataSpec | None = None
+    synthetic_data: SyntheticDataSpec | None = None
 
 
 def load_plan(path: str | Path) -> PlanConfig:
     """Read and validate a planner config file."""
-    from rmtsynth.spec.config import read_config_file
-
     path = Path(path)
     text, data = read_config_file(path)
     return parse_plan(data, base_dir=path.resolve().parent, source=text)
 
 
+def is_plan_config(path: str | Path) -> bool:
+    """Whether a config file is a planner input: it lives in a ``plan`` folder or has a plan-only key."""
+    from rmtsynth.spec.config import read_config_file
+
+    path = Path(path)
+    if path.parent.name == "plan":
+        return True
+    if not path.is_file():
+        return False
+    try:
+        _, data = read_config_file(path)
+    except RmtsynthError:
+        return False
+    figure_keys = set(TOP_LEVEL_FIGURE)
+    return isinstance(data, dict) and any(key in PLAN_TOP_LEVEL and key not in figure_keys for key in data)
+
+
 def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> PlanConfig:
     """Validate a planner mapping: keys, types and ranges, then resolve the setting."""
-    from rmtsynth.spec.config import _check_param_values
-
     for key in data:
         if not isinstance(key, str) or key not in TOP_LEVEL:
             raise unknown_key(str(key), "", list(TOP_LEVEL))
@@ -103,8 +172,13 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
 
     data_info = None
     spectrum_model = None
+    data_spec = None
     if data.get("data") is not None:
-        data_info, spectrum_model, params = _apply_data(data["data"], params, base_dir, seed)
+        data_spec = parse_data_entry(data["data"], "data", base_dir, use="plan")
+        data_info, spectrum_model, params = _apply_data(data_spec, params, seed)
+    synthetic = None
+    if data.get("synthetic_data") is not None:
+        synthetic = parse_synthetic_data(data["synthetic_data"], base_dir)
 
     point = resolve_point(params, base_dir, "params", seed=seed)
     if point.n < 1:
@@ -118,10 +192,10 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
     if data_info is not None and data_info.get("generator_covariance") == "fitted":
         point = replace(point, covariance="fitted")
     if roc is not None:
-        st = setting_of(point)
-        best = best_roc_point(model, st, roc)
-        precision, recall = precision_recall(point.label_noise, best["rho"], best["phi"])
-        point = replace(point, rho=best["rho"], phi=best["phi"], verifier_precision=float(precision), verifier_recall=float(recall))
+        k = best_roc_index(model, point, roc)
+        rho, phi = float(roc[k, 0]), float(roc[k, 1])
+        precision, recall = precision_recall(point.label_noise, rho, phi)
+        point = replace(point, rho=rho, phi=phi, verifier_precision=float(precision), verifier_recall=float(recall))
     return PlanConfig(
         title=str(title),
         description=str(description),
@@ -134,34 +208,23 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
         data=data_info,
         source=source,
         raw=data,
+        data_spec=data_spec,
+        synthetic_data=synthetic,
     )
 
 
 def _parse_search(value: Any) -> dict[str, Any]:
-    out = dict(SEARCH_DEFAULTS)
+    out = {key: p.default for key, p in SEARCH_KEYS.items()}
     if value is None:
         return out
     if not isinstance(value, dict):
         raise ConfigError("search must be a mapping {max_synthetic_proportion, gamma_range}.")
     for key, v in value.items():
-        if key not in SEARCH_DEFAULTS:
-            raise unknown_key(str(key), "search.", list(SEARCH_DEFAULTS))
-        out[key] = v
-    s = out["max_synthetic_proportion"]
-    if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0.0 < s <= 0.999999:
-        raise ConfigError(f"search.max_synthetic_proportion = {_show(s)} is out of range; it must be a number in (0, 0.999999].")
-    out["max_synthetic_proportion"] = float(s)
-    g = out["gamma_range"]
-    if (
-        not isinstance(g, list)
-        or len(g) != 2
-        or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0 for v in g)
-        or not g[0] < g[1]
-        or g[0] < 1e-12
-        or g[1] > 1e12
-    ):
-        raise ConfigError(f"search.gamma_range = {_show(g)} is not allowed; it must be [lo, hi] with 1e-12 <= lo < hi <= 1e12.")
-    out["gamma_range"] = [float(g[0]), float(g[1])]
+        if key not in SEARCH_KEYS:
+            raise unknown_key(str(key), "search.", list(SEARCH_KEYS))
+        out[key] = SEARCH_KEYS[key].check(v, f"search.{key}")
+    out["max_synthetic_proportion"] = float(out["max_synthetic_proportion"])
+    out["gamma_range"] = [float(g) for g in out["gamma_range"]]
     return out
 
 
@@ -188,65 +251,29 @@ def _parse_roc(value: Any) -> np.ndarray | None:
 # ----------------------------------------------------------------------------- real data
 
 
-def _apply_data(value: Any, params: dict[str, Any], base_dir: Path, seed: int):
+def _apply_data(spec: DataSpec, params: dict[str, Any], seed: int):
     """mu_norm and p (and optionally the spectrum) estimated from real two-class data.
 
     The features are rescaled so that the average within-class variance is 1 (the theory's unit
     noise); gamma is read in those units. ||mu||^2 is the squared half-difference of the class
     means minus its bias tr(Sigma)(1/n_+ + 1/n_-)/4, with Sigma the unbiased pooled covariance.
+    With ``standardize: true`` every feature is first scaled to unit variance over all rows.
     """
-    from rmtsynth.data.loaders import load_digits_pair, load_features
     from rmtsynth.data.protocols import fit_gaussian
 
-    if not isinstance(value, dict):
-        raise ConfigError("data must be a mapping: {digits: [a, b]} or {file: path, ...}.")
-    for key in value:
-        if key not in DATA_KEYS:
-            raise unknown_key(str(key), "data.", DATA_KEYS)
     for key in ("p", "p_over_n", "p_over_m", "mu_norm"):
         if key in params:
             raise ConfigError(f"params.{key} cannot be given with data: it is taken from the data.")
-    use_cov = value.get("use_covariance", False)
-    if not isinstance(use_cov, bool):
-        raise ConfigError(f"data.use_covariance = {_show(use_cov)} is not allowed; it must be true or false.")
-    if ("digits" in value) == ("file" in value):
-        raise ConfigError("data needs exactly one of digits: [a, b] or file: path.")
-    if "digits" in value:
-        pair = value["digits"]
-        if (
-            not isinstance(pair, list)
-            or len(pair) != 2
-            or any(isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 9 for v in pair)
-            or pair[0] == pair[1]
-        ):
-            raise ConfigError(f"data.digits = {_show(pair)} is not allowed; it must be two different digits [a, b] from 0 to 9.")
-        for key in ("label_column", "classes", "feature_key", "label_key"):
-            if key in value:
-                raise ConfigError(f"data.{key} is only used with data.file.")
-        X, y, _ = load_digits_pair((pair[0], pair[1]))
-        source = f"digits {pair[0]} vs {pair[1]}"
-    else:
-        path = value["file"]
-        if not isinstance(path, str) or not path:
-            raise ConfigError("data.file must be a file path (relative to the config file).")
-        full = Path(path) if Path(path).is_absolute() else base_dir / path
-        kwargs: dict[str, Any] = {}
-        for key in ("label_column", "feature_key", "label_key"):
-            if key in value:
-                if not isinstance(value[key], str):
-                    raise ConfigError(f"data.{key} must be text.")
-                kwargs[key] = value[key]
-        if "classes" in value:
-            cls = value["classes"]
-            if not isinstance(cls, list) or len(cls) != 2:
-                raise ConfigError(f"data.classes = {_show(cls)} is not allowed; it must name two classes [a, b].")
-            kwargs["classes"] = tuple(cls)
-        X, y = load_features(full, **kwargs)
-        source = str(full)
+    use_cov = spec.use_covariance
+    loaded = load_data(spec)
+    X, y = loaded.X, loaded.y
+    source = loaded.description if spec.source is not None else str(spec.path)
     keep = X.std(axis=0) > 0
     X = X[:, keep]
     if X.shape[1] == 0:
         raise ConfigError(f"data ({source}) has no feature that varies.")
+    if spec.standardize:
+        X = (X - X.mean(axis=0)) / X.std(axis=0)
     n_pos, n_neg = int(np.count_nonzero(y > 0)), int(np.count_nonzero(y < 0))
     if min(n_pos, n_neg) < 2:
         raise ConfigError(f"data ({source}) needs at least 2 rows of each class to estimate the noise.")
@@ -273,6 +300,7 @@ def _apply_data(value: Any, params: dict[str, Any], base_dir: Path, seed: int):
         "mu_norm_raw": math.sqrt(raw2 / avg_var),
         "mu_norm": mu_norm,
         "use_covariance": use_cov,
+        "standardize": spec.standardize,
     }
     model = None
     if use_cov:

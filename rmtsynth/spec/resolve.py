@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from rmtsynth.errors import ConfigError
+from rmtsynth.errors import ConfigError, ParameterError
 from rmtsynth.spec.schema import MAX_P, PARAM_DEFAULTS, key_text
 from rmtsynth.core.model import Covariance, ModelSpec
+from rmtsynth.data.loaders import npy_header_fits
 from rmtsynth.core.verifier import NAMED_VERIFIERS, precision_recall, rho_phi_from_precision_recall
 from rmtsynth.sim.geometry import placed_model
 
@@ -163,7 +164,7 @@ def _verifier(params: dict[str, Any], eps: float, where: str) -> tuple[float, fl
             raise ConfigError(f"{where}: {missing} is missing; verifier_precision and verifier_recall go together.")
         try:
             return rho_phi_from_precision_recall(eps, params["verifier_precision"], params["verifier_recall"])
-        except ConfigError as exc:
+        except ParameterError as exc:
             raise ConfigError(f"{where}: {exc}") from None
     return NAMED_VERIFIERS["none"]
 
@@ -226,6 +227,8 @@ def _parse_array(digest: str, suffix: str, data: bytes) -> np.ndarray:
     if suffix == ".npy":
         import io
 
+        if not npy_header_fits(io.BytesIO(data), len(data)):
+            raise ValueError("the array header claims more data than the file holds")
         return np.load(io.BytesIO(data), allow_pickle=False)
     return np.loadtxt(data.decode("utf-8").splitlines(), ndmin=1)
 
@@ -257,11 +260,14 @@ def load_dense_covariance(path: Path, p: int, where: str) -> tuple[np.ndarray, s
     largest = float(np.max(np.abs(eig))) if eig.size else 0.0
     if eig.size and float(eig.min()) < -1e-10 * max(largest, 1.0):
         raise ConfigError(
-            f"{where} is not positive semi-definite (its smallest eigenvalue is {float(eig.min()):.3g}); "
+            f"{where} ({Path(path).name}) is not positive semi-definite (its smallest eigenvalue is {float(eig.min()):.3g}); "
             "a covariance matrix must have eigenvalues >= 0."
         )
     if largest > MAX_EIGENVALUE:
-        raise ConfigError(f"{where} has an eigenvalue of {largest:.3g}; a covariance here must have eigenvalues of at most {MAX_EIGENVALUE:g}.")
+        raise ConfigError(
+            f"{where} ({Path(path).name}) has an eigenvalue of {largest:.3g}; a covariance here must have eigenvalues "
+            f"of at most {MAX_EIGENVALUE:g}."
+        )
     return cov, digest
 
 

