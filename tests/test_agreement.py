@@ -32,7 +32,7 @@ from typing import Iterator
 import numpy as np
 import pytest
 
-from rmtsynth.core.model import DataModel, build_model
+from rmtsynth.core.model import DataModel, Mix, build_model
 from rmtsynth.sim.seeding import point_seed, stable_key
 from rmtsynth.sim.monte_carlo import SimulationResult, simulate_point
 from rmtsynth.core.theory import Spectrum, TheoryResult, evaluate, evaluate_estimated
@@ -181,7 +181,7 @@ def run_case(case: Case, root_seed: int = ROOT_SEED) -> Outcome:
     model, theory = model_and_theory(case)
     seed = point_seed(root_seed, stable_key({"agreement": case.name}))
     with _one_blas_thread():
-        sim = simulate_point(model, case.n, case.m, case.eps, case.rho, case.phi, np.asarray(case.gammas), seed,
+        sim = simulate_point(model, Mix(case.n, case.m, case.eps, case.rho, case.phi, np.asarray(case.gammas)), seed,
                              case.replicates, sampler=case.sampler)  # type: ignore[arg-type]
     return Outcome(case, theory, sim)
 
@@ -287,7 +287,7 @@ def real_noise_moment_z(root_seed: int = ROOT_SEED) -> dict[str, np.ndarray]:
     theory = evaluate(Spectrum.from_eigen(ell, model.mu, model.mean, sigma=sig), n, m, eps, rho, phi, gammas)
     seed = point_seed(root_seed, stable_key({"agreement": "real-noise"}))
     with _one_blas_thread():
-        sim = simulate_point(model, n, m, eps, rho, phi, gammas, seed, 300, noise_cov_factor=np.sqrt(sig))
+        sim = simulate_point(model, Mix(n, m, eps, rho, phi, gammas), seed, 300, noise_cov_factor=np.sqrt(sig))
     assert sim.w_sigma_w is not None
     out = {}
     for label, values, th in (

@@ -278,3 +278,47 @@ def test_plan_at_label_noise_one_explains_the_verifier(tmp_path: Path) -> None:
     answer = json.loads(result.stdout)
     assert answer["min_verifier_precision_status"] == "all_labels_wrong"
     assert answer["accuracy_configured"] < answer["accuracy_real_only"]
+
+
+# ----------------------------------------------------------------------------- schedulers
+
+
+def _serve(handler) -> tuple[str, object]:
+    import socketserver
+    import threading
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"tcp://127.0.0.1:{server.server_address[1]}", server
+
+
+def test_a_scheduler_that_never_answers_is_refused_in_seconds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("distributed")
+    import socketserver
+
+    from rmtsynth.engine import executors
+
+    class Silent(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            time.sleep(5)
+
+    class Http(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.sendall(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 99999999999\r\n\r\n")
+
+    monkeypatch.setattr(executors, "SCHEDULER_PROBE_SECONDS", 1.0)
+    cfg = _write(tmp_path / "tiny.yaml", TINY)
+    for handler, needle in ((Silent, "sent nothing"), (Http, "not a Dask scheduler")):
+        address, server = _serve(handler)
+        try:
+            started = time.monotonic()
+            result = invoke("sweep", cfg, "--out", tmp_path / "out", "-q", "--executor", "dask", "--scheduler", address)
+            assert time.monotonic() - started < 30
+            assert_clean_error(result, address, needle)
+        finally:
+            server.shutdown()
+            server.server_close()
+    for bad in ("nonsense", "tcp://host:99999", "tcp://:80"):
+        assert_clean_error(invoke("sweep", cfg, "--executor", "dask", "--scheduler", bad), "not a scheduler address")
+    assert not (tmp_path / "out").exists()

@@ -23,10 +23,9 @@ from rmtsynth.core.closed_forms import infinite_sample_accuracy
 from rmtsynth.spec.config import parse_config
 from rmtsynth.errors import ConfigError
 from rmtsynth.figures.heatmap import run_heatmap
-from rmtsynth.core.model import build_model
+from rmtsynth.core.model import Mix, build_model
 from rmtsynth.spec.plan_config import parse_plan
 from rmtsynth.engine.planner import (
-    Setting,
     best_gamma,
     best_mix,
     best_roc_point,
@@ -58,7 +57,7 @@ SIM_MODEL = build_model(P, MU, ALIGN, SHIFT)
 
 def _simulate(m: int, eps: float, rho: float, phi: float, gamma: float, replicates: int = 300) -> tuple[float, float]:
     key = stable_key({"m": m, "eps": eps, "rho": rho, "phi": phi, "gamma": gamma})
-    res = simulate_point(SIM_MODEL, N, m, eps, rho, phi, gamma, point_seed(SEED, key), replicates, sampler="exact")
+    res = simulate_point(SIM_MODEL, Mix(N, m, eps, rho, phi, gamma), point_seed(SEED, key), replicates, sampler="exact")
     return float(res.mean), float(res.se)
 
 
@@ -66,15 +65,15 @@ def _simulate(m: int, eps: float, rho: float, phi: float, gamma: float, replicat
 
 
 def test_best_mix_beats_a_dense_grid_and_is_a_local_maximum() -> None:
-    st = Setting(N, 100, 0.1, 0.3, 0.9, 0.1)
+    st = Mix(N, 100, 0.1, 0.3, 0.9, 0.1)
     mix = best_mix(MODEL, st, 0.999)
     assert mix["helps"] and 0.7 < mix["synthetic_proportion"] < 0.9
     s = np.linspace(0.0, 0.999, 20001)
-    grid = MODEL(N, m_of_proportion(s, N), st.eps, st.rho, st.phi, st.gamma)
+    grid = MODEL(Mix(N, m_of_proportion(s, N), st.label_noise, st.rho, st.phi, st.gamma))
     assert mix["accuracy"] >= grid.max() - 1e-12
     assert abs(mix["synthetic_proportion"] - s[np.argmax(grid)]) < 1e-3
     h = 1e-4
-    side = MODEL(N, m_of_proportion(mix["synthetic_proportion"] + np.array([-h, h]), N), st.eps, st.rho, st.phi, st.gamma)
+    side = MODEL(Mix(N, m_of_proportion(mix["synthetic_proportion"] + np.array([-h, h]), N), st.label_noise, st.rho, st.phi, st.gamma))
     assert np.all(side <= mix["accuracy"] + 1e-12)
     assert mix["m"] == integer_m(mix["synthetic_proportion"], N)
 
@@ -82,53 +81,53 @@ def test_best_mix_beats_a_dense_grid_and_is_a_local_maximum() -> None:
 def test_best_gamma_beats_a_dense_grid() -> None:
     spec = Spectrum.from_eigen(np.geomspace(0.1, 10, 60), np.full(60, 1 / math.sqrt(60)), np.full(60, 1 / math.sqrt(60)))
     model = model_for_spectrum(spec)
-    st = Setting(60, 300, 0.2, 0.3, 0.9, 1.0)
+    st = Mix(60, 300, 0.2, 0.3, 0.9, 1.0)
     g, acc, edge = best_gamma(model, st, (1e-4, 1e4))
     grid = np.geomspace(1e-4, 1e4, 20001)
-    values = model(st.n, st.m, st.eps, st.rho, st.phi, grid)
+    values = model(Mix(st.n, st.m, st.label_noise, st.rho, st.phi, grid))
     assert not edge and 1e-4 < g < 1e4
     assert acc >= values.max() - 1e-12
     assert abs(math.log10(g) - math.log10(grid[np.argmax(values)])) < 2e-3
 
 
 def test_min_precision_is_where_the_gain_crosses_zero() -> None:
-    st = Setting(N, 100, 0.3, 0.0, 0.9, 0.1)
+    st = Mix(N, 100, 0.3, 0.0, 0.9, 0.1)
     res = min_verifier_precision(MODEL, st)
     p0 = res["value"]
     assert res["status"] == "crossing" and res["lowest_valid_precision"] < p0 < 1
-    base = float(MODEL(N, 0, 0.3, 0.0, 0.9, 0.1))
+    base = float(MODEL(Mix(N, 0, 0.3, 0.0, 0.9, 0.1)))
 
     def gain(precision: float) -> float:
-        return float(MODEL(N, 100, 0.3, rho_for_precision(0.3, precision, 0.9), 0.9, 0.1)) - base
+        return float(MODEL(Mix(N, 100, 0.3, rho_for_precision(0.3, precision, 0.9), 0.9, 0.1))) - base
 
     assert gain(p0 - 1e-6) < 0 < gain(p0 + 1e-6)
     assert abs(gain(p0)) < 1e-9
 
 
 def test_max_label_noise_and_transition_are_roots() -> None:
-    st = Setting(N, 100, 0.1, 0.3, 0.9, 0.1)
+    st = Mix(N, 100, 0.1, 0.3, 0.9, 0.1)
     res = max_label_noise(MODEL, st)
     e0 = res["value"]
     assert res["status"] == "crossing" and 0 < e0 < 1
-    base = float(MODEL(N, 0, 0.1, 0.3, 0.9, 0.1))
-    gain = lambda e: float(MODEL(N, 100, e, 0.3, 0.9, 0.1)) - base  # noqa: E731
+    base = float(MODEL(Mix(N, 0, 0.1, 0.3, 0.9, 0.1)))
+    gain = lambda e: float(MODEL(Mix(N, 100, e, 0.3, 0.9, 0.1))) - base  # noqa: E731
     assert gain(e0 - 1e-6) > 0 > gain(e0 + 1e-6)
     tr = transition(MODEL, st)
     a0, a1 = tr["accuracy_eps_0"], tr["accuracy_eps_1"]
     for q, key in ((0.25, "eps_25"), (0.75, "eps_75")):
-        assert float(MODEL(N, 100, tr[key], 0.3, 0.9, 0.1)) == pytest.approx(a0 - q * (a0 - a1), abs=1e-9)
+        assert float(MODEL(Mix(N, 100, tr[key], 0.3, 0.9, 0.1))) == pytest.approx(a0 - q * (a0 - a1), abs=1e-9)
     assert tr["width"] == pytest.approx(tr["eps_75"] - tr["eps_25"])
 
 
 def test_everywhere_and_nowhere_cases() -> None:
     # An aligned generator with an oracle-like verifier helps at every precision down to P_min.
     aligned = model_for_spectrum(Spectrum.isotropic(P, 1.0))
-    st = Setting(N, 400, 0.05, 0.0, 1.0, 1.0)
+    st = Mix(N, 400, 0.05, 0.0, 1.0, 1.0)
     res = min_verifier_precision(aligned, st)
     assert res["status"] == "everywhere" and res["value"] == pytest.approx(float(min_precision(0.05, 1.0)))
     # A generator whose mean is orthogonal to the truth never helps, whatever the verifier.
     useless = model_for_spectrum(Spectrum.isotropic(P, 1.0, 0.0, 1.0))
-    st = Setting(N, 400, 0.2, 0.1, 0.9, 1.0)
+    st = Mix(N, 400, 0.2, 0.1, 0.9, 1.0)
     assert min_verifier_precision(useless, st)["value"] is None
     assert max_label_noise(useless, st)["value"] is None
 
@@ -138,7 +137,7 @@ def test_everywhere_and_nowhere_cases() -> None:
 
 def test_best_proportion_beats_its_neighbours_in_simulation() -> None:
     eps, rho, phi, gamma = 0.1, 0.3, 0.9, 0.1
-    s0 = best_mix(MODEL, Setting(N, 100, eps, rho, phi, gamma), 0.999)["synthetic_proportion"]
+    s0 = best_mix(MODEL, Mix(N, 100, eps, rho, phi, gamma), 0.999)["synthetic_proportion"]
     best = _simulate(integer_m(s0, N), eps, rho, phi, gamma)
     for s in (0.4 * s0, 1.0 - 0.25 * (1.0 - s0)):
         other = _simulate(integer_m(s, N), eps, rho, phi, gamma)
@@ -148,7 +147,7 @@ def test_best_proportion_beats_its_neighbours_in_simulation() -> None:
 
 def test_gain_changes_sign_across_the_minimal_precision_in_simulation() -> None:
     eps, recall, gamma, m = 0.3, 0.9, 0.1, 100
-    p0 = min_verifier_precision(MODEL, Setting(N, m, eps, 0.0, recall, gamma))["value"]
+    p0 = min_verifier_precision(MODEL, Mix(N, m, eps, 0.0, recall, gamma))["value"]
     real = _simulate(0, eps, 0.0, recall, gamma, replicates=400)
     signs = {}
     for precision in (p0 - 0.12, min(p0 + 0.09, 0.999)):
@@ -185,8 +184,8 @@ def test_roc_point_is_the_brute_force_argmax() -> None:
     fpr = np.sort(rng.uniform(0, 1, 40))
     tpr = np.clip(fpr ** 0.3 + rng.normal(0, 0.02, 40), 0, 1)
     roc = np.column_stack([fpr, tpr])
-    st = Setting(N, 100, 0.3, 0.0, 1.0, 0.1)
-    each = [float(MODEL(N, 100, 0.3, a, b, 0.1)) for a, b in roc]
+    st = Mix(N, 100, 0.3, 0.0, 1.0, 0.1)
+    each = [float(MODEL(Mix(N, 100, 0.3, a, b, 0.1))) for a, b in roc]
     chosen = best_roc_point(MODEL, st, roc)
     assert chosen["index"] == int(np.argmax(each))
     assert chosen["accuracy"] == pytest.approx(max(each), abs=1e-14)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from rmtsynth.core.model import Covariance, DataModel, ModelSpec, build_model
+from rmtsynth.core.model import Covariance, DataModel, Mix, ModelSpec, build_model
 from rmtsynth.sim.samplers import (
     dense_factor,
     draw_generator,
@@ -99,8 +99,8 @@ CONFIGS = _configs()
 def test_exact_matches_naive_in_distribution(name: str) -> None:
     model, n, m, eps, rho, phi, gamma, reps, real_factor = CONFIGS[name]
     common = dict(replicates=reps, noise_cov_factor=real_factor)
-    naive = simulate_point(model, n, m, eps, rho, phi, gamma, np.random.SeedSequence(1001), sampler="naive", **common)
-    exact = simulate_point(model, n, m, eps, rho, phi, gamma, np.random.SeedSequence(2002), sampler="exact", **common)
+    naive = simulate_point(model, Mix(n, m, eps, rho, phi, gamma), np.random.SeedSequence(1001), sampler="naive", **common)
+    exact = simulate_point(model, Mix(n, m, eps, rho, phi, gamma), np.random.SeedSequence(2002), sampler="exact", **common)
     _compare(naive.w_dot_mu, exact.w_dot_mu, f"{name} w.mu")
     _compare(naive.w_norm2, exact.w_norm2, f"{name} |w|^2")
     _compare(naive.accuracy, exact.accuracy, f"{name} acc")
@@ -287,7 +287,7 @@ def test_replicates_do_not_depend_on_how_many_are_run(sampler: str) -> None:
     model = _model(8, "estimated", n_hat=6, estimate_mean=True)
     seed = np.random.SeedSequence(123, spawn_key=(4, 5))
     gammas = np.array([0.1, 1.0])
-    args = (model, 20, 40, 0.2, 0.3, 0.8, gammas, seed)
+    args = (model, Mix(20, 40, 0.2, 0.3, 0.8, gammas), seed)
     few = simulate_point(*args, 5, sampler=sampler, test_size=50)
     many = simulate_point(*args, 12, sampler=sampler, test_size=50)
     assert few.accuracy.shape == (5, 2) and many.n_replicates == 12
@@ -305,16 +305,16 @@ def test_simulate_point_edge_sizes() -> None:
     seed = np.random.SeedSequence(9)
     for sampler in ("exact", "naive"):
         with pytest.raises(ValueError):
-            simulate_point(model, 0, 0, 0.1, 0.5, 0.9, 1.0, seed, 2, sampler=sampler)
-        assert simulate_point(model, 0, 10, 0.1, 0.5, 0.9, 1.0, seed, 2, sampler=sampler).n_replicates == 2
-        assert simulate_point(model, 10, 0, 0.1, 0.5, 0.9, 1.0, seed, 2, sampler=sampler).n_replicates == 2
+            simulate_point(model, Mix(0, 0, 0.1, 0.5, 0.9, 1.0), seed, 2, sampler=sampler)
+        assert simulate_point(model, Mix(0, 10, 0.1, 0.5, 0.9, 1.0), seed, 2, sampler=sampler).n_replicates == 2
+        assert simulate_point(model, Mix(10, 0, 0.1, 0.5, 0.9, 1.0), seed, 2, sampler=sampler).n_replicates == 2
         # A verifier that keeps nothing, with no real data: w = 0 and the accuracy is 1/2.
-        res = simulate_point(model, 0, 10, 0.1, 0.0, 0.0, 1.0, seed, 3, sampler=sampler, test_size=7)
+        res = simulate_point(model, Mix(0, 10, 0.1, 0.0, 0.0, 1.0), seed, 3, sampler=sampler, test_size=7)
         np.testing.assert_array_equal(res.accuracy, 0.5)
         np.testing.assert_array_equal(res.w_norm2, 0.0)
         np.testing.assert_array_equal(res.test_accuracy, 0.5)
     with pytest.raises(ValueError):
-        simulate_point(model, 5, 5, 0.1, 0.5, 0.9, 1.0, seed, 2, sampler="fast")  # type: ignore[arg-type]
+        simulate_point(model, Mix(5, 5, 0.1, 0.5, 0.9, 1.0), seed, 2, sampler="fast")  # type: ignore[arg-type]
 
 
 def test_simulation_result_statistics() -> None:
@@ -332,7 +332,7 @@ def test_simulation_result_statistics() -> None:
 def test_test_set_accuracy_agrees_with_conditional_accuracy() -> None:
     model = _model(10, "diagonal")
     size = 20000
-    res = simulate_point(model, 30, 60, 0.2, 0.3, 0.9, 0.5, np.random.SeedSequence(77), 3, test_size=size,
+    res = simulate_point(model, Mix(30, 60, 0.2, 0.3, 0.9, 0.5), np.random.SeedSequence(77), 3, test_size=size,
                          noise_cov_factor=np.linspace(0.5, 1.5, 10))
     tol = 4.5 * np.sqrt(res.accuracy * (1 - res.accuracy) / size)
     assert np.all(np.abs(res.test_accuracy - res.accuracy) < tol)

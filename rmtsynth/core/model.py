@@ -24,6 +24,48 @@ import numpy as np
 from rmtsynth.core.theory import Convention, Spectrum, TheoryResult, evaluate, evaluate_estimated
 
 CovarianceKind = Literal["identity", "scaled", "diagonal", "file", "estimated"]
+
+
+@dataclass(frozen=True)
+class Mix:
+    """What the classifier is trained on: sizes, label noise, verifier and ridge.
+
+    Each field is a number or an array; arrays broadcast together (a grid of points).
+
+    Attributes
+    ----------
+    n, m : int or array
+        Real samples, and synthetic samples generated before the verifier prunes them.
+    label_noise : float or array
+        Probability that a synthetic label is flipped (eps).
+    rho, phi : float or array
+        The verifier's probabilities of keeping a wrong and a correct label.
+    gamma : float or array
+        Ridge regularisation.
+    """
+
+    n: Any
+    m: Any
+    label_noise: Any
+    rho: Any
+    phi: Any
+    gamma: Any
+
+    @classmethod
+    def of_points(cls, points) -> "Mix":
+        """The mix of resolved points (anything with these attributes), as arrays."""
+        return cls(
+            n=np.array([p.n for p in points], dtype=float),
+            m=np.array([p.m for p in points], dtype=float),
+            label_noise=np.array([p.label_noise for p in points], dtype=float),
+            rho=np.array([p.rho for p in points], dtype=float),
+            phi=np.array([p.phi for p in points], dtype=float),
+            gamma=np.array([p.gamma for p in points], dtype=float),
+        )
+
+    def values(self) -> tuple[Any, Any, Any, Any, Any, Any]:
+        """(n, m, label_noise, rho, phi, gamma), the order of the theory's array functions."""
+        return (self.n, self.m, self.label_noise, self.rho, self.phi, self.gamma)
 ROTATION_INVARIANT = ("identity", "scaled", "estimated")
 
 
@@ -185,8 +227,8 @@ class DataModel:
             return Spectrum.from_covariance(cov.matrix, self.mu, self.mean)
         raise ValueError(f"a covariance of kind {cov.kind!r} has no fixed spectrum")
 
-    def theory(self, n, m, label_noise, rho, phi, gamma, *, convention: Convention = "exact") -> TheoryResult:
-        """The deterministic equivalents on a broadcast grid of (n, m, eps, rho, phi, gamma).
+    def theory(self, mix: Mix, *, convention: Convention = "exact") -> TheoryResult:
+        """The deterministic equivalents at a mix (a point or a broadcast grid).
 
         An ``estimated`` covariance uses the Marchenko-Pastur closed form (THEORY.md section 7);
         every other kind the O(p) evaluation in C's eigenbasis (section 6).
@@ -194,10 +236,10 @@ class DataModel:
         spec, cov = self.spec, self.spec.covariance
         if cov.kind == "estimated":
             return evaluate_estimated(
-                spec.p, cov.n_hat, spec.mu_norm, n, m, label_noise, rho, phi, gamma,
+                spec.p, cov.n_hat, spec.mu_norm, *mix.values(),
                 alignment=spec.alignment, shift=spec.shift, convention=convention,
             )
-        return evaluate(self.spectrum, n, m, label_noise, rho, phi, gamma, convention=convention)
+        return evaluate(self.spectrum, *mix.values(), convention=convention)
 
 
 def place_model(spec: ModelSpec, rng: np.random.Generator | None = None) -> DataModel:

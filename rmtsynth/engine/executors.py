@@ -20,6 +20,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import traceback
 import uuid
 from dataclasses import dataclass
@@ -322,6 +323,7 @@ class DaskExecutor:
         self.cluster: Any = None
         self.client: Any = None
         if scheduler:
+            probe_scheduler(scheduler)
             try:
                 self.client = distributed.Client(scheduler, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)
             except (OSError, TimeoutError, ValueError, TypeError) as exc:
@@ -514,6 +516,63 @@ def check_executor(name: str, scheduler: str | None) -> None:
         raise RmtsynthError("--scheduler goes with --executor dask.")
     if name == "dask":
         require_dask()
+        if scheduler:
+            probe_scheduler(scheduler)
+
+
+_SCHEDULER_ADDRESS = re.compile(r"^(?:(?P<scheme>tcp|tls)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})/?$")
+# How long a scheduler may take to greet a new connection; a Dask scheduler does at once.
+SCHEDULER_PROBE_SECONDS = 10.0
+
+
+def scheduler_endpoint(scheduler: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a scheduler address, or one sentence saying what is allowed."""
+    match = _SCHEDULER_ADDRESS.match(scheduler.strip())
+    port = int(match.group("port")) if match else 0
+    if match is None or not 1 <= port <= 65535:
+        raise RmtsynthError(
+            f"--scheduler = '{scheduler}' is not a scheduler address; give tcp://HOST:PORT (or tls://HOST:PORT), "
+            "with a port from 1 to 65535."
+        )
+    return match.group("scheme") or "tcp", match.group("host").strip("[]"), port
+
+
+def probe_scheduler(scheduler: str, seconds: float | None = None) -> None:
+    """Check, within ``seconds``, that a Dask scheduler answers at a tcp:// address.
+
+    A Dask scheduler sends a short handshake as soon as a connection opens. Anything that stays
+    silent (a port that accepts and never answers) or greets with something else (an HTTP
+    server, whose bytes Dask would read as a frame length) is refused here, in one sentence,
+    instead of hanging or allocating what the bytes claim.
+    """
+    import socket
+    import struct
+
+    seconds = SCHEDULER_PROBE_SECONDS if seconds is None else seconds
+    scheme, host, port = scheduler_endpoint(scheduler)
+    if scheme != "tcp":
+        return  # a TLS handshake comes first; the client's own timeout applies
+    try:
+        with socket.create_connection((host, port), timeout=seconds) as conn:
+            conn.settimeout(seconds)
+            head = b""
+            while len(head) < 8:
+                chunk = conn.recv(8 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except socket.timeout:
+        raise RmtsynthError(
+            f"--scheduler {scheduler}: the server accepted the connection but sent nothing for {seconds:g} s; "
+            "it is not a Dask scheduler."
+        ) from None
+    except OSError as exc:
+        raise RmtsynthError(f"--scheduler {scheduler}: could not connect ({exc.strerror or exc}).") from None
+    if not head:
+        raise RmtsynthError(f"--scheduler {scheduler}: the server closed the connection without a word; it is not a Dask scheduler.")
+    length = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
+    if not 0 < length < 2**20:
+        raise RmtsynthError(f"--scheduler {scheduler}: the server there does not speak Dask's protocol; it is not a Dask scheduler.")
 
 
 @contextlib.contextmanager

@@ -50,6 +50,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
+from rmtsynth.core.model import Mix
 from rmtsynth.core.verifier import eps_star, keep_rate, min_precision, precision_recall
 from rmtsynth.errors import RmtsynthError
 from rmtsynth.spec.plan_config import AccuracyModel, PlanConfig, model_for_point, model_for_spectrum
@@ -120,33 +121,17 @@ def integer_m(s: float, n: int) -> int:
     return int(math.floor(s * n / (1.0 - s) + 1e-9))
 
 
-@dataclass
-class Setting:
-    """The fixed quantities of a plan: sizes, label noise, verifier and gamma."""
-
-    n: int
-    m: int
-    eps: float
-    rho: float
-    phi: float
-    gamma: float
-
-    @property
-    def proportion(self) -> float:
-        return self.m / (self.n + self.m)
-
-
-def real_only_accuracy(model: AccuracyModel, st: Setting, gamma: float | None = None) -> float:
+def real_only_accuracy(model: AccuracyModel, st: Mix, gamma: float | None = None) -> float:
     g = st.gamma if gamma is None else gamma
-    return float(model(st.n, 0.0, st.eps, st.rho, st.phi, g))
+    return float(model(Mix(st.n, 0.0, st.label_noise, st.rho, st.phi, g)))
 
 
-def best_mix(model: AccuracyModel, st: Setting, max_proportion: float) -> dict[str, Any]:
+def best_mix(model: AccuracyModel, st: Mix, max_proportion: float) -> dict[str, Any]:
     """The synthetic proportion s* in [0, s_max] that maximises the accuracy, and the accuracy there."""
     n = st.n
 
     def f(s):
-        return model(n, m_of_proportion(s, n), st.eps, st.rho, st.phi, st.gamma)
+        return model(Mix(n, m_of_proportion(s, n), st.label_noise, st.rho, st.phi, st.gamma))
 
     base = real_only_accuracy(model, st)
     s_best, acc_best = _maximise(f, proportion_grid(max_proportion), TOLERANCE["synthetic_proportion"])
@@ -164,7 +149,7 @@ def best_mix(model: AccuracyModel, st: Setting, max_proportion: float) -> dict[s
 
 
 def best_gamma(
-    model: AccuracyModel, st: Setting, gamma_range: tuple[float, float], *, real_only: bool = False
+    model: AccuracyModel, st: Mix, gamma_range: tuple[float, float], *, real_only: bool = False
 ) -> tuple[float, float, bool]:
     """The ridge parameter in gamma_range that maximises the accuracy (of the mix, or of real data alone).
 
@@ -175,7 +160,7 @@ def best_gamma(
     lo, hi = (math.log10(g) for g in gamma_range)
 
     def f(t):
-        return model(st.n, m, st.eps, st.rho, st.phi, 10.0 ** np.asarray(t))
+        return model(Mix(st.n, m, st.label_noise, st.rho, st.phi, 10.0 ** np.asarray(t)))
 
     t, acc = _maximise(f, np.linspace(lo, hi, 801), TOLERANCE["log10_gamma"])
     ends = f(np.array([lo, hi]))
@@ -224,9 +209,9 @@ def _threshold_below(
     return root, "crossing", changes == 1 and positive[0]
 
 
-def min_verifier_precision(model: AccuracyModel, st: Setting) -> dict[str, Any]:
+def min_verifier_precision(model: AccuracyModel, st: Mix) -> dict[str, Any]:
     """The lowest precision (at the configured recall and label noise) at which the mix still gains."""
-    recall, eps = st.phi, st.eps
+    recall, eps = st.phi, st.label_noise
     out: dict[str, Any] = {"value": None, "recall": recall, "lowest_valid_precision": None, "status": "", "message": ""}
     if st.m == 0:
         out.update(status="no_mix", message="the configured mix has no synthetic data (m = 0), so no verifier matters.")
@@ -248,7 +233,7 @@ def min_verifier_precision(model: AccuracyModel, st: Setting) -> dict[str, Any]:
     base = real_only_accuracy(model, st)
 
     def gain(P):
-        return model(st.n, st.m, eps, rho_for_precision(eps, P, recall), recall, st.gamma) - base
+        return model(Mix(st.n, st.m, eps, rho_for_precision(eps, P, recall), recall, st.gamma)) - base
 
     grid = np.linspace(p_lo, 1.0, GRID_POINTS)
     value, status, monotone = _threshold_above(gain, grid, TOLERANCE["verifier_precision"])
@@ -270,7 +255,7 @@ def min_verifier_precision(model: AccuracyModel, st: Setting) -> dict[str, Any]:
     return out
 
 
-def max_label_noise(model: AccuracyModel, st: Setting) -> dict[str, Any]:
+def max_label_noise(model: AccuracyModel, st: Mix) -> dict[str, Any]:
     """The highest label noise at which the mix still gains, with the verifier's (rho, phi) fixed."""
     out: dict[str, Any] = {"value": None, "status": "", "message": ""}
     if st.m == 0:
@@ -279,7 +264,7 @@ def max_label_noise(model: AccuracyModel, st: Setting) -> dict[str, Any]:
     base = real_only_accuracy(model, st)
 
     def gain(e):
-        return model(st.n, st.m, e, st.rho, st.phi, st.gamma) - base
+        return model(Mix(st.n, st.m, e, st.rho, st.phi, st.gamma)) - base
 
     grid = np.linspace(0.0, 1.0, GRID_POINTS)
     value, status, monotone = _threshold_below(gain, grid, TOLERANCE["label_noise"])
@@ -296,7 +281,7 @@ def max_label_noise(model: AccuracyModel, st: Setting) -> dict[str, Any]:
     return out
 
 
-def transition(model: AccuracyModel, st: Setting) -> dict[str, Any]:
+def transition(model: AccuracyModel, st: Mix) -> dict[str, Any]:
     """The label-noise transition of the configured mix: eps_0.25, eps_0.75 and their distance.
 
     A(eps) is the accuracy with (rho, phi) fixed; eps_q is the smallest eps where A has covered
@@ -307,7 +292,7 @@ def transition(model: AccuracyModel, st: Setting) -> dict[str, Any]:
         return out
 
     def acc(e):
-        return model(st.n, st.m, e, st.rho, st.phi, st.gamma)
+        return model(Mix(st.n, st.m, e, st.rho, st.phi, st.gamma))
 
     grid = np.linspace(0.0, 1.0, GRID_POINTS)
     values = acc(grid)
@@ -328,27 +313,27 @@ def transition(model: AccuracyModel, st: Setting) -> dict[str, Any]:
     return out
 
 
-def roc_accuracies(model: AccuracyModel, st: Setting, roc: np.ndarray, m=None) -> np.ndarray:
+def roc_accuracies(model: AccuracyModel, st: Mix, roc: np.ndarray, m=None) -> np.ndarray:
     """The accuracy of every ROC point (rho = fpr, phi = tpr) at the mix m (default: configured), vectorised."""
     m = st.m if m is None else m
-    return model(st.n, m, st.eps, roc[:, 0], roc[:, 1], st.gamma)
+    return model(Mix(st.n, m, st.label_noise, roc[:, 0], roc[:, 1], st.gamma))
 
 
-def best_roc_point(model: AccuracyModel, st: Setting, roc: np.ndarray) -> dict[str, Any]:
+def best_roc_point(model: AccuracyModel, st: Mix, roc: np.ndarray) -> dict[str, Any]:
     """The ROC threshold that maximises the accuracy at the configured mix (first of ties)."""
     acc = roc_accuracies(model, st, roc)
     k = int(np.nanargmax(acc))
-    return _roc_record(roc, k, st.eps, float(acc[k]), real_only_accuracy(model, st))
+    return _roc_record(roc, k, st.label_noise, float(acc[k]), real_only_accuracy(model, st))
 
 
-def best_roc_point_best_mix(model: AccuracyModel, st: Setting, roc: np.ndarray, max_proportion: float) -> dict[str, Any]:
+def best_roc_point_best_mix(model: AccuracyModel, st: Mix, roc: np.ndarray, max_proportion: float) -> dict[str, Any]:
     """The (ROC point, proportion) pair with the highest accuracy: a coarse joint grid, then refined."""
     s = proportion_grid(max_proportion, ROC_MIX_GRID)
-    acc = model(st.n, m_of_proportion(s, st.n)[None, :], st.eps, roc[:, 0:1], roc[:, 1:2], st.gamma)
+    acc = model(Mix(st.n, m_of_proportion(s, st.n)[None, :], st.label_noise, roc[:, 0:1], roc[:, 1:2], st.gamma))
     k = int(np.nanargmax(np.nanmax(acc, axis=1)))
     chosen = replace(st, rho=float(roc[k, 0]), phi=float(roc[k, 1]))
     mix = best_mix(model, chosen, max_proportion)
-    rec = _roc_record(roc, k, st.eps, mix["accuracy"], real_only_accuracy(model, st))
+    rec = _roc_record(roc, k, st.label_noise, mix["accuracy"], real_only_accuracy(model, st))
     rec.update(synthetic_proportion=mix["synthetic_proportion"], m=mix["m"])
     return rec
 
@@ -370,8 +355,9 @@ def _roc_record(roc: np.ndarray, k: int, eps: float, acc: float, base: float) ->
 # ----------------------------------------------------------------------------- the plan
 
 
-def setting_of(point: ResolvedPoint) -> Setting:
-    return Setting(n=point.n, m=point.m, eps=point.label_noise, rho=point.rho, phi=point.phi, gamma=point.gamma)
+def setting_of(point: ResolvedPoint) -> Mix:
+    """The mix a plan is about, as numbers."""
+    return Mix(n=point.n, m=point.m, label_noise=point.label_noise, rho=point.rho, phi=point.phi, gamma=point.gamma)
 
 
 def run_plan(cfg: PlanConfig) -> dict[str, Any]:
@@ -379,7 +365,7 @@ def run_plan(cfg: PlanConfig) -> dict[str, Any]:
     model, point = cfg.model, cfg.point
     st = setting_of(point)
     acc_real = real_only_accuracy(model, st)
-    acc_conf = float(model(st.n, st.m, st.eps, st.rho, st.phi, st.gamma))
+    acc_conf = float(model(Mix(st.n, st.m, st.label_noise, st.rho, st.phi, st.gamma)))
     mix = best_mix(model, st, cfg.max_proportion)
     g_best, acc_g, edge_mix = best_gamma(model, st, cfg.gamma_range)
     g_real, acc_g_real, edge_real = best_gamma(model, st, cfg.gamma_range, real_only=True)
@@ -390,9 +376,9 @@ def run_plan(cfg: PlanConfig) -> dict[str, Any]:
     if model.spectrum is not None:
         from rmtsynth.core.closed_forms import infinite_sample_accuracy
 
-        infinite = float(infinite_sample_accuracy(model.spectrum, st.eps, st.rho, st.phi, st.gamma))
+        infinite = float(infinite_sample_accuracy(model.spectrum, st.label_noise, st.rho, st.phi, st.gamma))
     messages = []
-    kept = float(keep_rate(st.eps, st.rho, st.phi))
+    kept = float(keep_rate(st.label_noise, st.rho, st.phi))
     if kept == 0.0 and st.m > 0:
         messages.append(
             "The verifier keeps no synthetic row (keep rate 0): the mix trains on the real data alone. Any gain below "
@@ -430,7 +416,7 @@ def run_plan(cfg: PlanConfig) -> dict[str, Any]:
         messages.append("Verifier: " + prec["message"])
     if noise["message"] and st.rho + st.phi > 0.0:
         messages.append("Label noise: " + noise["message"])
-    precision, recall = precision_recall(st.eps, st.rho, st.phi)
+    precision, recall = precision_recall(st.label_noise, st.rho, st.phi)
     out: dict[str, Any] = {
         "title": cfg.title,
         "setting": point.record(),
@@ -576,7 +562,6 @@ def format_plan(res: dict[str, Any]) -> str:
 
 __all__ = [
     "AccuracyModel",
-    "Setting",
     "best_gamma",
     "best_mix",
     "best_roc_point",

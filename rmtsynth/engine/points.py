@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rmtsynth.core.model import DataModel, ModelSpec
+from rmtsynth.core.model import DataModel, Mix, ModelSpec
 from rmtsynth.core.theory import Spectrum, TheoryResult, evaluate
 from rmtsynth.sim.geometry import placed_model
 from rmtsynth.sim.seeding import point_seed, replicate_rng, stable_key
@@ -23,11 +23,9 @@ def model_for(gen: ModelSpec, seed: int) -> DataModel:
     return placed_model(gen, seed)
 
 
-def theory_for_generator(
-    gen: ModelSpec, n, m, label_noise, rho, phi, gamma, *, seed: int = 0, convention: str = "exact"
-) -> TheoryResult:
-    """Theory at a grid of (n, m, eps, rho, phi, gamma) for one generator."""
-    return placed_model(gen, seed).theory(n, m, label_noise, rho, phi, gamma, convention=convention)  # type: ignore[arg-type]
+def theory_for_generator(gen: ModelSpec, mix: Mix, *, seed: int = 0, convention: str = "exact") -> TheoryResult:
+    """Theory at a mix (a point or a grid) for one generator."""
+    return placed_model(gen, seed).theory(mix, convention=convention)  # type: ignore[arg-type]
 
 
 def generator_seed(gen: ModelSpec, root_seed: int) -> np.random.SeedSequence:
@@ -45,7 +43,7 @@ def uses_plug_in(gen: ModelSpec, covariance_mode: str) -> bool:
 
 
 def plug_in_theory(
-    gen: ModelSpec, n, m, label_noise, rho, phi, gamma, *, seed: int, replicates: int, convention: str = "exact"
+    gen: ModelSpec, mix: Mix, *, seed: int, replicates: int, convention: str = "exact"
 ) -> dict[str, np.ndarray]:
     """Theory at each replicate's sampled C (and mean), averaged over the replicates.
 
@@ -61,7 +59,7 @@ def plug_in_theory(
         mu_beta, factor = draw_generator(model, replicate_rng(gseed, r))
         root = apply_factor(factor, np.eye(gen.p)) if np.ndim(factor) < 2 else np.asarray(factor)
         spec = Spectrum.from_covariance(root @ root.T, model.mu, mu_beta)
-        res = evaluate(spec, n, m, label_noise, rho, phi, gamma, convention=convention)  # type: ignore[arg-type]
+        res = evaluate(spec, *mix.values(), convention=convention)  # type: ignore[arg-type]
         for f in THEORY_FIELDS:
             total[f] = total.get(f, 0.0) + getattr(res, f)
     return {f: v / replicates for f, v in total.items()}
@@ -81,21 +79,13 @@ def theory_for_points(
     for i, pt in enumerate(points):
         groups.setdefault(pt.generator, []).append(i)
     for gen, idx in groups.items():
-        sel = [points[i] for i in idx]
-        args = (
-            np.array([p.n for p in sel], dtype=float),
-            np.array([p.m for p in sel], dtype=float),
-            np.array([p.label_noise for p in sel]),
-            np.array([p.rho for p in sel]),
-            np.array([p.phi for p in sel]),
-            np.array([p.gamma for p in sel]),
-        )
+        mix = Mix.of_points([points[i] for i in idx])
         if uses_plug_in(gen, covariance_mode):
-            res = plug_in_theory(gen, *args, seed=seed, replicates=replicates, convention=convention)
+            res = plug_in_theory(gen, mix, seed=seed, replicates=replicates, convention=convention)
             for f in THEORY_FIELDS:
                 out[f][idx] = res[f]
             continue
-        res = theory_for_generator(gen, *args, seed=seed, convention=convention)
+        res = theory_for_generator(gen, mix, seed=seed, convention=convention)
         for f in THEORY_FIELDS:
             out[f][idx] = getattr(res, f)
     return out

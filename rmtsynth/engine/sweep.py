@@ -20,7 +20,7 @@ import numpy as np
 from rmtsynth._version import __version__
 from rmtsynth.engine.cache import CACHE_VERSION, PointCache
 from rmtsynth.spec.config import FigureConfig
-from rmtsynth.core.model import ModelSpec
+from rmtsynth.core.model import Mix, ModelSpec
 from rmtsynth.engine.points import generator_seed, model_for, theory_for_points
 from rmtsynth.errors import ConfigError
 from rmtsynth.engine.executors import executor_for
@@ -123,12 +123,7 @@ def simulate_task(task: tuple) -> dict[str, np.ndarray]:
     gen_seed = generator_seed(gen, root_seed) if gen.covariance.kind == "estimated" else None
     res = simulate_point(
         model,
-        point.n,
-        point.m,
-        point.label_noise,
-        point.rho,
-        point.phi,
-        point.gamma,
+        Mix(point.n, point.m, point.label_noise, point.rho, point.phi, point.gamma),
         seed,
         stop - start,
         first_replicate=start,

@@ -74,27 +74,27 @@ def atomic_group(paths: list[Path]) -> Iterator[list[Path]]:
 
 @contextlib.contextmanager
 def deferred_interrupts() -> Iterator[None]:
-    """Hold a Ctrl-C back until the block ends, then deliver it (main thread only)."""
+    """Hold Ctrl-C and SIGTERM back until the block ends, then deliver them (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[tuple] = []
-    previous = signal.signal(signal.SIGINT, lambda *args: received.append(args))
+    held = [s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None)) if s is not None]
+    previous = {s: signal.signal(s, lambda *args: received.append(args)) for s in held}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         if received:
-            if callable(previous):
-                previous(*received[0])
-            elif previous == signal.SIG_DFL:
-                signal.raise_signal(signal.SIGINT)
+            signum = received[0][0]
+            handler = previous[signum]
+            if callable(handler):
+                handler(*received[0])
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(signum)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 from scipy.special import ndtr
 
-from rmtsynth.core.model import DataModel
+from rmtsynth.core.model import DataModel, Mix
 from rmtsynth.errors import ParameterError
 from rmtsynth.sim.samplers import (
     Factor,
@@ -157,12 +157,7 @@ def _test_accuracy(w: np.ndarray, mu: np.ndarray, noise_cov_factor: Factor, size
 
 def simulate_point(
     model: DataModel,
-    n: int,
-    m: int,
-    label_noise: float,
-    rho: float,
-    phi: float,
-    gamma: float | np.ndarray,
+    mix: Mix,
     seed: np.random.SeedSequence,
     replicates: int,
     *,
@@ -178,13 +173,10 @@ def simulate_point(
     ----------
     model : DataModel
         Real mean mu and the synthetic generator.
-    n, m : int
-        Real and synthetic sample sizes (n + m > 0).
-    label_noise, rho, phi : float
-        Synthetic label-flip probability and the verifier's keep probabilities for flipped and
-        correct labels.
-    gamma : float or (G,) array
-        Ridge penalty; an array reuses each draw of (S, r) for every value.
+    mix : Mix
+        Real and synthetic sample sizes (n + m > 0), the synthetic label-flip probability, the
+        verifier's keep probabilities for flipped and correct labels (numbers), and the ridge
+        penalty gamma (a number, or a (G,) array: each draw of (S, r) then serves every value).
     seed : numpy.random.SeedSequence
         The point's seed; replicate r draws only from ``replicate_rng(seed, r)``, so its result
         does not depend on how many replicates are run, nor in which batches.
@@ -211,7 +203,8 @@ def simulate_point(
     -------
     SimulationResult
     """
-    n, m, replicates = int(n), int(m), int(replicates)
+    n, m, replicates = int(mix.n), int(mix.m), int(replicates)
+    label_noise, rho, phi, gamma = float(mix.label_noise), float(mix.rho), float(mix.phi), mix.gamma
     if n < 0 or m < 0 or n + m == 0:
         raise ParameterError(f"the sample sizes need n, m >= 0 and n + m > 0; got n = {n}, m = {m}.")
     if replicates < 1:

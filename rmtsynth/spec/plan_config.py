@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from rmtsynth.core.model import Mix
 from rmtsynth.core.theory import Spectrum, evaluate
 from rmtsynth.core.verifier import precision_recall
 from rmtsynth.errors import ConfigError, RmtsynthError
@@ -37,7 +38,7 @@ SEARCH_DEFAULTS: dict[str, Any] = {key: p.default for key, p in SEARCH_KEYS.item
 VERIFIER_KEYS = ("verifier", "rho", "phi", "verifier_precision", "verifier_recall")
 MAX_ROC_POINTS = 100_000
 
-AccuracyFn = Callable[..., np.ndarray]
+AccuracyFn = Callable[[Mix], np.ndarray]
 
 
 # ----------------------------------------------------------------------------- the model
@@ -45,7 +46,7 @@ AccuracyFn = Callable[..., np.ndarray]
 
 @dataclass
 class AccuracyModel:
-    """The theory's signed accuracy as a vectorised function of (n, m, eps, rho, phi, gamma).
+    """The theory's signed accuracy as a vectorised function of the mix.
 
     ``spectrum`` is the fixed eigen-data, when the generator has one (it gives the m -> infinity
     limit); it is None for an estimated covariance, whose C is random.
@@ -54,8 +55,8 @@ class AccuracyModel:
     accuracy: AccuracyFn
     spectrum: Spectrum | None = None
 
-    def __call__(self, n, m, eps, rho, phi, gamma) -> np.ndarray:
-        return np.asarray(self.accuracy(n, m, eps, rho, phi, gamma), dtype=float)
+    def __call__(self, mix: Mix) -> np.ndarray:
+        return np.asarray(self.accuracy(mix), dtype=float)
 
 
 def model_for_point(point: ResolvedPoint, *, seed: int = 0) -> AccuracyModel:
@@ -68,8 +69,8 @@ def model_for_point(point: ResolvedPoint, *, seed: int = 0) -> AccuracyModel:
         )
     model = placed_model(gen, seed)
 
-    def acc(n, m, eps, rho, phi, gamma):
-        return model.theory(n, m, eps, rho, phi, gamma).accuracy
+    def acc(mix: Mix) -> np.ndarray:
+        return model.theory(mix).accuracy
 
     spectrum = None if gen.covariance.kind == "estimated" else model.spectrum
     return AccuracyModel(acc, spectrum)
@@ -78,15 +79,15 @@ def model_for_point(point: ResolvedPoint, *, seed: int = 0) -> AccuracyModel:
 def model_for_spectrum(spectrum: Spectrum) -> AccuracyModel:
     """The accuracy model of explicit eigen-data (e.g. a spectrum fitted to real data)."""
 
-    def acc(n, m, eps, rho, phi, gamma):
-        return evaluate(spectrum, n, m, eps, rho, phi, gamma).accuracy
+    def acc(mix: Mix) -> np.ndarray:
+        return evaluate(spectrum, *mix.values()).accuracy
 
     return AccuracyModel(acc, spectrum)
 
 
 def best_roc_index(model: AccuracyModel, point: ResolvedPoint, roc: np.ndarray) -> int:
     """The ROC point (rho = fpr, phi = tpr) with the highest accuracy at the point's mix (first of ties)."""
-    acc = model(point.n, point.m, point.label_noise, roc[:, 0], roc[:, 1], point.gamma)
+    acc = model(Mix(point.n, point.m, point.label_noise, roc[:, 0], roc[:, 1], point.gamma))
     return int(np.nanargmax(acc))
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from rmtsynth.errors import ConfigError, ParameterError
 from rmtsynth.spec.schema import MAX_P, PARAM_DEFAULTS, key_text
-from rmtsynth.core.model import Covariance, ModelSpec
+from rmtsynth.core.model import Covariance, Mix, ModelSpec
 from rmtsynth.data.loaders import npy_header_fits
 from rmtsynth.core.verifier import NAMED_VERIFIERS, precision_recall, rho_phi_from_precision_recall
 from rmtsynth.sim.geometry import placed_model
@@ -365,6 +365,6 @@ def resolve_point(params: dict[str, Any], base_dir: Path, where: str = "params",
 @lru_cache(maxsize=65536)
 def auto_label_noise(gen: ModelSpec, seed: int, m: int, gamma: float) -> float:
     """eps(m) = 1 - accuracy of the ridge trained on m clean synthetic samples alone (section 12)."""
-    res = placed_model(gen, seed).theory(0.0, float(m), 0.0, 0.0, 1.0, gamma)
+    res = placed_model(gen, seed).theory(Mix(n=0.0, m=float(m), label_noise=0.0, rho=0.0, phi=1.0, gamma=gamma))
     acc = float(res.accuracy)
     return float(min(max(1.0 - acc, 0.0), 1.0))
