@@ -1,13 +1,14 @@
 """rmtsynth: random-matrix theory of training on real plus verified synthetic data.
 
 The Python API (:mod:`rmtsynth.api`) is available at the top level: ``rmtsynth.predict``,
-``rmtsynth.simulate``, ``rmtsynth.sweep`` and ``rmtsynth.plan``. They are imported on first use,
+``rmtsynth.simulate``, ``rmtsynth.sweep``, ``rmtsynth.plan``, and for self-consuming loops
+``rmtsynth.predict_loop``, ``rmtsynth.simulate_loop`` and ``rmtsynth.plan_loop``. They are imported on first use,
 so ``import rmtsynth`` stays light and has no side effects.
 """
 
 from rmtsynth._version import __version__
 
-_API = ("predict", "simulate", "sweep", "plan", "Table")
+_API = ("predict", "simulate", "sweep", "plan", "Table", "predict_loop", "simulate_loop", "plan_loop")
 
 __all__ = ["__version__", *_API]
 

@@ -23,13 +23,14 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from rmtsynth.core.verifier import eps_star, keep_rate, label_signal
+from rmtsynth.engine.loops import plan_loop, predict_loop, simulate_loop
 from rmtsynth.engine.points import theory_for_points
 from rmtsynth.engine.sweep import SweepOptions, mean_and_se, run_simulations
 from rmtsynth.errors import ConfigError
 from rmtsynth.spec.resolve import ResolvedPoint, resolve_point
 from rmtsynth.spec.schema import ALIASES, PARAMS
 
-__all__ = ["predict", "simulate", "sweep", "plan", "Table"]
+__all__ = ["predict", "simulate", "sweep", "plan", "Table", "predict_loop", "simulate_loop", "plan_loop"]
 
 # The keys of ``rmtsynth theory --json`` (and of :func:`predict`), in order.
 PREDICT_KEYS = (
@@ -274,10 +275,18 @@ def sweep(
 
 
 def plan(config: str | Path) -> dict[str, Any]:
-    """The planner's answer for a plan config: the mapping ``rmtsynth plan --json`` prints."""
+    """The planner's answer for a plan config: the mapping ``rmtsynth plan --json`` prints.
+
+    A config with a ``loop:`` section asks about a self-consuming loop (:func:`plan_loop`).
+    """
+    from rmtsynth.engine.loops import load_loop_plan
     from rmtsynth.engine.planner import run_plan
+    from rmtsynth.spec.config import read_config_file
     from rmtsynth.spec.plan_config import load_plan
 
+    _, data = read_config_file(config)
+    if isinstance(data, dict) and "loop" in data:
+        return load_loop_plan(config)
     return run_plan(load_plan(config))
 
 

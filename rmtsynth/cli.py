@@ -339,11 +339,17 @@ def validate(
     """Check configs (keys, types, ranges, every point) without computing anything."""
     from rmtsynth.runner import check_config
     from rmtsynth.spec.config import load_config
+    from rmtsynth.engine.loops import parse_loop_plan
+    from rmtsynth.spec.config import read_config_file
     from rmtsynth.spec.plan_config import is_plan_config, load_plan
 
     for path in configs:
         if is_plan_config(path):
-            load_plan(path)
+            _, data = read_config_file(path)
+            if isinstance(data, dict) and "loop" in data:
+                parse_loop_plan(data)
+            else:
+                load_plan(path)
             typer.echo(f"{path}: ok (plan)")
             continue
         cfg = load_config(path, overrides)
@@ -383,13 +389,14 @@ def plan(
     """Should synthetic data be added, how much, and how good must the verifier be (theory only)."""
     from rmtsynth.api import json_ready
     from rmtsynth.api import plan as make_plan
+    from rmtsynth.engine.loops import format_loop_plan
     from rmtsynth.engine.planner import format_plan
 
     result = make_plan(config)
     if as_json:
         typer.echo(json.dumps(json_ready(result), indent=2, default=str))
         return
-    typer.echo(format_plan(result))
+    typer.echo(format_loop_plan(result) if "regime" in result else format_plan(result))
 
 
 def bundled_config_dirs() -> list[Path]:

@@ -1,4 +1,4 @@
-"""The examples of docs/python.md run, in order, and print what the page says they print."""
+"""The examples of the documentation pages run, in order, and print what each page says they print."""
 
 from __future__ import annotations
 
@@ -17,15 +17,17 @@ def _examples(page: str) -> list[tuple[str, str]]:
     return BLOCK.findall((ROOT / "docs" / page).read_text())
 
 
-def test_the_page_has_examples() -> None:
-    assert len(_examples("python.md")) >= 5
+PAGES = {"python.md": 5, "generations.md": 3}
 
 
-def test_python_api_examples_print_what_the_page_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("page", "at_least"), PAGES.items())
+def test_examples_print_what_the_page_shows(page: str, at_least: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    examples = _examples(page)
+    assert len(examples) >= at_least
     monkeypatch.chdir(ROOT)
     namespace: dict = {}
-    for number, (code, expected) in enumerate(_examples("python.md"), start=1):
+    for number, (code, expected) in enumerate(examples, start=1):
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer):
-            exec(compile(code, f"docs/python.md example {number}", "exec"), namespace)
-        assert buffer.getvalue().strip() == expected.strip(), f"example {number}:\n{code}"
+            exec(compile(code, f"docs/{page} example {number}", "exec"), namespace)
+        assert buffer.getvalue().strip() == expected.strip(), f"{page} example {number}:\n{code}"

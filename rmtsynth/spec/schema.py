@@ -673,6 +673,7 @@ PLAN_TOP_LEVEL: dict[str, str] = {
     "data": "estimate mu_norm (and optionally the noise spectrum) from real data: one data entry (see data above)",
     "synthetic_data": "a file of synthetic rows (see synthetic_data above); checked, not yet used by the plan's numbers",
     "search": "{max_synthetic_proportion, gamma_range}: the search ranges",
+    "loop": "{regime, generations}: plan a self-consuming loop instead (see docs/generations.md)",
 }
 PLAN_SECTIONS: dict[str, Section] = {
     "search": Section(

@@ -1,0 +1,321 @@
+"""Whole-loop simulation of training over generations with verified synthetic data (THEORY.md 14.1, 14.8).
+
+Every generation draws real data matrices, labels, verifier decisions and refits the generator and
+the ridge classifier from them: no shortcut through the theory's rotations. It is the oracle the
+generation theory (:mod:`rmtsynth.core.generations`) is checked against.
+
+The training set of each generation is kept as per-class sufficient statistics (counts, sums and
+scatter matrices of the rows with observed label +1 and -1). The ridge system, the midpoint class
+mean and the pooled within-class covariance are all functions of these, so an accumulating training
+set costs O(p^2) memory, not O(rows * p).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import scipy.linalg
+from scipy.special import ndtr
+
+from rmtsynth.core.generations import cde_prediction
+from rmtsynth.core.verifier import keep_rate, label_signal
+from rmtsynth.errors import ParameterError
+from rmtsynth.sim.seeding import point_seed, replicate_rng, stable_key
+
+Regime = Literal["replace", "accumulate"]
+Labels = Literal["noisy", "pseudo"]
+GeneratorCovariance = Literal["identity", "estimated"]
+
+
+@dataclass
+class _ClassStats:
+    """Counts, sums and second-moment matrices of the rows of each observed class (+1, -1)."""
+
+    count_pos: float
+    count_neg: float
+    sum_pos: np.ndarray
+    sum_neg: np.ndarray
+    scatter: np.ndarray  # sum of x x^T over both classes
+
+    @staticmethod
+    def of(rows: np.ndarray, labels: np.ndarray) -> "_ClassStats":
+        pos = labels > 0
+        return _ClassStats(
+            count_pos=float(pos.sum()),
+            count_neg=float((~pos).sum()),
+            sum_pos=rows[pos].sum(axis=0),
+            sum_neg=rows[~pos].sum(axis=0),
+            scatter=rows.T @ rows,
+        )
+
+    def __add__(self, other: "_ClassStats") -> "_ClassStats":
+        return _ClassStats(
+            self.count_pos + other.count_pos,
+            self.count_neg + other.count_neg,
+            self.sum_pos + other.sum_pos,
+            self.sum_neg + other.sum_neg,
+            self.scatter + other.scatter,
+        )
+
+    @property
+    def rows(self) -> float:
+        return self.count_pos + self.count_neg
+
+    @property
+    def signal(self) -> np.ndarray:
+        """r = sum of label * x."""
+        return self.sum_pos - self.sum_neg
+
+    def class_means(self) -> tuple[np.ndarray, np.ndarray]:
+        mean_pos = self.sum_pos / max(self.count_pos, 1.0)
+        mean_neg = self.sum_neg / max(self.count_neg, 1.0)
+        return mean_pos, mean_neg
+
+    def midpoint_mean(self) -> np.ndarray:
+        mean_pos, mean_neg = self.class_means()
+        return 0.5 * (mean_pos - mean_neg)
+
+    def pooled_covariance(self) -> np.ndarray:
+        mean_pos, mean_neg = self.class_means()
+        within = (self.scatter - self.count_pos * np.outer(mean_pos, mean_pos)
+                  - self.count_neg * np.outer(mean_neg, mean_neg))
+        return within / (self.rows - 2.0)
+
+
+def _ridge(stats: _ClassStats, normaliser: float, gamma: float) -> np.ndarray:
+    system = stats.scatter / normaliser
+    system[np.diag_indices_from(system)] += gamma
+    factor = scipy.linalg.cho_factor(system, lower=True, check_finite=False)
+    return scipy.linalg.cho_solve(factor, stats.signal / normaliser, check_finite=False)
+
+
+def _psd_root(cov: np.ndarray) -> np.ndarray:
+    """A factor F with F F^T = cov; the pooled covariance is singular when rows - 2 < p."""
+    evals, evecs = np.linalg.eigh(cov)
+    return evecs * np.sqrt(np.clip(evals, 0.0, None))
+
+
+def _balanced_labels(count: int) -> np.ndarray:
+    labels = -np.ones(count)
+    labels[: (count + 1) // 2] = 1.0
+    return labels
+
+
+def _one_replicate(
+    rng: np.random.Generator,
+    *,
+    n: int,
+    m: int,
+    p: int,
+    mu_norm: float,
+    label_noise: float,
+    rho: float,
+    phi: float,
+    gamma: float,
+    generations: int,
+    regime: str,
+    labels: str,
+    generator_covariance: str,
+    with_cde: bool,
+) -> dict[str, np.ndarray]:
+    mu = np.zeros(p)
+    mu[0] = mu_norm
+    mu2 = mu_norm**2
+    K = generations
+    recorded = ("accuracy", "beta", "tau2", "flip_rate", "margin", "kept", "cde_accuracy")
+    out = {key: np.full(K + 1, np.nan) for key in recorded}
+
+    y_real = _balanced_labels(n)
+    x_real = np.outer(y_real, mu) + rng.standard_normal((n, p))
+    real = _ClassStats.of(x_real, y_real)
+    synthetic_sum: _ClassStats | None = None
+    synthetic_total = 0  # generated rows in the training set, kept or not (the ridge normaliser counts them)
+
+    train = real
+    w = _ridge(train, float(n), gamma)
+    alpha = float(keep_rate(label_noise, rho, phi))
+    lam = float(label_signal(label_noise, rho, phi))
+    for k in range(K + 1):
+        if k >= 1:
+            normaliser = n + (synthetic_total + m if regime == "accumulate" else m)
+            known = real if regime == "replace" or synthetic_sum is None else real + synthetic_sum
+            if with_cde and labels == "noisy":
+                cov = None if generator_covariance == "identity" else generator_cov
+                pred = cde_prediction(
+                    known_scatter=known.scatter, known_signal=known.signal, normaliser=normaliser,
+                    mu=mu, generator_mean=generator_mean, generator_cov=cov,
+                    kept=alpha * m, label_signal_total=lam * m, gamma=gamma,
+                )
+                out["cde_accuracy"][k] = pred["accuracy"]
+            # The previous classifier's margin on the generator: its accuracy there is Phi(margin).
+            out["margin"][k] = w @ generator_mean / np.linalg.norm(w)
+            y_star = _balanced_labels(m)
+            noise = rng.standard_normal((m, p))
+            if generator_covariance == "identity":
+                rows = np.outer(y_star, generator_mean) + noise
+            else:
+                rows = np.outer(y_star, generator_mean) + noise @ generator_root.T
+            if labels == "noisy":
+                flips = rng.random(m) < label_noise
+                observed = np.where(flips, -y_star, y_star)
+            else:
+                scores = rows @ w
+                observed = np.where(scores >= 0, 1.0, -1.0)
+            correct = observed == y_star
+            keep = rng.random(m) < np.where(correct, phi, rho)
+            out["flip_rate"][k] = 1.0 - correct.mean()
+            out["kept"][k] = keep.sum()
+            block = _ClassStats.of(rows[keep], observed[keep])
+            if regime == "accumulate":
+                synthetic_sum = block if synthetic_sum is None else synthetic_sum + block
+                synthetic_total += m
+                train = real + synthetic_sum
+            else:
+                synthetic_sum = block
+                synthetic_total = m
+                train = real + block
+            w = _ridge(train, float(normaliser), gamma)
+        norm = np.linalg.norm(w)
+        out["accuracy"][k] = ndtr(w @ mu / norm) if norm > 0 else 0.5
+        generator_mean = train.midpoint_mean()
+        proj = generator_mean @ mu
+        out["beta"][k] = proj / mu2
+        out["tau2"][k] = generator_mean @ generator_mean - proj**2 / mu2
+        if generator_covariance == "estimated":
+            generator_cov = train.pooled_covariance()
+            generator_root = _psd_root(generator_cov)
+    return out
+
+
+def _mean_se(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    count = values.shape[0]
+    mean = values.mean(axis=0)
+    se = values.std(axis=0, ddof=1) / np.sqrt(count) if count > 1 else np.full(values.shape[1:], np.nan)
+    return mean, se
+
+
+def simulate_loop(
+    *,
+    n: int,
+    m: int,
+    p: int,
+    mu_norm: float,
+    label_noise: float,
+    rho: float,
+    phi: float,
+    gamma: float,
+    generations: int,
+    regime: Regime = "replace",
+    labels: Labels = "noisy",
+    generator_covariance: GeneratorCovariance = "identity",
+    seeds: int = 100,
+    seed: int = 0,
+    with_cde: bool = False,
+) -> dict[str, np.ndarray]:
+    """Simulate the self-consuming loop for generations k = 0..K, over independent seeds.
+
+    Parameters
+    ----------
+    n, m, p : int
+        Real rows, synthetic rows generated per generation, dimension.
+    mu_norm : float
+        ||mu||; mu is along the first axis (the model is rotation invariant).
+    label_noise : float
+        Flip rate of the generator's labels (``labels="noisy"`` only).
+    rho, phi : float
+        Verifier keep probabilities for wrong and correct labels.
+    gamma : float
+        Ridge penalty (> 0).
+    generations : int
+        K, the last generation.
+    regime : {"replace", "accumulate"}
+        Training set of generation k: real rows plus the kept rows of generation k, or of 1..k.
+    labels : {"noisy", "pseudo"}
+        Observed label of a generated row: its generator label flipped with probability
+        ``label_noise``, or the previous classifier's prediction.
+    generator_covariance : {"identity", "estimated"}
+        Generator noise covariance: I, or the pooled within-class covariance of the previous
+        training set (divisor rows - 2).
+    seeds : int
+        Number of independent replicates.
+    seed : int
+        Root seed; replicate i uses ``replicate_rng(point_seed(seed, stable_key(params)), i)``, with
+        params everything above except ``generations`` and ``seeds``, so a longer run extends a
+        shorter one and more seeds extend fewer.
+    with_cde : bool
+        Also evaluate, per seed and generation k >= 1, the conditional deterministic equivalent
+        (THEORY 14.6) from the sampled history (noisy labels only; O(p^3) each).
+
+    Returns
+    -------
+    dict
+        Arrays over k = 0..K: ``accuracy_mean``, ``accuracy_se``, ``beta_mean``, ``beta_se``,
+        ``tau2_mean``, ``tau2_se``, ``flip_rate_mean``, ``flip_rate_se`` (fraction of generated rows
+        whose observed label differs from the generator's, before the verifier; nan at k = 0),
+        ``margin_mean``, ``margin_se`` (w_{k-1}^T mu_hat_{k-1} / ||w_{k-1}||, the margin that sets the
+        pseudo-label flip rate Phi(-margin); nan at k = 0), ``kept_mean``, ``kept_se``; per-seed
+        arrays of shape (seeds, K + 1): ``accuracy``, ``beta``, ``tau2``, ``flip_rate``, ``margin``,
+        ``kept`` and, with ``with_cde``, ``cde_accuracy`` (nan at k = 0).
+    """
+    _check(n=n, m=m, p=p, mu_norm=mu_norm, label_noise=label_noise, rho=rho, phi=phi, gamma=gamma,
+           generations=generations, regime=regime, labels=labels, generator_covariance=generator_covariance,
+           seeds=seeds)
+    params = {
+        "n": int(n), "m": int(m), "p": int(p), "mu_norm": float(mu_norm), "label_noise": float(label_noise),
+        "rho": float(rho), "phi": float(phi), "gamma": float(gamma), "regime": regime, "labels": labels,
+        "generator_covariance": generator_covariance, "simulation": "loop",
+    }
+    per_seed = loop_replicates(
+        {k: v for k, v in params.items() if k != "simulation"}, root_seed=seed, key=stable_key(params),
+        generations=int(generations), start=0, stop=int(seeds), with_cde=with_cde,
+    )
+    result: dict[str, np.ndarray] = {}
+    for key in per_seed[0]:
+        stacked = np.stack([rep[key] for rep in per_seed])
+        result[key] = stacked
+    for key in ("accuracy", "beta", "tau2", "flip_rate", "margin", "kept"):
+        with np.errstate(invalid="ignore"):
+            mean, se = _mean_se(result[key])
+        result[f"{key}_mean"] = mean
+        result[f"{key}_se"] = se
+    if not with_cde:
+        del result["cde_accuracy"]
+    result["generation"] = np.arange(int(generations) + 1)
+    return result
+
+
+def loop_replicates(
+    model: dict, *, root_seed: int, key: str, generations: int, start: int, stop: int, with_cde: bool = False
+) -> list[dict[str, np.ndarray]]:
+    """Replicates ``start`` to ``stop - 1`` of one loop setting, each from its own stream.
+
+    Replicate i draws only from ``replicate_rng(point_seed(root_seed, key), i)``, so a run split
+    into batches (over workers, say) gives the same replicates as one long run.
+    """
+    root = point_seed(root_seed, key)
+    return [
+        _one_replicate(replicate_rng(root, i), generations=generations, with_cde=with_cde, **model)
+        for i in range(start, stop)
+    ]
+
+
+def _check(*, n, m, p, mu_norm, label_noise, rho, phi, gamma, generations, regime, labels,
+           generator_covariance, seeds) -> None:
+    if n < 3 or m < 0 or p < 1:
+        raise ParameterError(f"need n >= 3, m >= 0 and p >= 1 (got n={n}, m={m}, p={p})")
+    for name, value in (("label_noise", label_noise), ("rho", rho), ("phi", phi)):
+        if not 0.0 <= value <= 1.0:
+            raise ParameterError(f"{name} must be between 0 and 1, got {value}")
+    if not gamma > 0 or not mu_norm >= 0:
+        raise ParameterError(f"need gamma > 0 and mu_norm >= 0 (got {gamma}, {mu_norm})")
+    if generations < 0 or seeds < 1:
+        raise ParameterError(f"need generations >= 0 and seeds >= 1 (got {generations}, {seeds})")
+    for name, value, allowed in (
+        ("regime", regime, ("replace", "accumulate")),
+        ("labels", labels, ("noisy", "pseudo")),
+        ("generator_covariance", generator_covariance, ("identity", "estimated")),
+    ):
+        if value not in allowed:
+            raise ParameterError(f"{name} must be one of {allowed}, got {value!r}")
