@@ -8,7 +8,7 @@ EXTRAS ?= dev,digits,dask,mnist
 
 AMAZON_OUT ?= build/figures-amazon
 
-.PHONY: all figures figures-quick figures-amazon test bench setup clean
+.PHONY: all figures figures-quick figures-amazon test bench bench-prediction setup clean
 
 all: test
 
@@ -35,6 +35,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --out benchmarks/results.md
 	$(BIN)/python benchmarks/bench_dask.py --out benchmarks/bench_dask.md
+	$(BIN)/python benchmarks/bench_generations.py --out benchmarks/generations.md
+	$(BIN)/python benchmarks/bench_mnist.py --out benchmarks/mnist.md
+
+# The real-data prediction targets (about 20 minutes; the Amazon rows need its features beside the project).
+bench-prediction: $(STAMP)
+	$(BIN)/python benchmarks/bench_prediction.py --out benchmarks/prediction_targets.md
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .rmtsynth-cache

@@ -1,0 +1,527 @@
+"""Predicting, and measuring, held-out accuracy on a user's own real (and synthetic) rows.
+
+THEORY.md section 13. :func:`predict_heldout` sees only the real training rows and the synthetic
+pool; :func:`measure_heldout` actually trains the ridge on random training splits and mixes,
+measures the accuracy on the other real rows, and pairs it with the prediction made from each
+split's training rows.
+
+Protocol (13, preamble, and 13.4):
+
+* features standardised with the real training rows' mean and standard deviation (scale 1 for
+  a constant feature), synthetic rows with the same statistics;
+* real rows centred at the midpoint of the training class means, the synthetic pool at the
+  midpoint of its own class means (true classes when the flags say which labels are wrong);
+* ridge ``w = (S/N + gamma I)^{-1} r/N`` on the n real rows and the K synthetic rows the
+  verifier keeps, N = n + K (13.4; m synthetic rows are drawn from the pool before the
+  verifier);
+* accuracy = fraction of the held-out real rows classified correctly by sign(w^T x).
+
+The theory's ratio R = mean/sd of the score becomes an accuracy in one of three ways
+(``correction``): Phi(R) (``none``); the cross-fitted score-shape law of 13.3
+(``score-shape``); or the cross-fitted accuracy of the same pipeline on (folds-1)/folds of the
+training rows plus the theory's change from that size to n (``cross-fit``, the default, which
+met the Amazon targets where the other two did not; see benchmarks/prediction_targets.md).
+
+Randomness: split s uses ``SeedSequence(seed, spawn_key=(s, 0))`` for the split, ``(s, 1)`` for
+the order in which pool rows are drawn, the label flips and the verifier's uniforms (one per pool
+row, shared by every m and verifier: common random numbers), and ``(s, 2, k)`` for the folds of
+correction k (its index in ``CORRECTIONS``). :func:`predict_heldout` uses ``(2, k)`` under its
+own seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Union
+
+import numpy as np
+from scipy.special import ndtr
+
+from rmtsynth.core.two_covariance import evaluate_two_covariance, kept_rows_parameters, make_model
+from rmtsynth.core.verifier import NAMED_VERIFIERS, keep_rate, label_signal
+from rmtsynth.data.estimators import (
+    SyntheticSource,
+    class_statistics,
+    estimate_synthetic,
+    fit_standardisation,
+    g_estimator_two_covariance,
+    ridge_weights,
+    score_shape_residuals,
+    shape_corrected_accuracy,
+    shrunk_within_class_covariance,
+)
+from rmtsynth.data.protocols import stratified_split
+from rmtsynth.errors import RmtsynthError
+
+VerifierSpec = Union[str, tuple[float, float]]
+ESTIMATORS: tuple[str, ...] = ("g", "nls", "plugin")
+CORRECTIONS: tuple[str, ...] = ("cross-fit", "score-shape", "none")
+
+
+def _check_real(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(features, dtype=float)
+    y = np.asarray(labels, dtype=float).reshape(-1)
+    if X.ndim != 2 or X.shape[0] != y.size:
+        raise RmtsynthError(f"The real features ({X.shape}) and labels ({y.size}) do not match.")
+    if not np.all((y == 1.0) | (y == -1.0)):
+        raise RmtsynthError("The real labels must be -1 and +1.")
+    if not np.all(np.isfinite(X)):
+        raise RmtsynthError("The real features have NaN or infinite values.")
+    return X, y
+
+
+def _verifier_rates(verifier: VerifierSpec | None, estimated: tuple[float, float]) -> tuple[float, float]:
+    if verifier is None or verifier == "estimated":
+        rho, phi = estimated
+        if not (np.isfinite(rho) and np.isfinite(phi)):
+            if verifier == "estimated":
+                raise RmtsynthError(
+                    "The verifier's rates can only be estimated from per-row 'kept' (or a score and a "
+                    "threshold) together with 'label_correct' flags."
+                )
+            return NAMED_VERIFIERS["none"]
+        return rho, phi
+    if isinstance(verifier, str):
+        if verifier not in NAMED_VERIFIERS:
+            raise RmtsynthError(
+                f"The verifier '{verifier}' is unknown; use one of {', '.join(NAMED_VERIFIERS)}, "
+                "'estimated' or a pair (rho, phi)."
+            )
+        return NAMED_VERIFIERS[verifier]
+    rho, phi = (float(v) for v in verifier)
+    if not (0.0 <= rho <= 1.0 and 0.0 <= phi <= 1.0):
+        raise RmtsynthError(f"The verifier (rho, phi) = ({rho}, {phi}) must be two probabilities.")
+    return rho, phi
+
+
+class _Pool:
+    """A synthetic pool's raw rows with its observed labels and optional flags."""
+
+    def __init__(self, synthetic: Mapping[str, Any]):
+        self.features = np.asarray(synthetic["features"], dtype=float)
+        self.labels = np.asarray(synthetic["labels"], dtype=float).reshape(-1)
+        if self.features.ndim != 2 or self.features.shape[0] != self.labels.size:
+            raise RmtsynthError(
+                f"The synthetic features ({self.features.shape}) and labels ({self.labels.size}) do not match."
+            )
+        if not np.all((self.labels == 1.0) | (self.labels == -1.0)):
+            raise RmtsynthError("The synthetic labels must be -1 and +1.")
+        correct = synthetic.get("label_correct")
+        self.label_correct = None if correct is None else np.asarray(correct, dtype=bool).reshape(-1)
+        kept = synthetic.get("kept")
+        if kept is None and synthetic.get("score") is not None:
+            if synthetic.get("threshold") is None:
+                raise RmtsynthError("A synthetic score needs a threshold to decide which rows are kept.")
+            kept = np.asarray(synthetic["score"], dtype=float).reshape(-1) >= float(synthetic["threshold"])
+        self.kept = None if kept is None else np.asarray(kept, dtype=bool).reshape(-1)
+        for name, flags in (("label_correct", self.label_correct), ("kept", self.kept)):
+            if flags is not None and flags.size != self.labels.size:
+                raise RmtsynthError(f"The synthetic '{name}' flags have {flags.size} entries for {self.labels.size} rows.")
+
+    @property
+    def rows(self) -> int:
+        return int(self.labels.size)
+
+    def estimate(self, loc: np.ndarray, scale: np.ndarray, label_noise: float | None):
+        Zs = (self.features - loc) / scale
+        est = estimate_synthetic(Zs, self.labels, label_correct=self.label_correct, kept=self.kept,
+                                 label_noise=label_noise)
+        return Zs - est.centre, est
+
+
+def _ratio(mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    sd = np.sqrt(np.maximum(variance, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(sd > 0, mean / np.where(sd > 0, sd, 1.0), np.sign(mean) * np.inf)
+    return np.where((sd == 0) & (mean == 0), 0.0, ratio)
+
+
+def _theory(real, source, m_values, eps, rates, estimator, gamma, starts=None):
+    """Mean, variance and ratio per verifier (13.4 with N = n + K)."""
+    out = []
+    for v, (rho, phi) in enumerate(rates):
+        alpha = float(keep_rate(eps, rho, phi))
+        lam = float(label_signal(eps, rho, phi))
+        correlation = lam / alpha if alpha > 0 else 0.0
+        kept = alpha * m_values
+        m_k, eps_k, rho_k, phi_k = kept_rows_parameters(kept, correlation)
+        b = np.full(m_values.shape, np.nan)
+        if estimator == "g":
+            got = g_estimator_two_covariance(real, source, m_k, eps_k, rho_k, phi_k, gamma,
+                                             start=None if starts is None else starts[v])
+            mean, variance, b = got["mean"], got["variance"], got["b"]
+        else:
+            real_cov = shrunk_within_class_covariance(real) if estimator == "nls" else real.covariance
+            debias = estimator == "nls"
+            model = make_model(
+                real_cov, source.covariance, real.mu, source.mu,
+                real_mean_noise=real.mean_noise if debias else 0.0,
+                synth_mean_noise=source.mean_noise if debias else 0.0,
+            )
+            got = evaluate_two_covariance(model, real.rows, m_k, eps_k, rho_k, phi_k, gamma)
+            mean, variance = got.mean, got.variance
+        out.append({
+            "mean": np.asarray(mean, dtype=float),
+            "variance": np.asarray(variance, dtype=float),
+            "ratio": _ratio(np.asarray(mean, dtype=float), np.asarray(variance, dtype=float)),
+            "b": np.asarray(b, dtype=float),
+            "expected_kept": kept,
+            "label_correlation": correlation,
+        })
+    return out
+
+
+def _fold_labels(y: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
+    fold_of = np.empty(y.size, dtype=np.int64)
+    for cls in (-1.0, 1.0):
+        perm = rng.permutation(np.flatnonzero(y == cls))
+        fold_of[perm] = np.arange(perm.size) % folds
+    return fold_of
+
+
+def _cross_fit(X, y, pool, m_values, rates, use_kept_flags, gamma, label_noise, estimator, folds, rng, full):
+    """Out-of-fold accuracy of the mixed ridge per (verifier, m), and the theory on each fold."""
+    fold_of = _fold_labels(y, folds, rng)
+    n = y.size
+    V, M = len(rates), m_values.size
+    correct = np.zeros((V, M))
+    fold_gauss = np.zeros((V, M))
+    if pool is not None:
+        order = rng.permutation(pool.rows)
+        uniforms = rng.random(pool.rows)
+        truth = pool.label_correct if pool.label_correct is not None else np.ones(pool.rows, dtype=bool)
+    m_sorted = np.argsort(m_values, kind="stable")
+    for f in range(folds):
+        test = fold_of == f
+        Xf, yf = X[~test], y[~test]
+        loc, scale = fit_standardisation(Xf)
+        Zf = (Xf - loc) / scale
+        real = class_statistics(Zf, yf)
+        Zc = Zf - real.centre
+        Zt = (X[test] - loc) / scale - real.centre
+        gram0, moment0 = Zc.T @ Zc, Zc.T @ yf
+        if pool is not None:
+            Zs, est = pool.estimate(loc, scale, label_noise)
+            source, eps = est.source(), est.label_noise
+        else:
+            p = Zf.shape[1]
+            source, eps = SyntheticSource(mu=np.zeros(p), covariance=np.zeros((p, p))), 0.0
+        theory = _theory(real, source, m_values, eps, rates, estimator, gamma,
+                         starts=[t["b"] for t in full] if estimator == "g" else None)
+        for v, (rho, phi) in enumerate(rates):
+            fold_gauss[v] += ndtr(theory[v]["ratio"])
+            gram, moment, kept_rows, done = gram0.copy(), moment0.copy(), 0, 0
+            if pool is not None:
+                keep = pool.kept if use_kept_flags[v] else np.where(truth, uniforms < phi, uniforms < rho)
+            for j in m_sorted:
+                m = int(m_values[j])
+                if m > done:
+                    rows = order[done:m]
+                    rows = rows[keep[rows]]
+                    gram += Zs[rows].T @ Zs[rows]
+                    moment += Zs[rows].T @ pool.labels[rows]
+                    kept_rows += rows.size
+                    done = m
+                w = ridge_weights(gram, moment, yf.size + kept_rows, gamma)
+                correct[v, j] += np.count_nonzero(np.where(Zt @ w >= 0.0, 1.0, -1.0) == y[test])
+    return correct / n, fold_gauss / folds
+
+
+def _predict(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    *,
+    synthetic: Mapping[str, Any] | None,
+    gamma: float,
+    m_values: np.ndarray,
+    label_noise: float | None,
+    verifiers: Sequence[VerifierSpec | None],
+    estimator: str,
+    corrections: Sequence[str],
+    folds: int,
+    seed_seq: np.random.SeedSequence,
+) -> list[dict[str, Any]]:
+    loc, scale = fit_standardisation(X_train)
+    Z = (X_train - loc) / scale
+    real = class_statistics(Z, y_train)
+    pool = None
+    if synthetic is not None:
+        pool = _Pool(synthetic)
+        if m_values.max() > pool.rows:
+            raise RmtsynthError(f"m = {m_values.max():g} exceeds the {pool.rows} rows of the synthetic pool.")
+        _, est = pool.estimate(loc, scale, label_noise)
+        source, eps = est.source(), est.label_noise
+        estimated_rates = (est.rho, est.phi)
+    else:
+        if np.any(m_values != 0):
+            raise RmtsynthError("Synthetic sizes m > 0 need a synthetic pool.")
+        p = Z.shape[1]
+        source = SyntheticSource(mu=np.zeros(p), covariance=np.zeros((p, p)))
+        eps = 0.0
+        estimated_rates = NAMED_VERIFIERS["none"]
+    rates = [_verifier_rates(v, estimated_rates) for v in verifiers]
+    use_kept_flags = [
+        pool is not None and pool.kept is not None and (v is None or v == "estimated") and
+        np.isfinite(estimated_rates[0]) for v in verifiers
+    ]
+    full = _theory(real, source, m_values, eps, rates, estimator, gamma)
+    gaussian = [ndtr(t["ratio"]) for t in full]
+    by_correction: dict[str, list[np.ndarray]] = {}
+    for correction in corrections:
+        # Each correction draws its folds from its own stream, so adding one changes no other.
+        sub_rng = np.random.default_rng(np.random.SeedSequence(
+            seed_seq.entropy, spawn_key=tuple(seed_seq.spawn_key) + (CORRECTIONS.index(correction),)))
+        if correction == "none":
+            by_correction[correction] = gaussian
+        elif correction == "score-shape":
+            residuals = score_shape_residuals(X_train, y_train, gamma, sub_rng, folds=folds)
+            by_correction[correction] = [shape_corrected_accuracy(residuals, t["ratio"]) for t in full]
+        else:
+            cv, fold_gauss = _cross_fit(X_train, y_train, pool, m_values, rates, use_kept_flags, gamma,
+                                        label_noise, estimator, folds, sub_rng, full)
+            by_correction[correction] = [cv[v] + gaussian[v] - fold_gauss[v] for v in range(len(rates))]
+    results = []
+    for v, (rho, phi) in enumerate(rates):
+        results.append({
+            "m": m_values.astype(float),
+            "accuracy": {name: np.asarray(acc[v], dtype=float) for name, acc in by_correction.items()},
+            "accuracy_gaussian": np.asarray(gaussian[v], dtype=float),
+            "ratio": full[v]["ratio"],
+            "mean": full[v]["mean"],
+            "variance": full[v]["variance"],
+            "expected_kept": full[v]["expected_kept"],
+            "label_noise": np.full(m_values.shape, eps),
+            "rho": np.full(m_values.shape, rho),
+            "phi": np.full(m_values.shape, phi),
+            "label_correlation": np.full(m_values.shape, full[v]["label_correlation"]),
+        })
+    return results
+
+
+def predict_heldout(
+    real_features: np.ndarray,
+    real_labels: np.ndarray,
+    *,
+    synthetic: Mapping[str, Any] | None = None,
+    gamma: float,
+    m_values: Sequence[int] = (0,),
+    label_noise: float | None = None,
+    verifier: VerifierSpec | None = None,
+    estimator: str = "g",
+    correction: str = "cross-fit",
+    folds: int = 5,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Predicted held-out accuracy of the ridge on the training rows plus m synthetic rows.
+
+    Parameters
+    ----------
+    real_features, real_labels
+        The real *training* rows (raw features) and their labels -1/+1; nothing else is seen.
+    synthetic
+        The synthetic pool: a mapping with ``features`` (raw, same columns) and ``labels``
+        (-1/+1, as observed), optionally ``label_correct`` (per-row bool), ``kept`` (per-row
+        bool, the verifier's decision) or ``score`` with ``threshold`` (kept = score >=
+        threshold).
+    gamma
+        The ridge parameter.
+    m_values
+        Numbers of synthetic rows drawn from the pool before the verifier (0 = real only).
+    label_noise
+        The synthetic label-flip rate when the pool carries no ``label_correct`` flags
+        (default: labels taken as correct).
+    verifier
+        ``"none"`` (keep all), ``"oracle"`` (keep correct labels only), a pair (rho, phi), or
+        ``"estimated"`` (from the pool's flags). Default: estimated when the pool has kept flags
+        and label_correct flags, else none.
+    estimator
+        ``"g"`` (default): the G-estimator, with a synthetic source when m > 0; ``"nls"``:
+        nonlinear-shrinkage real covariance with debiased quadratic forms; ``"plugin"``: the
+        raw training estimates (biased; for comparison).
+    correction
+        How the theory's ratio R = mean/sd becomes an accuracy. ``"none"``: Phi(R), the
+        Gaussian answer. ``"score-shape"`` (THEORY.md 13.3): P_hat(r > -R) under the cross-fitted
+        law of standardised scores. ``"cross-fit"`` (default): the cross-fitted accuracy of the
+        same pipeline on (folds-1)/folds of the training rows plus the m synthetic rows, plus the
+        theory's change from that size to n, Phi(R(n)) - mean over folds of Phi(R(fold rows)).
+        Only the training rows and the pool are used in every case.
+    folds, seed
+        Cross-fitting folds and their seed.
+
+    Returns
+    -------
+    dict of arrays over m: ``m``, ``accuracy`` (the prediction), ``accuracy_gaussian``
+    (Phi(ratio)), ``ratio`` (mean/sd of y w^T x), ``mean``, ``variance``, ``expected_kept``,
+    ``label_noise``, ``rho``, ``phi``, ``label_correlation``.
+    """
+    X, y = _check_real(real_features, real_labels)
+    _check_options(estimator, correction, gamma, folds)
+    m_arr = np.asarray(list(m_values), dtype=float)
+    if m_arr.size == 0 or np.any(m_arr < 0) or np.any(m_arr != np.round(m_arr)):
+        raise RmtsynthError("m_values must be a non-empty list of non-negative integers.")
+    out = _predict(X, y, synthetic=synthetic, gamma=gamma, m_values=m_arr, label_noise=label_noise,
+                   verifiers=[verifier], estimator=estimator, corrections=[correction], folds=folds,
+                   seed_seq=np.random.SeedSequence(int(seed), spawn_key=(2,)))[0]
+    out["accuracy"] = out["accuracy"][correction]
+    return out
+
+
+def _check_options(estimator: str, correction: str, gamma: float, folds: int) -> None:
+    if estimator not in ESTIMATORS:
+        raise RmtsynthError(f"The estimator '{estimator}' is unknown; use one of {', '.join(ESTIMATORS)}.")
+    if correction not in CORRECTIONS:
+        raise RmtsynthError(f"The correction '{correction}' is unknown; use one of {', '.join(CORRECTIONS)}.")
+    if not gamma > 0:
+        raise RmtsynthError(f"The ridge parameter gamma = {gamma} must be positive.")
+    if int(folds) != folds or folds < 2:
+        raise RmtsynthError(f"The number of folds {folds} must be an integer >= 2.")
+
+
+def _named(verifier: VerifierSpec) -> str:
+    return verifier if isinstance(verifier, str) else f"rho={verifier[0]:g},phi={verifier[1]:g}"
+
+
+def measure_heldout(
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    n: int,
+    gamma: float,
+    synthetic: Mapping[str, Any] | None = None,
+    m_values: Sequence[int] = (0,),
+    label_noise: float = 0.0,
+    verifiers: Sequence[VerifierSpec] = ("none",),
+    splits: int = 50,
+    seed: int = 0,
+    estimator: str = "g",
+    corrections: Sequence[str] = ("cross-fit",),
+    folds: int = 5,
+    predict: bool = True,
+) -> dict[str, Any]:
+    """Measured held-out accuracy over random splits, paired with the prediction of each split.
+
+    Parameters
+    ----------
+    features, labels
+        All real rows (raw) and labels -1/+1.
+    n
+        Training rows per split (stratified); the other rows are the held-out set.
+    gamma
+        The ridge parameter.
+    synthetic
+        The synthetic pool: ``features`` (raw) and ``labels`` (its true classes, -1/+1).
+    m_values
+        Synthetic rows drawn from the pool (a random order per split; m takes the first m).
+    label_noise
+        The rate at which the pool's labels are flipped (per split, per row).
+    verifiers
+        Names (``none``, ``oracle``) or (rho, phi) pairs; the verifier keeps a row with
+        probability phi if its label is correct, rho if not.
+    splits, seed
+        Number of random splits and the root seed.
+    estimator, corrections, folds
+        As in :func:`predict_heldout` (several corrections are paired with the same
+        measurement). The prediction sees the split's training rows and the pool (with that
+        split's flipped labels and their correctness flags) only.
+    predict
+        Also compute the paired predictions.
+
+    Returns
+    -------
+    dict with ``m``, ``verifiers`` (names), ``measured`` of shape (splits, verifiers, m),
+    ``measured_mean`` and ``measured_se``, and for each correction c: ``predicted[c]`` (same
+    shape), ``predicted_mean[c]``, ``gap_mean[c]`` (predicted - measured, averaged over splits)
+    and ``gap_se[c]`` (standard deviation of the paired gaps over sqrt(splits)).
+    """
+    X, y = _check_real(features, labels)
+    for correction in corrections or ("none",):
+        _check_options(estimator, correction, gamma, folds)
+    m_list = [int(m) for m in m_values]
+    if any(m < 0 for m in m_list) or not m_list:
+        raise RmtsynthError("m_values must be a non-empty list of non-negative integers.")
+    if not 2 <= n < y.size:
+        raise RmtsynthError(f"The training size n = {n} must be between 2 and {y.size - 1}.")
+    if synthetic is None and any(m > 0 for m in m_list):
+        raise RmtsynthError("Synthetic sizes m > 0 need a synthetic pool.")
+    if not 0.0 <= label_noise <= 1.0:
+        raise RmtsynthError(f"The label noise {label_noise} must be between 0 and 1.")
+    if int(splits) != splits or splits < 1:
+        raise RmtsynthError(f"The number of splits {splits} must be a positive integer.")
+    rates = [_verifier_rates(v, (math.nan, math.nan)) for v in verifiers]
+    if synthetic is not None:
+        Xs_raw = np.asarray(synthetic["features"], dtype=float)
+        ys_true = np.asarray(synthetic["labels"], dtype=float).reshape(-1)
+        if Xs_raw.shape[0] != ys_true.size or Xs_raw.shape[1] != X.shape[1]:
+            raise RmtsynthError("The synthetic pool's features and labels do not match the real features.")
+        if max(m_list) > ys_true.size:
+            raise RmtsynthError(f"m = {max(m_list)} exceeds the {ys_true.size} rows of the synthetic pool.")
+    order = np.argsort(m_list, kind="stable")
+    shape = (int(splits), len(rates), len(m_list))
+    measured = np.empty(shape)
+    predicted = {c: np.full(shape, np.nan) for c in corrections}
+    for s in range(int(splits)):
+        split_rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(s, 0)))
+        train, test = stratified_split(y, int(n), split_rng)
+        loc, scale = fit_standardisation(X[train])
+        Z = (X - loc) / scale
+        centre = class_statistics(Z[train], y[train]).centre
+        Ztr = Z[train] - centre
+        Zte = Z[test] - centre
+        gram0 = Ztr.T @ Ztr
+        moment0 = Ztr.T @ y[train]
+        pool = None
+        if synthetic is not None:
+            draw_rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(s, 1)))
+            perm = draw_rng.permutation(ys_true.size)
+            flipped = draw_rng.random(ys_true.size) < label_noise
+            uniforms = draw_rng.random(ys_true.size)
+            y_obs = np.where(flipped, -ys_true, ys_true)
+            Zs = (Xs_raw - loc) / scale
+            Zs = Zs - class_statistics(Zs, ys_true).centre
+            pool = dict(features=Xs_raw, labels=y_obs, label_correct=~flipped)
+        for v, (rho, phi) in enumerate(rates):
+            gram, moment, kept_so_far, done = gram0.copy(), moment0.copy(), 0, 0
+            if synthetic is not None:
+                keep = np.where(flipped, uniforms < rho, uniforms < phi)
+            for j in order:
+                m = m_list[j]
+                if m > done:
+                    rows = perm[done:m]
+                    rows = rows[keep[rows]]
+                    Zk = Zs[rows]
+                    gram += Zk.T @ Zk
+                    moment += Zk.T @ y_obs[rows]
+                    kept_so_far += rows.size
+                    done = m
+                w = ridge_weights(gram, moment, int(n) + kept_so_far, gamma)
+                measured[s, v, j] = float(np.mean(np.where(Zte @ w >= 0.0, 1.0, -1.0) == y[test]))
+        if predict and corrections:
+            got = _predict(X[train], y[train], synthetic=pool, gamma=gamma,
+                           m_values=np.asarray(m_list, dtype=float), label_noise=None,
+                           verifiers=list(rates), estimator=estimator, corrections=list(corrections),
+                           folds=folds, seed_seq=np.random.SeedSequence(int(seed), spawn_key=(s, 2)))
+            for v, res in enumerate(got):
+                for c in corrections:
+                    predicted[c][s, v] = res["accuracy"][c]
+    root = math.sqrt(splits)
+
+    def se(a):
+        return a.std(axis=0, ddof=1) / root if splits > 1 else np.full(a.shape[1:], np.nan)
+
+    return {
+        "m": np.asarray(m_list),
+        "verifiers": [_named(v) for v in verifiers],
+        "measured": measured,
+        "measured_mean": measured.mean(axis=0),
+        "measured_se": se(measured),
+        "predicted": predicted,
+        "predicted_mean": {c: a.mean(axis=0) for c, a in predicted.items()},
+        "gap_mean": {c: (a - measured).mean(axis=0) for c, a in predicted.items()},
+        "gap_se": {c: se(a - measured) for c, a in predicted.items()},
+        "splits": int(splits),
+        "n": int(n),
+        "gamma": float(gamma),
+        "label_noise": float(label_noise),
+        "estimator": estimator,
+    }
