@@ -27,8 +27,9 @@ from rmtsynth.engine.loops import plan_loop, predict_loop, simulate_loop
 from rmtsynth.engine.points import theory_for_points
 from rmtsynth.engine.sweep import SweepOptions, mean_and_se, run_simulations
 from rmtsynth.errors import ConfigError
-from rmtsynth.spec.resolve import ResolvedPoint, resolve_point
-from rmtsynth.spec.schema import ALIASES, PARAMS
+from rmtsynth.io.output import json_ready  # noqa: F401  (the CLI prints through it)
+from rmtsynth.spec.resolve import ResolvedPoint, broadcast_grid, resolve_point
+from rmtsynth.spec.schema import ALIASES, PARAMS, unknown_key
 
 __all__ = ["predict", "simulate", "sweep", "plan", "Table", "predict_loop", "simulate_loop", "plan_loop"]
 
@@ -42,33 +43,14 @@ PREDICT_KEYS = (
 
 def _grid(params: Mapping[str, Any]) -> tuple[tuple[int, ...], list[dict[str, Any]]]:
     """Broadcast the parameters and return the shape and one checked mapping per grid element."""
-    names, arrays = [], []
+    named = {}
     for raw_name, value in params.items():
         name = ALIASES.get(raw_name, raw_name)
         if name not in PARAMS:
-            from rmtsynth.spec.schema import unknown_key
-
             raise unknown_key(raw_name, "", list(PARAMS))
-        names.append(name)
-        arrays.append(np.asarray(value, dtype=object))
-    try:
-        broadcast = np.broadcast_arrays(*arrays) if arrays else []
-    except ValueError:
-        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))
-        raise ConfigError(f"The parameters cannot be broadcast together ({shapes}).") from None
-    shape = broadcast[0].shape if broadcast else ()
-    flat = [b.ravel() for b in broadcast]
-    size = int(np.prod(shape)) if shape else 1
-    grid = []
-    for i in range(size):
-        point = {}
-        for name, column in zip(names, flat):
-            value = column[i] if column.size else None
-            if isinstance(value, np.generic):
-                value = value.item()
-            point[name] = PARAMS[name].check(value, name)
-        grid.append(point)
-    return shape, grid
+        named[name] = value
+    shape, grid = broadcast_grid(named)
+    return shape, [{name: PARAMS[name].check(value, name) for name, value in point.items()} for point in grid]
 
 
 def _resolve_all(grid: list[dict[str, Any]], seed: int) -> list[ResolvedPoint]:
@@ -288,18 +270,3 @@ def plan(config: str | Path) -> dict[str, Any]:
     if isinstance(data, dict) and "loop" in data:
         return load_loop_plan(config)
     return run_plan(load_plan(config))
-
-
-def json_ready(value: Any) -> Any:
-    """A value with numpy scalars and arrays turned into Python ones and NaN into None."""
-    if isinstance(value, dict):
-        return {k: json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_ready(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -8,9 +8,9 @@ from scipy.special import ndtr
 
 from rmtsynth.core.theory import Spectrum, evaluate
 from rmtsynth.core.two_covariance import evaluate_two_covariance, kept_rows_parameters, make_model
+from rmtsynth.data.protocols import fit_gaussian
 from rmtsynth.data.estimators import (
     SyntheticSource,
-    class_statistics,
     estimate_synthetic,
     g_estimator,
     g_estimator_two_covariance,
@@ -195,7 +195,7 @@ def test_g_estimator_with_no_synthetic_rows_is_the_real_only_g_estimator():
     factor = U * np.sqrt(np.linspace(0.3, 3.0, p))
     X, y = _gaussian_classes(rng, n, U[:, 0] * 1.2, factor)
     y[:3] = 1.0  # unbalanced classes
-    stats = class_statistics(X, y)
+    stats = fit_gaussian(X, y)
     real_only = g_estimator(stats, 0.2)
     source = SyntheticSource(mu=np.ones(p), covariance=np.eye(p))
     mixed = g_estimator_two_covariance(stats, source, 0.0, 0.2, 1.0, 1.0, 0.2)
@@ -205,7 +205,7 @@ def test_g_estimator_with_no_synthetic_rows_is_the_real_only_g_estimator():
     assert real_only.A > 0
     expected = real_only.A / np.sqrt(real_only.X * (real_only.M + real_only.T))
     assert float(mixed["ratio"]) == pytest.approx(expected, rel=1e-9)
-    balanced = class_statistics(X[4:], np.where(np.arange(n - 4) % 2 == 0, 1.0, -1.0))
+    balanced = fit_gaussian(X[4:], np.where(np.arange(n - 4) % 2 == 0, 1.0, -1.0))
     a = g_estimator(balanced, 0.2).ratio
     b = g_estimator_two_covariance(balanced, source, 0.0, 0.2, 1.0, 1.0, 0.2)["ratio"]
     assert float(b) == pytest.approx(a, rel=1e-9)

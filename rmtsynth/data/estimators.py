@@ -34,7 +34,9 @@ from scipy.special import ndtr
 
 from rmtsynth.core.two_covariance import Statistics, moments_from_statistics
 from rmtsynth.core.verifier import keep_rate, label_signal
+from rmtsynth.data.protocols import GaussianFit, fit_gaussian
 from rmtsynth.errors import RmtsynthError
+from rmtsynth.sim.samplers import ridge_weights
 
 # --------------------------------------------------------------------------------------------
 # The protocol's building blocks
@@ -49,75 +51,6 @@ def fit_standardisation(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # Relative threshold, so that a constant feature with a large value is still recognised.
     scale[scale <= 1e-12 * np.maximum(1.0, np.abs(loc))] = 1.0
     return loc, scale
-
-
-@dataclass(frozen=True)
-class ClassStatistics:
-    """Two-class moments of a set of rows (in whatever coordinates they were given).
-
-    Attributes
-    ----------
-    mean_pos, mean_neg : (p,) arrays
-        Class means of y = +1 and y = -1.
-    mu : (p,) array
-        Half their difference.
-    centre : (p,) array
-        Their midpoint.
-    covariance : (p, p) array
-        Pooled within-class covariance, maximum-likelihood normalisation (divided by the number
-        of rows).
-    n_pos, n_neg : int
-    """
-
-    mean_pos: np.ndarray
-    mean_neg: np.ndarray
-    mu: np.ndarray
-    centre: np.ndarray
-    covariance: np.ndarray
-    n_pos: int
-    n_neg: int
-
-    @property
-    def rows(self) -> int:
-        return self.n_pos + self.n_neg
-
-    @property
-    def mean_noise(self) -> float:
-        """k = (1/n+ + 1/n-)/4: the half-difference of the class means is mu + N(0, k Sigma)."""
-        return (1.0 / self.n_pos + 1.0 / self.n_neg) / 4.0
-
-
-def class_statistics(X: np.ndarray, y: np.ndarray) -> ClassStatistics:
-    """Class means, their half-difference and midpoint, and the pooled within-class covariance."""
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float).reshape(-1)
-    pos, neg = y > 0, y < 0
-    if not (np.any(pos) and np.any(neg)):
-        raise RmtsynthError("Both classes need at least one row to estimate the class means.")
-    mean_pos = X[pos].mean(axis=0)
-    mean_neg = X[neg].mean(axis=0)
-    residual = X - np.where(pos[:, None], mean_pos, mean_neg)
-    cov = residual.T @ residual / X.shape[0]
-    return ClassStatistics(
-        mean_pos=mean_pos,
-        mean_neg=mean_neg,
-        mu=(mean_pos - mean_neg) / 2.0,
-        centre=(mean_pos + mean_neg) / 2.0,
-        covariance=(cov + cov.T) / 2.0,
-        n_pos=int(np.count_nonzero(pos)),
-        n_neg=int(np.count_nonzero(neg)),
-    )
-
-
-def ridge_weights(gram: np.ndarray, moment: np.ndarray, rows: int, gamma: float) -> np.ndarray:
-    """w = (gram/N + gamma I)^{-1} moment/N with N = rows (gram = X^T X, moment = X^T y)."""
-    system = gram / rows
-    system = system + gamma * np.eye(system.shape[0])
-    chol, info = lapack.dpotrf(system, lower=1)
-    if info != 0:
-        return np.linalg.solve(system, moment / rows)
-    w, _ = lapack.dpotrs(chol, moment / rows, lower=1)
-    return w
 
 
 @dataclass(frozen=True)
@@ -138,7 +71,7 @@ def fit_pipeline(X_raw: np.ndarray, y: np.ndarray, gamma: float) -> Pipeline:
     """The protocol of THEORY.md 13 on real rows only: standardise, centre, ridge."""
     loc, scale = fit_standardisation(X_raw)
     Z = (np.asarray(X_raw, dtype=float) - loc) / scale
-    stats = class_statistics(Z, y)
+    stats = fit_gaussian(Z, y)
     Zc = Z - stats.centre
     w = ridge_weights(Zc.T @ Zc, Zc.T @ y, Zc.shape[0], gamma)
     return Pipeline(loc=loc, scale=scale, centre=stats.centre, weights=w)
@@ -162,13 +95,13 @@ class GEstimate:
     delta: float
 
 
-def g_estimator(stats: ClassStatistics, gamma: float) -> GEstimate:
+def g_estimator(stats: GaussianFit, gamma: float) -> GEstimate:
     """Predicted held-out accuracy of the real-only ridge, from the training rows (THEORY.md 13.2).
 
     Parameters
     ----------
     stats
-        :func:`class_statistics` of the standardised training rows (ML pooled covariance).
+        :func:`fit_gaussian` of the standardised training rows (ML pooled covariance).
     gamma
         The ridge parameter.
 
@@ -230,7 +163,7 @@ class SyntheticSource:
 
 
 def g_estimator_two_covariance(
-    real: ClassStatistics,
+    real: GaussianFit,
     synthetic: SyntheticSource,
     m,
     label_noise,
@@ -257,7 +190,7 @@ def g_estimator_two_covariance(
     Parameters
     ----------
     real
-        :func:`class_statistics` of the standardised, training rows (n = real.rows).
+        :func:`fit_gaussian` of the standardised, training rows (n = real.rows).
     synthetic
         The synthetic law (in the same standardised coordinates, centred at its own midpoint).
     m, label_noise, rho, phi
@@ -470,7 +403,7 @@ def nonlinear_shrinkage(sample_covariance: np.ndarray, samples: int) -> np.ndarr
     return (vectors * d) @ vectors.T
 
 
-def shrunk_within_class_covariance(stats: ClassStatistics) -> np.ndarray:
+def shrunk_within_class_covariance(stats: GaussianFit) -> np.ndarray:
     """Nonlinear shrinkage of the pooled within-class covariance (two means removed).
 
     Features with no within-class variance at all (constant within each class of these rows)
@@ -628,7 +561,7 @@ def estimate_synthetic(
     if label_correct is not None:
         correct = np.asarray(label_correct, dtype=bool).reshape(-1)
         y_true = np.where(correct, y_obs, -y_obs)
-        stats = class_statistics(X, y_true)
+        stats = fit_gaussian(X, y_true)
         eps = float(np.mean(~correct))
         mu, cov = stats.mu, stats.covariance
         if kept is not None:
@@ -636,7 +569,7 @@ def estimate_synthetic(
             phi = float(np.mean(kept_flags[correct])) if np.any(correct) else float("nan")
             rho = float(np.mean(kept_flags[~correct])) if np.any(~correct) else 0.0
     else:
-        stats = class_statistics(X, y_obs)
+        stats = fit_gaussian(X, y_obs)
         eps = 0.0 if label_noise is None else float(label_noise)
         if not 0.0 <= eps < 0.5:
             raise RmtsynthError(f"The synthetic label noise {eps} must be in [0, 1/2) to correct the class means.")

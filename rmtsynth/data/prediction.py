@@ -42,16 +42,15 @@ from rmtsynth.core.two_covariance import evaluate_two_covariance, kept_rows_para
 from rmtsynth.core.verifier import NAMED_VERIFIERS, keep_rate, label_signal
 from rmtsynth.data.estimators import (
     SyntheticSource,
-    class_statistics,
     estimate_synthetic,
     fit_standardisation,
     g_estimator_two_covariance,
-    ridge_weights,
     score_shape_residuals,
     shape_corrected_accuracy,
     shrunk_within_class_covariance,
 )
-from rmtsynth.data.protocols import stratified_split
+from rmtsynth.data.protocols import fit_gaussian, stratified_split
+from rmtsynth.sim.samplers import ridge_weights
 from rmtsynth.errors import RmtsynthError
 
 VerifierSpec = Union[str, tuple[float, float]]
@@ -197,7 +196,7 @@ def _cross_fit(X, y, pool, m_values, rates, use_kept_flags, gamma, label_noise, 
         Xf, yf = X[~test], y[~test]
         loc, scale = fit_standardisation(Xf)
         Zf = (Xf - loc) / scale
-        real = class_statistics(Zf, yf)
+        real = fit_gaussian(Zf, yf)
         Zc = Zf - real.centre
         Zt = (X[test] - loc) / scale - real.centre
         gram0, moment0 = Zc.T @ Zc, Zc.T @ yf
@@ -244,7 +243,7 @@ def _predict(
 ) -> list[dict[str, Any]]:
     loc, scale = fit_standardisation(X_train)
     Z = (X_train - loc) / scale
-    real = class_statistics(Z, y_train)
+    real = fit_gaussian(Z, y_train)
     pool = None
     if synthetic is not None:
         pool = _Pool(synthetic)
@@ -465,7 +464,7 @@ def measure_heldout(
         train, test = stratified_split(y, int(n), split_rng)
         loc, scale = fit_standardisation(X[train])
         Z = (X - loc) / scale
-        centre = class_statistics(Z[train], y[train]).centre
+        centre = fit_gaussian(Z[train], y[train]).centre
         Ztr = Z[train] - centre
         Zte = Z[test] - centre
         gram0 = Ztr.T @ Ztr
@@ -478,7 +477,7 @@ def measure_heldout(
             uniforms = draw_rng.random(ys_true.size)
             y_obs = np.where(flipped, -ys_true, ys_true)
             Zs = (Xs_raw - loc) / scale
-            Zs = Zs - class_statistics(Zs, ys_true).centre
+            Zs = Zs - fit_gaussian(Zs, ys_true).centre
             pool = dict(features=Xs_raw, labels=y_obs, label_correct=~flipped)
         for v, (rho, phi) in enumerate(rates):
             gram, moment, kept_so_far, done = gram0.copy(), moment0.copy(), 0, 0

@@ -85,6 +85,15 @@ class GaussianFit:
     def p(self) -> int:
         return int(self.mu.shape[0])
 
+    @property
+    def rows(self) -> int:
+        return self.n_pos + self.n_neg
+
+    @property
+    def mean_noise(self) -> float:
+        """k = (1/n+ + 1/n-)/4: the half-difference of the class means is mu + N(0, k Sigma)."""
+        return (1.0 / self.n_pos + 1.0 / self.n_neg) / 4.0
+
     def eigh(self) -> tuple[np.ndarray, np.ndarray]:
         """Eigenvalues (ascending, clipped at 0) and orthonormal eigenvectors (columns) of the covariance."""
         if self._eig is None:

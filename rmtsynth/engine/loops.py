@@ -31,7 +31,8 @@ from rmtsynth.engine.cache import PointCache
 from rmtsynth.errors import ConfigError
 from rmtsynth.sim.seeding import point_seed, stable_key
 from rmtsynth.spec.schema import ALIASES, PARAMS, Param, unknown_key
-from rmtsynth.spec.resolve import resolve_point
+from rmtsynth.io.output import json_ready
+from rmtsynth.spec.resolve import broadcast_grid, resolve_point
 
 # The point parameters a loop takes; the generator is refitted every generation, so the
 # one-generation model's generator keys (alignment, shift, covariance, ...) have no meaning here.
@@ -126,28 +127,8 @@ def resolve_loop_point(params: Mapping[str, Any], where: str = "params", *, labe
     )
 
 
-def _grid(params: Mapping[str, Any]) -> tuple[tuple[int, ...], list[dict[str, Any]]]:
-    """Broadcast the parameters; the shape and one mapping of single values per element."""
-    names, arrays = [], []
-    for name, value in params.items():
-        names.append(name)
-        arrays.append(np.asarray(value, dtype=object))
-    try:
-        broadcast = np.broadcast_arrays(*arrays) if arrays else []
-    except ValueError:
-        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))
-        raise ConfigError(f"The parameters cannot be broadcast together ({shapes}).") from None
-    shape = broadcast[0].shape if broadcast else ()
-    flat = [b.ravel() for b in broadcast]
-    size = int(np.prod(shape)) if shape else 1
-    grid = []
-    for i in range(size):
-        grid.append({name: (col[i].item() if isinstance(col[i], np.generic) else col[i]) for name, col in zip(names, flat)})
-    return shape, grid
-
-
 def _resolve_grid(params: Mapping[str, Any], labels: str) -> tuple[tuple[int, ...], list[LoopPoint]]:
-    shape, grid = _grid(params)
+    shape, grid = broadcast_grid(dict(params))
     cache: dict[str, LoopPoint] = {}
     points = []
     for values in grid:
@@ -610,7 +591,7 @@ def plan_loop(*, generations: int | None = None, regime: str = "replace", **para
             "Under accumulate the loop stabilises only when the precision exceeds 3/4; with precision "
             f"{point.verifier_precision:.4g} it {'does' if stable else 'does not: its accuracy decays towards 1/2'}."
         )
-    return _json_ready({
+    return json_ready({
         "regime": regime,
         "generations": end_k,
         "setting": asdict(point),
@@ -627,18 +608,6 @@ def plan_loop(*, generations: int | None = None, regime: str = "replace", **para
         "accumulate_stable": stable,
         "messages": messages,
     })
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def parse_loop_plan(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,8 @@ KIND_MODULES: dict[str, str] = {
     "generator_samples": "rmtsynth.figures.generator_samples",
     "real_data": "rmtsynth.figures.real_data",
     "generations": "rmtsynth.figures.generations",
+    "mnist": "rmtsynth.figures.mnist",
+    "prediction": "rmtsynth.figures.prediction",
 }
 
 

@@ -108,17 +108,17 @@ def manifest(
 
 def manifest_json(data: dict[str, Any]) -> str:
     """The manifest as strict JSON text: numpy values and paths converted, NaN and infinities as null."""
-    return json.dumps(_finite(data), indent=2, sort_keys=False, default=_json_default, allow_nan=False) + "\n"
+    return json.dumps(json_ready(data), indent=2, sort_keys=False, default=_json_default, allow_nan=False) + "\n"
 
 
-def _finite(value: Any) -> Any:
-    # Strict JSON has no NaN or Infinity; an undefined number is null.
+def json_ready(value: Any) -> Any:
+    """Plain Python values for strict JSON: numpy scalars and arrays converted, NaN and infinities as None."""
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [json_ready(v) for v in value]
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return _finite(value.tolist())
+        return json_ready(value.tolist())
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

@@ -271,6 +271,27 @@ def load_dense_covariance(path: Path, p: int, where: str) -> tuple[np.ndarray, s
     return cov, digest
 
 
+def broadcast_grid(params: dict[str, Any]) -> tuple[tuple[int, ...], list[dict[str, Any]]]:
+    """Broadcast parameter values (numbers, strings or arrays) together.
+
+    Returns the broadcast shape and, in C order, one mapping of plain Python values per element.
+    """
+    names = list(params)
+    arrays = [np.asarray(params[name], dtype=object) for name in names]
+    try:
+        broadcast = np.broadcast_arrays(*arrays) if arrays else []
+    except ValueError:
+        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))
+        raise ConfigError(f"The parameters cannot be broadcast together ({shapes}).") from None
+    shape = broadcast[0].shape if broadcast else ()
+    flat = [b.ravel() for b in broadcast]
+    size = int(np.prod(shape)) if shape else 1
+    return shape, [
+        {name: (column[i].item() if isinstance(column[i], np.generic) else column[i]) for name, column in zip(names, flat)}
+        for i in range(size)
+    ]
+
+
 def resolve_point(params: dict[str, Any], base_dir: Path, where: str = "params", *, seed: int = 0) -> ResolvedPoint:
     """Resolve one point's raw parameters (already type- and range-checked) to model quantities."""
     full = dict(PARAM_DEFAULTS)

@@ -27,7 +27,7 @@ FIGURE_KINDS: dict[str, str] = {
     "marchenko_pastur": "an eigenvalue histogram against the Marchenko-Pastur density",
     "generator_samples": "images drawn from a Gaussian generator fitted to a data set",
     "real_data": "accuracy on real data mixed with verified synthetic data",
-    "mnist": "a network's features on handwritten digits with several generators",
+    "mnist": "a small neural network on MNIST trained with verified Gaussian synthetic images",
     "generations": "a model retrained over generations of its own synthetic data",
     "prediction": "predicted against measured accuracy on real data",
 }
@@ -598,9 +598,118 @@ register_section(
     kinds=KEY_KINDS["synthetic_data"],
     notes=("threshold needs score_key, and replaces kept_key (give one way of keeping).",),
 )
-# Placeholders: these kinds register their keys as they are built.
-for _kind in ("mnist", "generations", "prediction"):
-    register_section(_kind, {}, kinds=(_kind,))
+# The small network on MNIST (kind mnist, FIGURES.md 7); defaults are the paper's.
+MNIST_SUBSET_IMAGES_PER_CLASS = 500
+MAX_IMAGES_PER_CLASS = 100_000
+
+# The keys of the config's ``mnist:`` section (Param names are ``mnist.key``; defaults: the paper's).
+MNIST_KEYS: dict[str, Param] = {
+    p.name.split(".", 1)[1]: p
+    for p in [
+        Param("mnist.n_per_class", "int", "real training images per class, drawn from the pool", 1, MAX_IMAGES_PER_CLASS,
+              default=50),
+        Param("mnist.m_per_class", "custom", "synthetic images per class before the verifier; the x axis is m/(n + m)",
+              default=[0, 25, 50, 125, 500, 750], rule_text="a non-empty list of distinct integers >= 0"),
+        Param("mnist.pool_per_class", "int", "pool images per class (the real rows and the generators come from it); "
+              "'all': every image not in the test set", 1, MAX_IMAGES_PER_CLASS, also=("all",), default=250),
+        Param("mnist.test_per_class", "int", "held-out test images per class; 'all': the data's own test split",
+              1, MAX_IMAGES_PER_CLASS, also=("all",), default=250),
+        Param("mnist.hidden", "int", "hidden units of the 784-hidden-10 ReLU network", 1, 4096, default=128),
+        Param("mnist.steps", "int", "SGD steps (the cost of a run; it does not grow with m)", 1, 1_000_000, default=3000),
+        Param("mnist.batch_size", "int", "minibatch size", 1, 65_536, default=64),
+        Param("mnist.learning_rate", "float", "peak learning rate, reached after the warm-up", 0, 10, low_open=True,
+              default=5e-3),
+        Param("mnist.final_learning_rate", "float", "learning rate at the end of the cosine decay (at most learning_rate)",
+              0, 10, default=5e-4),
+        Param("mnist.warmup_steps", "int", "steps of linear warm-up (at most steps)", 0, 1_000_000, default=300),
+        Param("mnist.weight_decay", "float", "weight decay on every parameter", 0, 1, default=1e-4),
+        Param("mnist.precision", "choice", "compute precision of the network", choices=("float32", "float64"),
+              default="float32"),
+        Param("mnist.panels", "custom", "the panels, each {title, series}; a series is {label, label_noise, verifier "
+              "or rho and phi, covariance, images_per_class, paper} (default: the paper's two panels)",
+              rule_text="a non-empty list of {title, series: [{label, ...}]}"),
+    ]
+}
+
+# The keys of one series under ``mnist.panels[].series[]``.
+PAPER_SERIES = ("oracle", "strong", "none", "best", "100", "10", "identity")
+MNIST_SERIES_KEYS: dict[str, Param] = {
+    p.name.rsplit(".", 1)[1]: p
+    for p in [
+        Param("mnist.series.label", "name", "the series' label in the legend"),
+        Param("mnist.series.label_noise", "float", "fraction eps of each class's synthetic images relabelled (k + 1) mod 10",
+              0, 1, default=0.0),
+        Param("mnist.series.verifier", "choice", "a named verifier: oracle (rho 0, phi 1) or none (rho 1, phi 1, the default)",
+              choices=("oracle", "none")),
+        Param("mnist.series.rho", "float", "probability that the verifier keeps a wrongly labelled synthetic image", 0, 1),
+        Param("mnist.series.phi", "float", "probability that the verifier keeps a correctly labelled synthetic image", 0, 1),
+        Param("mnist.series.covariance", "choice", "the generator: estimated covariance, identity (N(mean, I) in pixel "
+              "units) or isotropic (the class's average pixel variance times I)",
+              choices=("estimated", "identity", "isotropic"), default="estimated"),
+        Param("mnist.series.images_per_class", "int", "pool images per class the generator is fitted on; 'all': the whole pool",
+              2, MAX_IMAGES_PER_CLASS, also=("all",), default="all"),
+        Param("mnist.series.paper", "choice", "the paper's published curve to overlay as grey markers", choices=PAPER_SERIES),
+    ]
+}
+# One entry of mnist.m_per_class.
+_M_VALUE = Param("mnist.m_per_class", "int", "synthetic images per class", 0, MAX_IMAGES_PER_CLASS)
+register_section(
+    "mnist",
+    MNIST_KEYS,
+    kinds=("mnist",),
+    notes=("A series under mnist.panels[].series[] takes: "
+           + "; ".join(f"{key} ({param.doc}; {param.rule()})" for key, param in MNIST_SERIES_KEYS.items()) + ".",),
+)
+register_section("generations", {}, kinds=("generations",))
+
+# Predicted against measured held-out accuracy (kind prediction, THEORY.md 13).
+PREDICTION_ESTIMATORS = ("g", "nls", "plugin")
+PREDICTION_CORRECTIONS = ("cross-fit", "score-shape", "none")
+PREDICTION_KEYS: dict[str, Param] = _params(
+    "prediction",
+    Param("prediction.n", "custom", "real training rows per split (stratified); the other real rows are the held-out set",
+          rule_text="a non-empty list of integers >= 4"),
+    Param("prediction.m", "custom", "synthetic rows drawn from the pool before the verifier; 'all' = the whole pool",
+          default=[0], rule_text="a non-empty list of integers >= 0 or 'all'"),
+    Param("prediction.label_noise", "numbers", "rates at which the pool's labels are flipped (each a series)", 0, 1,
+          default=[0.0]),
+    Param("prediction.verifiers", "custom", "the verifiers (each a series): none, oracle, given (the decisions of the "
+          "synthetic_data file) or [rho, phi]", default=["none"],
+          rule_text="a non-empty list of none, oracle, given or [rho, phi] pairs of probabilities"),
+    Param("prediction.gamma", "float", "the ridge parameter", MIN_GAMMA, 1e12, default=0.1),
+    Param("prediction.splits", "int", "random training splits per point (the measured accuracy's replicates)", 1, 10_000,
+          default=50),
+    Param("prediction.estimator", "choice", "g: the G-estimator (13.2, 13.4); nls: nonlinear shrinkage with debiased "
+          "quadratic forms; plugin: the training estimates as they are (the accuracy on the fitted Gaussian, biased)",
+          choices=PREDICTION_ESTIMATORS, default="g"),
+    Param("prediction.correction", "choice", "how the theory's ratio becomes an accuracy: cross-fit (measured best), "
+          "score-shape (13.3) or none (Phi)", choices=PREDICTION_CORRECTIONS, default="cross-fit"),
+    Param("prediction.folds", "int", "cross-fitting folds of the correction", 2, 50, default=5),
+    Param("prediction.x", "choice", "the x axis: n, m or proportion m/(n+m) (default: n when every m is 0, else "
+          "proportion)", choices=("n", "m", "proportion")),
+    Param("prediction.panels", "custom", "one mapping per data entry: its synthetic source ({path, ...} as "
+          "synthetic_data, or {generator: gaussian, pool_rows, rows}) and any of n, m, label_noise, verifiers",
+          rule_text="a list with one mapping per data entry"),
+)
+register_section(
+    "prediction",
+    PREDICTION_KEYS,
+    kinds=("prediction",),
+    doc="the predicted-against-measured settings: sizes, label noise, verifiers, splits and the estimator",
+    notes=(
+        "data is one data set or a list of titled ones (a panel each); synthetic_data (one file) applies to every panel.",
+        "A synthetic source {generator: gaussian, pool_rows, rows} fits a Gaussian on pool_rows real rows set aside "
+        "(never trained or tested on) and draws rows synthetic rows from it.",
+    ),
+)
+register_section(
+    "quick",
+    _params(
+        "quick",
+        Param("quick.prediction", "mapping", "kind prediction: keys that replace those of the prediction section with "
+              "--quick (default: splits at most 4)", rule_text="a mapping of prediction keys"),
+    ),
+)
 
 # The self-consuming loop (kind generations); the point parameters stay in params and series.
 GENERATION_FIGURES = ("accuracy", "generator", "stability", "pseudo_labels")
@@ -671,7 +780,9 @@ PLAN_TOP_LEVEL: dict[str, str] = {
     "params": "the setting: n, p (or p_over_n), mu_norm, the generator, label_noise, the verifier, gamma and the mix",
     "verifier_roc": "the verifier as [[false-positive rate, true-positive rate], ...] points of a score threshold",
     "data": "estimate mu_norm (and optionally the noise spectrum) from real data: one data entry (see data above)",
-    "synthetic_data": "a file of synthetic rows (see synthetic_data above); checked, not yet used by the plan's numbers",
+    "synthetic_data": "a file of synthetic rows (see synthetic_data above); with data, the held-out prediction adds them",
+    "estimator": "with data, how the held-out accuracy is predicted: g (the G-estimator with the cross-fit correction, "
+    "the default), nls, or plugin (the accuracy on the fitted Gaussian, not a held-out prediction)",
     "search": "{max_synthetic_proportion, gamma_range}: the search ranges",
     "loop": "{regime, generations}: plan a self-consuming loop instead (see docs/generations.md)",
 }
