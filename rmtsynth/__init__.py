@@ -2,13 +2,17 @@
 
 The Python API (:mod:`rmtsynth.api`) is available at the top level: ``rmtsynth.predict``,
 ``rmtsynth.simulate``, ``rmtsynth.sweep``, ``rmtsynth.plan``, and for self-consuming loops
-``rmtsynth.predict_loop``, ``rmtsynth.simulate_loop`` and ``rmtsynth.plan_loop``. They are imported on first use,
+``rmtsynth.predict_loop``, ``rmtsynth.simulate_loop`` and ``rmtsynth.plan_loop``, and for your own
+data ``rmtsynth.predict_heldout`` and ``rmtsynth.measure_heldout``. They are imported on first use,
 so ``import rmtsynth`` stays light and has no side effects.
 """
 
 from rmtsynth._version import __version__
 
-_API = ("predict", "simulate", "sweep", "plan", "Table", "predict_loop", "simulate_loop", "plan_loop")
+_API = (
+    "predict", "simulate", "sweep", "plan", "Table", "predict_loop", "simulate_loop", "plan_loop",
+    "predict_heldout", "measure_heldout",
+)
 
 __all__ = ["__version__", *_API]
 

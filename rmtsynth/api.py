@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from rmtsynth.core.verifier import eps_star, keep_rate, label_signal
+from rmtsynth.data.prediction import measure_heldout, predict_heldout
 from rmtsynth.engine.loops import plan_loop, predict_loop, simulate_loop
 from rmtsynth.engine.points import theory_for_points
 from rmtsynth.engine.sweep import SweepOptions, mean_and_se, run_simulations
@@ -31,7 +32,10 @@ from rmtsynth.io.output import json_ready  # noqa: F401  (the CLI prints through
 from rmtsynth.spec.resolve import ResolvedPoint, broadcast_grid, resolve_point
 from rmtsynth.spec.schema import ALIASES, PARAMS, unknown_key
 
-__all__ = ["predict", "simulate", "sweep", "plan", "Table", "predict_loop", "simulate_loop", "plan_loop"]
+__all__ = [
+    "predict", "simulate", "sweep", "plan", "Table", "predict_loop", "simulate_loop", "plan_loop",
+    "predict_heldout", "measure_heldout",
+]
 
 # The keys of ``rmtsynth theory --json`` (and of :func:`predict`), in order.
 PREDICT_KEYS = (

@@ -508,7 +508,7 @@ def heldout_prediction(cfg: PlanConfig) -> dict[str, Any]:
     from rmtsynth.data.protocols import stratified_split
     from rmtsynth.sim.seeding import named_rng
     from rmtsynth.spec.data import load_data
-    from rmtsynth.spec.plan_config import load_synthetic_rows
+    from rmtsynth.spec.data import load_synthetic_rows
 
     assert cfg.data_spec is not None
     loaded = load_data(cfg.data_spec)

@@ -337,3 +337,105 @@ def check_files(specs: list[DataSpec]) -> list[DataSpec]:
         if spec.path is not None and not spec.path.is_file():
             raise ConfigError(f"{spec.where}.path: the feature file {spec.path} does not exist; point the config at your copy.")
     return specs
+
+
+def load_synthetic_rows(spec: SyntheticDataSpec, p: int | None = None) -> dict[str, Any]:
+    """Read a ``synthetic_data`` file: features, labels -1/+1 and the optional per-row flags.
+
+    Returns a mapping with ``features``, ``labels``, and when the file has them ``label_correct``,
+    ``kept`` (from ``kept_key``, or ``score >= threshold``), plus ``digest`` (a hash of every
+    array read) and ``description``. Every problem is a ConfigError naming the key; ``p``, when
+    given, is the number of real features the rows must match.
+    """
+    import hashlib
+    import scipy.io
+
+    from rmtsynth.data.loaders import map_two_classes
+
+    where = spec.where
+    path = spec.path
+    if not path.is_file():
+        raise ConfigError(f"{where}.path: the synthetic rows' file {path} does not exist; point the config at your copy.")
+    suffix = path.suffix.lower()
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        if suffix == ".csv":
+            import csv
+
+            with path.open(newline="", encoding="utf-8-sig") as handle:
+                rows = [r for r in csv.reader(handle) if any(c.strip() for c in r)]
+            if len(rows) < 2:
+                raise ConfigError(f"{where}.path: {path.name} has no data rows.")
+            header = [c.strip() for c in rows[0]]
+            label_column = spec.label_column or "label"
+            named = {label_column: "labels", spec.label_correct_key: "label_correct", spec.kept_key: "kept",
+                     spec.score_key: "score"}
+            for column, key in named.items():
+                if column is not None and column not in header:
+                    raise ConfigError(f"{where}: {path.name} has no column {_show(column)}; its columns are {', '.join(header)}.")
+            table = rows[1:]
+            for column, key in named.items():
+                if column is not None:
+                    j = header.index(column)
+                    values = [r[j].strip() for r in table]
+                    try:
+                        arrays[key] = np.array([float(v) for v in values])
+                    except ValueError:
+                        arrays[key] = np.array([v.lower() in ("true", "yes") for v in values]) if key != "labels" else np.array(values)
+            feature_at = [j for j, name in enumerate(header) if name not in named]
+            try:
+                arrays["features"] = np.array([[float(r[j]) for j in feature_at] for r in table])
+            except (ValueError, IndexError):
+                raise ConfigError(f"{where}: {path.name} has a feature value that is not a number.") from None
+        else:
+            if suffix == ".npz":
+                with np.load(path, allow_pickle=False) as archive:
+                    contents = {k: archive[k] for k in archive.files}
+                default_features = "X" if "X" in contents else "fts"
+                default_labels = "y" if "y" in contents else "labels"
+            else:
+                contents = {k: v for k, v in scipy.io.loadmat(str(path)).items() if not k.startswith("__")}
+                default_features, default_labels = "fts", "labels"
+            names = {"features": spec.feature_key or default_features, "labels": spec.label_key or default_labels,
+                     "label_correct": spec.label_correct_key, "kept": spec.kept_key, "score": spec.score_key}
+            for key, name in names.items():
+                if name is None:
+                    continue
+                if name not in contents:
+                    raise ConfigError(f"{where}: {path.name} has no array {_show(name)}; its arrays are {', '.join(contents)}.")
+                value = contents[name]
+                if hasattr(value, "toarray"):
+                    value = value.toarray()
+                arrays[key] = np.asarray(value)
+    except ConfigError:
+        raise
+    except Exception as exc:  # an unreadable file of any format
+        raise ConfigError(f"{where}.path: {path.name} could not be read ({exc}).") from None
+    features = np.asarray(arrays["features"], dtype=float)
+    if features.ndim != 2:
+        raise ConfigError(f"{where}: the synthetic features have shape {features.shape}; a rows x features matrix is needed.")
+    if p is not None and features.shape[1] != p:
+        raise ConfigError(f"{where}: the synthetic rows have {features.shape[1]} features, the real rows {p}.")
+    try:
+        labels = map_two_classes(np.asarray(arrays["labels"]).reshape(-1), source=f"{where} ({path.name})")
+    except RmtsynthError as exc:
+        raise ConfigError(str(exc)) from None
+    out: dict[str, Any] = {"features": np.ascontiguousarray(features), "labels": labels}
+    for key in ("label_correct", "kept"):
+        if key in arrays:
+            out[key] = np.asarray(arrays[key]).reshape(-1).astype(bool)
+    if "score" in arrays:
+        out["kept"] = np.asarray(arrays["score"], dtype=float).reshape(-1) >= float(spec.threshold)
+    for key in ("labels", "label_correct", "kept"):
+        if key in out and out[key].size != features.shape[0]:
+            raise ConfigError(f"{where}: {out[key].size} {key.replace('_', ' ')} entries for {features.shape[0]} synthetic rows.")
+    if not np.all(np.isfinite(features)):
+        raise ConfigError(f"{where}: the synthetic features have NaN or infinite values.")
+    digest = hashlib.sha256()
+    for key in ("features", "labels", "label_correct", "kept"):
+        if key in out:
+            digest.update(key.encode())
+            digest.update(np.ascontiguousarray(out[key]).tobytes())
+    out["digest"] = digest.hexdigest()
+    out["description"] = path.name
+    return out

@@ -37,6 +37,7 @@ SEARCH_KEYS = PLAN_SECTIONS["search"].keys
 SEARCH_DEFAULTS: dict[str, Any] = {key: p.default for key, p in SEARCH_KEYS.items()}
 VERIFIER_KEYS = ("verifier", "rho", "phi", "verifier_precision", "verifier_recall")
 MAX_ROC_POINTS = 100_000
+PLAN_ESTIMATORS = ("g", "nls", "plugin")
 
 AccuracyFn = Callable[[Mix], np.ndarray]
 
@@ -111,6 +112,7 @@ class PlanConfig:
     raw: dict[str, Any] = field(default_factory=dict)
     data_spec: DataSpec | None = None
     synthetic_data: SyntheticDataSpec | None = None
+    estimator: str = "g"
 
 
 def load_plan(path: str | Path) -> PlanConfig:
@@ -180,6 +182,13 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
     synthetic = None
     if data.get("synthetic_data") is not None:
         synthetic = parse_synthetic_data(data["synthetic_data"], base_dir)
+        if data_spec is None:
+            raise ConfigError("synthetic_data needs data: the held-out prediction is made from the real rows and the synthetic rows together.")
+    estimator = data.get("estimator", "g")
+    if estimator not in PLAN_ESTIMATORS:
+        raise ConfigError(f"estimator = {_show(estimator)} is not allowed; it must be one of {', '.join(PLAN_ESTIMATORS)}.")
+    if "estimator" in data and data_spec is None:
+        raise ConfigError("estimator is only used with data: it says how held-out accuracy on those rows is predicted.")
 
     point = resolve_point(params, base_dir, "params", seed=seed)
     if point.n < 1:
@@ -211,6 +220,7 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
         raw=data,
         data_spec=data_spec,
         synthetic_data=synthetic,
+        estimator=estimator,
     )
 
 
@@ -329,3 +339,6 @@ def _apply_data(spec: DataSpec, params: dict[str, Any], seed: int):
         info["effective_rank"] = float(sigma.sum() ** 2 / (sigma**2).sum())
         info["generator_covariance"] = "fitted" if cov_kind is None else cov_kind
     return info, model, params
+
+
+# ----------------------------------------------------------------------------- synthetic rows

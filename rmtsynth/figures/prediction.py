@@ -1,0 +1,662 @@
+"""Predicted against measured held-out accuracy on real data (THEORY.md 13), kind ``prediction``.
+
+For every data set (a panel), training size n, label noise and verifier, the ridge is trained on
+random stratified splits of the real rows plus m synthetic rows from a pool, and its accuracy is
+measured on the other real rows (markers, ±1 SE over splits). The prediction of each split sees
+only that split's training rows and the synthetic pool (:func:`rmtsynth.data.prediction.
+measure_heldout`); the line is its mean over splits, and the CSV holds the gap, paired per split.
+
+The synthetic pool of a panel is the config's ``synthetic_data`` file, another data file (a real
+test bed: another domain standing in for the generator), or a Gaussian fitted on real rows set
+aside for it, which are then neither trained nor tested on.
+
+Every (setting, split) is cached on its own, keyed by the hashes of the real rows and of the
+pool, so a re-run recomputes nothing; split s uses the seed derived from the root seed and s
+alone, so the table is the same whatever the number of workers, and the splits are shared by
+every n, label noise and verifier (common random numbers).
+"""
+
+from __future__ import annotations
+
+import copy
+import textwrap
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rmtsynth._version import __version__
+from rmtsynth.engine.cache import PointCache
+from rmtsynth.engine.parallel import run_tasks
+from rmtsynth.engine.sweep import SweepOptions, SweepResult
+from rmtsynth.errors import ConfigError
+from rmtsynth.sim.seeding import named_rng, stable_key
+from rmtsynth.spec.config import FigureConfig
+from rmtsynth.spec.data import (
+    DataSpec,
+    LoadedData,
+    SyntheticDataSpec,
+    check_files,
+    load_data,
+    parse_data_entry,
+    parse_synthetic_data,
+)
+from rmtsynth.spec.data import load_synthetic_rows
+from rmtsynth.spec.schema import PREDICTION_KEYS, _show, check_section, section_defaults, unknown_key
+
+# Bump when a split's numbers change for the same inputs, so that stale cache entries are not read.
+_CACHE_TAG = "prediction/1"
+
+PREDICTION_COLUMNS = [
+    "figure", "panel", "series", "x", "real_data", "synthetic_data", "n", "m", "synthetic_proportion",
+    "label_noise", "verifier", "rho", "phi", "gamma", "estimator", "correction", "predicted_accuracy",
+    "measured_accuracy_mean", "measured_accuracy_se", "gap_mean", "gap_se", "splits",
+]
+ESTIMATOR_NAMES = {
+    "g": "G-estimator",
+    "nls": "nonlinear-shrinkage covariance with debiased quadratic forms",
+    "plugin": "plug-in (the accuracy on the fitted Gaussian)",
+}
+CORRECTION_NAMES = {
+    "cross-fit": "cross-fit correction",
+    "score-shape": "score-shape correction (13.3)",
+    "none": "Gaussian Phi(R)",
+}
+NAMED_RATES = {"none": (1.0, 1.0), "oracle": (0.0, 1.0)}
+# A point is labelled with its measured error when the gap is this large and beyond 2 SE.
+MISS_LABEL = 0.01
+PANEL_KEYS = ("title", "synthetic", "n", "m", "label_noise", "verifiers")
+GAUSSIAN_KEYS = ("generator", "pool_rows", "rows")
+
+
+@dataclass(frozen=True)
+class GaussianPool:
+    """A synthetic pool drawn from a Gaussian fitted on ``pool_rows`` real rows set aside."""
+
+    pool_rows: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class PanelSetting:
+    """One data set of the figure, with its synthetic source and what is swept on it."""
+
+    where: str
+    data_index: int
+    title: str
+    synthetic: SyntheticDataSpec | GaussianPool | None
+    n: tuple[int, ...]
+    m: tuple[Any, ...]
+    label_noise: tuple[float, ...]
+    verifiers: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class PredictionSettings:
+    """A prediction config's checked settings."""
+
+    data: list[DataSpec]
+    panels: list[PanelSetting]
+    gamma: float
+    splits: int
+    estimator: str
+    correction: str
+    folds: int
+    x: str  # "" : n for a panel without synthetic rows, else the proportion
+
+    def x_of(self, panel: PanelSetting) -> str:
+        """The x axis of one panel."""
+        if self.x:
+            return self.x
+        return "n" if all(m == 0 for m in panel.m) else "proportion"
+
+
+# --------------------------------------------------------------------------------------------
+# checks
+# --------------------------------------------------------------------------------------------
+
+
+def _int_list(value: Any, where: str, low: int, *, all_ok: bool = False) -> tuple[Any, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise ConfigError(f"{where} is an empty list; give at least one value.")
+    out: list[Any] = []
+    for v in items:
+        if all_ok and v == "all":
+            out.append("all")
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or float(v) != int(v) or v < low:
+            extra = " or 'all'" if all_ok else ""
+            raise ConfigError(f"{where} = {_show(value)} is not allowed; each value must be an integer >= {low}{extra}.")
+        out.append(int(v))
+    if len(set(out)) != len(out):
+        raise ConfigError(f"{where} = {_show(value)} names a value twice.")
+    return tuple(out)
+
+
+def _verifier_list(value: Any, where: str) -> tuple[Any, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise ConfigError(f"{where} is an empty list; give at least one verifier.")
+    out: list[Any] = []
+    for v in items:
+        if isinstance(v, str) and v in ("none", "oracle", "given"):
+            out.append(v)
+        elif (isinstance(v, list) and len(v) == 2 and all(not isinstance(a, bool) and isinstance(a, (int, float)) for a in v)
+              and all(0.0 <= float(a) <= 1.0 for a in v)):
+            out.append((float(v[0]), float(v[1])))
+        else:
+            raise ConfigError(
+                f"{where} = {_show(value)} is not allowed; each verifier must be none, oracle, given or [rho, phi] with "
+                "two probabilities."
+            )
+    if len(set(out)) != len(out):
+        raise ConfigError(f"{where} names a verifier twice.")
+    return tuple(out)
+
+
+def _noise_list(value: Any, where: str) -> tuple[float, ...]:
+    items = value if isinstance(value, list) else [value]
+    checked = PREDICTION_KEYS["label_noise"].check(items, where)
+    out = tuple(float(v) for v in checked)
+    if len(set(out)) != len(out):
+        raise ConfigError(f"{where} names a label noise twice.")
+    return out
+
+
+def _synthetic_source(value: Any, where: str, base_dir) -> SyntheticDataSpec | GaussianPool:
+    if isinstance(value, dict) and "generator" in value:
+        for key in value:
+            if key not in GAUSSIAN_KEYS:
+                raise unknown_key(str(key), f"{where}.", GAUSSIAN_KEYS)
+        if value["generator"] != "gaussian":
+            raise ConfigError(f"{where}.generator = {_show(value['generator'])} is not allowed; it must be gaussian.")
+        sizes = []
+        for key in ("pool_rows", "rows"):
+            v = value.get(key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 4:
+                raise ConfigError(f"{where}.{key} = {_show(v)} is not allowed; it must be an integer >= 4.")
+            sizes.append(v)
+        return GaussianPool(pool_rows=sizes[0], rows=sizes[1])
+    return parse_synthetic_data(value, base_dir, where)
+
+
+def _section(cfg: FigureConfig) -> dict[str, Any]:
+    """The prediction section, with quick.prediction applied under --quick."""
+    values = check_section("prediction", cfg.extra.get("prediction"))
+    if cfg.quick:
+        quick = (cfg.raw.get("quick") or {}).get("prediction")
+        over = check_section("prediction", quick, "quick.prediction") if quick is not None else {}
+        values = {**values, **copy.deepcopy(over)}
+        if "splits" not in over:
+            seeds = (cfg.raw.get("quick") or {}).get("seeds")
+            values["splits"] = int(seeds) if seeds else min(int(values.get("splits", 50)), 4)
+    return values
+
+
+def prediction_settings(cfg: FigureConfig) -> PredictionSettings:
+    """Check a prediction config without opening any file; returns its settings.
+
+    Raises ConfigError with one sentence naming the key for anything not allowed.
+    """
+    for key in ("x", "series", "panels", "params"):
+        if cfg.raw.get(key) is not None:
+            raise ConfigError(f"{key} is not used by kind prediction; its sweep is in the prediction section (n, m, label_noise, verifiers).")
+    section = _section(cfg)
+    values = section_defaults("prediction")
+    values.update(section)
+    raw = cfg.extra.get("data")
+    example = "data: {source: digits, classes: [3, 8]} or a list of {title, path}"
+    if raw is None:
+        raise ConfigError(f"data is missing: kind prediction needs the real rows, for example {example}.")
+    if isinstance(raw, dict):
+        specs = [parse_data_entry(raw, "data", cfg.base_dir, use="prediction")]
+    elif isinstance(raw, list) and raw:
+        specs = [parse_data_entry(item, f"data[{i}]", cfg.base_dir, use="prediction", titled=True)
+                 for i, item in enumerate(raw)]
+        titles = [s.title for s in specs]
+        if len(set(titles)) != len(titles):
+            raise ConfigError("data has two entries with the same title; each data set needs its own title.")
+    else:
+        raise ConfigError(f"data must be one data set or a non-empty list of titled ones, for example {example}.")
+    if "n" not in values:
+        raise ConfigError("prediction.n is missing: give the real training sizes, for example n: [100, 200].")
+    shared = {
+        "n": _int_list(values["n"], "prediction.n", 4),
+        "m": _int_list(values["m"], "prediction.m", 0, all_ok=True),
+        "label_noise": _noise_list(values["label_noise"], "prediction.label_noise"),
+        "verifiers": _verifier_list(values["verifiers"], "prediction.verifiers"),
+    }
+    top_synthetic = None
+    if cfg.extra.get("synthetic_data") is not None:
+        top_synthetic = parse_synthetic_data(cfg.extra["synthetic_data"], cfg.base_dir)
+    per_panel = values.get("panels")
+    if per_panel is None:
+        per_panel = [{} for _ in specs]
+    if not isinstance(per_panel, list) or len(per_panel) != len(specs):
+        raise ConfigError(f"prediction.panels must be a list with one mapping per data entry ({len(specs)}).")
+    panels: list[PanelSetting] = []
+    for i, (spec, entry) in enumerate(zip(specs, per_panel)):
+        where = f"prediction.panels[{i}]"
+        if entry is None:
+            entry = {}
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be a mapping of {', '.join(PANEL_KEYS[1:])}.")
+        for key in entry:
+            if key not in PANEL_KEYS[1:]:
+                raise unknown_key(str(key), f"{where}.", PANEL_KEYS[1:])
+        synthetic: Any = top_synthetic
+        if entry.get("synthetic") is not None:
+            if top_synthetic is not None:
+                raise ConfigError(f"{where}.synthetic cannot be given with synthetic_data, which applies to every panel.")
+            synthetic = _synthetic_source(entry["synthetic"], f"{where}.synthetic", cfg.base_dir)
+        setting = dict(shared)
+        if "n" in entry:
+            setting["n"] = _int_list(entry["n"], f"{where}.n", 4)
+        if "m" in entry:
+            setting["m"] = _int_list(entry["m"], f"{where}.m", 0, all_ok=True)
+        if "label_noise" in entry:
+            setting["label_noise"] = _noise_list(entry["label_noise"], f"{where}.label_noise")
+        if "verifiers" in entry:
+            setting["verifiers"] = _verifier_list(entry["verifiers"], f"{where}.verifiers")
+        key_m = f"{where}.m" if "m" in entry else "prediction.m"
+        if synthetic is None and any(m != 0 for m in setting["m"]):
+            raise ConfigError(f"{key_m} has m > 0 but {spec.where} has no synthetic source; give synthetic_data or {where}.synthetic.")
+        if "given" in setting["verifiers"] and not (isinstance(synthetic, SyntheticDataSpec) and synthetic.label_correct_key
+                                                    and (synthetic.kept_key or synthetic.score_key)):
+            key_v = f"{where}.verifiers" if "verifiers" in entry else "prediction.verifiers"
+            raise ConfigError(
+                f"{key_v} has given, which needs a synthetic_data file with label_correct_key and kept_key (or score_key "
+                "and threshold): the verifier's rates are estimated from them."
+            )
+        panels.append(PanelSetting(where=where, data_index=i, title=spec.title, synthetic=synthetic,
+                                   n=setting["n"], m=setting["m"], label_noise=setting["label_noise"],
+                                   verifiers=setting["verifiers"]))
+    x = values.get("x") or ""
+    return PredictionSettings(data=specs, panels=panels, gamma=float(values["gamma"]), splits=int(values["splits"]),
+                              estimator=values["estimator"], correction=values["correction"],
+                              folds=int(values["folds"]), x=x)
+
+
+def check(cfg: FigureConfig) -> int:
+    """Every check that needs no computing; returns the number of rows of the table."""
+    settings = prediction_settings(cfg)
+    check_files(settings.data)
+    count = 0
+    for panel in settings.panels:
+        if isinstance(panel.synthetic, SyntheticDataSpec) and not panel.synthetic.path.is_file():
+            raise ConfigError(f"{panel.synthetic.where}.path: the synthetic rows' file {panel.synthetic.path} does not exist; "
+                              "point the config at your copy.")
+        count += len(panel.n) * len(panel.m) * len(_series(panel))
+    return count
+
+
+def _series(panel: PanelSetting) -> list[tuple[float, Any]]:
+    """(label noise, verifier) pairs; with clean labels an oracle keeps what no verifier keeps."""
+    out = []
+    for eps in panel.label_noise:
+        for v in panel.verifiers:
+            flagged = isinstance(panel.synthetic, SyntheticDataSpec) and panel.synthetic.label_correct_key
+            if eps == 0.0 and v == "oracle" and "none" in panel.verifiers and not flagged:
+                continue
+            out.append((eps, v))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# compute
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pool:
+    features: np.ndarray
+    labels: np.ndarray  # true classes
+    digest: str
+    description: str
+    rates: dict[str, tuple[float, float]]  # the "given" verifier's estimated (rho, phi)
+    file_label_noise: float | None
+
+
+def _gaussian_pool(data: LoadedData, source: GaussianPool, seed: int) -> tuple[np.ndarray, np.ndarray, _Pool]:
+    """The real rows left after setting ``pool_rows`` aside, and a Gaussian pool fitted on those."""
+    from rmtsynth.data.protocols import stratified_split
+
+    if not 4 <= source.pool_rows <= data.rows - 8:
+        raise ConfigError(f"pool_rows = {source.pool_rows} must leave at least 8 of the {data.rows} rows of {data.description}.")
+    rng = named_rng(seed, f"prediction gaussian pool {data.digest}")
+    pool_idx, rest = stratified_split(data.y, source.pool_rows, rng)
+    Xp, yp = data.X[pool_idx], data.y[pool_idx]
+    means = {c: Xp[yp == c].mean(axis=0) for c in (-1.0, 1.0)}
+    resid = np.vstack([Xp[yp == c] - means[c] for c in (-1.0, 1.0)])
+    cov = resid.T @ resid / max(resid.shape[0] - 2, 1)
+    values, vectors = np.linalg.eigh(cov)
+    root = vectors * np.sqrt(np.clip(values, 0.0, None))
+    labels = np.where(np.arange(source.rows) % 2 == 0, -1.0, 1.0)
+    noise = rng.standard_normal((source.rows, data.p)) @ root.T
+    features = np.where(labels[:, None] > 0, means[1.0], means[-1.0]) + noise
+    digest = stable_key({"gaussian": data.digest, "pool_rows": source.pool_rows, "rows": source.rows, "seed": seed})
+    pool = _Pool(features=features, labels=labels, digest=digest,
+                 description=f"Gaussian fitted on {source.pool_rows} {data.description} rows",
+                 rates={}, file_label_noise=None)
+    return data.X[rest], data.y[rest], pool
+
+
+def _file_pool(spec: SyntheticDataSpec, p: int) -> _Pool:
+    rows = load_synthetic_rows(spec, p)
+    labels = rows["labels"]
+    correct = rows.get("label_correct")
+    rates: dict[str, tuple[float, float]] = {}
+    wrong_rate = None
+    if correct is not None:
+        # The measurement re-draws the wrong labels and the verifier's decisions at the file's rates
+        # (the theory's assumption: neither depends on the features), from the true classes.
+        wrong_rate = float(np.mean(~correct))
+        labels = np.where(correct, labels, -labels)
+        kept = rows.get("kept")
+        if kept is not None:
+            phi = float(np.mean(kept[correct])) if correct.any() else 1.0
+            rho = float(np.mean(kept[~correct])) if (~correct).any() else 0.0
+            rates["given"] = (rho, phi)
+    return _Pool(features=rows["features"], labels=labels, digest=rows["digest"], description=rows["description"],
+                 rates=rates, file_label_noise=wrong_rate)
+
+
+def _data_pool(data: LoadedData) -> _Pool:
+    return _Pool(features=data.X, labels=data.y, digest=data.digest, description=data.description, rates={},
+                 file_label_noise=None)
+
+
+def split_seed(root_seed: int, split: int) -> int:
+    """The seed of split ``split``: the same for every setting, so that settings are paired."""
+    return int(stable_key({"prediction split": int(split), "root": int(root_seed)})[:15], 16)
+
+
+def _split_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
+    """One split of one setting: measured and predicted accuracy per (verifier, m)."""
+    from rmtsynth.data.prediction import measure_heldout
+
+    synthetic = None
+    if task["pool_features"] is not None:
+        synthetic = {"features": task["pool_features"], "labels": task["pool_labels"]}
+    got = measure_heldout(
+        task["X"], task["y"], n=task["n"], gamma=task["gamma"], synthetic=synthetic, m_values=task["m"],
+        label_noise=task["label_noise"], verifiers=task["verifiers"], splits=1, seed=task["seed"],
+        estimator=task["estimator"], corrections=(task["correction"],), folds=task["folds"],
+    )
+    return {"measured_accuracy": got["measured"], "predicted": got["predicted"][task["correction"]]}
+
+
+def _verifier_name(v: Any, rates: dict[str, tuple[float, float]]) -> str:
+    if v == "given":
+        rho, phi = rates["given"]
+        return f"given (rho={rho:.3g}, phi={phi:.3g})"
+    return v if isinstance(v, str) else f"rho={v[0]:g},phi={v[1]:g}"
+
+
+def run_prediction_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
+    """Measured and predicted held-out accuracy per data set, n, label noise, verifier and m."""
+    t0 = time.perf_counter()
+    settings = prediction_settings(cfg)
+    check(cfg)
+    splits = int(options.seeds or settings.splits)
+    loaded: dict[int, LoadedData] = {i: load_data(spec) for i, spec in enumerate(settings.data)}
+    cache = PointCache(options.cache_dir)
+    settings_out: list[dict[str, Any]] = []
+    tasks: list[dict[str, Any]] = []
+    owners: list[tuple[int, int, str]] = []
+    stats = {"cached_points": 0, "computed_points": 0}
+    for panel in settings.panels:
+        data = loaded[panel.data_index]
+        X, y = data.X, data.y
+        pool: _Pool | None = None
+        if isinstance(panel.synthetic, GaussianPool):
+            X, y, pool = _gaussian_pool(data, panel.synthetic, cfg.seed)
+        elif isinstance(panel.synthetic, SyntheticDataSpec):
+            pool = _file_pool(panel.synthetic, data.p)
+        if pool is not None and pool.features.shape[1] != X.shape[1]:
+            raise ConfigError(f"{panel.where}.synthetic: the synthetic rows have {pool.features.shape[1]} features, "
+                              f"{data.description} has {X.shape[1]}.")
+        pool_rows = 0 if pool is None else int(pool.labels.size)
+        m_values = [pool_rows if m == "all" else int(m) for m in panel.m]
+        if any(m > pool_rows for m in m_values):
+            raise ConfigError(f"{panel.where}: m = {max(m_values)} exceeds the {pool_rows} rows of the synthetic pool.")
+        for n in panel.n:
+            if not n <= y.size - 2:
+                raise ConfigError(f"{panel.where}: n = {n} leaves fewer than 2 held-out rows of the {y.size} real rows "
+                                  f"of {data.description}.")
+        # Series grouped by label noise: each group's verifiers share one measurement per split.
+        by_noise: dict[float, list[Any]] = {}
+        for eps, v in _series(panel):
+            by_noise.setdefault(eps, []).append(v)
+        for n in panel.n:
+            for eps, verifiers in by_noise.items():
+                rates = [pool.rates["given"] if v == "given" else v for v in verifiers] if pool is not None else list(verifiers)
+                noise = eps
+                if pool is not None and pool.file_label_noise is not None and eps == 0.0 and "label_noise" not in (
+                        cfg.extra.get("prediction") or {}):
+                    noise = pool.file_label_noise
+                record = {
+                    "cache": _CACHE_TAG, "version": __version__, "real": data.digest,
+                    "removed_for_pool": None if not isinstance(panel.synthetic, GaussianPool) else pool.digest,
+                    "synthetic": None if pool is None else pool.digest, "n": n, "m": m_values, "label_noise": noise,
+                    "verifiers": [list(r) if isinstance(r, tuple) else r for r in rates], "gamma": settings.gamma,
+                    "estimator": settings.estimator, "correction": settings.correction, "folds": settings.folds,
+                    "seed": cfg.seed,
+                }
+                index = len(settings_out)
+                entry = {"panel": panel, "data": data, "pool": pool, "n": n, "label_noise": noise, "verifiers": verifiers,
+                         "rates": rates, "m": m_values, "measured": [None] * splits, "predicted": [None] * splits}
+                settings_out.append(entry)
+                for s in range(splits):
+                    key = stable_key({**record, "split": s})
+                    hit = cache.load(key)
+                    if hit is not None and "predicted" in hit and hit["measured_accuracy"].shape == (1, len(rates), len(m_values)):
+                        entry["measured"][s] = hit["measured_accuracy"][0]
+                        entry["predicted"][s] = hit["predicted"][0]
+                        stats["cached_points"] += 1
+                        continue
+                    tasks.append({
+                        "X": X, "y": y, "n": n, "gamma": settings.gamma,
+                        "pool_features": None if pool is None else pool.features,
+                        "pool_labels": None if pool is None else pool.labels,
+                        "m": m_values, "label_noise": noise, "verifiers": rates, "seed": split_seed(cfg.seed, s),
+                        "estimator": settings.estimator, "correction": settings.correction, "folds": settings.folds,
+                    })
+                    owners.append((index, s, key))
+
+    def on_result(i: int, result: dict[str, np.ndarray]) -> None:
+        index, s, key = owners[i]
+        settings_out[index]["measured"][s] = result["measured_accuracy"][0]
+        settings_out[index]["predicted"][s] = result["predicted"][0]
+        stats["computed_points"] += 1
+        if np.all(np.isfinite(result["predicted"])):
+            cache.store(key, result)
+
+    run_tasks(_split_task, tasks, workers=options.workers, progress=options.progress, desc="splits",
+              on_result=on_result)
+
+    rows: list[dict[str, Any]] = []
+    for entry in settings_out:
+        panel, data, pool = entry["panel"], entry["data"], entry["pool"]
+        measured = np.stack(entry["measured"])  # (splits, verifiers, m)
+        predicted = np.stack(entry["predicted"])
+        gaps = predicted - measured
+        root = np.sqrt(splits)
+
+        def se(a: np.ndarray) -> np.ndarray:
+            return a.std(axis=0, ddof=1) / root if splits > 1 else np.zeros(a.shape[1:])
+
+        m_se, g_se = se(measured), se(gaps)
+        for iv, v in enumerate(entry["verifiers"]):
+            name = _verifier_name(v, pool.rates if pool is not None else {})
+            rho, phi = entry["rates"][iv] if not isinstance(entry["rates"][iv], str) else NAMED_RATES[entry["rates"][iv]]
+            for j, m in enumerate(entry["m"]):
+                n = entry["n"]
+                proportion = m / (n + m)
+                x = {"n": n, "m": m, "proportion": proportion}[settings.x_of(panel)]
+                rows.append({
+                    "figure": cfg.name,
+                    "panel": _panel_title(panel, data, n, settings),
+                    "series": _series_label(pool, entry["label_noise"], name, settings),
+                    "x": x,
+                    "real_data": data.description,
+                    "synthetic_data": "" if pool is None else pool.description,
+                    "n": n,
+                    "m": m,
+                    "synthetic_proportion": proportion,
+                    "label_noise": entry["label_noise"] if pool is not None else 0.0,
+                    "verifier": name,
+                    "rho": rho,
+                    "phi": phi,
+                    "gamma": settings.gamma,
+                    "estimator": settings.estimator,
+                    "correction": settings.correction,
+                    "predicted_accuracy": float(predicted[:, iv, j].mean()),
+                    "measured_accuracy_mean": float(measured[:, iv, j].mean()),
+                    "measured_accuracy_se": float(m_se[iv, j]),
+                    "gap_mean": float(gaps[:, iv, j].mean()),
+                    "gap_se": float(g_se[iv, j]),
+                    "splits": splits,
+                })
+    info = {
+        "points": len(rows),
+        "splits": splits,
+        "estimator": settings.estimator,
+        "correction": settings.correction,
+        "x": {p.title or settings.data[p.data_index].where: settings.x_of(p) for p in settings.panels},
+        "data": [{"title": s.title, "description": loaded[i].description, "sha256": loaded[i].digest,
+                  "rows": loaded[i].rows, "p": loaded[i].p} for i, s in enumerate(settings.data)],
+        "max_abs_gap": max((abs(r["gap_mean"]) for r in rows), default=None),
+        "seconds": time.perf_counter() - t0,
+        **stats,
+    }
+    return SweepResult(config=cfg, columns=list(PREDICTION_COLUMNS), rows=rows, info=info)
+
+
+def _panel_title(panel: PanelSetting, data: LoadedData, n: int, settings: PredictionSettings) -> str:
+    title = panel.title or data.description
+    if settings.x_of(panel) == "n" or len(panel.n) == 1:
+        return title
+    return f"{title}, n = {n}"
+
+
+def _series_label(pool: _Pool | None, eps: float, verifier: str, settings: PredictionSettings) -> str:
+    if pool is None:
+        return "real data only"
+    if eps == 0.0:
+        return "clean labels" + ("" if verifier == "none" else f", verifier {verifier}")
+    verifier_text = {"none": "no verifier", "oracle": "oracle verifier"}.get(verifier, f"verifier {verifier}")
+    return f"$\\varepsilon$ = {eps:g}, {verifier_text}"
+
+
+# --------------------------------------------------------------------------------------------
+# draw
+# --------------------------------------------------------------------------------------------
+
+
+def plot_prediction(cfg: FigureConfig, rows: list[dict[str, Any]]):
+    """Predicted (lines) against measured (markers, ±1 SE) held-out accuracy, one panel per setting."""
+    from matplotlib.lines import Line2D
+
+    from rmtsynth.figures.style import COLORS, new_figure, style
+
+    panels = list(dict.fromkeys(r["panel"] for r in rows))
+    series = list(dict.fromkeys(r["series"] for r in rows))
+    ncols = 2 if len(panels) == 4 else min(len(panels), 3)
+    nrows = -(-len(panels) // ncols)
+    with style():
+        fig = new_figure(figsize=(max(4.6 * ncols, 6.5), 3.9 * nrows + 0.6), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+        flat = axes.ravel()
+        for ip, panel in enumerate(panels):
+            ax = flat[ip]
+            x_kind = _x_kind([r for r in rows if r["panel"] == panel])
+            for iseries, name in enumerate(series):
+                sel = sorted((r for r in rows if r["panel"] == panel and r["series"] == name), key=lambda r: float(r["x"]))
+                if not sel:
+                    continue
+                color = COLORS[iseries % len(COLORS)]
+                xs = [float(r["x"]) for r in sel]
+                worst = max(abs(r["gap_mean"]) for r in sel)
+                ax.plot(xs, [r["predicted_accuracy"] for r in sel], color=color, lw=1.7, zorder=2,
+                        label=f"{name}: max |gap| {worst:.3f}")
+                ax.errorbar(xs, [r["measured_accuracy_mean"] for r in sel], yerr=[r["measured_accuracy_se"] for r in sel],
+                            color=color, ls="none", marker="o", ms=4.5, mfc="white", mec=color, elinewidth=1.0,
+                            capsize=2.5, zorder=3)
+                for r, xv in zip(sel, xs):
+                    if abs(r["gap_mean"]) > MISS_LABEL and abs(r["gap_mean"]) > 2.0 * r["gap_se"]:
+                        ax.annotate(f"{r['gap_mean']:+.3f}", (xv, r["predicted_accuracy"]), textcoords="offset points",
+                                    xytext=(0, 6 if r["gap_mean"] > 0 else -11), ha="center", fontsize=7.5, color=color)
+            ax.set_xlabel({"n": "real training rows $n$", "m": "synthetic rows drawn $m$",
+                           "proportion": "proportion of synthetic data $m/(n+m)$"}[x_kind])
+            if x_kind == "n":
+                ax.set_xscale("log")
+                ticks = sorted({float(r["x"]) for r in rows if r["panel"] == panel})
+                ax.set_xticks(ticks)
+                ax.set_xticklabels([f"{t:g}" for t in ticks])
+                ax.minorticks_off()
+            if ip % ncols == 0:
+                ax.set_ylabel("held-out accuracy")
+            ax.set_title(panel)
+            ax.margins(y=0.12)
+            handles, labels = ax.get_legend_handles_labels()
+            if ip == 0:
+                estimator, correction = rows[0]["estimator"], rows[0]["correction"]
+                handles += [Line2D([], [], color="0.2", lw=1.7),
+                            Line2D([], [], color="0.2", ls="none", marker="o", mfc="white", mec="0.2")]
+                labels += [f"predicted: {ESTIMATOR_NAMES[estimator]}\n+ {CORRECTION_NAMES[correction]}",
+                           "measured (ridge on the mix), ±1 SE"]
+            ax.legend(handles, labels, loc="best", frameon=False, fontsize=7.5)
+        for extra in flat[len(panels):]:
+            extra.set_visible(False)
+        if cfg.title:
+            fig.suptitle(cfg.title)
+        caption = _caption(rows)
+        if cfg.plot.get("caption"):
+            caption += " " + str(cfg.plot["caption"])
+        # Fix the layout before the caption goes below the axes, so that the caption does not
+        # squeeze them.
+        fig.draw_without_rendering()
+        fig.set_layout_engine("none")
+        fig.text(0.01, -0.005, textwrap.fill(caption, width=int(fig.get_figwidth() * 15.5)), fontsize=8.5,
+                 ha="left", va="top")
+    return fig
+
+
+def _x_kind(rows: list[dict[str, Any]]) -> str:
+    r = rows[0]
+    if float(r["x"]) == float(r["n"]) and all(float(q["x"]) == float(q["n"]) for q in rows):
+        return "n"
+    if all(float(q["x"]) == float(q["m"]) for q in rows):
+        return "m"
+    return "proportion"
+
+
+def _caption(rows: list[dict[str, Any]]) -> str:
+    splits = rows[0]["splits"]
+    worst = max(rows, key=lambda r: abs(r["gap_mean"]))
+    gaps = np.array([r["gap_mean"] for r in rows])
+    estimator = ESTIMATOR_NAMES[rows[0]["estimator"]]
+    correction = CORRECTION_NAMES[rows[0]["correction"]]
+    where = ", ".join(dict.fromkeys((worst["panel"], worst["series"])))
+    text = (
+        f"Lines: the held-out accuracy predicted by the {estimator} with the {correction}, from each split's training "
+        f"rows and the synthetic pool only, averaged over {splits} splits. Markers: the accuracy measured on the other "
+        f"real rows. Gap = predicted - measured, paired per split: mean {gaps.mean():+.4f}, largest "
+        f"{worst['gap_mean']:+.4f} ± {worst['gap_se']:.4f} ({where}, n = {worst['n']}, "
+        f"m = {worst['m']}); points off by more than {MISS_LABEL:g} (and 2 SE) carry their gap. "
+        f"gamma = {rows[0]['gamma']:g}."
+    )
+    if rows[0]["estimator"] == "plugin":
+        text += " The plug-in predicts the accuracy on the Gaussian fitted to the training rows, not held-out accuracy."
+    return text
+
+
+def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
+    return run_prediction_figure(cfg, options)
+
+
+def draw(cfg: FigureConfig, result: SweepResult):
+    return plot_prediction(cfg, result.rows)
