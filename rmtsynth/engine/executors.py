@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import os
 import re
 import traceback
@@ -506,6 +507,25 @@ def session(name: str, scheduler: str | None = None, workers: int = 1) -> Iterat
     finally:
         _open.pop(key, None)
         lazy.close()
+
+
+def replicate_batches(
+    start: int, stop: int, *, points: int, slots: int, seconds_per_replicate: float, split_seconds: float | None
+) -> list[tuple[int, int]]:
+    """How to split replicates [start, stop) of one point into tasks; it changes no result.
+
+    A point's replicates are split when there are few points, so that every worker has work,
+    and, for a cluster, when one point is long work, so that it spreads and a lost worker costs
+    little.
+    """
+    todo = stop - start
+    chunks = 1
+    if points < 2 * slots:
+        chunks = max(1, min(todo, math.ceil(2 * slots / max(1, points))))
+    if split_seconds:
+        chunks = max(chunks, min(todo, math.ceil(todo * seconds_per_replicate / split_seconds)))
+    bounds = [start + round(i * todo / chunks) for i in range(chunks + 1)]
+    return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
 
 
 def check_executor(name: str, scheduler: str | None) -> None:

@@ -30,7 +30,7 @@ from rmtsynth.core.verifier import min_precision
 from rmtsynth.engine.cache import PointCache
 from rmtsynth.errors import ConfigError
 from rmtsynth.sim.seeding import point_seed, stable_key
-from rmtsynth.spec.schema import ALIASES, PARAMS, Param, unknown_key
+from rmtsynth.spec.schema import ALIASES, MAX_GENERATIONS, PARAMS, PLAN_SECTIONS, Param, unknown_key
 from rmtsynth.io.output import json_ready
 from rmtsynth.spec.resolve import broadcast_grid, resolve_point
 
@@ -41,7 +41,6 @@ LOOP_PARAMS = (
     "verifier", "rho", "phi", "verifier_precision", "verifier_recall", "gamma",
 )
 MIN_REAL_ROWS = 3
-MAX_GENERATIONS = 200
 # Bump when a replicate's numbers change for the same inputs, so stale cache entries are not read.
 _CACHE_TAG = "loop/1"
 # Rough single-core seconds of one replicate (sizes tasks for a cluster; changes no result).
@@ -324,7 +323,7 @@ def run_loop_simulations(
     work; a setting's numbers do not depend on the split, the number of workers or the executor.
     ``options`` is a :class:`rmtsynth.engine.sweep.SweepOptions`.
     """
-    from rmtsynth.engine.executors import executor_for
+    from rmtsynth.engine.executors import executor_for, replicate_batches
 
     cache = PointCache(options.cache_dir)
     keys = [_cache_key(r, root_seed) for r in requests]
@@ -371,18 +370,15 @@ def run_loop_simulations(
         with executor_for(options.executor, options.scheduler, options.workers) as executor:
             slots = executor.slots
             for key, i, start in missing:
-                todo = replicates - start
-                chunks = max(1, min(todo, math.ceil(2 * slots / max(1, len(missing))))) if slots > 1 else 1
-                if executor.split_seconds:
-                    seconds = todo * _replicate_seconds(requests[i])
-                    chunks = max(chunks, min(todo, math.ceil(seconds / executor.split_seconds)))
-                bounds = np.linspace(start, replicates, chunks + 1).round().astype(int)
-                for lo, hi in zip(bounds[:-1], bounds[1:]):
-                    if hi > lo:
-                        tasks.append((requests[i].params(), requests[i].generations, int(root_seed), int(lo), int(hi)))
-                        task_keys.append(key)
-                        task_requests.append(i)
-                        remaining[key] = remaining.get(key, 0) + 1
+                batches = replicate_batches(
+                    start, replicates, points=len(missing), slots=slots,
+                    seconds_per_replicate=_replicate_seconds(requests[i]), split_seconds=executor.split_seconds,
+                )
+                for lo, hi in batches:
+                    tasks.append((requests[i].params(), requests[i].generations, int(root_seed), lo, hi))
+                    task_keys.append(key)
+                    task_requests.append(i)
+                    remaining[key] = remaining.get(key, 0) + 1
             costs = [(t[4] - t[3]) * _replicate_seconds(requests[task_requests[j]]) for j, t in enumerate(tasks)]
             executor.run(loop_task, tasks, costs=costs, describe=describe, on_result=on_result,
                          progress=options.progress, desc="simulating loops")
@@ -484,16 +480,9 @@ PLAN_HORIZON = 100
 PLAN_ACCUMULATE_GENERATIONS = 50
 ACCUMULATE_THRESHOLD = 0.75
 
-# Keys of a loop plan (``rmtsynth plan`` with a ``loop:`` section) and of its loop section.
+# The keys of a loop plan are declared with the other plan keys in the schema.
 LOOP_PLAN_TOP_LEVEL = ("title", "description", "seed", "params", "loop")
-LOOP_PLAN_KEYS: dict[str, Param] = {
-    p.name.split(".", 1)[1]: p
-    for p in [
-        Param("loop.regime", "choice", "the loop's training set", choices=("replace", "accumulate"), default="replace"),
-        Param("loop.generations", "int", "the generation whose accuracy is compared with real data alone (default: "
-              "replace, the loop's fixed point; accumulate, 50)", 1, MAX_GENERATIONS),
-    ]
-}
+LOOP_PLAN_KEYS = PLAN_SECTIONS["loop"].keys
 
 
 def plan_loop(*, generations: int | None = None, regime: str = "replace", **params: Any) -> dict[str, Any]:

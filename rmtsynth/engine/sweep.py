@@ -23,7 +23,7 @@ from rmtsynth.spec.config import FigureConfig
 from rmtsynth.core.model import Mix, ModelSpec
 from rmtsynth.engine.points import generator_seed, model_for, theory_for_points
 from rmtsynth.errors import ConfigError
-from rmtsynth.engine.executors import executor_for
+from rmtsynth.engine.executors import executor_for, replicate_batches
 from rmtsynth.engine.parallel import default_workers
 from rmtsynth.spec.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
 from rmtsynth.sim.seeding import point_seed, stable_key
@@ -241,21 +241,15 @@ def run_simulations(
             slots = executor.slots
             for key, i, start in missing:
                 gen, pt = requests[i]
-                todo = replicates - start
-                # Split a point's replicates when there are few points, so that every worker has work,
-                n_chunks = 1
-                if len(unique) < 2 * slots:
-                    n_chunks = max(1, min(todo, math.ceil(2 * slots / max(1, len(unique)))))
-                # and, for a cluster, when one point is long work, so that it spreads and a lost worker costs little.
-                if executor.split_seconds:
-                    n_chunks = max(n_chunks, min(todo, math.ceil(todo * replicate_seconds(pt, sampler) / executor.split_seconds)))
-                bounds = np.linspace(start, replicates, n_chunks + 1).round().astype(int)
-                for lo, hi in zip(bounds[:-1], bounds[1:]):
-                    if hi > lo:
-                        tasks.append((gen, root_seed, pt, int(lo), int(hi), sampler, test_size))
-                        task_keys.append(key)
-                        task_requests.append(i)
-                        remaining[key] = remaining.get(key, 0) + 1
+                batches = replicate_batches(
+                    start, replicates, points=len(unique), slots=slots,
+                    seconds_per_replicate=replicate_seconds(pt, sampler), split_seconds=executor.split_seconds,
+                )
+                for lo, hi in batches:
+                    tasks.append((gen, root_seed, pt, lo, hi, sampler, test_size))
+                    task_keys.append(key)
+                    task_requests.append(i)
+                    remaining[key] = remaining.get(key, 0) + 1
             costs = [(t[4] - t[3]) * replicate_seconds(t[2], sampler) for t in tasks]
             executor.run(simulate_task, tasks, costs=costs, describe=describe, on_result=on_result, progress=options.progress)
     results = [{k: v[:replicates] for k, v in have[key].items()} for key in keys]

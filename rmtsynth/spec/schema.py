@@ -200,6 +200,8 @@ def _did_you_mean(word: str, options) -> str:
 
 MAX_P = 100_000
 MIN_GAMMA = 1e-8
+# The longest self-consuming loop a config or a plan may ask for.
+MAX_GENERATIONS = 200
 MAX_SAMPLES = 10**12
 
 # ----------------------------------------------------------------------------- point parameters
@@ -818,6 +820,16 @@ PLAN_SECTIONS: dict[str, Section] = {
         keys={
             "[i]": Param("verifier_roc[i]", "pair", "one ROC point [fpr, tpr], both in [0, 1]", rule_text="a pair [fpr, tpr] of numbers"),
         },
+    ),
+    "loop": Section(
+        name="loop",
+        doc=PLAN_TOP_LEVEL["loop"],
+        keys=_params(
+            "loop",
+            Param("loop.regime", "choice", "the loop's training set", choices=("replace", "accumulate"), default="replace"),
+            Param("loop.generations", "int", "the generation whose accuracy is compared with real data alone (default: "
+                  "replace, the loop's fixed point; accumulate, 50)", 1, MAX_GENERATIONS),
+        ),
     ),
 }
 
