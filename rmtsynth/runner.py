@@ -42,7 +42,8 @@ def write_outputs(result: SweepResult, out_dir: Path, options: SweepOptions, con
     info = dict(result.info)
     info["wall_seconds"] = round(wall, 3)
     opts = asdict(options)
-    opts["cache_dir"] = str(options.cache_dir) if options.cache_dir else None
+    # Whether a cache was used, not where: the location changes no number and is this machine's.
+    opts["cache"] = opts.pop("cache_dir") is not None
     data = manifest(
         config_path=config_path,
         config_text=cfg.source,
