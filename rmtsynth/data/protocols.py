@@ -38,6 +38,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rmtsynth.errors import RmtsynthError
+from rmtsynth.sim.samplers import ridge_weights
 
 Protocol = Literal["held-out", "paper"]
 PROTOCOLS: tuple[str, ...] = ("held-out", "paper")
@@ -396,9 +397,7 @@ def seed_accuracies(
                         moments[v] += moment_g
         N = n + int(m)
         for v in range(len(verifiers)):
-            system = grams[v] / N
-            system[np.diag_indices_from(system)] += gamma
-            w = np.linalg.solve(system, moments[v] / N)
+            w = ridge_weights(grams[v], moments[v], N, gamma)
             predicted = np.where(X_test @ w >= 0.0, 1.0, -1.0)
             out[v, j] = float(np.mean(predicted == prepared.y_test))
     return out

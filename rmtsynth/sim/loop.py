@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import scipy.linalg
 from scipy.special import ndtr
 
 from rmtsynth.core.generations import cde_prediction
 from rmtsynth.core.verifier import keep_rate, label_signal
 from rmtsynth.errors import ParameterError
+from rmtsynth.sim.samplers import ridge_weights
 from rmtsynth.sim.seeding import point_seed, replicate_rng, stable_key
 
 Regime = Literal["replace", "accumulate"]
@@ -85,10 +85,7 @@ class _ClassStats:
 
 
 def _ridge(stats: _ClassStats, normaliser: float, gamma: float) -> np.ndarray:
-    system = stats.scatter / normaliser
-    system[np.diag_indices_from(system)] += gamma
-    factor = scipy.linalg.cho_factor(system, lower=True, check_finite=False)
-    return scipy.linalg.cho_solve(factor, stats.signal / normaliser, check_finite=False)
+    return ridge_weights(stats.scatter, stats.signal, normaliser, gamma)
 
 
 def _psd_root(cov: np.ndarray) -> np.ndarray:
