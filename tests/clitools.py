@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import signal
+import sys
+from pathlib import Path
 
 from typer.testing import CliRunner
 
 from rmtsynth.cli import app
+
+# The console script of the environment running the tests.
+RMTSYNTH = Path(sys.executable).with_name("rmtsynth")
 
 
 def invoke(*args: object):

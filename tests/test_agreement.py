@@ -23,11 +23,9 @@ with Sigma != I the accuracy has a Jensen gap at small effective rank (THEORY.md
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import sys
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -112,18 +110,6 @@ CASES: tuple[Case, ...] = (
 )
 
 
-@contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """Single-threaded BLAS: many small products are much slower with threads on a busy machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 def _diagonal_spectrum(p: int) -> np.ndarray:
     """Log-uniform eigenvalues on [0.2, 5], fixed per dimension."""
     rng = np.random.default_rng(1000 + p)
@@ -180,9 +166,8 @@ def run_case(case: Case, root_seed: int = ROOT_SEED) -> Outcome:
     """Theory and Monte-Carlo at one case; cached so every test reuses the same draws."""
     model, theory = model_and_theory(case)
     seed = point_seed(root_seed, stable_key({"agreement": case.name}))
-    with _one_blas_thread():
-        sim = simulate_point(model, Mix(case.n, case.m, case.eps, case.rho, case.phi, np.asarray(case.gammas)), seed,
-                             case.replicates, sampler=case.sampler)  # type: ignore[arg-type]
+    sim = simulate_point(model, Mix(case.n, case.m, case.eps, case.rho, case.phi, np.asarray(case.gammas)), seed,
+                         case.replicates, sampler=case.sampler)  # type: ignore[arg-type]
     return Outcome(case, theory, sim)
 
 
@@ -286,8 +271,7 @@ def real_noise_moment_z(root_seed: int = ROOT_SEED) -> dict[str, np.ndarray]:
     model = build_model(p, 1.5, 0.8, 0.4, "diagonal", eigenvalues=ell, rng=rng)
     theory = evaluate(Spectrum.from_eigen(ell, model.mu, model.mean, sigma=sig), n, m, eps, rho, phi, gammas)
     seed = point_seed(root_seed, stable_key({"agreement": "real-noise"}))
-    with _one_blas_thread():
-        sim = simulate_point(model, Mix(n, m, eps, rho, phi, gammas), seed, 300, noise_cov_factor=np.sqrt(sig))
+    sim = simulate_point(model, Mix(n, m, eps, rho, phi, gammas), seed, 300, noise_cov_factor=np.sqrt(sig))
     assert sim.w_sigma_w is not None
     out = {}
     for label, values, th in (

@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,9 +17,8 @@ import pytest
 
 from rmtsynth.figures import style as plotting
 from rmtsynth.io.atomic import atomic_group
-from clitools import assert_clean_error, default_sigint_in_child, invoke
+from clitools import RMTSYNTH, assert_clean_error, default_sigint_in_child, invoke
 
-RMTSYNTH = Path(sys.executable).with_name("rmtsynth")
 
 TINY = """\
 title: tiny

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -17,9 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clitools import assert_clean_error, default_sigint_in_child, invoke
+from clitools import RMTSYNTH, assert_clean_error, default_sigint_in_child, invoke
 
-RMTSYNTH = Path(sys.executable).with_name("rmtsynth")
 
 TINY = """\
 title: tiny

@@ -130,12 +130,9 @@ def _backward(net: MLP, X: np.ndarray, y: np.ndarray, scale: float, *, with_loss
 
 @contextlib.contextmanager
 def single_threaded_blas() -> Iterator[None]:
-    """Hold BLAS to one thread within the block, when threadpoolctl is installed."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
+    """Hold BLAS to one thread within the block (threads change the network's sums, so its results)."""
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(limits=1, user_api="blas"):
         yield
 
