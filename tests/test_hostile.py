@@ -320,3 +320,21 @@ def test_a_scheduler_that_never_answers_is_refused_in_seconds(tmp_path: Path, mo
     for bad in ("nonsense", "tcp://host:99999", "tcp://:80"):
         assert_clean_error(invoke("sweep", cfg, "--executor", "dask", "--scheduler", bad), "not a scheduler address")
     assert not (tmp_path / "out").exists()
+
+
+def test_an_axis_over_a_text_parameter_is_refused_before_any_work(tmp_path: Path) -> None:
+    cfg = _write(tmp_path / "text_axis.yaml", "params: {n: 10, m: 20, p: 8, covariance: [identity, scaled]}\nx: covariance\n")
+    assert_clean_error(invoke("validate", cfg), "x.param = covariance", "series or the panels")
+
+
+def test_a_csv_naming_a_column_twice_is_refused(tmp_path: Path) -> None:
+    rows = ["a,label,label"] + [f"{i % 3},{i % 2},{i % 2}" for i in range(40)]
+    _write(tmp_path / "twice.csv", "\n".join(rows) + "\n")
+    cfg = _write(
+        tmp_path / "twice.yaml",
+        "kind: real_data\nseed: 1\ndata: {path: twice.csv, label_column: label}\n"
+        "params: {n: 10, gamma: 0.1, label_noise: 0.2, m: [0, 10]}\nx: m\n"
+        "series: [{label: oracle, params: {verifier: oracle}}]\n",
+    )
+    result = invoke("sweep", cfg, "--out", tmp_path / "out", "-q", "--workers", 1)
+    assert_clean_error(result, "twice.csv", "more than once")

@@ -486,6 +486,11 @@ def _axis(value: Any, where: str, params: dict[str, Any]) -> Axis:
     if name not in params:
         raise ConfigError(f"{where}.param = {name} must be given in params as a list or a range.")
     values = params[name] if isinstance(params[name], list) else [params[name]]
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
+        raise ConfigError(
+            f"{where}.param = {name} takes text values ({', '.join(map(str, values[:4]))}); an axis needs numbers, "
+            "so make it the series or the panels instead."
+        )
     scale = value.get("scale", "linear")
     if scale not in ("linear", "log"):
         raise ConfigError(f"{where}.scale = {_show(scale)} is not allowed; it must be linear or log.")
