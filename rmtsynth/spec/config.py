@@ -22,6 +22,7 @@ from rmtsynth.errors import ConfigError
 from rmtsynth.spec.data import DataSpec, SyntheticDataSpec, parse_data_value, parse_synthetic_data
 from rmtsynth.spec.schema import (
     ALIASES,
+    MAX_GRID_POINTS,
     FIGURE_KINDS,
     FULLY_DECLARED_KINDS,
     HEATMAP_QUANTITIES,
@@ -49,7 +50,6 @@ MAX_CONFIG_BYTES = 1_000_000
 MAX_CONFIG_VALUES = 200_000
 MAX_CONFIG_DEPTH = 50
 MAX_NAME_LENGTH = 120
-MAX_GRID_POINTS = 2_000_000
 # Point parameters the real-data experiment uses; the others describe a synthetic model of the
 # data (its mean, covariance, generator), which the data set itself replaces.
 REAL_DATA_PARAMS = (

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rmtsynth.errors import ConfigError, ParameterError
-from rmtsynth.spec.schema import MAX_P, PARAM_DEFAULTS, key_text
+from rmtsynth.spec.schema import MAX_GRID_POINTS, MAX_P, PARAM_DEFAULTS, key_text
 from rmtsynth.core.model import Covariance, Mix, ModelSpec
 from rmtsynth.data.loaders import npy_header_fits
 from rmtsynth.core.verifier import NAMED_VERIFIERS, precision_recall, rho_phi_from_precision_recall
@@ -279,11 +279,14 @@ def broadcast_grid(params: dict[str, Any]) -> tuple[tuple[int, ...], list[dict[s
     names = list(params)
     arrays = [np.asarray(params[name], dtype=object) for name in names]
     try:
-        broadcast = np.broadcast_arrays(*arrays) if arrays else []
+        shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
     except ValueError:
         shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))
         raise ConfigError(f"The parameters cannot be broadcast together ({shapes}).") from None
-    shape = broadcast[0].shape if broadcast else ()
+    points = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if points > MAX_GRID_POINTS:
+        raise ConfigError(f"The parameters make a grid of {points} points; at most {MAX_GRID_POINTS} are allowed.")
+    broadcast = np.broadcast_arrays(*arrays) if arrays else []
     flat = [b.ravel() for b in broadcast]
     size = int(np.prod(shape)) if shape else 1
     return shape, [

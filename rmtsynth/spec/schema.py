@@ -200,6 +200,8 @@ def _did_you_mean(word: str, options) -> str:
 
 MAX_P = 100_000
 MIN_GAMMA = 1e-8
+# The most points one figure or one broadcast call may evaluate.
+MAX_GRID_POINTS = 2_000_000
 # The longest self-consuming loop a config or a plan may ask for.
 MAX_GENERATIONS = 200
 MAX_SAMPLES = 10**12
