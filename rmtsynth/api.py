@@ -22,12 +22,14 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from rmtsynth.core.learners import DEFAULT_LEARNER, get_learner
 from rmtsynth.core.verifier import eps_star, keep_rate, label_signal
+from rmtsynth.core.verifiers import Verifier
 from rmtsynth.data.prediction import measure_heldout, predict_heldout
 from rmtsynth.engine.loops import plan_loop, predict_loop, simulate_loop
 from rmtsynth.engine.points import theory_for_points
 from rmtsynth.engine.sweep import SweepOptions, mean_and_se, run_simulations
-from rmtsynth.errors import ConfigError
+from rmtsynth.errors import ConfigError, ParameterError
 from rmtsynth.io.output import json_ready  # noqa: F401  (the CLI prints through it)
 from rmtsynth.spec.resolve import ResolvedPoint, broadcast_grid, resolve_point
 from rmtsynth.spec.schema import ALIASES, PARAMS, unknown_key
@@ -45,10 +47,21 @@ PREDICT_KEYS = (
 )
 
 
+def _verifier_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``verifier=`` may be a :class:`~rmtsynth.core.verifiers.Verifier` object: its (rho, phi)."""
+    params = dict(params)
+    if isinstance(params.get("verifier"), Verifier):
+        verifier = params.pop("verifier")
+        if verifier.feature_aware:
+            raise ConfigError("verifier: a feature-aware verifier has no (rho, phi); this call needs a feature-blind one.")
+        params["rho"], params["phi"] = verifier.label_rates()
+    return params
+
+
 def _grid(params: Mapping[str, Any]) -> tuple[tuple[int, ...], list[dict[str, Any]]]:
     """Broadcast the parameters and return the shape and one checked mapping per grid element."""
     named = {}
-    for raw_name, value in params.items():
+    for raw_name, value in _verifier_params(params).items():
         name = ALIASES.get(raw_name, raw_name)
         if name not in PARAMS:
             raise unknown_key(raw_name, "", list(PARAMS))
@@ -57,19 +70,28 @@ def _grid(params: Mapping[str, Any]) -> tuple[tuple[int, ...], list[dict[str, An
     return shape, [{name: PARAMS[name].check(value, name) for name, value in point.items()} for point in grid]
 
 
-def _resolve_all(grid: list[dict[str, Any]], seed: int) -> list[ResolvedPoint]:
+def _learner_name(learner: Any) -> str:
+    try:
+        return get_learner(learner).name
+    except ParameterError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _resolve_all(grid: list[dict[str, Any]], seed: int, learner: str = DEFAULT_LEARNER) -> list[ResolvedPoint]:
     # Equal parameter sets resolve once: a broadcast grid often repeats most of its columns.
     cache: dict[str, ResolvedPoint] = {}
     points = []
     for params in grid:
         key = repr(sorted(params.items()))
         if key not in cache:
-            cache[key] = resolve_point(params, Path.cwd(), "params", seed=seed)
+            point = resolve_point(params, Path.cwd(), "params", seed=seed)
+            cache[key] = point if learner == DEFAULT_LEARNER else point.replace(learner=learner)
         points.append(cache[key])
     return points
 
 
-def predict(*, seed: int = 0, convention: str = "exact", **params: Any) -> dict[str, np.ndarray]:
+def predict(*, seed: int = 0, convention: str = "exact", learner: str = DEFAULT_LEARNER,
+            **params: Any) -> dict[str, np.ndarray]:
     """The theory's test accuracy and moments on a broadcast grid of parameters.
 
     Parameters
@@ -79,10 +101,13 @@ def predict(*, seed: int = 0, convention: str = "exact", **params: Any) -> dict[
         covariance: the directions of mu and of the generator's shift).
     convention : {"exact", "reference"}
         ``reference`` is the seed paper's convention, for comparison only.
+    learner : str
+        The classifier trained on the mix (:data:`rmtsynth.core.learners.LEARNERS`; ridge by default).
     **params
         Config parameter names (``n``, ``m`` or ``m_over_n`` or ``synthetic_proportion``, ``p`` or
         ``p_over_n``, ``mu_norm``, ``label_noise``, ``rho``/``phi`` or
-        ``verifier_precision``/``verifier_recall`` or ``verifier``, ``gamma``,
+        ``verifier_precision``/``verifier_recall`` or ``verifier`` (a name or a
+        :class:`~rmtsynth.core.verifiers.Verifier`), ``gamma``,
         ``generator_alignment``, ``generator_shift``, ``covariance`` and its keys), each a value
         or an array; they are broadcast together.
 
@@ -99,8 +124,9 @@ def predict(*, seed: int = 0, convention: str = "exact", **params: Any) -> dict[
     """
     if convention not in ("exact", "reference"):
         raise ConfigError(f"convention = {convention!r} is not allowed; it must be exact or reference.")
+    learner = _learner_name(learner)
     shape, grid = _grid(params)
-    out = predict_points(_resolve_all(grid, seed), seed=seed, convention=convention)
+    out = predict_points(_resolve_all(grid, seed, learner), seed=seed, convention=convention)
     return {key: value.reshape(shape) for key, value in out.items()}
 
 
@@ -132,7 +158,8 @@ def predict_points(points: list[ResolvedPoint], *, seed: int = 0, convention: st
 
 
 def simulate(
-    *, seeds: int = 100, seed: int = 0, sampler: str = "exact", workers: int = 1, progress: bool = False, **params: Any
+    *, seeds: int = 100, seed: int = 0, sampler: str = "exact", workers: int = 1, progress: bool = False,
+    learner: str = DEFAULT_LEARNER, **params: Any
 ) -> dict[str, np.ndarray]:
     """Monte-Carlo test accuracy on a broadcast grid of parameters (the same names as :func:`predict`).
 
@@ -152,8 +179,12 @@ def simulate(
         raise ConfigError(f"seeds = {seeds!r} is out of range; it must be an integer from 1 to 100000.")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"seed = {seed!r} is out of range; it must be an integer >= 0.")
+    learner = _learner_name(learner)
+    if sampler == "exact" and not get_learner(learner).quadratic:
+        raise ConfigError(f"sampler = 'exact' fits on sufficient statistics, which need a quadratic loss; "
+                          f"learner = {learner!r} needs sampler = 'naive'.")
     shape, grid = _grid(params)
-    out = simulate_points(_resolve_all(grid, seed), seeds=seeds, seed=seed, sampler=sampler, workers=workers, progress=progress)
+    out = simulate_points(_resolve_all(grid, seed, learner), seeds=seeds, seed=seed, sampler=sampler, workers=workers, progress=progress)
     return {key: value.reshape(shape) for key, value in out.items()}
 
 

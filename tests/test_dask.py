@@ -163,7 +163,7 @@ def test_rerun_submits_only_what_is_missing(scheduler: str, tmp_path: Path, monk
 @needs_dask
 def test_bad_input_names_the_point(scheduler: str) -> None:
     options = SweepOptions(workers=2, cache_dir=None, progress=False, executor="dask", scheduler=scheduler)
-    bad = replace(point(), n=0, m=0)  # passes no validation: the simulation itself refuses it
+    bad = point().replace(n=0, m=0)  # passes no validation: the simulation itself refuses it
     with pytest.raises(PointError, match=r"At panel 'b', x = 7 \(n = 0, m = 0, p = 20, .*replicates \d to \d: .*n \+ m > 0") as exc:
         simulate([point(), bad], options, labels=["At panel 'a', x = 1", "At panel 'b', x = 7"])
     assert isinstance(exc.value, RmtsynthError) and "\n" not in str(exc.value)
@@ -171,7 +171,7 @@ def test_bad_input_names_the_point(scheduler: str) -> None:
 
 def test_bad_input_names_the_point_locally() -> None:
     options = SweepOptions(workers=1, cache_dir=None, progress=False)
-    bad = replace(point(), n=0, m=0)
+    bad = point().replace(n=0, m=0)
     with pytest.raises(PointError, match=r"At the point n = 0, m = 0, p = 20"):
         simulate([bad], options)
 
@@ -179,7 +179,7 @@ def test_bad_input_names_the_point_locally() -> None:
 @needs_dask
 def test_unexpected_error_is_one_line_naming_the_point(scheduler: str) -> None:
     options = SweepOptions(workers=2, cache_dir=None, progress=False, executor="dask", scheduler=scheduler)
-    broken = replace(point(), covariance="bogus")  # a bug-like failure (a built-in error), not an input error
+    broken = point().replace(covariance="bogus")  # a bug-like failure (a built-in error), not an input error
     with pytest.raises(TaskError, match=r"At the point n = 100, .*covariance = bogus.*failed unexpectedly: \w+Error: ") as exc:
         simulate([broken], options)
     assert "\n" not in str(exc.value) and not exc.value.is_input_error

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
 
+from rmtsynth.core.verifiers import LabelVerifier, Verifier
 from rmtsynth.core.theory import Convention, Spectrum, TheoryResult, evaluate, evaluate_estimated
 
 CovarianceKind = Literal["identity", "scaled", "diagonal", "file", "estimated"]
@@ -28,7 +29,7 @@ CovarianceKind = Literal["identity", "scaled", "diagonal", "file", "estimated"]
 
 @dataclass(frozen=True)
 class Mix:
-    """What the classifier is trained on: sizes, label noise, verifier and ridge.
+    """What the classifier is trained on: sizes, label noise, verifier and regularisation.
 
     Each field is a number or an array; arrays broadcast together (a grid of points).
 
@@ -62,6 +63,16 @@ class Mix:
             phi=np.array([p.phi for p in points], dtype=float),
             gamma=np.array([p.gamma for p in points], dtype=float),
         )
+
+    @property
+    def verifier(self) -> "LabelVerifier":
+        """The mix's feature-blind verifier (rho, phi)."""
+        return LabelVerifier(self.rho, self.phi)
+
+    def with_verifier(self, verifier: "Verifier") -> "Mix":
+        """The same mix with the (rho, phi) of a feature-blind verifier."""
+        rho, phi = verifier.label_rates()
+        return replace(self, rho=rho, phi=phi)
 
     def values(self) -> tuple[Any, Any, Any, Any, Any, Any]:
         """(n, m, label_noise, rho, phi, gamma), the order of the theory's array functions."""

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from rmtsynth.core.verifiers import LabelVerifier, Verifier
 from rmtsynth.errors import RmtsynthError
 from rmtsynth.sim.mlp import TrainingSchedule, single_threaded_blas, train_mlp
 from rmtsynth.sim.seeding import point_seed, replicate_rng, stable_key
@@ -371,14 +372,20 @@ def draw_synthetic(generator: ClassGaussians, m_per_class: int, label_noise: flo
 
 
 def random_verifier(correct: np.ndarray, rho: float, phi: float, rng: np.random.Generator) -> np.ndarray:
-    """Keep mask: each correct row kept with probability ``phi``, each wrong one with ``rho``.
+    """Keep mask: each correct row kept with probability ``phi``, each wrong one with ``rho``."""
+    return verify(correct, LabelVerifier(rho, phi), rng)
 
-    One uniform number per row decides (kept when below the row's rate), so verifiers run from the
-    same generator state share their draws: one with lower rates keeps a subset of the rows that
+
+def verify(correct: np.ndarray, verifier: Verifier, rng: np.random.Generator,
+           features: np.ndarray | None = None, labels: np.ndarray | None = None) -> np.ndarray:
+    """The verifier's keep mask over the rows.
+
+    One uniform number per row decides (:meth:`Verifier.keep`), so verifiers run from the same
+    generator state share their draws: one with lower rates keeps a subset of the rows that
     one with higher rates keeps.
     """
     uniforms = rng.random(correct.shape[0])
-    return uniforms < np.where(correct, phi, rho)
+    return verifier.keep(correct, uniforms, features=features, labels=labels)
 
 
 # --------------------------------------------------------------------------------------------
@@ -405,6 +412,11 @@ class SyntheticPoint:
     phi: float = 1.0
     covariance: str = "estimated"
     images_per_class: int | None = None
+
+    @property
+    def verifier(self) -> LabelVerifier:
+        """The verifier the rates describe (the fields stay flat: they seed the run's draws)."""
+        return LabelVerifier(self.rho, self.phi)
 
     def canonical(self) -> "SyntheticPoint":
         """With m = 0 nothing else matters: every curve shares this point."""
@@ -503,8 +515,8 @@ def _run_point(images: MnistImages, protocol: HeldOutProtocol, point: SyntheticP
                 "m": point.m_per_class, "label_noise": point.label_noise}
         synthetic = draw_synthetic(generator, point.m_per_class, point.label_noise,
                                    _rng(root_seed, seed_index, {"mnist": "synthetic", **draw}))
-        keep = random_verifier(synthetic.correct, point.rho, point.phi,
-                               _rng(root_seed, seed_index, {"mnist": "verifier", **draw}))
+        keep = verify(synthetic.correct, point.verifier, _rng(root_seed, seed_index, {"mnist": "verifier", **draw}),
+                      features=synthetic.X, labels=synthetic.labels)
         kept = int(keep.sum())
         X_parts.append(synthetic.X[keep])
         y_parts.append(synthetic.labels[keep])

@@ -38,7 +38,8 @@ from typing import Any, Literal
 import numpy as np
 
 from rmtsynth.errors import RmtsynthError
-from rmtsynth.sim.samplers import ridge_weights
+from rmtsynth.core.learners import Learner, get_learner
+from rmtsynth.core.verifiers import LabelVerifier, Verifier
 
 Protocol = Literal["held-out", "paper"]
 PROTOCOLS: tuple[str, ...] = ("held-out", "paper")
@@ -345,12 +346,18 @@ def seed_accuracies(
     n: int,
     m_values: Sequence[int],
     label_noise: float,
-    verifiers: Sequence[tuple[float, float]],
+    verifiers: Sequence["Verifier | tuple[float, float]"],
     gamma: float,
     root_seed: int,
     seed_index: int,
+    learner: Learner | str = "ridge",
 ) -> np.ndarray:
-    """Test accuracies of one seed, shape (len(verifiers), len(m_values))."""
+    """Test accuracies of one seed, shape (len(verifiers), len(m_values)).
+
+    The synthetic rows enter through their Gram matrices, so the learner must have a quadratic loss.
+    """
+    learner = get_learner(learner)
+    verifiers = [as_label_verifier(v) for v in verifiers]
     # The ridge classifier is rotation-equivariant (gamma I is invariant), so the work is done
     # in the eigenbasis of the generator's covariance, where its noise is independent per
     # coordinate and costs no matrix product.
@@ -380,8 +387,8 @@ def seed_accuracies(
             # kept by a verifier with a lower rate is kept by every one with a higher rate.
             u = rng.random(rows)
             membership = np.zeros(rows, dtype=np.int64)
-            for v, (rho, phi) in enumerate(verifiers):
-                membership |= np.where(np.where(flipped, u < rho, u < phi), bits[v], 0)
+            for v, verifier in enumerate(verifiers):
+                membership |= np.where(verifier.keep(~flipped, u, features=X_s, labels=noisy), bits[v], 0)
             # Samples kept by the same set of verifiers enter each of their Gram matrices once,
             # so overlapping verifiers (e.g. oracle and none) share the products.
             for code in np.unique(membership):
@@ -397,7 +404,7 @@ def seed_accuracies(
                         moments[v] += moment_g
         N = n + int(m)
         for v in range(len(verifiers)):
-            w = ridge_weights(grams[v], moments[v], N, gamma)
+            w = learner.fit_statistics(grams[v], moments[v], N, gamma)
             predicted = np.where(X_test @ w >= 0.0, 1.0, -1.0)
             out[v, j] = float(np.mean(predicted == prepared.y_test))
     return out
@@ -428,7 +435,7 @@ def real_data_accuracies(
     X, y = _check_xy(X, y)
     m_list = _check_run(y, n=n, m_values=m_values, label_noise=label_noise, verifiers=verifiers,
                         gamma=gamma, protocol=protocol, seeds=seeds)
-    rates = [tuple(float(v) for v in verifiers[name]) for name in verifiers]
+    rates = [as_label_verifier(verifiers[name]) for name in verifiers]
     out = np.empty((int(seeds), len(rates), len(m_list)))
     for k in range(int(seeds)):
         prepared = prepare_seed(X, y, n=n, protocol=protocol, root_seed=root_seed, seed_index=k,
@@ -457,7 +464,7 @@ def summarize_real_data(
     seeds = accuracies.shape[0]
     rows: list[dict[str, Any]] = []
     for v, name in enumerate(verifiers):
-        rho, phi = (float(t) for t in verifiers[name])
+        rho, phi = as_label_verifier(verifiers[name]).label_rates()
         for j, m in enumerate(m_values):
             values = accuracies[:, v, j]
             se = float(np.std(values, ddof=1) / math.sqrt(seeds)) if seeds > 1 else math.nan
@@ -508,7 +515,8 @@ def run_real_data(
     label_noise
         The probability eps that a synthetic label is flipped.
     verifiers
-        name -> (rho, phi): a wrong label is kept with probability rho, a correct one with phi.
+        name -> (rho, phi) (a wrong label is kept with probability rho, a correct one with phi), or
+        name -> :class:`~rmtsynth.core.verifiers.Verifier`.
     gamma
         The ridge parameter; ``w = (S/N + gamma I)^{-1} r/N`` with N = n + m.
     protocol
@@ -535,6 +543,14 @@ def run_real_data(
     )
     return summarize_real_data(accuracies, n=n, m_values=m_values, verifiers=verifiers, protocol=protocol,
                                label_noise=label_noise, gamma=gamma)
+
+
+def as_label_verifier(rates: "Verifier | tuple[float, float]") -> Verifier:
+    """A verifier given as an object or as its (rho, phi) pair."""
+    if isinstance(rates, Verifier):
+        return rates
+    rho, phi = (float(t) for t in rates)
+    return LabelVerifier(rho, phi)
 
 
 def _check_xy(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -582,6 +598,8 @@ def _check_run(
     if not verifiers:
         raise RmtsynthError("At least one verifier is needed.")
     for name, rates in verifiers.items():
+        if isinstance(rates, Verifier):
+            continue
         if len(rates) != 2 or not all(0.0 <= float(r) <= 1.0 for r in rates):
             raise RmtsynthError(f"The verifier '{name}' must be a pair (rho, phi) of probabilities, not {rates}.")
     if not gamma > 0:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from rmtsynth.core.learners import DEFAULT_LEARNER, Learner, get_learner
 from rmtsynth.core.model import DataModel, Mix, ModelSpec
 from rmtsynth.core.theory import Spectrum, TheoryResult, evaluate
+from rmtsynth.errors import ParameterError
 from rmtsynth.sim.geometry import placed_model
 from rmtsynth.sim.seeding import point_seed, replicate_rng, stable_key
 from rmtsynth.spec.resolve import ResolvedPoint
@@ -23,9 +25,10 @@ def model_for(gen: ModelSpec, seed: int) -> DataModel:
     return placed_model(gen, seed)
 
 
-def theory_for_generator(gen: ModelSpec, mix: Mix, *, seed: int = 0, convention: str = "exact") -> TheoryResult:
-    """Theory at a mix (a point or a grid) for one generator."""
-    return placed_model(gen, seed).theory(mix, convention=convention)  # type: ignore[arg-type]
+def theory_for_generator(gen: ModelSpec, mix: Mix, *, seed: int = 0, convention: str = "exact",
+                         learner: Learner | str = DEFAULT_LEARNER) -> TheoryResult:
+    """The learner's theory at a mix (a point or a grid) for one generator."""
+    return get_learner(learner).theory(placed_model(gen, seed), mix, convention=convention)  # type: ignore[arg-type]
 
 
 def generator_seed(gen: ModelSpec, root_seed: int) -> np.random.SeedSequence:
@@ -75,17 +78,19 @@ def theory_for_points(
 ) -> dict[str, np.ndarray]:
     """Theory for a list of points, grouped by generator and vectorised within each group."""
     out = {f: np.full(len(points), np.nan) for f in THEORY_FIELDS}
-    groups: dict[ModelSpec, list[int]] = {}
+    groups: dict[tuple[ModelSpec, str], list[int]] = {}
     for i, pt in enumerate(points):
-        groups.setdefault(pt.generator, []).append(i)
-    for gen, idx in groups.items():
+        groups.setdefault((pt.generator, pt.learner), []).append(i)
+    for (gen, learner), idx in groups.items():
         mix = Mix.of_points([points[i] for i in idx])
         if uses_plug_in(gen, covariance_mode):
+            if not get_learner(learner).quadratic:
+                raise ParameterError(f"the plug-in theory of an estimated covariance covers ridge only, not {learner!r}.")
             res = plug_in_theory(gen, mix, seed=seed, replicates=replicates, convention=convention)
             for f in THEORY_FIELDS:
                 out[f][idx] = res[f]
             continue
-        res = theory_for_generator(gen, mix, seed=seed, convention=convention)
+        res = theory_for_generator(gen, mix, seed=seed, convention=convention, learner=learner)
         for f in THEORY_FIELDS:
             out[f][idx] = getattr(res, f)
     return out

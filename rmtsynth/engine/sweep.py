@@ -123,13 +123,14 @@ def simulate_task(task: tuple) -> dict[str, np.ndarray]:
     gen_seed = generator_seed(gen, root_seed) if gen.covariance.kind == "estimated" else None
     res = simulate_point(
         model,
-        Mix(point.n, point.m, point.label_noise, point.rho, point.phi, point.gamma),
+        point.mix,
         seed,
         stop - start,
         first_replicate=start,
         sampler=sampler,
         test_size=test_size,
         generator_seed=gen_seed,
+        learner=point.learner,
     )
     out = {"accuracy": np.asarray(res.accuracy, dtype=float)}
     if test_size:
@@ -258,10 +259,8 @@ def run_simulations(
 
 def real_only_accuracy(points: list[ResolvedPoint], *, seed: int, convention: str) -> np.ndarray:
     """Theory accuracy of each point's real data alone (m = 0); nan where n = 0."""
-    from dataclasses import replace
-
     # With n = 0 there is no real-only classifier; m = 1 only keeps N > 0 for the masked entries.
-    real = [replace(pt, m=0) if pt.n > 0 else replace(pt, m=1) for pt in points]
+    real = [pt.replace(m=0) if pt.n > 0 else pt.replace(m=1) for pt in points]
     acc = theory_for_points(real, seed=seed, convention=convention)["accuracy"]
     return np.where(np.array([pt.n > 0 for pt in points]), acc, np.nan)
 

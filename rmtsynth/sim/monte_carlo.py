@@ -1,4 +1,4 @@
-"""Monte-Carlo at one parameter point: replicate draws of the ridge classifier and its accuracy.
+"""Monte-Carlo at one parameter point: replicate draws of the trained classifier and its accuracy.
 
 Each replicate draws the generator (a fresh C for ``estimated``), the sufficient statistics
 (S, r), fits ridge with the normaliser N = n + m (the theory's convention, even though pruned
@@ -14,7 +14,9 @@ from typing import Literal
 import numpy as np
 from scipy.special import ndtr
 
+from rmtsynth.core.learners import Learner, get_learner
 from rmtsynth.core.model import DataModel, Mix
+from rmtsynth.core.verifiers import Verifier
 from rmtsynth.errors import ParameterError
 from rmtsynth.sim.samplers import (
     Factor,
@@ -22,8 +24,6 @@ from rmtsynth.sim.samplers import (
     draw_generator,
     draw_naive_data,
     factor_dim,
-    ridge_weights,
-    ridge_weights_from_data,
     sample_exact,
 )
 from rmtsynth.sim.seeding import replicate_rng
@@ -155,6 +155,40 @@ def _test_accuracy(w: np.ndarray, mu: np.ndarray, noise_cov_factor: Factor, size
     return hits / size
 
 
+def _check_simulation(n: int, m: int, replicates: int, first_replicate: int, test_size: int, sampler: str,
+                      learner: Learner, verifier: Verifier) -> None:
+    if n < 0 or m < 0 or n + m == 0:
+        raise ParameterError(f"the sample sizes need n, m >= 0 and n + m > 0; got n = {n}, m = {m}.")
+    if replicates < 1:
+        raise ParameterError(f"the replicates must be >= 1; got {replicates}.")
+    if first_replicate < 0:
+        raise ParameterError(f"the first replicate must be >= 0; got {first_replicate}.")
+    if test_size < 0:
+        raise ParameterError(f"the test size must be >= 0; got {test_size}.")
+    if sampler not in ("exact", "naive"):
+        raise ParameterError(f"the sampler {sampler!r} is unknown; it must be exact or naive.")
+    if sampler == "exact" and not learner.quadratic:
+        raise ParameterError(
+            f"sampler = 'exact' draws sufficient statistics, which determine only a quadratic-loss fit; "
+            f"learner = {learner.name!r} needs sampler = 'naive'."
+        )
+    if sampler == "exact" and verifier.feature_aware:
+        raise ParameterError("sampler = 'exact' needs a verifier that does not look at the features; use 'naive'.")
+
+
+def _fit_replicate(model: DataModel, mix: Mix, verifier: Verifier, learner: Learner, sampler: str,
+                   rng: np.random.Generator, gen_rng: np.random.Generator, gamma, noise_cov_factor: Factor) -> np.ndarray:
+    """One replicate's weights: draw the generator, the training data (or its statistics), fit."""
+    n, m, label_noise = int(mix.n), int(mix.m), float(mix.label_noise)
+    mu = np.asarray(model.mu, dtype=float)
+    mu_beta, factor = draw_generator(model, gen_rng)
+    if sampler == "naive":
+        a, c = draw_naive_data(mu, mu_beta, factor, n, m, label_noise, verifier, rng, real_factor=noise_cov_factor)
+        return learner.fit(a, c, n + m, gamma)
+    s, r = sample_exact(mu, mu_beta, factor, n, m, label_noise, verifier, rng, real_factor=noise_cov_factor)
+    return learner.fit_statistics(s, r, n + m, gamma)
+
+
 def simulate_point(
     model: DataModel,
     mix: Mix,
@@ -166,8 +200,10 @@ def simulate_point(
     test_size: int | None = None,
     noise_cov_factor: Factor = None,
     generator_seed: np.random.SeedSequence | None = None,
+    verifier: Verifier | None = None,
+    learner: Learner | str = "ridge",
 ) -> SimulationResult:
-    """Monte-Carlo of the ridge classifier at one parameter point.
+    """Monte-Carlo of a learner (ridge by default) at one parameter point.
 
     Parameters
     ----------
@@ -175,8 +211,8 @@ def simulate_point(
         Real mean mu and the synthetic generator.
     mix : Mix
         Real and synthetic sample sizes (n + m > 0), the synthetic label-flip probability, the
-        verifier's keep probabilities for flipped and correct labels (numbers), and the ridge
-        penalty gamma (a number, or a (G,) array: each draw of (S, r) then serves every value).
+        verifier's keep probabilities for flipped and correct labels (numbers), and the
+        regularisation gamma (a number, or a (G,) array: each draw of (S, r) then serves every value).
     seed : numpy.random.SeedSequence
         The point's seed; replicate r draws only from ``replicate_rng(seed, r)``, so its result
         does not depend on how many replicates are run, nor in which batches.
@@ -186,7 +222,8 @@ def simulate_point(
         Index of the first replicate: the result holds replicates ``first_replicate`` to
         ``first_replicate + R - 1`` (so a run can be extended in batches).
     sampler : {"exact", "naive"}
-        Which sampler of (S, r) to use; both have the same law.
+        Which sampler of (S, r) to use; both have the same law (the exact one needs a quadratic
+        loss and a feature-blind verifier).
     test_size : int, optional
         Also report the accuracy on that many fresh real test samples (ties count 1/2);
         ``None`` or 0 for none.
@@ -198,46 +235,36 @@ def simulate_point(
         ``replicate_rng(generator_seed, r)`` instead of the point's stream, so that every point
         of a sweep sees the same sampled C in replicate r (common random numbers, and the draws
         the plug-in theory conditions on).
+    verifier : Verifier, optional
+        Which synthetic rows are kept; the mix's (rho, phi) by default.
+    learner : Learner or str
+        What is trained (:func:`rmtsynth.core.learners.get_learner`).
 
     Returns
     -------
     SimulationResult
     """
     n, m, replicates = int(mix.n), int(mix.m), int(replicates)
-    label_noise, rho, phi, gamma = float(mix.label_noise), float(mix.rho), float(mix.phi), mix.gamma
-    if n < 0 or m < 0 or n + m == 0:
-        raise ParameterError(f"the sample sizes need n, m >= 0 and n + m > 0; got n = {n}, m = {m}.")
-    if replicates < 1:
-        raise ParameterError(f"the replicates must be >= 1; got {replicates}.")
     first_replicate = int(first_replicate)
-    if first_replicate < 0:
-        raise ParameterError(f"the first replicate must be >= 0; got {first_replicate}.")
     test_size = int(test_size) if test_size else 0
-    if test_size < 0:
-        raise ParameterError(f"the test size must be >= 0; got {test_size}.")
-    if sampler not in ("exact", "naive"):
-        raise ParameterError(f"the sampler {sampler!r} is unknown; it must be exact or naive.")
+    learner = get_learner(learner)
+    verifier = mix.verifier if verifier is None else verifier
+    _check_simulation(n, m, replicates, first_replicate, test_size, sampler, learner, verifier)
 
     mu = np.asarray(model.mu, dtype=float)
-    gam = np.asarray(gamma, dtype=float)
+    gam = np.asarray(mix.gamma, dtype=float)
     shape = (replicates,) + gam.shape
     accuracy = np.empty(shape)
     w_dot_mu = np.empty(shape)
     w_norm2 = np.empty(shape)
     w_sigma_w = np.empty(shape) if noise_cov_factor is not None else None
     test_acc = np.empty(shape) if test_size else None
-    n_total = n + m
 
     for rep in range(replicates):
         rng = replicate_rng(seed, first_replicate + rep)
         gen_rng = rng if generator_seed is None else replicate_rng(generator_seed, first_replicate + rep)
-        mu_beta, factor = draw_generator(model, gen_rng)
-        if sampler == "naive":
-            a, c = draw_naive_data(mu, mu_beta, factor, n, m, label_noise, rho, phi, rng, real_factor=noise_cov_factor)
-            w = ridge_weights_from_data(a, c, n_total, gam if gam.ndim else float(gam))
-        else:
-            s, r = sample_exact(mu, mu_beta, factor, n, m, label_noise, rho, phi, rng, real_factor=noise_cov_factor)
-            w = ridge_weights(s, r, n_total, gam if gam.ndim else float(gam))
+        w = _fit_replicate(model, mix, verifier, learner, sampler, rng, gen_rng,
+                           gam if gam.ndim else float(gam), noise_cov_factor)
         w_dot_mu[rep] = w @ mu
         w_norm2[rep] = np.sum(w * w, axis=-1)
         if w_sigma_w is not None:

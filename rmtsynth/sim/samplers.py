@@ -25,7 +25,9 @@ from typing import TypeAlias
 import numpy as np
 import scipy.linalg
 
+from rmtsynth.core.learners.ridge import ridge_weights, ridge_weights_from_data
 from rmtsynth.core.model import DataModel
+from rmtsynth.core.verifiers import Verifier
 from rmtsynth.errors import ParameterError
 
 Factor: TypeAlias = "float | np.ndarray | None"
@@ -190,14 +192,17 @@ def draw_generator(model: DataModel, rng: np.random.Generator) -> tuple[np.ndarr
 
 
 def _check_inputs(mu: np.ndarray, mu_beta: np.ndarray, n: int, m: int, label_noise: float,
-                  rho: float, phi: float) -> None:
+                  verifier: Verifier) -> None:
     if mu.ndim != 1 or mu_beta.shape != mu.shape:
         raise ValueError(f"mu and mu_beta must be vectors of one length, got {mu.shape}, {mu_beta.shape}")
     if n < 0 or m < 0:
         raise ParameterError(f"sample sizes must be >= 0, got n={n}, m={m}")
-    for name, value in (("label_noise", label_noise), ("rho", rho), ("phi", phi)):
-        if not 0.0 <= value <= 1.0:
-            raise ParameterError(f"{name} must lie in [0, 1], got {value}")
+    if not 0.0 <= label_noise <= 1.0:
+        raise ParameterError(f"label_noise must lie in [0, 1], got {label_noise}")
+    if not verifier.feature_aware:
+        for name, value in zip(("rho", "phi"), verifier.label_rates()):
+            if not 0.0 <= value <= 1.0:
+                raise ParameterError(f"{name} must lie in [0, 1], got {value}")
 
 
 def draw_naive_data(
@@ -207,8 +212,7 @@ def draw_naive_data(
     n: int,
     m: int,
     label_noise: float,
-    rho: float,
-    phi: float,
+    verifier: Verifier,
     rng: np.random.Generator,
     *,
     real_factor: Factor = None,
@@ -228,7 +232,7 @@ def draw_naive_data(
     mu = np.asarray(mu, dtype=float)
     mu_beta = np.asarray(mu_beta, dtype=float)
     n, m = int(n), int(m)
-    _check_inputs(mu, mu_beta, n, m, label_noise, rho, phi)
+    _check_inputs(mu, mu_beta, n, m, label_noise, verifier)
     p = mu.shape[0]
     _check_factor(factor, p)
     _check_factor(real_factor, p)
@@ -240,8 +244,8 @@ def draw_naive_data(
     flip = np.where(rng.random(m) < label_noise, -1.0, 1.0)
     y_obs = flip * y_star
     u = rng.random(m)
-    kept = np.where(flip > 0, u < phi, u < rho)
     x_syn = np.outer(mu_beta, y_star) + apply_factor(factor, rng.standard_normal((factor_dim(factor, p), m)))
+    kept = verifier.keep(flip > 0, u, features=x_syn.T, labels=y_obs)
     # D_q zeroes the pruned columns, so only the kept ones enter the statistics.
     return np.hstack([x, x_syn[:, kept]]), np.concatenate([y, y_obs[kept]])
 
@@ -253,8 +257,7 @@ def sample_naive(
     n: int,
     m: int,
     label_noise: float,
-    rho: float,
-    phi: float,
+    verifier: Verifier,
     rng: np.random.Generator,
     *,
     real_factor: Factor = None,
@@ -269,8 +272,10 @@ def sample_naive(
         Factor of the synthetic noise covariance C.
     n, m : int
         Real and synthetic sample sizes (either may be 0).
-    label_noise, rho, phi : float
-        Flip probability and the verifier's keep probabilities for flipped / correct labels.
+    label_noise : float
+        Flip probability of a synthetic label.
+    verifier : Verifier
+        Decides which synthetic samples are kept (:meth:`Verifier.keep`).
     rng : numpy.random.Generator
     real_factor : Factor, optional
         Factor of the real noise covariance (identity by default).
@@ -280,7 +285,7 @@ def sample_naive(
     S : (p, p) array
     r : (p,) array
     """
-    a, c = draw_naive_data(mu, mu_beta, factor, n, m, label_noise, rho, phi, rng, real_factor=real_factor)
+    a, c = draw_naive_data(mu, mu_beta, factor, n, m, label_noise, verifier, rng, real_factor=real_factor)
     return a @ a.T, a @ c
 
 
@@ -328,8 +333,7 @@ def sample_exact(
     n: int,
     m: int,
     label_noise: float,
-    rho: float,
-    phi: float,
+    verifier: Verifier,
     rng: np.random.Generator,
     *,
     real_factor: Factor = None,
@@ -344,13 +348,19 @@ def sample_exact(
     mu = np.asarray(mu, dtype=float)
     mu_beta = np.asarray(mu_beta, dtype=float)
     n, m = int(n), int(m)
-    _check_inputs(mu, mu_beta, n, m, label_noise, rho, phi)
+    _check_inputs(mu, mu_beta, n, m, label_noise, verifier)
     p = mu.shape[0]
     _check_factor(factor, p)
     _check_factor(real_factor, p)
     factor = _compact_factor(factor, p)
     real_factor = _compact_factor(real_factor, p)
 
+    if verifier.feature_aware:
+        raise ParameterError(
+            "the exact sampler draws the kept counts from the label rates alone, so it needs a verifier that "
+            "does not look at the features; use sampler: naive."
+        )
+    rho, phi = verifier.label_rates()
     keep_correct = (1.0 - label_noise) * phi
     keep_flipped = label_noise * rho
     rest = max(0.0, 1.0 - keep_correct - keep_flipped)
@@ -362,73 +372,3 @@ def sample_exact(
     # One B B^T product over both blocks (BLAS syrk-like when B is contiguous).
     b = np.ascontiguousarray(np.hstack([b_real, b_syn]))
     return b @ b.T, r_real + r_syn
-
-
-# ---------------------------------------------------------------------------------------------
-# Ridge fit
-
-
-def ridge_weights(s: np.ndarray, r: np.ndarray, n_total: float, gamma: float | np.ndarray) -> np.ndarray:
-    """Ridge weights ``w = (S/N + gamma I)^{-1} r/N``.
-
-    Parameters
-    ----------
-    s : (p, p) array
-    r : (p,) array
-    n_total : float
-        The normaliser N (> 0), ``n + m`` by the theory's convention.
-    gamma : float or (G,) array
-        Ridge penalty; an array gives one weight vector per value from a single ``eigh`` of S.
-
-    Returns
-    -------
-    w : (p,) array for scalar gamma, (G, p) array for an array of gammas.
-    """
-    if not n_total > 0:
-        raise ParameterError(f"the normaliser N must be > 0, got {n_total}")
-    s = np.asarray(s, dtype=float)
-    r = np.asarray(r, dtype=float)
-    gam = np.asarray(gamma, dtype=float)
-    if np.any(gam < 0):
-        raise ParameterError("gamma must be >= 0")
-    p = r.shape[0]
-    if gam.ndim == 0:
-        a = s / n_total
-        a[np.diag_indices(p)] += float(gam)
-        return scipy.linalg.cho_solve(scipy.linalg.cho_factor(a, lower=True, check_finite=False),
-                                      r / n_total, check_finite=False)
-    if gam.ndim != 1:
-        raise ValueError("gamma must be a scalar or a 1-D array")
-    evals, evecs = np.linalg.eigh(s / n_total)
-    coef = (evecs.T @ (r / n_total))[None, :] / (evals[None, :] + gam[:, None])
-    return coef @ evecs.T
-
-
-def ridge_weights_from_data(a: np.ndarray, c: np.ndarray, n_total: float, gamma: float | np.ndarray) -> np.ndarray:
-    """Ridge weights from the data matrix ``a`` (p x k) and labels ``c``; same result as
-    ``ridge_weights(a a^T, a c, n_total, gamma)``.
-
-    With fewer samples than dimensions (k < p) it solves the k x k dual system,
-    ``w = a (a^T a / N + gamma I)^{-1} c / N``, instead of the p x p primal one.
-    """
-    if not n_total > 0:
-        raise ParameterError(f"the normaliser N must be > 0, got {n_total}")
-    p, k = a.shape
-    if k >= p:
-        return ridge_weights(a @ a.T, a @ c, n_total, gamma)
-    gam = np.asarray(gamma, dtype=float)
-    if np.any(gam < 0):
-        raise ParameterError("gamma must be >= 0")
-    if k == 0:
-        return np.zeros(p) if gam.ndim == 0 else np.zeros((gam.size, p))
-    gram = a.T @ a / n_total
-    if gam.ndim == 0:
-        gram[np.diag_indices(k)] += float(gam)
-        dual = scipy.linalg.cho_solve(scipy.linalg.cho_factor(gram, lower=True, check_finite=False),
-                                      c / n_total, check_finite=False)
-        return a @ dual
-    if gam.ndim != 1:
-        raise ValueError("gamma must be a scalar or a 1-D array")
-    evals, evecs = np.linalg.eigh(gram)
-    coef = (evecs.T @ (c / n_total))[None, :] / (evals[None, :] + gam[:, None])
-    return (coef @ evecs.T) @ a.T

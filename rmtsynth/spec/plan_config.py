@@ -15,7 +15,7 @@ read; the planner imports it from this module.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -200,12 +200,12 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
         )
     model = spectrum_model or model_for_point(point, seed=seed)
     if data_info is not None and data_info.get("generator_covariance") == "fitted":
-        point = replace(point, covariance="fitted")
+        point = point.replace(covariance="fitted")
     if roc is not None:
         k = best_roc_index(model, point, roc)
         rho, phi = float(roc[k, 0]), float(roc[k, 1])
         precision, recall = precision_recall(point.label_noise, rho, phi)
-        point = replace(point, rho=rho, phi=phi, verifier_precision=float(precision), verifier_recall=float(recall))
+        point = point.replace(rho=rho, phi=phi, verifier_precision=float(precision), verifier_recall=float(recall))
     return PlanConfig(
         title=str(title),
         description=str(description),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,61 +23,95 @@ from rmtsynth.errors import ConfigError, ParameterError
 from rmtsynth.spec.schema import MAX_GRID_POINTS, MAX_P, PARAM_DEFAULTS, key_text
 from rmtsynth.core.model import Covariance, Mix, ModelSpec
 from rmtsynth.data.loaders import npy_header_fits
-from rmtsynth.core.verifier import NAMED_VERIFIERS, precision_recall, rho_phi_from_precision_recall
+from rmtsynth.core.learners import DEFAULT_LEARNER
+from rmtsynth.core.verifiers import LabelVerifier, verifier_from_params
 from rmtsynth.sim.geometry import placed_model
+
+
+_MIX_FIELDS = {"n": "n", "m": "m", "label_noise": "label_noise", "rho": "rho", "phi": "phi", "gamma": "gamma"}
+_MODEL_FIELDS = {"p": "p", "mu_norm": "mu_norm", "generator_alignment": "alignment", "generator_shift": "shift"}
+_COVARIANCE_FIELDS = {"covariance": "kind", "covariance_scale": "scale", "n_hat": "n_hat",
+                      "estimate_generator_mean": "estimate_mean", "spectrum_source": "source"}
 
 
 @dataclass(frozen=True)
 class ResolvedPoint:
-    """Every quantity of one sweep point, as recorded in the outputs."""
+    """One sweep point: the data model, the mix, the learner, and how the user wrote them.
 
-    n: int
-    m: int
-    p: int
-    mu_norm: float
-    label_noise: float
+    The flat quantities the tables record (n, m, p, rho, phi, the generator's parameters, ...)
+    are read through the properties below from :attr:`model` and :attr:`mix`; :meth:`replace`
+    changes any of them by that flat name.
+    """
+
+    model: ModelSpec
+    mix: Mix
     label_noise_auto: bool
-    rho: float
-    phi: float
     verifier_precision: float
     verifier_recall: float
-    gamma: float
-    generator_alignment: float
-    generator_shift: float
-    covariance: str
-    covariance_scale: float
-    n_hat: int | None
-    estimate_generator_mean: bool
-    spectrum_source: str
-    # C's eigenvalues (diagonal) or matrix (file), read once; not a column of the tables.
-    covariance_values: np.ndarray | None = field(default=None, compare=False, repr=False)
+    learner: str = DEFAULT_LEARNER
 
     @property
     def generator(self) -> ModelSpec:
         """The data model's parameters (hashable by content)."""
-        diagonal = self.covariance == "diagonal"
-        return ModelSpec(
-            p=self.p,
-            mu_norm=self.mu_norm,
-            alignment=self.generator_alignment,
-            shift=self.generator_shift,
-            covariance=Covariance(
-                kind=self.covariance,
-                scale=self.covariance_scale,
-                eigenvalues=self.covariance_values if diagonal else None,
-                matrix=None if diagonal else self.covariance_values,
-                n_hat=self.n_hat,
-                estimate_mean=self.estimate_generator_mean,
-                source=self.spectrum_source,
-            ),
-        )
+        return self.model
+
+    @property
+    def verifier(self) -> LabelVerifier:
+        return self.mix.verifier
+
+    # The flat quantities of the tables.
+    n = property(lambda self: self.mix.n)
+    m = property(lambda self: self.mix.m)
+    label_noise = property(lambda self: self.mix.label_noise)
+    rho = property(lambda self: self.mix.rho)
+    phi = property(lambda self: self.mix.phi)
+    gamma = property(lambda self: self.mix.gamma)
+    p = property(lambda self: self.model.p)
+    mu_norm = property(lambda self: self.model.mu_norm)
+    generator_alignment = property(lambda self: self.model.alignment)
+    generator_shift = property(lambda self: self.model.shift)
+    covariance = property(lambda self: self.model.covariance.kind)
+    covariance_scale = property(lambda self: self.model.covariance.scale)
+    n_hat = property(lambda self: self.model.covariance.n_hat)
+    estimate_generator_mean = property(lambda self: self.model.covariance.estimate_mean)
+    spectrum_source = property(lambda self: self.model.covariance.source)
+
+    @property
+    def covariance_values(self) -> np.ndarray | None:
+        """C's eigenvalues (diagonal) or matrix (file), read once; not a column of the tables."""
+        cov = self.model.covariance
+        return cov.eigenvalues if cov.eigenvalues is not None else cov.matrix
+
+    def replace(self, **changes: Any) -> "ResolvedPoint":
+        """A copy with some quantities changed, each by its flat name (``m=0``, ``rho=0.1``, ...)."""
+        mix = {_MIX_FIELDS[k]: changes.pop(k) for k in list(changes) if k in _MIX_FIELDS}
+        model = {_MODEL_FIELDS[k]: changes.pop(k) for k in list(changes) if k in _MODEL_FIELDS}
+        cov = {_COVARIANCE_FIELDS[k]: changes.pop(k) for k in list(changes) if k in _COVARIANCE_FIELDS}
+        if "covariance_values" in changes:
+            values = changes.pop("covariance_values")
+            diagonal = cov.get("kind", self.covariance) == "diagonal"
+            cov.update(eigenvalues=values if diagonal else None, matrix=None if diagonal else values)
+        if cov:
+            model["covariance"] = replace(self.model.covariance, **cov)
+        return replace(self, model=replace(self.model, **model) if model else self.model,
+                       mix=replace(self.mix, **mix) if mix else self.mix, **changes)
 
     def record(self) -> dict[str, Any]:
-        """The point as a flat mapping (for tables, manifests and seeds)."""
-        return {name: getattr(self, name) for name in RESOLVED_COLUMNS}
+        """The point as a flat mapping (for tables, manifests and seeds).
+
+        The learner appears only when it is not the default, so ridge tables keep their columns.
+        """
+        row = {name: getattr(self, name) for name in RESOLVED_COLUMNS}
+        if self.learner != DEFAULT_LEARNER:
+            row["learner"] = self.learner
+        return row
 
 
-RESOLVED_COLUMNS = [f.name for f in fields(ResolvedPoint) if f.name != "covariance_values"]
+RESOLVED_COLUMNS = [
+    "n", "m", "p", "mu_norm", "label_noise", "label_noise_auto", "rho", "phi", "verifier_precision",
+    "verifier_recall", "gamma", "generator_alignment", "generator_shift", "covariance", "covariance_scale",
+    "n_hat", "estimate_generator_mean", "spectrum_source",
+]
 
 
 def _sizes(params: dict[str, Any], where: str) -> tuple[int, int, int]:
@@ -144,29 +178,11 @@ def _round_size(value: float, key: str, how: str, where: str, allow_zero: bool =
     return out
 
 
-def _verifier(params: dict[str, Any], eps: float, where: str) -> tuple[float, float]:
-    named = params.get("verifier")
-    has_rp = "rho" in params or "phi" in params
-    has_pr = "verifier_precision" in params or "verifier_recall" in params
-    chosen = [k for k, v in (("verifier", named is not None), ("rho/phi", has_rp), ("verifier_precision/verifier_recall", has_pr)) if v]
-    if len(chosen) > 1:
-        raise ConfigError(f"{where}: the verifier is given twice ({' and '.join(chosen)}); give only one form.")
-    if named is not None:
-        return NAMED_VERIFIERS[named]
-    if has_rp:
-        if "rho" not in params or "phi" not in params:
-            missing = "rho" if "rho" not in params else "phi"
-            raise ConfigError(f"{where}: {missing} is missing; rho and phi go together.")
-        return float(params["rho"]), float(params["phi"])
-    if has_pr:
-        if "verifier_precision" not in params or "verifier_recall" not in params:
-            missing = "verifier_precision" if "verifier_precision" not in params else "verifier_recall"
-            raise ConfigError(f"{where}: {missing} is missing; verifier_precision and verifier_recall go together.")
-        try:
-            return rho_phi_from_precision_recall(eps, params["verifier_precision"], params["verifier_recall"])
-        except ParameterError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-    return NAMED_VERIFIERS["none"]
+def _verifier(params: dict[str, Any], eps: float, where: str) -> LabelVerifier:
+    try:
+        return verifier_from_params(params, eps)
+    except ParameterError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def parse_spectrum(value: Any, p: int, base_dir: Path, where: str) -> tuple[np.ndarray, str]:
@@ -361,29 +377,11 @@ def resolve_point(params: dict[str, Any], base_dir: Path, where: str = "params",
         eps = auto_label_noise(gen, seed, m, gamma)
     else:
         eps = float(eps_raw)
-    rho, phi = _verifier(full, eps, where)
-    precision, recall = precision_recall(eps, rho, phi)
-    return ResolvedPoint(
-        n=n,
-        m=m,
-        p=p,
-        mu_norm=mu_norm,
-        label_noise=eps,
-        label_noise_auto=auto,
-        rho=float(rho),
-        phi=float(phi),
-        verifier_precision=float(precision),
-        verifier_recall=float(recall),
-        gamma=gamma,
-        generator_alignment=gen.alignment,
-        generator_shift=gen.shift,
-        covariance=cov,
-        covariance_scale=gen.covariance.scale,
-        n_hat=n_hat,
-        estimate_generator_mean=gen.covariance.estimate_mean,
-        spectrum_source=source,
-        covariance_values=values,
-    )
+    verifier = _verifier(full, eps, where)
+    precision, recall = verifier.precision_recall(eps)
+    mix = Mix(n=n, m=m, label_noise=eps, rho=float(verifier.rho), phi=float(verifier.phi), gamma=gamma)
+    return ResolvedPoint(model=gen, mix=mix, label_noise_auto=auto,
+                         verifier_precision=float(precision), verifier_recall=float(recall))
 
 
 @lru_cache(maxsize=65536)

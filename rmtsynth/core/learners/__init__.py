@@ -1,0 +1,34 @@
+"""Learners: the classifier trained on the mix (:class:`Learner`), and their registry.
+
+Ridge (:class:`~rmtsynth.core.learners.ridge.Ridge`) is the paper's learner and the default. A new
+learner is one module with a :class:`Learner` subclass plus one line in :data:`LEARNERS` (see
+``docs/extending.md``).
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from rmtsynth.core.learners.base import Learner
+from rmtsynth.core.learners.ridge import Ridge, ridge_weights, ridge_weights_from_data
+from rmtsynth.errors import ParameterError
+
+#: Every learner, by the name configs and API calls use.
+LEARNERS: dict[str, Learner] = {learner.name: learner for learner in (Ridge(),)}
+
+#: The default learner.
+DEFAULT_LEARNER = "ridge"
+
+
+def get_learner(name: "str | Learner" = DEFAULT_LEARNER) -> Learner:
+    """The learner registered as ``name`` (a :class:`Learner` is returned as it is)."""
+    if isinstance(name, Learner):
+        return name
+    if name in LEARNERS:
+        return LEARNERS[name]
+    close = difflib.get_close_matches(str(name), LEARNERS, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ParameterError(f"learner = {name!r} is unknown{hint}; use one of {', '.join(LEARNERS)}.")
+
+
+__all__ = ["Learner", "Ridge", "LEARNERS", "DEFAULT_LEARNER", "get_learner", "ridge_weights", "ridge_weights_from_data"]
