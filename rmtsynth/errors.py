@@ -21,3 +21,7 @@ class ParameterError(RmtsynthError, ValueError):
 
 class ConvergenceError(RmtsynthError, ArithmeticError):
     """The fixed-point solver could not converge at some parameter point."""
+
+
+class ParameterTypeError(RmtsynthError, TypeError):
+    """A parameter of the wrong type (a string where a number belongs, an array where a mapping does)."""
