@@ -13,7 +13,9 @@ from rmtsynth.core.closed_forms import (
     slope_at_eps_star,
     synthetic_only,
 )
-from rmtsynth.errors import ConvergenceError, RmtsynthError
+from rmtsynth.errors import ConvergenceError, ParameterError, RmtsynthError
+from rmtsynth.core.domain import check_point
+from rmtsynth.core.two_covariance import evaluate_two_covariance, make_model
 from rmtsynth.core.fixed_point import monotone_newton
 from rmtsynth.core.theory import Spectrum, _mp_traces, evaluate, evaluate_estimated, signed_accuracy
 from rmtsynth.core.dense_oracle import evaluate_dense
@@ -327,6 +329,35 @@ def test_invalid_grid_values_name_the_parameter():
         evaluate(Spectrum.isotropic(5, 1.0), 10, 10, 1.5, 0.1, 0.9, 1.0)
     with pytest.raises(RmtsynthError, match="n \\+ m"):
         evaluate(Spectrum.isotropic(5, 1.0), 0, 0, 0.1, 0.1, 0.9, 1.0)
+
+
+def test_one_domain_check_names_the_parameter_and_its_range():
+    check_point(np.array([0.0, 3.0]), 2, 0.0, 1.0, 0.5, 1e-3)
+    cases = (
+        (dict(n=-1), "n has an invalid value (-1); n must be >= 0."),
+        (dict(n=0, m=0), "n + m has an invalid value (0); n + m must be > 0."),
+        (dict(rho=1.5), "rho has an invalid value (1.5); it must be between 0 and 1."),
+        (dict(gamma=np.array([1.0, np.inf, -1.0])), "gamma has an invalid value (inf); it must be > 0."),
+        (dict(m=2.5, whole_counts=True), "m has an invalid value (2.5); m must be a whole number >= 0."),
+        (dict(p=0), "p has an invalid value (0); it must be a whole number > 0."),
+    )
+    for change, message in cases:
+        point = dict(n=10, m=5, label_noise=0.1, rho=0.2, phi=0.9, gamma=1.0) | change
+        with pytest.raises(ParameterError) as info:
+            check_point(**point)
+        assert str(info.value) == message
+        assert isinstance(info.value, ValueError)
+
+
+def test_both_theories_refuse_a_point_outside_the_domain_alike():
+    p = 4
+    model = make_model(np.eye(p), np.eye(p), np.ones(p), np.ones(p))
+    for evaluate_one in (
+        lambda phi: evaluate(Spectrum.isotropic(p, 1.0), 10, 10, 0.1, 0.1, phi, 1.0),
+        lambda phi: evaluate_two_covariance(model, 10, 10, 0.1, 0.1, phi, 1.0),
+    ):
+        with pytest.raises(ParameterError, match=r"^phi has an invalid value \(-0.5\); it must be between 0 and 1\.$"):
+            evaluate_one(-0.5)
 
 
 def test_solver_raises_a_named_error_instead_of_hanging():

@@ -7,6 +7,8 @@ the oracle the fast eigenbasis code is tested against and the baseline of the be
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from rmtsynth.core.theory import signed_accuracy
@@ -62,64 +64,13 @@ def evaluate_dense(
     ConvergenceError
         When the iteration gives a non-finite value or has not converged after ``max_iter`` steps.
     """
-    p = mu.shape[0]
-    eye = np.eye(p)
     sigma = None if noise_cov is None else np.asarray(noise_cov, dtype=float)
-    sigma_dense = eye if sigma is None else sigma
     N = n + m
     pi = n / N
     alpha = keep_rate(label_noise, rho, phi)
-    lam = label_signal(label_noise, rho, phi)
-    c = alpha * (1.0 - pi)
-
-    def bulk_resolvent(delta: float, delta_s: float) -> np.ndarray:
-        return np.linalg.inv(gamma * eye + pi / (1.0 + delta) * sigma_dense + c / (1.0 + delta_s) * cov)
-
-    # tr(A B) = sum(A * B^T), and = sum(A * B) for symmetric A, B: O(p^2) beside the inverse.
-    delta, delta_s = 0.0, 0.0
-    iterations = 0
-    converged = False
-    while iterations < max_iter:
-        iterations += 1
-        bulk = bulk_resolvent(delta, delta_s)
-        new = (float(np.sum(sigma_dense * bulk)) / N, float(np.sum(cov * bulk)) / N)
-        if not (np.isfinite(new[0]) and np.isfinite(new[1])):
-            raise ConvergenceError(
-                f"the dense fixed-point iteration gave a non-finite value at step {iterations} "
-                f"(delta_real = {new[0]}, delta_synth = {new[1]})."
-            )
-        converged = abs(new[0] - delta) <= tol * max(new[0], 1e-300) and abs(new[1] - delta_s) <= tol * max(new[1], 1e-300)
-        delta, delta_s = new
-        if converged:
-            break
-    if not converged:
-        raise ConvergenceError(
-            f"the dense fixed-point iteration did not converge in {max_iter} steps to a relative "
-            f"tolerance of {tol:g} (delta_real = {delta:.6g}, delta_synth = {delta_s:.6g})."
-        )
-    u, us = 1.0 / (1.0 + delta), 1.0 / (1.0 + delta_s)
-    bulk = bulk_resolvent(delta, delta_s)
-    sb = bulk if sigma is None else sigma @ bulk
-    cb = cov @ bulk
-    t_ss = float(np.sum(sb * sb.T)) / N
-    t_sl = float(np.sum(sb * cb.T)) / N
-    t_ll = float(np.sum(cb * cb.T)) / N
-    a1, a2 = pi * u**2 * t_ss, pi * u**2 * t_sl
-    b1, b2 = c * us**2 * t_sl, c * us**2 * t_ll
-    h = (1 - a1) * (1 - b2) - a2 * b1
-    X, Y = (1 - b2) / h, b1 / h
-    Y_lam = lam * (1 - pi) * us**2 * t_sl / h
-    sigma_r = np.outer(mu, mu) + sigma_dense
-    sigma_s = np.outer(mu_beta, mu_beta) + cov
-    q_bar = np.linalg.inv(pi * u * sigma_r + c * us * sigma_s + gamma * eye)
-    v = pi * u * mu + (1 - pi) * lam * us * mu_beta
-    qv = q_bar @ v
-    P_mu = float(mu @ qv)
-    P_beta = float(mu_beta @ qv)
-    q_sigma = float(qv @ qv) if sigma is None else float(qv @ sigma @ qv)
-    q_c = float(qv @ cov @ qv)
-    variance = (X - 1) * (1 - P_mu) ** 2 + X * q_sigma + Y * (1 + P_beta**2 + q_c) - 2 * Y_lam * P_beta
-    mean = P_mu
+    point = _DensePoint(cov, sigma, mu, mu_beta, gamma, N, pi, alpha * (1.0 - pi), label_signal(label_noise, rho, phi))
+    delta, delta_s, iterations = point.fixed_point(tol, max_iter)
+    mean, variance = point.moments(delta, delta_s)
     return {
         "accuracy": float(signed_accuracy(mean, variance)),
         "mean": float(mean),
@@ -130,3 +81,82 @@ def evaluate_dense(
         "delta_synth": float(delta_s),
         "iterations": iterations,
     }
+
+
+@dataclass(frozen=True)
+class _DensePoint:
+    """One parameter point with dense matrices: C, Sigma (None for the identity), the means, gamma,
+    N = n + m, pi = n / N, c = alpha (1 - pi) and the label signal lam."""
+
+    cov: np.ndarray
+    sigma: np.ndarray | None
+    mu: np.ndarray
+    mu_beta: np.ndarray
+    gamma: float
+    N: float
+    pi: float
+    c: float
+    lam: float
+
+    @property
+    def sigma_dense(self) -> np.ndarray:
+        return np.eye(self.mu.shape[0]) if self.sigma is None else self.sigma
+
+    def bulk_resolvent(self, delta: float, delta_s: float) -> np.ndarray:
+        eye = np.eye(self.mu.shape[0])
+        return np.linalg.inv(
+            self.gamma * eye + self.pi / (1.0 + delta) * self.sigma_dense + self.c / (1.0 + delta_s) * self.cov
+        )
+
+    def fixed_point(self, tol: float, max_iter: int) -> tuple[float, float, int]:
+        """(delta_real, delta_synth, steps) by the plain iteration delta <- tr(Sigma Q) / N, tr(C Q) / N from 0."""
+        # tr(A B) = sum(A * B^T), and = sum(A * B) for symmetric A, B: O(p^2) beside the inverse.
+        sigma_dense, cov, N = self.sigma_dense, self.cov, self.N
+        delta, delta_s = 0.0, 0.0
+        iterations = 0
+        while iterations < max_iter:
+            iterations += 1
+            bulk = self.bulk_resolvent(delta, delta_s)
+            new = (float(np.sum(sigma_dense * bulk)) / N, float(np.sum(cov * bulk)) / N)
+            if not (np.isfinite(new[0]) and np.isfinite(new[1])):
+                raise ConvergenceError(
+                    f"the dense fixed-point iteration gave a non-finite value at step {iterations} "
+                    f"(delta_real = {new[0]}, delta_synth = {new[1]})."
+                )
+            converged = abs(new[0] - delta) <= tol * max(new[0], 1e-300) and abs(new[1] - delta_s) <= tol * max(new[1], 1e-300)
+            delta, delta_s = new
+            if converged:
+                return delta, delta_s, iterations
+        raise ConvergenceError(
+            f"the dense fixed-point iteration did not converge in {max_iter} steps to a relative "
+            f"tolerance of {tol:g} (delta_real = {delta:.6g}, delta_synth = {delta_s:.6g})."
+        )
+
+    def moments(self, delta: float, delta_s: float) -> tuple[float, float]:
+        """Mean and variance of the score at the fixed point, through the full Q_bar."""
+        sigma, cov, mu, mu_beta = self.sigma, self.cov, self.mu, self.mu_beta
+        pi, c, lam, N = self.pi, self.c, self.lam, self.N
+        sigma_dense = self.sigma_dense
+        u, us = 1.0 / (1.0 + delta), 1.0 / (1.0 + delta_s)
+        bulk = self.bulk_resolvent(delta, delta_s)
+        sb = bulk if sigma is None else sigma @ bulk
+        cb = cov @ bulk
+        t_ss = float(np.sum(sb * sb.T)) / N
+        t_sl = float(np.sum(sb * cb.T)) / N
+        t_ll = float(np.sum(cb * cb.T)) / N
+        a1, a2 = pi * u**2 * t_ss, pi * u**2 * t_sl
+        b1, b2 = c * us**2 * t_sl, c * us**2 * t_ll
+        h = (1 - a1) * (1 - b2) - a2 * b1
+        X, Y = (1 - b2) / h, b1 / h
+        Y_lam = lam * (1 - pi) * us**2 * t_sl / h
+        sigma_r = np.outer(mu, mu) + sigma_dense
+        sigma_s = np.outer(mu_beta, mu_beta) + cov
+        q_bar = np.linalg.inv(pi * u * sigma_r + c * us * sigma_s + self.gamma * np.eye(mu.shape[0]))
+        v = pi * u * mu + (1 - pi) * lam * us * mu_beta
+        qv = q_bar @ v
+        P_mu = float(mu @ qv)
+        P_beta = float(mu_beta @ qv)
+        q_sigma = float(qv @ qv) if sigma is None else float(qv @ sigma @ qv)
+        q_c = float(qv @ cov @ qv)
+        variance = (X - 1) * (1 - P_mu) ** 2 + X * q_sigma + Y * (1 + P_beta**2 + q_c) - 2 * Y_lam * P_beta
+        return P_mu, variance

@@ -19,6 +19,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from rmtsynth.errors import ParameterError
+from rmtsynth.core.domain import check_point
 from rmtsynth.core.fixed_point import default_tolerance, monotone_newton
 from rmtsynth.core.verifier import keep_rate, label_signal
 
@@ -105,45 +106,54 @@ class TheoryResult:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def _broadcast_grid(n, m, label_noise, rho, phi, gamma):
+@dataclass(frozen=True)
+class PointGrid:
+    """A flattened, checked grid of points and the quantities every theory needs there (section 2).
+
+    ``N = n + m``, ``pi = n / N``, ``alpha`` the keep rate, ``lam`` the label signal,
+    ``c = alpha (1 - pi)`` and ``kappa`` the keep rate's weight in the synthetic self-energy
+    (1, or alpha under the reference convention); ``shape`` is the broadcast shape.
+    """
+
+    shape: tuple[int, ...]
+    n: np.ndarray
+    m: np.ndarray
+    eps: np.ndarray
+    rho: np.ndarray
+    phi: np.ndarray
+    gamma: np.ndarray
+    N: np.ndarray
+    pi: np.ndarray
+    alpha: np.ndarray
+    lam: np.ndarray
+    c: np.ndarray
+    kappa: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.n.size)
+
+    def describe(self, k: int, p: int) -> str:
+        """Point k in words, for the solver's error messages."""
+        return (
+            f"n={self.n[k]:g}, m={self.m[k]:g}, p={p}, label_noise={self.eps[k]:g}, "
+            f"rho={self.rho[k]:g}, phi={self.phi[k]:g}, gamma={self.gamma[k]:g}"
+        )
+
+
+def point_grid(n, m, label_noise, rho, phi, gamma, convention: Convention = "exact") -> PointGrid:
+    """Broadcast and check the grid, then the sample fractions, keep rate and label signal."""
     arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (n, m, label_noise, rho, phi, gamma)))
-    shape = arrays[0].shape
-    return shape, [a.ravel() for a in arrays]
-
-
-def _check_grid(n, m, label_noise, rho, phi, gamma) -> None:
-    checks = (
-        ("n", n, np.all(n >= 0), "n must be >= 0"),
-        ("m", m, np.all(m >= 0), "m must be >= 0"),
-        ("n + m", n + m, np.all(n + m > 0), "n + m must be > 0"),
-        ("label_noise", label_noise, np.all((label_noise >= 0) & (label_noise <= 1)), "it must be between 0 and 1"),
-        ("rho", rho, np.all((rho >= 0) & (rho <= 1)), "it must be between 0 and 1"),
-        ("phi", phi, np.all((phi >= 0) & (phi <= 1)), "it must be between 0 and 1"),
-        ("gamma", gamma, np.all(gamma > 0), "it must be > 0"),
-    )
-    for name, values, ok, rule in checks:
-        if not ok or not np.all(np.isfinite(values)):
-            bad = values[~np.isfinite(values)] if not np.all(np.isfinite(values)) else values
-            raise ParameterError(f"{name} has an invalid value ({_first_bad(name, bad)}); {rule}.")
-
-
-def _first_bad(name: str, values: np.ndarray) -> str:
-    rules = {
-        "n": lambda v: v < 0,
-        "m": lambda v: v < 0,
-        "n + m": lambda v: v <= 0,
-        "gamma": lambda v: ~(v > 0),
-    }
-    rule = rules.get(name, lambda v: ~((v >= 0) & (v <= 1)))
-    bad = values[rule(values) | ~np.isfinite(values)]
-    return f"{bad.flat[0]:g}" if bad.size else "?"
-
-
-def _describe(k: int, n, m, label_noise, rho, phi, gamma, p) -> str:
-    return (
-        f"n={n[k]:g}, m={m[k]:g}, p={p}, label_noise={label_noise[k]:g}, "
-        f"rho={rho[k]:g}, phi={phi[k]:g}, gamma={gamma[k]:g}"
-    )
+    n, m, eps, rho, phi, gamma = (a.ravel() for a in arrays)
+    check_point(n, m, eps, rho, phi, gamma)
+    N = n + m
+    pi = n / N
+    alpha = keep_rate(eps, rho, phi)
+    lam = label_signal(eps, rho, phi)
+    c = alpha * (1.0 - pi)
+    # The reference convention puts the keep rate into the synthetic self-energy.
+    kappa = alpha if convention == "reference" else np.ones_like(alpha)
+    return PointGrid(arrays[0].shape, n, m, eps, rho, phi, gamma, N, pi, alpha, lam, c, kappa)
 
 
 def _moments(pi, c, u, us, lam, t_ss, t_sl, t_ll, G, H_sigma, H_C):
@@ -229,30 +239,42 @@ def evaluate(
     TheoryResult
         Arrays of the grid's broadcast shape.
     """
-    shape, (n, m, eps, rho, phi, gamma) = _broadcast_grid(n, m, label_noise, rho, phi, gamma)
-    _check_grid(n, m, eps, rho, phi, gamma)
-    kappa_ref = convention == "reference"
-    N = n + m
-    pi = n / N
-    alpha = keep_rate(eps, rho, phi)
-    lam = label_signal(eps, rho, phi)
-    c = alpha * (1.0 - pi)
-    kappa = alpha if kappa_ref else np.ones_like(alpha)
-
+    grid = point_grid(n, m, label_noise, rho, phi, gamma, convention)
     sp = spectrum
+    upper = np.stack(
+        [(sp.mult * sp.sigma).sum() / (grid.N * grid.gamma), grid.kappa * (sp.mult * sp.ell).sum() / (grid.N * grid.gamma)],
+        axis=1,
+    )
+    sol = monotone_newton(
+        _spectral_map(sp, grid),
+        upper,
+        default_tolerance(sp.p),
+        lambda k: grid.describe(k, sp.p),
+    )
+    u = 1.0 / (1.0 + sol.x[:, 0])
+    us = 1.0 / (1.0 + sol.x[:, 1])
+    t_ss, t_sl, t_ll, G, H_sigma, H_C = _spectral_traces_and_forms(sp, grid, u, us)
+    moments = _moments(grid.pi, grid.c, u, us, grid.lam, t_ss, t_sl, t_ll, G, H_sigma, H_C)
+    return _result(grid.shape, moments, sol, delta_gen=np.full(grid.size, np.nan), alpha=grid.alpha, lam=grid.lam)
+
+
+def _chunk_rows(spectrum: Spectrum) -> int:
+    """Grid points per chunk, so that a (points x groups) work array stays below _CHUNK_ELEMENTS."""
+    return max(1, _CHUNK_ELEMENTS // max(1, spectrum.ell.size))
+
+
+def _spectral_map(sp: Spectrum, grid: PointGrid):
+    """The fixed-point map (delta, delta_s) -> F and its Jacobian on the spectrum (section 5)."""
     w_s = sp.mult * sp.sigma
     w_l = sp.mult * sp.ell
-    sum_s = w_s.sum()
-    sum_l = w_l.sum()
-    upper = np.stack([sum_s / (N * gamma), kappa * sum_l / (N * gamma)], axis=1)
-    p = sp.p
+    gamma, pi, c, kappa, N = grid.gamma, grid.pi, grid.c, grid.kappa, grid.N
 
     def f_and_j(x, idx):
         u = 1.0 / (1.0 + x[:, 0])
         us = 1.0 / (1.0 + x[:, 1])
         out_f = np.empty_like(x)
         out_j = np.empty((x.shape[0], 2, 2))
-        step = max(1, _CHUNK_ELEMENTS // max(1, sp.ell.size))
+        step = _chunk_rows(sp)
         for lo in range(0, x.shape[0], step):
             sl = slice(lo, lo + step)
             ii = idx[sl]
@@ -272,24 +294,22 @@ def evaluate(
             out_j[sl, 1, 1] = kappa[ii] * dus * t_ll
         return out_f, out_j
 
-    sol = monotone_newton(
-        f_and_j,
-        upper,
-        default_tolerance(p),
-        lambda k: _describe(k, n, m, eps, rho, phi, gamma, p),
-    )
-    delta, delta_s = sol.x[:, 0], sol.x[:, 1]
-    u = 1.0 / (1.0 + delta)
-    us = 1.0 / (1.0 + delta_s)
+    return f_and_j
 
-    K = n.size
+
+def _spectral_traces_and_forms(sp: Spectrum, grid: PointGrid, u: np.ndarray, us: np.ndarray):
+    """At the fixed point: the second-order traces t_ss, t_sl, t_ll and the 2x2 forms G, H_sigma, H_C."""
+    w_s = sp.mult * sp.sigma
+    w_l = sp.mult * sp.ell
+    gamma, pi, c, N = grid.gamma, grid.pi, grid.c, grid.N
+    K = grid.size
     t_ss = np.empty(K)
     t_sl = np.empty(K)
     t_ll = np.empty(K)
     G = np.empty((K, 2, 2))
     H_sigma = np.empty((K, 2, 2))
     H_C = np.empty((K, 2, 2))
-    step = max(1, _CHUNK_ELEMENTS // max(1, sp.ell.size))
+    step = _chunk_rows(sp)
     for lo in range(0, K, step):
         sl = slice(lo, lo + step)
         d = gamma[sl, None] + (pi[sl] * u[sl])[:, None] * sp.sigma + (c[sl] * us[sl])[:, None] * sp.ell
@@ -303,9 +323,7 @@ def evaluate(
             target[sl, 0, 1] = weights @ sp.ab
             target[sl, 1, 0] = target[sl, 0, 1]
             target[sl, 1, 1] = weights @ sp.bb
-
-    moments = _moments(pi, c, u, us, lam, t_ss, t_sl, t_ll, G, H_sigma, H_C)
-    return _result(shape, moments, sol, delta_gen=np.full(K, np.nan), alpha=alpha, lam=lam)
+    return t_ss, t_sl, t_ll, G, H_sigma, H_C
 
 
 def _result(shape: tuple[int, ...], moments, sol, *, delta_gen, alpha, lam) -> TheoryResult:
@@ -372,20 +390,36 @@ def evaluate_estimated(
     to mu), independent of Z; a mean estimated from the same n_hat samples is not covered (use the
     plug-in of the sampled C instead).
     """
-    shape, (n, m, eps, rho, phi, gamma) = _broadcast_grid(n, m, label_noise, rho, phi, gamma)
-    _check_grid(n, m, eps, rho, phi, gamma)
-    n_hat = np.broadcast_to(np.asarray(n_hat, dtype=float), shape).ravel()
+    grid = point_grid(n, m, label_noise, rho, phi, gamma, convention)
+    n_hat = np.broadcast_to(np.asarray(n_hat, dtype=float), grid.shape).ravel()
     if np.any(~(n_hat > 0)):
         raise ParameterError(f"n_hat has an invalid value ({n_hat[~(n_hat > 0)][0]:g}); it must be > 0.")
-    N = n + m
-    pi = n / N
-    eta = p / N
+    eta = p / grid.N
     c_hat = p / n_hat
-    alpha = keep_rate(eps, rho, phi)
-    lam = label_signal(eps, rho, phi)
-    c = alpha * (1.0 - pi)
-    kappa = alpha if convention == "reference" else np.ones_like(alpha)
-    upper = np.stack([eta / gamma, kappa * eta / gamma], axis=1)
+    upper = np.stack([eta / grid.gamma, grid.kappa * eta / grid.gamma], axis=1)
+    sol = monotone_newton(
+        _marchenko_pastur_map(grid, eta, c_hat),
+        upper,
+        default_tolerance(p),
+        lambda k: grid.describe(k, p) + f", n_hat={n_hat[k]:g}",
+    )
+    u = 1.0 / (1.0 + sol.x[:, 0])
+    us = 1.0 / (1.0 + sol.x[:, 1])
+    b, delta_bar, h_bar, tr_r, tr_r2, tr_cr2, tr_c2r2 = _mp_traces(grid.gamma + grid.pi * u, grid.c * us, c_hat)
+    # Quadratic forms in mu, mu_beta concentrate on (Gram entry) x (1/p) tr f(C), since both are
+    # independent of Z.
+    mu2 = float(mu_norm) ** 2
+    gram = np.array([[mu2, alignment * mu2], [alignment * mu2, alignment**2 * mu2 + shift**2]])
+    G = tr_r[:, None, None] * gram
+    H_sigma = tr_r2[:, None, None] * gram
+    H_C = tr_cr2[:, None, None] * gram
+    moments = _moments(grid.pi, grid.c, u, us, grid.lam, eta * tr_r2, eta * tr_cr2, eta * tr_c2r2, G, H_sigma, H_C)
+    return _result(grid.shape, moments, sol, delta_gen=delta_bar, alpha=grid.alpha, lam=grid.lam)
+
+
+def _marchenko_pastur_map(grid: PointGrid, eta: np.ndarray, c_hat: np.ndarray):
+    """The fixed-point map and its Jacobian with C's traces replaced by their MP limits (section 7)."""
+    gamma, pi, c, kappa = grid.gamma, grid.pi, grid.c, grid.kappa
 
     def f_and_j(x, idx):
         u = 1.0 / (1.0 + x[:, 0])
@@ -404,24 +438,4 @@ def evaluate_estimated(
         j[:, 1, 1] = kappa[idx] * dus * e * tr_c2r2
         return f, j
 
-    sol = monotone_newton(
-        f_and_j,
-        upper,
-        default_tolerance(p),
-        lambda k: _describe(k, n, m, eps, rho, phi, gamma, p) + f", n_hat={n_hat[k]:g}",
-    )
-    delta, delta_s = sol.x[:, 0], sol.x[:, 1]
-    u = 1.0 / (1.0 + delta)
-    us = 1.0 / (1.0 + delta_s)
-    s = gamma + pi * u
-    k = c * us
-    b, delta_bar, h_bar, tr_r, tr_r2, tr_cr2, tr_c2r2 = _mp_traces(s, k, c_hat)
-    # Quadratic forms in mu, mu_beta concentrate on (Gram entry) x (1/p) tr f(C), since both are
-    # independent of Z.
-    mu2 = float(mu_norm) ** 2
-    gram = np.array([[mu2, alignment * mu2], [alignment * mu2, alignment**2 * mu2 + shift**2]])
-    G = tr_r[:, None, None] * gram
-    H_sigma = tr_r2[:, None, None] * gram
-    H_C = tr_cr2[:, None, None] * gram
-    moments = _moments(pi, c, u, us, lam, eta * tr_r2, eta * tr_cr2, eta * tr_c2r2, G, H_sigma, H_C)
-    return _result(shape, moments, sol, delta_gen=delta_bar, alpha=alpha, lam=lam)
+    return f_and_j

@@ -26,8 +26,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from rmtsynth.core.fixed_point import default_tolerance
-from rmtsynth.core.theory import Spectrum, TheoryResult, evaluate, signed_accuracy
-from rmtsynth.core.verifier import keep_rate, label_signal
+from rmtsynth.core.theory import PointGrid, Spectrum, TheoryResult, evaluate, point_grid, signed_accuracy
 from rmtsynth.errors import ConvergenceError, ParameterError
 
 _MAX_NEWTON_ROUNDS = 100
@@ -204,21 +203,6 @@ class _DensePoint:
         return out
 
 
-def _validate(n, m, label_noise, rho, phi, gamma) -> None:
-    checks = (
-        ("n", n >= 0),
-        ("m", m >= 0),
-        ("n + m", n + m > 0),
-        ("label_noise", (label_noise >= 0) & (label_noise <= 1)),
-        ("rho", (rho >= 0) & (rho <= 1)),
-        ("phi", (phi >= 0) & (phi <= 1)),
-        ("gamma", gamma > 0),
-    )
-    for name, ok in checks:
-        if not np.all(ok):
-            raise ParameterError(f"{name} is out of its domain at some point of the grid.")
-
-
 def evaluate_two_covariance(
     model: TwoCovarianceModel,
     n,
@@ -252,88 +236,98 @@ def evaluate_two_covariance(
     orthant restarts the point from the upper solution (tr Sigma_r/(N gamma),
     tr Sigma_s/(N gamma)), from which the iterates decrease monotonically (THEORY.md 5).
     """
-    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (n, m, label_noise, rho, phi, gamma)))
-    shape = arrays[0].shape
-    n, m, eps, rho, phi, gamma = (a.ravel() for a in arrays)
-    _validate(n, m, eps, rho, phi, gamma)
-    N = n + m
-    pi = n / N
-    alpha = keep_rate(eps, rho, phi)
-    lam = label_signal(eps, rho, phi)
-    c = alpha * (1.0 - pi)
-    K = n.size
+    grid = point_grid(n, m, label_noise, rho, phi, gamma)
+    K = grid.size
     follow_surrogate = start is None
     if follow_surrogate:
-        surrogate = evaluate(model.surrogate_spectrum(), n, m, eps, rho, phi, gamma)
+        surrogate = evaluate(model.surrogate_spectrum(), grid.n, grid.m, grid.eps, grid.rho, grid.phi, grid.gamma)
         start = np.stack([surrogate.delta_real.ravel(), surrogate.delta_synth.ravel()], axis=1)
     start = np.asarray(start, dtype=float).reshape(K, 2)
     # The ratio of the exact fixed point to the surrogate's varies slowly along a curve, so the
     # previous point's ratio corrects the next point's start.
     correction = np.ones(2)
-    tol = default_tolerance(model.p)
-    tr_real = float(np.trace(model.real_cov))
-    tr_synth = float(np.trace(model.synth_cov))
     out = {key: np.empty(K) for key in ("mean", "variance", "delta_real", "delta_synth", "residual")}
     rounds = np.zeros(K, dtype=np.int64)
-    V = np.stack([model.real_mean, model.synth_mean], axis=1)
     for k in range(K):
-        upper = np.array([tr_real / (N[k] * gamma[k]), tr_synth / (N[k] * gamma[k])])
-        x = np.minimum(np.maximum(start[k] * correction, 0.0), upper)
-        point = None
-        restarted = False
-        for it in range(_MAX_NEWTON_ROUNDS):
-            u, us = 1.0 / (1.0 + x[0]), 1.0 / (1.0 + x[1])
-            point = _DensePoint(model, gamma[k], pi[k] * u, c[k] * us)
-            F = np.array([point.trace_real, point.trace_synth]) / N[k]
-            g = x - F
-            scale = max(np.abs(x).max(), np.finfo(float).tiny)
-            res = np.abs(g).max() / scale
-            if res <= tol:
-                break
-            du, dus = pi[k] * u**2, c[k] * us**2
-            J = np.array([[du * point.T_rr, dus * point.T_rs], [du * point.T_rs, dus * point.T_ss]]) / N[k]
-            with np.errstate(all="ignore"):
-                cand = x - np.linalg.solve(np.eye(2) - J, g)
-            if not np.all(np.isfinite(cand)) or np.any(cand < -1e-15 * scale):
-                if restarted:
-                    cand = F  # a plain step from an upper solution stays an upper solution
-                else:
-                    cand, restarted = upper.copy(), True
-            cand = np.maximum(cand, 0.0)
-            if np.abs(cand - x).max() <= tol * scale:
-                x = cand
-                u, us = 1.0 / (1.0 + x[0]), 1.0 / (1.0 + x[1])
-                point = _DensePoint(model, gamma[k], pi[k] * u, c[k] * us)
-                res = np.abs(x - np.array([point.trace_real, point.trace_synth]) / N[k]).max() / scale
-                break
-            x = cand
-        else:
-            raise ConvergenceError(
-                f"The two-covariance fixed point did not converge at n={n[k]:g}, m={m[k]:g}, gamma={gamma[k]:g}."
-            )
-        rounds[k] = it
+        x, point, res, rounds[k] = _dense_fixed_point(model, grid, k, start[k] * correction)
         if follow_surrogate:
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = x / start[k]
             correction = np.where(np.isfinite(ratio) & (ratio > 0), ratio, 1.0)
-        u, us = 1.0 / (1.0 + x[0]), 1.0 / (1.0 + x[1])
-        BV = point.solve(V)
-        G = V.T @ BV
-        H_real = BV.T @ model.real_cov @ BV
-        H_synth = BV.T @ model.synth_cov @ BV
-        kr, ks = model.real_mean_noise, model.synth_mean_noise
-        if kr or ks:
-            G = G - np.diag([kr * point.trace_real, ks * point.trace_synth])
-            H_real = H_real - np.diag([kr * point.T_rr, ks * point.T_rs])
-            H_synth = H_synth - np.diag([kr * point.T_rs, ks * point.T_ss])
-        st = Statistics(
-            pi=pi[k], c=c[k], u=u, u_s=us, label_weight=(1.0 - pi[k]) * lam[k],
-            t_rr=point.T_rr / N[k], t_rs=point.T_rs / N[k], t_ss=point.T_ss / N[k],
-            G=G, H_real=H_real, H_synth=H_synth,
-        )
+        st = _point_statistics(model, grid, k, x, point)
         out["mean"][k], out["variance"][k] = moments_from_statistics(st)
         out["delta_real"][k], out["delta_synth"][k] = x
         out["residual"][k] = res
+    return _two_covariance_result(grid, out, rounds)
+
+
+def _dense_fixed_point(
+    model: TwoCovarianceModel, grid: PointGrid, k: int, guess: np.ndarray
+) -> tuple[np.ndarray, _DensePoint, float, int]:
+    """(delta_r, delta_s) at point k by Newton from ``guess``: the root, its dense traces, residual and rounds."""
+    n, m, gamma, N, pi, c = grid.n, grid.m, grid.gamma, grid.N, grid.pi, grid.c
+    tol = default_tolerance(model.p)
+    tr_real = float(np.trace(model.real_cov))
+    tr_synth = float(np.trace(model.synth_cov))
+    upper = np.array([tr_real / (N[k] * gamma[k]), tr_synth / (N[k] * gamma[k])])
+    x = np.minimum(np.maximum(guess, 0.0), upper)
+    restarted = False
+    for it in range(_MAX_NEWTON_ROUNDS):
+        u, us = 1.0 / (1.0 + x[0]), 1.0 / (1.0 + x[1])
+        point = _DensePoint(model, gamma[k], pi[k] * u, c[k] * us)
+        F = np.array([point.trace_real, point.trace_synth]) / N[k]
+        g = x - F
+        scale = max(np.abs(x).max(), np.finfo(float).tiny)
+        res = np.abs(g).max() / scale
+        if res <= tol:
+            return x, point, res, it
+        du, dus = pi[k] * u**2, c[k] * us**2
+        J = np.array([[du * point.T_rr, dus * point.T_rs], [du * point.T_rs, dus * point.T_ss]]) / N[k]
+        with np.errstate(all="ignore"):
+            cand = x - np.linalg.solve(np.eye(2) - J, g)
+        if not np.all(np.isfinite(cand)) or np.any(cand < -1e-15 * scale):
+            if restarted:
+                cand = F  # a plain step from an upper solution stays an upper solution
+            else:
+                cand, restarted = upper.copy(), True
+        cand = np.maximum(cand, 0.0)
+        if np.abs(cand - x).max() <= tol * scale:
+            x = cand
+            u, us = 1.0 / (1.0 + x[0]), 1.0 / (1.0 + x[1])
+            point = _DensePoint(model, gamma[k], pi[k] * u, c[k] * us)
+            res = np.abs(x - np.array([point.trace_real, point.trace_synth]) / N[k]).max() / scale
+            return x, point, res, it
+        x = cand
+    raise ConvergenceError(
+        f"The two-covariance fixed point did not converge at n={n[k]:g}, m={m[k]:g}, gamma={gamma[k]:g}."
+    )
+
+
+def _point_statistics(
+    model: TwoCovarianceModel, grid: PointGrid, k: int, x: np.ndarray, point: _DensePoint
+) -> Statistics:
+    """The traces and the (debiased) 2x2 forms in V = [mu_r, mu_s] at point k's fixed point x."""
+    pi, c, N = grid.pi[k], grid.c[k], grid.N[k]
+    u, us = 1.0 / (1.0 + x[0]), 1.0 / (1.0 + x[1])
+    V = np.stack([model.real_mean, model.synth_mean], axis=1)
+    BV = point.solve(V)
+    G = V.T @ BV
+    H_real = BV.T @ model.real_cov @ BV
+    H_synth = BV.T @ model.synth_cov @ BV
+    kr, ks = model.real_mean_noise, model.synth_mean_noise
+    if kr or ks:
+        G = G - np.diag([kr * point.trace_real, ks * point.trace_synth])
+        H_real = H_real - np.diag([kr * point.T_rr, ks * point.T_rs])
+        H_synth = H_synth - np.diag([kr * point.T_rs, ks * point.T_ss])
+    return Statistics(
+        pi=pi, c=c, u=u, u_s=us, label_weight=(1.0 - pi) * grid.lam[k],
+        t_rr=point.T_rr / N, t_rs=point.T_rs / N, t_ss=point.T_ss / N,
+        G=G, H_real=H_real, H_synth=H_synth,
+    )
+
+
+def _two_covariance_result(grid: PointGrid, out: dict[str, np.ndarray], rounds: np.ndarray) -> TheoryResult:
+    """The per-point moments and fixed points as a TheoryResult of the grid's shape."""
     mean, variance = out["mean"], out["variance"]
     second = mean**2 + variance
     fields_ = {
@@ -344,10 +338,10 @@ def evaluate_two_covariance(
         "risk": second + 1.0 - 2.0 * mean,
         "delta_real": out["delta_real"],
         "delta_synth": out["delta_synth"],
-        "delta_gen": np.full(K, np.nan),
-        "alpha": alpha,
-        "lam": lam,
+        "delta_gen": np.full(grid.size, np.nan),
+        "alpha": grid.alpha,
+        "lam": grid.lam,
         "newton_rounds": rounds,
         "residual": out["residual"],
     }
-    return TheoryResult(**{key: np.asarray(v).reshape(shape) for key, v in fields_.items()})
+    return TheoryResult(**{key: np.asarray(v).reshape(grid.shape) for key, v in fields_.items()})

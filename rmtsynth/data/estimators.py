@@ -220,43 +220,78 @@ def g_estimator_two_covariance(
     arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (m, label_noise, rho, phi)))
     shape = arrays[0].shape
     m, eps, rho, phi = (a.ravel() for a in arrays)
-    n = float(real.rows)
-    kr, ks = real.mean_noise, synthetic.mean_noise
-    Sr = real.covariance
-    Ss = synthetic.covariance
-    V = np.stack([real.mu, synthetic.mu], axis=1)
-    p = Sr.shape[0]
+    resolvent = _SampleResolvent(real, synthetic, gamma)
+    n = resolvent.n
     out = {key: np.empty(m.size) for key in ("mean", "variance", "ratio", "u", "u_synth", "b")}
     starts = None if start is None else np.broadcast_to(np.asarray(start, dtype=float), shape).ravel()
     alpha = keep_rate(eps, rho, phi)
     lam = label_signal(eps, rho, phi)
+    for j in range(m.size):
+        N = n + m[j]
+        t = n / N
+        c = alpha[j] * m[j] / N
+        b = _starting_b(c, None if starts is None else starts[j], out["u_synth"][j - 1] if j > 0 else None)
+        b, chol, RS = resolvent.synthetic_fixed_point(t, c, N, b, tol, m[j])
+        st = resolvent.statistics(t, b, c, N, lam[j] * m[j] / N, chol, RS)
+        mean, variance = moments_from_statistics(st)
+        out["mean"][j], out["variance"][j] = mean, variance
+        out["ratio"][j] = _ratio(mean, variance)
+        out["u"][j], out["u_synth"][j], out["b"][j] = st.u, st.u_s, b
+    result = {key: value.reshape(shape) for key, value in out.items()}
+    result["accuracy"] = ndtr(result["ratio"])
+    return result
 
-    def factor(t: float, b: float):
-        system = t * Sr + b * Ss
-        system[np.diag_indices(p)] += gamma
+
+def _starting_b(c: float, given: float | None, previous_u_synth: float | None) -> float:
+    """Where the synthetic fixed point starts: a given b inside (0, c), else c times the previous
+    point's u_s (along a curve u_s changes slowly), else the upper solution b = c."""
+    if given is not None:
+        return float(given) if 0.0 < given < c else c
+    if previous_u_synth is not None and 0.0 < previous_u_synth < 1.0:
+        return c * float(previous_u_synth)
+    return c
+
+
+def _population_derivatives(f_t, f_b, a_t: float, a_b: float):
+    """(F_a, F_b) of F(a(t, b), b) known through (t, b): F_a = F_t / a_t, F_b = F_b|_t - F_a a_b."""
+    f_a = f_t / a_t
+    return f_a, f_b - f_a * a_b
+
+
+@dataclass(frozen=True)
+class _SampleResolvent:
+    """R = (t Sigma_hat_r + b Sigma_s + gamma I)^{-1} for the real rows' fit and a synthetic law."""
+
+    real: GaussianFit
+    synthetic: SyntheticSource
+    gamma: float
+
+    @property
+    def n(self) -> float:
+        return float(self.real.rows)
+
+    def factor(self, t: float, b: float) -> np.ndarray:
+        """The Cholesky factor of R^{-1}."""
+        system = t * self.real.covariance + b * self.synthetic.covariance
+        system[np.diag_indices(system.shape[0])] += self.gamma
         chol, info = lapack.dpotrf(system, lower=1)
         if info != 0:
             raise RmtsynthError("The sample resolvent is not positive definite; gamma must be > 0.")
         return chol
 
-    for j in range(m.size):
-        N = n + m[j]
-        t = n / N
-        c = alpha[j] * m[j] / N
-        # One-dimensional fixed point for b = c u_s by Newton. f(b) = c/(1 + tr(Sigma_s R)/N) is
-        # increasing and concave in b, so from the upper solution b = c the iterates decrease
-        # monotonically; from any other start one Newton step lands on an upper solution.
-        b = c
-        if starts is not None and 0.0 < starts[j] < c:
-            b = float(starts[j])
-        elif starts is None and j > 0 and 0.0 < out["u_synth"][j - 1] < 1.0:
-            # Along a curve u_s changes slowly: the previous point's u_s gives a close start.
-            b = c * float(out["u_synth"][j - 1])
+    def synthetic_fixed_point(
+        self, t: float, c: float, N: float, b: float, tol: float, m: float
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """b = c / (1 + tr(Sigma_s R)/N) by Newton from ``b``: (b, the factor at b, R Sigma_s)."""
+        Ss = self.synthetic.covariance
         chol = RS = None
         if c > 0:
+            # f(b) = c/(1 + tr(Sigma_s R)/N) is increasing and concave in b, so from the upper
+            # solution b = c the iterates decrease monotonically; from any other start one Newton
+            # step lands on an upper solution.
             from_upper = b == c
             for _ in range(100):
-                chol = factor(t, b)
+                chol = self.factor(t, b)
                 RS, _ = lapack.dpotrs(chol, Ss, lower=1)
                 s = float(np.trace(RS))
                 s2 = float(np.sum(RS * RS.T))
@@ -274,10 +309,19 @@ def g_estimator_two_covariance(
                 else:
                     b, from_upper = c, True
             else:
-                raise RmtsynthError(f"The synthetic fixed point did not converge at m = {m[j]:g}.")
+                raise RmtsynthError(f"The synthetic fixed point did not converge at m = {m:g}.")
         if chol is None:
-            chol = factor(t, b)
+            chol = self.factor(t, b)
             RS, _ = lapack.dpotrs(chol, Ss, lower=1)
+        return b, chol, RS
+
+    def statistics(
+        self, t: float, b: float, c: float, N: float, label_weight: float, chol: np.ndarray, RS: np.ndarray
+    ) -> Statistics:
+        """The population traces and forms of THEORY.md 13.4, estimated from R at (t, b)."""
+        n = self.n
+        kr, ks = self.real.mean_noise, self.synthetic.mean_noise
+        Sr, Ss = self.real.covariance, self.synthetic.covariance
         RR, _ = lapack.dpotrs(chol, Sr, lower=1)
         s1 = float(np.trace(RR))          # tr(Sigma_hat R)
         s_S = float(np.trace(RS))         # tr(Sigma_s R)
@@ -299,39 +343,23 @@ def g_estimator_two_covariance(
         D_s = s_S
         D_s_t = -s_rS
         D_s_b = -s_SS
-
-        def pop_derivs(f_t, f_b):
-            # F(a(t, b), b) known through (t, b): F_a = F_t / a_t, F_b = F_b|_t - F_a a_b.
-            f_a = f_t / a_t
-            return f_a, f_b - f_a * a_b
-
-        Dr_a, Dr_b = pop_derivs(D_r_t, D_r_b)
-        Ds_a, Ds_b = pop_derivs(D_s_t, D_s_b)
+        Dr_a, Dr_b = _population_derivatives(D_r_t, D_r_b, a_t, a_b)
+        Ds_a, Ds_b = _population_derivatives(D_s_t, D_s_b, a_t, a_b)
         T_rr = -Dr_a
         # tr(Sigma_r B Sigma_s B) has two estimates, -dD_r/db and -dD_s/da; their mean is used.
         T_rs = -0.5 * (Dr_b + Ds_a)
         T_ss = -Ds_b
+        V = np.stack([self.real.mu, self.synthetic.mu], axis=1)
         RV, _ = lapack.dpotrs(chol, V, lower=1)
-        G = V.T @ RV
-        G_t = -(RV.T @ Sr @ RV)
-        G_b = -(RV.T @ Ss @ RV)
-        G = G - np.diag([kr * D_r, ks * D_s])
-        G_t = G_t - np.diag([kr * D_r_t, ks * D_s_t])
-        G_b = G_b - np.diag([kr * D_r_b, ks * D_s_b])
-        G_a, G_bb = pop_derivs(G_t, G_b)
-        u_s = 1.0 / (1.0 + D_s / N)
-        st = Statistics(
-            pi=t, c=c, u=u, u_s=u_s, label_weight=lam[j] * m[j] / N,
+        G = V.T @ RV - np.diag([kr * D_r, ks * D_s])
+        G_t = -(RV.T @ Sr @ RV) - np.diag([kr * D_r_t, ks * D_s_t])
+        G_b = -(RV.T @ Ss @ RV) - np.diag([kr * D_r_b, ks * D_s_b])
+        G_a, G_bb = _population_derivatives(G_t, G_b, a_t, a_b)
+        return Statistics(
+            pi=t, c=c, u=u, u_s=1.0 / (1.0 + D_s / N), label_weight=label_weight,
             t_rr=T_rr / N, t_rs=T_rs / N, t_ss=T_ss / N,
             G=(G + G.T) / 2.0, H_real=-(G_a + G_a.T) / 2.0, H_synth=-(G_bb + G_bb.T) / 2.0,
         )
-        mean, variance = moments_from_statistics(st)
-        out["mean"][j], out["variance"][j] = mean, variance
-        out["ratio"][j] = _ratio(mean, variance)
-        out["u"][j], out["u_synth"][j], out["b"][j] = u, u_s, b
-    result = {key: value.reshape(shape) for key, value in out.items()}
-    result["accuracy"] = ndtr(result["ratio"])
-    return result
 
 
 # --------------------------------------------------------------------------------------------

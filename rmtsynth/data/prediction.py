@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any, Union
 
 import numpy as np
 from scipy.special import ndtr
 
-from rmtsynth.core.two_covariance import evaluate_two_covariance, kept_rows_parameters, make_model
+from rmtsynth.core.two_covariance import TwoCovarianceModel, evaluate_two_covariance, kept_rows_parameters, make_model
 from rmtsynth.core.verifier import NAMED_VERIFIERS, keep_rate, label_signal
 from rmtsynth.data.estimators import (
     SyntheticSource,
@@ -49,7 +50,7 @@ from rmtsynth.data.estimators import (
     shape_corrected_accuracy,
     shrunk_within_class_covariance,
 )
-from rmtsynth.data.protocols import fit_gaussian, stratified_split
+from rmtsynth.data.protocols import GaussianFit, fit_gaussian, stratified_split
 from rmtsynth.sim.samplers import ridge_weights
 from rmtsynth.errors import RmtsynthError
 
@@ -136,7 +137,24 @@ def _ratio(mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
     return np.where((sd == 0) & (mean == 0), 0.0, ratio)
 
 
-def _theory(real, source, m_values, eps, rates, estimator, gamma, starts=None):
+@dataclass(frozen=True)
+class _VerifierTheory:
+    """The theory for one verifier over m: the score's mean, variance and ratio, the synthetic
+    fixed point b (NaN for the dense estimators), the expected kept rows and the kept labels'
+    correlation with the true class."""
+
+    mean: np.ndarray
+    variance: np.ndarray
+    ratio: np.ndarray
+    b: np.ndarray
+    expected_kept: np.ndarray
+    label_correlation: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _theory(real, source, m_values, eps, rates, estimator, gamma, starts=None) -> list[_VerifierTheory]:
     """Mean, variance and ratio per verifier (13.4 with N = n + K)."""
     out = []
     for v, (rho, phi) in enumerate(rates):
@@ -151,24 +169,24 @@ def _theory(real, source, m_values, eps, rates, estimator, gamma, starts=None):
                                              start=None if starts is None else starts[v])
             mean, variance, b = got["mean"], got["variance"], got["b"]
         else:
-            real_cov = shrunk_within_class_covariance(real) if estimator == "nls" else real.covariance
-            debias = estimator == "nls"
-            model = make_model(
-                real_cov, source.covariance, real.mu, source.mu,
-                real_mean_noise=real.mean_noise if debias else 0.0,
-                synth_mean_noise=source.mean_noise if debias else 0.0,
-            )
-            got = evaluate_two_covariance(model, real.rows, m_k, eps_k, rho_k, phi_k, gamma)
+            got = evaluate_two_covariance(_dense_model(real, source, estimator), real.rows, m_k, eps_k, rho_k, phi_k, gamma)
             mean, variance = got.mean, got.variance
-        out.append({
-            "mean": np.asarray(mean, dtype=float),
-            "variance": np.asarray(variance, dtype=float),
-            "ratio": _ratio(np.asarray(mean, dtype=float), np.asarray(variance, dtype=float)),
-            "b": np.asarray(b, dtype=float),
-            "expected_kept": kept,
-            "label_correlation": correlation,
-        })
+        mean = np.asarray(mean, dtype=float)
+        variance = np.asarray(variance, dtype=float)
+        out.append(_VerifierTheory(mean=mean, variance=variance, ratio=_ratio(mean, variance),
+                                   b=np.asarray(b, dtype=float), expected_kept=kept, label_correlation=correlation))
     return out
+
+
+def _dense_model(real: GaussianFit, source: SyntheticSource, estimator: str) -> TwoCovarianceModel:
+    """The two-covariance model of the ``nls`` (shrunk, debiased) or ``plugin`` (raw) estimator."""
+    real_cov = shrunk_within_class_covariance(real) if estimator == "nls" else real.covariance
+    debias = estimator == "nls"
+    return make_model(
+        real_cov, source.covariance, real.mu, source.mu,
+        real_mean_noise=real.mean_noise if debias else 0.0,
+        synth_mean_noise=source.mean_noise if debias else 0.0,
+    )
 
 
 def _fold_labels(y: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
@@ -207,9 +225,9 @@ def _cross_fit(X, y, pool, m_values, rates, use_kept_flags, gamma, label_noise, 
             p = Zf.shape[1]
             source, eps = SyntheticSource(mu=np.zeros(p), covariance=np.zeros((p, p))), 0.0
         theory = _theory(real, source, m_values, eps, rates, estimator, gamma,
-                         starts=[t["b"] for t in full] if estimator == "g" else None)
+                         starts=[t.b for t in full] if estimator == "g" else None)
         for v, (rho, phi) in enumerate(rates):
-            fold_gauss[v] += ndtr(theory[v]["ratio"])
+            fold_gauss[v] += ndtr(theory[v].ratio)
             gram, moment, kept_rows, done = gram0.copy(), moment0.copy(), 0, 0
             if pool is not None:
                 keep = pool.kept if use_kept_flags[v] else np.where(truth, uniforms < phi, uniforms < rho)
@@ -227,6 +245,57 @@ def _cross_fit(X, y, pool, m_values, rates, use_kept_flags, gamma, label_noise, 
     return correct / n, fold_gauss / folds
 
 
+@dataclass(frozen=True)
+class _Prediction:
+    """The prediction for one verifier over m (see :func:`predict_heldout` for the fields);
+    ``accuracy`` maps each correction to its accuracies."""
+
+    m: np.ndarray
+    accuracy: dict[str, np.ndarray]
+    accuracy_gaussian: np.ndarray
+    ratio: np.ndarray
+    mean: np.ndarray
+    variance: np.ndarray
+    expected_kept: np.ndarray
+    label_noise: np.ndarray
+    rho: np.ndarray
+    phi: np.ndarray
+    label_correlation: np.ndarray
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """What the prediction learns from the training rows and the pool: the real rows' fit, the
+    pool (None without one), the synthetic law, its label noise and the verifier's estimated rates."""
+
+    real: GaussianFit
+    pool: _Pool | None
+    source: SyntheticSource
+    label_noise: float
+    estimated_rates: tuple[float, float]
+
+
+def _fit_sources(X_train, y_train, synthetic, m_values: np.ndarray, label_noise: float | None) -> _Sources:
+    """Standardise with the training rows, fit them, and estimate the pool's law in those coordinates."""
+    loc, scale = fit_standardisation(X_train)
+    Z = (X_train - loc) / scale
+    real = fit_gaussian(Z, y_train)
+    if synthetic is None:
+        if np.any(m_values != 0):
+            raise RmtsynthError("Synthetic sizes m > 0 need a synthetic pool.")
+        p = Z.shape[1]
+        source = SyntheticSource(mu=np.zeros(p), covariance=np.zeros((p, p)))
+        return _Sources(real, None, source, 0.0, NAMED_VERIFIERS["none"])
+    pool = _Pool(synthetic)
+    if m_values.max() > pool.rows:
+        raise RmtsynthError(f"m = {m_values.max():g} exceeds the {pool.rows} rows of the synthetic pool.")
+    _, est = pool.estimate(loc, scale, label_noise)
+    return _Sources(real, pool, est.source(), est.label_noise, (est.rho, est.phi))
+
+
 def _predict(
     X_train: np.ndarray,
     y_train: np.ndarray,
@@ -240,32 +309,16 @@ def _predict(
     corrections: Sequence[str],
     folds: int,
     seed_seq: np.random.SeedSequence,
-) -> list[dict[str, Any]]:
-    loc, scale = fit_standardisation(X_train)
-    Z = (X_train - loc) / scale
-    real = fit_gaussian(Z, y_train)
-    pool = None
-    if synthetic is not None:
-        pool = _Pool(synthetic)
-        if m_values.max() > pool.rows:
-            raise RmtsynthError(f"m = {m_values.max():g} exceeds the {pool.rows} rows of the synthetic pool.")
-        _, est = pool.estimate(loc, scale, label_noise)
-        source, eps = est.source(), est.label_noise
-        estimated_rates = (est.rho, est.phi)
-    else:
-        if np.any(m_values != 0):
-            raise RmtsynthError("Synthetic sizes m > 0 need a synthetic pool.")
-        p = Z.shape[1]
-        source = SyntheticSource(mu=np.zeros(p), covariance=np.zeros((p, p)))
-        eps = 0.0
-        estimated_rates = NAMED_VERIFIERS["none"]
+) -> list[_Prediction]:
+    fit = _fit_sources(X_train, y_train, synthetic, m_values, label_noise)
+    pool, eps, estimated_rates = fit.pool, fit.label_noise, fit.estimated_rates
     rates = [_verifier_rates(v, estimated_rates) for v in verifiers]
     use_kept_flags = [
         pool is not None and pool.kept is not None and (v is None or v == "estimated") and
         np.isfinite(estimated_rates[0]) for v in verifiers
     ]
-    full = _theory(real, source, m_values, eps, rates, estimator, gamma)
-    gaussian = [ndtr(t["ratio"]) for t in full]
+    full = _theory(fit.real, fit.source, m_values, eps, rates, estimator, gamma)
+    gaussian = [ndtr(t.ratio) for t in full]
     by_correction: dict[str, list[np.ndarray]] = {}
     for correction in corrections:
         # Each correction draws its folds from its own stream, so adding one changes no other.
@@ -275,27 +328,27 @@ def _predict(
             by_correction[correction] = gaussian
         elif correction == "score-shape":
             residuals = score_shape_residuals(X_train, y_train, gamma, sub_rng, folds=folds)
-            by_correction[correction] = [shape_corrected_accuracy(residuals, t["ratio"]) for t in full]
+            by_correction[correction] = [shape_corrected_accuracy(residuals, t.ratio) for t in full]
         else:
             cv, fold_gauss = _cross_fit(X_train, y_train, pool, m_values, rates, use_kept_flags, gamma,
                                         label_noise, estimator, folds, sub_rng, full)
             by_correction[correction] = [cv[v] + gaussian[v] - fold_gauss[v] for v in range(len(rates))]
-    results = []
-    for v, (rho, phi) in enumerate(rates):
-        results.append({
-            "m": m_values.astype(float),
-            "accuracy": {name: np.asarray(acc[v], dtype=float) for name, acc in by_correction.items()},
-            "accuracy_gaussian": np.asarray(gaussian[v], dtype=float),
-            "ratio": full[v]["ratio"],
-            "mean": full[v]["mean"],
-            "variance": full[v]["variance"],
-            "expected_kept": full[v]["expected_kept"],
-            "label_noise": np.full(m_values.shape, eps),
-            "rho": np.full(m_values.shape, rho),
-            "phi": np.full(m_values.shape, phi),
-            "label_correlation": np.full(m_values.shape, full[v]["label_correlation"]),
-        })
-    return results
+    return [
+        _Prediction(
+            m=m_values.astype(float),
+            accuracy={name: np.asarray(acc[v], dtype=float) for name, acc in by_correction.items()},
+            accuracy_gaussian=np.asarray(gaussian[v], dtype=float),
+            ratio=full[v].ratio,
+            mean=full[v].mean,
+            variance=full[v].variance,
+            expected_kept=full[v].expected_kept,
+            label_noise=np.full(m_values.shape, eps),
+            rho=np.full(m_values.shape, rho),
+            phi=np.full(m_values.shape, phi),
+            label_correlation=np.full(m_values.shape, full[v].label_correlation),
+        )
+        for v, (rho, phi) in enumerate(rates)
+    ]
 
 
 def predict_heldout(
@@ -361,7 +414,7 @@ def predict_heldout(
         raise RmtsynthError("m_values must be a non-empty list of non-negative integers.")
     out = _predict(X, y, synthetic=synthetic, gamma=gamma, m_values=m_arr, label_noise=label_noise,
                    verifiers=[verifier], estimator=estimator, corrections=[correction], folds=folds,
-                   seed_seq=np.random.SeedSequence(int(seed), spawn_key=(2,)))[0]
+                   seed_seq=np.random.SeedSequence(int(seed), spawn_key=(2,)))[0].to_dict()
     out["accuracy"] = out["accuracy"][correction]
     return out
 
@@ -434,6 +487,36 @@ def measure_heldout(
     and ``gap_se[c]`` (standard deviation of the paired gaps over sqrt(splits)).
     """
     X, y = _check_real(features, labels)
+    m_list = _checked_measure_options(
+        y, n=n, gamma=gamma, synthetic=synthetic, m_values=m_values, label_noise=label_noise,
+        splits=splits, estimator=estimator, corrections=corrections, folds=folds,
+    )
+    rates = [_verifier_rates(v, (math.nan, math.nan)) for v in verifiers]
+    pool_rows = None if synthetic is None else _checked_pool_rows(synthetic, X, m_list)
+    shape = (int(splits), len(rates), len(m_list))
+    measured = np.empty(shape)
+    predicted = {c: np.full(shape, np.nan) for c in corrections}
+    for s in range(int(splits)):
+        measured[s], train, pool = _measure_split(
+            X, y, n=int(n), gamma=gamma, pool_rows=pool_rows, m_list=m_list, rates=rates,
+            label_noise=label_noise, seed=int(seed), split=s,
+        )
+        if predict and corrections:
+            got = _predict(X[train], y[train], synthetic=pool, gamma=gamma,
+                           m_values=np.asarray(m_list, dtype=float), label_noise=None,
+                           verifiers=list(rates), estimator=estimator, corrections=list(corrections),
+                           folds=folds, seed_seq=np.random.SeedSequence(int(seed), spawn_key=(s, 2)))
+            for v, res in enumerate(got):
+                for c in corrections:
+                    predicted[c][s, v] = res.accuracy[c]
+    return _measured_summary(measured, predicted, m_list=m_list, verifiers=verifiers, splits=int(splits),
+                             n=n, gamma=gamma, label_noise=label_noise, estimator=estimator)
+
+
+def _checked_measure_options(
+    y: np.ndarray, *, n, gamma, synthetic, m_values, label_noise, splits, estimator, corrections, folds
+) -> list[int]:
+    """The options of :func:`measure_heldout`, checked; returns the synthetic sizes as integers."""
     for correction in corrections or ("none",):
         _check_options(estimator, correction, gamma, folds)
     m_list = [int(m) for m in m_values]
@@ -447,62 +530,91 @@ def measure_heldout(
         raise RmtsynthError(f"The label noise {label_noise} must be between 0 and 1.")
     if int(splits) != splits or splits < 1:
         raise RmtsynthError(f"The number of splits {splits} must be a positive integer.")
-    rates = [_verifier_rates(v, (math.nan, math.nan)) for v in verifiers]
-    if synthetic is not None:
-        Xs_raw = np.asarray(synthetic["features"], dtype=float)
-        ys_true = np.asarray(synthetic["labels"], dtype=float).reshape(-1)
-        if Xs_raw.shape[0] != ys_true.size or Xs_raw.shape[1] != X.shape[1]:
-            raise RmtsynthError("The synthetic pool's features and labels do not match the real features.")
-        if max(m_list) > ys_true.size:
-            raise RmtsynthError(f"m = {max(m_list)} exceeds the {ys_true.size} rows of the synthetic pool.")
-    order = np.argsort(m_list, kind="stable")
-    shape = (int(splits), len(rates), len(m_list))
-    measured = np.empty(shape)
-    predicted = {c: np.full(shape, np.nan) for c in corrections}
-    for s in range(int(splits)):
-        split_rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(s, 0)))
-        train, test = stratified_split(y, int(n), split_rng)
-        loc, scale = fit_standardisation(X[train])
-        Z = (X - loc) / scale
-        centre = fit_gaussian(Z[train], y[train]).centre
-        Ztr = Z[train] - centre
-        Zte = Z[test] - centre
-        gram0 = Ztr.T @ Ztr
-        moment0 = Ztr.T @ y[train]
-        pool = None
-        if synthetic is not None:
-            draw_rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(s, 1)))
-            perm = draw_rng.permutation(ys_true.size)
-            flipped = draw_rng.random(ys_true.size) < label_noise
-            uniforms = draw_rng.random(ys_true.size)
-            y_obs = np.where(flipped, -ys_true, ys_true)
-            Zs = (Xs_raw - loc) / scale
-            Zs = Zs - fit_gaussian(Zs, ys_true).centre
-            pool = dict(features=Xs_raw, labels=y_obs, label_correct=~flipped)
-        for v, (rho, phi) in enumerate(rates):
-            gram, moment, kept_so_far, done = gram0.copy(), moment0.copy(), 0, 0
-            if synthetic is not None:
-                keep = np.where(flipped, uniforms < rho, uniforms < phi)
-            for j in order:
-                m = m_list[j]
-                if m > done:
-                    rows = perm[done:m]
-                    rows = rows[keep[rows]]
-                    Zk = Zs[rows]
-                    gram += Zk.T @ Zk
-                    moment += Zk.T @ y_obs[rows]
-                    kept_so_far += rows.size
-                    done = m
-                w = ridge_weights(gram, moment, int(n) + kept_so_far, gamma)
-                measured[s, v, j] = float(np.mean(np.where(Zte @ w >= 0.0, 1.0, -1.0) == y[test]))
-        if predict and corrections:
-            got = _predict(X[train], y[train], synthetic=pool, gamma=gamma,
-                           m_values=np.asarray(m_list, dtype=float), label_noise=None,
-                           verifiers=list(rates), estimator=estimator, corrections=list(corrections),
-                           folds=folds, seed_seq=np.random.SeedSequence(int(seed), spawn_key=(s, 2)))
-            for v, res in enumerate(got):
-                for c in corrections:
-                    predicted[c][s, v] = res["accuracy"][c]
+    return m_list
+
+
+def _checked_pool_rows(synthetic: Mapping[str, Any], X: np.ndarray, m_list: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The pool's raw features and true classes, checked against the real features and the sizes m."""
+    Xs_raw = np.asarray(synthetic["features"], dtype=float)
+    ys_true = np.asarray(synthetic["labels"], dtype=float).reshape(-1)
+    if Xs_raw.shape[0] != ys_true.size or Xs_raw.shape[1] != X.shape[1]:
+        raise RmtsynthError("The synthetic pool's features and labels do not match the real features.")
+    if max(m_list) > ys_true.size:
+        raise RmtsynthError(f"m = {max(m_list)} exceeds the {ys_true.size} rows of the synthetic pool.")
+    return Xs_raw, ys_true
+
+
+def _measure_split(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    n: int,
+    gamma: float,
+    pool_rows: tuple[np.ndarray, np.ndarray] | None,
+    m_list: list[int],
+    rates: list[tuple[float, float]],
+    label_noise: float,
+    seed: int,
+    split: int,
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray] | None]:
+    """Held-out accuracy per (verifier, m) on one random split.
+
+    Returns the accuracies, the split's training rows and the pool as the prediction sees it
+    (observed labels and their correctness flags), or None without a pool.
+    """
+    split_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(split, 0)))
+    train, test = stratified_split(y, n, split_rng)
+    loc, scale = fit_standardisation(X[train])
+    Z = (X - loc) / scale
+    centre = fit_gaussian(Z[train], y[train]).centre
+    Ztr = Z[train] - centre
+    Zte = Z[test] - centre
+    gram0 = Ztr.T @ Ztr
+    moment0 = Ztr.T @ y[train]
+    pool = None
+    if pool_rows is not None:
+        Xs_raw, ys_true = pool_rows
+        draw_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(split, 1)))
+        perm = draw_rng.permutation(ys_true.size)
+        flipped = draw_rng.random(ys_true.size) < label_noise
+        uniforms = draw_rng.random(ys_true.size)
+        y_obs = np.where(flipped, -ys_true, ys_true)
+        Zs = (Xs_raw - loc) / scale
+        Zs = Zs - fit_gaussian(Zs, ys_true).centre
+        pool = dict(features=Xs_raw, labels=y_obs, label_correct=~flipped)
+    measured = np.empty((len(rates), len(m_list)))
+    for v, (rho, phi) in enumerate(rates):
+        gram, moment, kept_so_far, done = gram0.copy(), moment0.copy(), 0, 0
+        if pool is not None:
+            keep = np.where(flipped, uniforms < rho, uniforms < phi)
+        for j in np.argsort(m_list, kind="stable"):
+            m = m_list[j]
+            if m > done:
+                rows = perm[done:m]
+                rows = rows[keep[rows]]
+                Zk = Zs[rows]
+                gram += Zk.T @ Zk
+                moment += Zk.T @ y_obs[rows]
+                kept_so_far += rows.size
+                done = m
+            w = ridge_weights(gram, moment, int(n) + kept_so_far, gamma)
+            measured[v, j] = float(np.mean(np.where(Zte @ w >= 0.0, 1.0, -1.0) == y[test]))
+    return measured, train, pool
+
+
+def _measured_summary(
+    measured: np.ndarray,
+    predicted: dict[str, np.ndarray],
+    *,
+    m_list: list[int],
+    verifiers: Sequence[VerifierSpec],
+    splits: int,
+    n: int,
+    gamma: float,
+    label_noise: float,
+    estimator: str,
+) -> dict[str, Any]:
+    """The result of :func:`measure_heldout`: the per-split arrays, their means and standard errors."""
     root = math.sqrt(splits)
 
     def se(a):

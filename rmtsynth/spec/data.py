@@ -139,14 +139,49 @@ def parse_data_entry(item: Any, where: str, base_dir: Path, *, use: str, titled:
     """
     if not isinstance(item, dict):
         raise ConfigError(f"{where} must be a mapping with source or path, for example {{source: digits, classes: [3, 8]}}.")
-    allowed = data_keys(use, titled=titled)
+    _check_entry_keys(item, where, data_keys(use, titled=titled))
+    item, classes_where = _expand_short_forms(item, where)
+    source, path = _parse_source_and_path(item, where, base_dir)
+    classes = _parse_classes(item.get("classes"), classes_where, digits=source == "digits")
     declared = SECTIONS["data"].keys
+    # A plan rescales the features to unit average variance itself; figures standardize each one.
+    standardize = declared["standardize"].check(item.get("standardize", use != "plan"), f"{where}.standardize")
+    image_shape = None
+    if "image_shape" in item:
+        shape = declared["image_shape"].check(item["image_shape"], f"{where}.image_shape")
+        image_shape = (shape[0], shape[1])
+    per_class = item.get("images_per_class", 6)
+    if isinstance(per_class, bool) or not isinstance(per_class, int) or not 1 <= per_class <= 20:
+        raise ConfigError(f"{where}.images_per_class = {_show(per_class)} is out of range; it must be an integer from 1 to 20.")
+    use_covariance = declared["use_covariance"].check(item.get("use_covariance", False), f"{where}.use_covariance")
+    return DataSpec(
+        where=where,
+        title=_parse_title(item, where) if titled else "",
+        source=source,
+        path=path,
+        classes=classes,
+        feature_key=item.get("feature_key", "fts"),
+        label_key=item.get("label_key", "labels"),
+        label_column=item.get("label_column"),
+        standardize=standardize,
+        image_shape=image_shape,
+        images_per_class=per_class,
+        use_covariance=use_covariance,
+    )
+
+
+def _check_entry_keys(item: dict, where: str, allowed: tuple[str, ...]) -> None:
+    """Refuse a key the entry does not take, naming where a one-use key belongs."""
     for key in item:
         if key in allowed:
             continue
         if isinstance(key, str) and key in _ONE_USE:
             raise ConfigError(f"{where}.{key} is only used {_ONE_USE[key]}; allowed here: {', '.join(allowed)}.")
         raise unknown_key(str(key), f"{where}.", allowed)
+
+
+def _expand_short_forms(item: dict, where: str) -> tuple[dict, str]:
+    """A copy with ``digits: [a, b]`` as source and classes and ``file`` as path; and where classes were given."""
     item = dict(item)
     classes_where = f"{where}.classes"
     if "digits" in item:
@@ -159,6 +194,11 @@ def parse_data_entry(item: Any, where: str, base_dir: Path, *, use: str, titled:
         if "path" in item:
             raise ConfigError(f"{where}.file is another name for path; give only one of them.")
         item["path"] = item.pop("file")
+    return item, classes_where
+
+
+def _parse_source_and_path(item: dict, where: str, base_dir: Path) -> tuple[str | None, Path | None]:
+    """Exactly one of source and path, checked, with the file keys that go with a path's format."""
     source = item.get("source")
     path_raw = item.get("path")
     if (source is None) == (path_raw is None):
@@ -166,57 +206,36 @@ def parse_data_entry(item: Any, where: str, base_dir: Path, *, use: str, titled:
     if source is not None and source not in SOURCES:
         hint = _did_you_mean(source, SOURCES) if isinstance(source, str) else ""
         raise ConfigError(f"{where}.source = {_show(source)} is not allowed; it must be one of {', '.join(SOURCES)}{hint}.")
-    path = None
-    if path_raw is not None:
-        if not isinstance(path_raw, str) or not path_raw.strip():
-            raise ConfigError(f"{where}.path = {_show(path_raw)} is not allowed; it must be a file path (relative to the config file).")
-        path = Path(path_raw).expanduser()
-        if not path.is_absolute():
-            path = base_dir / path
-        for key in ("feature_key", "label_key", "label_column"):
-            if key in item:
-                declared[key].check(item[key], f"{where}.{key}")
-        if "label_column" in item and path.suffix.lower() != ".csv":
-            raise ConfigError(f"{where}.label_column is only used with a .csv file, not {path.name}.")
-        if ("feature_key" in item or "label_key" in item) and path.suffix.lower() != ".mat":
-            key = "feature_key" if "feature_key" in item else "label_key"
-            raise ConfigError(f"{where}.{key} is only used with a .mat file, not {path.name}.")
-    else:
-        for key in ("feature_key", "label_key", "label_column"):
+    file_keys = ("feature_key", "label_key", "label_column")
+    if path_raw is None:
+        for key in file_keys:
             if key in item:
                 raise ConfigError(f"{where}.{key} is only used with path, not with source: {source}.")
-    classes = _parse_classes(item.get("classes"), classes_where, digits=source == "digits")
-    # A plan rescales the features to unit average variance itself; figures standardize each one.
-    standardize = declared["standardize"].check(item.get("standardize", use != "plan"), f"{where}.standardize")
-    image_shape = None
-    if "image_shape" in item:
-        shape = declared["image_shape"].check(item["image_shape"], f"{where}.image_shape")
-        image_shape = (shape[0], shape[1])
-    per_class = item.get("images_per_class", 6)
-    if isinstance(per_class, bool) or not isinstance(per_class, int) or not 1 <= per_class <= 20:
-        raise ConfigError(f"{where}.images_per_class = {_show(per_class)} is out of range; it must be an integer from 1 to 20.")
-    use_covariance = declared["use_covariance"].check(item.get("use_covariance", False), f"{where}.use_covariance")
-    title = ""
-    if titled:
-        if "title" not in item:
-            raise ConfigError(f"{where}.title is missing: each data set of a list is a panel and needs a title.")
-        if not isinstance(item["title"], (str, int, float)) or isinstance(item["title"], bool):
-            raise ConfigError(f"{where}.title must be text.")
-        title = str(item["title"])
-    return DataSpec(
-        where=where,
-        title=title,
-        source=source,
-        path=path,
-        classes=classes,
-        feature_key=item.get("feature_key", "fts"),
-        label_key=item.get("label_key", "labels"),
-        label_column=item.get("label_column"),
-        standardize=standardize,
-        image_shape=image_shape,
-        images_per_class=per_class,
-        use_covariance=use_covariance,
-    )
+        return source, None
+    if not isinstance(path_raw, str) or not path_raw.strip():
+        raise ConfigError(f"{where}.path = {_show(path_raw)} is not allowed; it must be a file path (relative to the config file).")
+    path = Path(path_raw).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    declared = SECTIONS["data"].keys
+    for key in file_keys:
+        if key in item:
+            declared[key].check(item[key], f"{where}.{key}")
+    if "label_column" in item and path.suffix.lower() != ".csv":
+        raise ConfigError(f"{where}.label_column is only used with a .csv file, not {path.name}.")
+    if ("feature_key" in item or "label_key" in item) and path.suffix.lower() != ".mat":
+        key = "feature_key" if "feature_key" in item else "label_key"
+        raise ConfigError(f"{where}.{key} is only used with a .mat file, not {path.name}.")
+    return source, path
+
+
+def _parse_title(item: dict, where: str) -> str:
+    """The title of an entry in a list of data sets (each is a panel)."""
+    if "title" not in item:
+        raise ConfigError(f"{where}.title is missing: each data set of a list is a panel and needs a title.")
+    if not isinstance(item["title"], (str, int, float)) or isinstance(item["title"], bool):
+        raise ConfigError(f"{where}.title must be text.")
+    return str(item["title"])
 
 
 def _parse_classes(value: Any, where: str, *, digits: bool) -> tuple[Any, Any] | None:
@@ -347,77 +366,104 @@ def load_synthetic_rows(spec: SyntheticDataSpec, p: int | None = None) -> dict[s
     array read) and ``description``. Every problem is a ConfigError naming the key; ``p``, when
     given, is the number of real features the rows must match.
     """
-    import hashlib
-    import scipy.io
-
-    from rmtsynth.data.loaders import map_two_classes
-
     where = spec.where
     path = spec.path
     if not path.is_file():
         raise ConfigError(f"{where}.path: the synthetic rows' file {path} does not exist; point the config at your copy.")
-    suffix = path.suffix.lower()
-    arrays: dict[str, np.ndarray] = {}
     try:
-        if suffix == ".csv":
-            import csv
-
-            with path.open(newline="", encoding="utf-8-sig") as handle:
-                rows = [r for r in csv.reader(handle) if any(c.strip() for c in r)]
-            if len(rows) < 2:
-                raise ConfigError(f"{where}.path: {path.name} has no data rows.")
-            header = [c.strip() for c in rows[0]]
-            label_column = spec.label_column or "label"
-            named = {label_column: "labels", spec.label_correct_key: "label_correct", spec.kept_key: "kept",
-                     spec.score_key: "score"}
-            for column, key in named.items():
-                if column is not None and column not in header:
-                    raise ConfigError(f"{where}: {path.name} has no column {_show(column)}; its columns are {', '.join(header)}.")
-            table = rows[1:]
-            for column, key in named.items():
-                if column is not None:
-                    j = header.index(column)
-                    values = [r[j].strip() for r in table]
-                    try:
-                        arrays[key] = np.array([float(v) for v in values])
-                    except ValueError:
-                        arrays[key] = np.array([v.lower() in ("true", "yes") for v in values]) if key != "labels" else np.array(values)
-            feature_at = [j for j, name in enumerate(header) if name not in named]
-            try:
-                arrays["features"] = np.array([[float(r[j]) for j in feature_at] for r in table])
-            except (ValueError, IndexError):
-                raise ConfigError(f"{where}: {path.name} has a feature value that is not a number.") from None
+        if path.suffix.lower() == ".csv":
+            arrays = _read_synthetic_csv(spec)
         else:
-            if suffix == ".npz":
-                with np.load(path, allow_pickle=False) as archive:
-                    contents = {k: archive[k] for k in archive.files}
-                default_features = "X" if "X" in contents else "fts"
-                default_labels = "y" if "y" in contents else "labels"
-            else:
-                contents = {k: v for k, v in scipy.io.loadmat(str(path)).items() if not k.startswith("__")}
-                default_features, default_labels = "fts", "labels"
-            names = {"features": spec.feature_key or default_features, "labels": spec.label_key or default_labels,
-                     "label_correct": spec.label_correct_key, "kept": spec.kept_key, "score": spec.score_key}
-            for key, name in names.items():
-                if name is None:
-                    continue
-                if name not in contents:
-                    raise ConfigError(f"{where}: {path.name} has no array {_show(name)}; its arrays are {', '.join(contents)}.")
-                value = contents[name]
-                if hasattr(value, "toarray"):
-                    value = value.toarray()
-                arrays[key] = np.asarray(value)
+            arrays = _read_synthetic_arrays(spec)
     except ConfigError:
         raise
     except Exception as exc:  # an unreadable file of any format
         raise ConfigError(f"{where}.path: {path.name} could not be read ({exc}).") from None
+    out = _checked_synthetic_rows(spec, arrays, p)
+    digest = hashlib.sha256()
+    for key in ("features", "labels", "label_correct", "kept"):
+        if key in out:
+            digest.update(key.encode())
+            digest.update(np.ascontiguousarray(out[key]).tobytes())
+    out["digest"] = digest.hexdigest()
+    out["description"] = path.name
+    return out
+
+
+def _read_synthetic_csv(spec: SyntheticDataSpec) -> dict[str, np.ndarray]:
+    """The named columns of a .csv of synthetic rows (labels, flags, score) and the rest as features."""
+    import csv
+
+    where, path = spec.where, spec.path
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        rows = [r for r in csv.reader(handle) if any(c.strip() for c in r)]
+    if len(rows) < 2:
+        raise ConfigError(f"{where}.path: {path.name} has no data rows.")
+    header = [c.strip() for c in rows[0]]
+    label_column = spec.label_column or "label"
+    named = {label_column: "labels", spec.label_correct_key: "label_correct", spec.kept_key: "kept",
+             spec.score_key: "score"}
+    for column, key in named.items():
+        if column is not None and column not in header:
+            raise ConfigError(f"{where}: {path.name} has no column {_show(column)}; its columns are {', '.join(header)}.")
+    table = rows[1:]
+    arrays: dict[str, np.ndarray] = {}
+    for column, key in named.items():
+        if column is not None:
+            j = header.index(column)
+            values = [r[j].strip() for r in table]
+            try:
+                arrays[key] = np.array([float(v) for v in values])
+            except ValueError:
+                arrays[key] = np.array([v.lower() in ("true", "yes") for v in values]) if key != "labels" else np.array(values)
+    feature_at = [j for j, name in enumerate(header) if name not in named]
+    try:
+        arrays["features"] = np.array([[float(r[j]) for j in feature_at] for r in table])
+    except (ValueError, IndexError):
+        raise ConfigError(f"{where}: {path.name} has a feature value that is not a number.") from None
+    return arrays
+
+
+def _read_synthetic_arrays(spec: SyntheticDataSpec) -> dict[str, np.ndarray]:
+    """The named arrays of a .npz or .mat file of synthetic rows."""
+    import scipy.io
+
+    where, path = spec.where, spec.path
+    if path.suffix.lower() == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            contents = {k: archive[k] for k in archive.files}
+        default_features = "X" if "X" in contents else "fts"
+        default_labels = "y" if "y" in contents else "labels"
+    else:
+        contents = {k: v for k, v in scipy.io.loadmat(str(path)).items() if not k.startswith("__")}
+        default_features, default_labels = "fts", "labels"
+    names = {"features": spec.feature_key or default_features, "labels": spec.label_key or default_labels,
+             "label_correct": spec.label_correct_key, "kept": spec.kept_key, "score": spec.score_key}
+    arrays: dict[str, np.ndarray] = {}
+    for key, name in names.items():
+        if name is None:
+            continue
+        if name not in contents:
+            raise ConfigError(f"{where}: {path.name} has no array {_show(name)}; its arrays are {', '.join(contents)}.")
+        value = contents[name]
+        if hasattr(value, "toarray"):
+            value = value.toarray()
+        arrays[key] = np.asarray(value)
+    return arrays
+
+
+def _checked_synthetic_rows(spec: SyntheticDataSpec, arrays: dict[str, np.ndarray], p: int | None) -> dict[str, Any]:
+    """Features, labels -1/+1 and the flags (kept from a score and the threshold), checked to match."""
+    from rmtsynth.data.loaders import map_two_classes
+
+    where = spec.where
     features = np.asarray(arrays["features"], dtype=float)
     if features.ndim != 2:
         raise ConfigError(f"{where}: the synthetic features have shape {features.shape}; a rows x features matrix is needed.")
     if p is not None and features.shape[1] != p:
         raise ConfigError(f"{where}: the synthetic rows have {features.shape[1]} features, the real rows {p}.")
     try:
-        labels = map_two_classes(np.asarray(arrays["labels"]).reshape(-1), source=f"{where} ({path.name})")
+        labels = map_two_classes(np.asarray(arrays["labels"]).reshape(-1), source=f"{where} ({spec.path.name})")
     except RmtsynthError as exc:
         raise ConfigError(str(exc)) from None
     out: dict[str, Any] = {"features": np.ascontiguousarray(features), "labels": labels}
@@ -431,11 +477,4 @@ def load_synthetic_rows(spec: SyntheticDataSpec, p: int | None = None) -> dict[s
             raise ConfigError(f"{where}: {out[key].size} {key.replace('_', ' ')} entries for {features.shape[0]} synthetic rows.")
     if not np.all(np.isfinite(features)):
         raise ConfigError(f"{where}: the synthetic features have NaN or infinite values.")
-    digest = hashlib.sha256()
-    for key in ("features", "labels", "label_correct", "kept"):
-        if key in out:
-            digest.update(key.encode())
-            digest.update(np.ascontiguousarray(out[key]).tobytes())
-    out["digest"] = digest.hexdigest()
-    out["description"] = path.name
     return out
