@@ -36,7 +36,7 @@ from rmtsynth.core.two_covariance import Statistics, moments_from_statistics
 from rmtsynth.core.verifier import keep_rate, label_signal
 from rmtsynth.data.protocols import GaussianFit, fit_gaussian
 from rmtsynth.errors import RmtsynthError
-from rmtsynth.sim.samplers import ridge_weights
+from rmtsynth.core.learners import ridge_weights
 
 # --------------------------------------------------------------------------------------------
 # The protocol's building blocks

@@ -40,7 +40,9 @@ import numpy as np
 from scipy.special import ndtr
 
 from rmtsynth.core.two_covariance import TwoCovarianceModel, evaluate_two_covariance, kept_rows_parameters, make_model
+from rmtsynth.core.learners import get_learner
 from rmtsynth.core.verifier import NAMED_VERIFIERS, keep_rate, label_signal
+from rmtsynth.core.verifiers import LabelVerifier, RowDecisions, as_verifier
 from rmtsynth.data.estimators import (
     SyntheticSource,
     estimate_synthetic,
@@ -51,10 +53,12 @@ from rmtsynth.data.estimators import (
     shrunk_within_class_covariance,
 )
 from rmtsynth.data.protocols import GaussianFit, fit_gaussian, stratified_split
-from rmtsynth.sim.samplers import ridge_weights
 from rmtsynth.errors import RmtsynthError
 
 VerifierSpec = Union[str, tuple[float, float]]
+
+# The held-out protocol trains ridge: its fit goes through the Gram matrices it accumulates.
+RIDGE = get_learner("ridge")
 ESTIMATORS: tuple[str, ...] = ("g", "nls", "plugin")
 CORRECTIONS: tuple[str, ...] = ("cross-fit", "score-shape", "none")
 
@@ -82,17 +86,7 @@ def _verifier_rates(verifier: VerifierSpec | None, estimated: tuple[float, float
                 )
             return NAMED_VERIFIERS["none"]
         return rho, phi
-    if isinstance(verifier, str):
-        if verifier not in NAMED_VERIFIERS:
-            raise RmtsynthError(
-                f"The verifier '{verifier}' is unknown; use one of {', '.join(NAMED_VERIFIERS)}, "
-                "'estimated' or a pair (rho, phi)."
-            )
-        return NAMED_VERIFIERS[verifier]
-    rho, phi = (float(v) for v in verifier)
-    if not (0.0 <= rho <= 1.0 and 0.0 <= phi <= 1.0):
-        raise RmtsynthError(f"The verifier (rho, phi) = ({rho}, {phi}) must be two probabilities.")
-    return rho, phi
+    return as_verifier(verifier, name="verifier").label_rates()
 
 
 class _Pool:
@@ -230,7 +224,8 @@ def _cross_fit(X, y, pool, m_values, rates, use_kept_flags, gamma, label_noise, 
             fold_gauss[v] += ndtr(theory[v].ratio)
             gram, moment, kept_rows, done = gram0.copy(), moment0.copy(), 0, 0
             if pool is not None:
-                keep = pool.kept if use_kept_flags[v] else np.where(truth, uniforms < phi, uniforms < rho)
+                verifier = RowDecisions(pool.kept) if use_kept_flags[v] else LabelVerifier(rho, phi)
+                keep = verifier.keep(truth, uniforms)
             for j in m_sorted:
                 m = int(m_values[j])
                 if m > done:
@@ -240,7 +235,7 @@ def _cross_fit(X, y, pool, m_values, rates, use_kept_flags, gamma, label_noise, 
                     moment += Zs[rows].T @ pool.labels[rows]
                     kept_rows += rows.size
                     done = m
-                w = ridge_weights(gram, moment, yf.size + kept_rows, gamma)
+                w = RIDGE.fit_statistics(gram, moment, yf.size + kept_rows, gamma)
                 correct[v, j] += np.count_nonzero(np.where(Zt @ w >= 0.0, 1.0, -1.0) == y[test])
     return correct / n, fold_gauss / folds
 
@@ -586,7 +581,7 @@ def _measure_split(
     for v, (rho, phi) in enumerate(rates):
         gram, moment, kept_so_far, done = gram0.copy(), moment0.copy(), 0, 0
         if pool is not None:
-            keep = np.where(flipped, uniforms < rho, uniforms < phi)
+            keep = LabelVerifier(rho, phi).keep(~flipped, uniforms)
         for j in np.argsort(m_list, kind="stable"):
             m = m_list[j]
             if m > done:
@@ -597,7 +592,7 @@ def _measure_split(
                 moment += Zk.T @ y_obs[rows]
                 kept_so_far += rows.size
                 done = m
-            w = ridge_weights(gram, moment, int(n) + kept_so_far, gamma)
+            w = RIDGE.fit_statistics(gram, moment, int(n) + kept_so_far, gamma)
             measured[v, j] = float(np.mean(np.where(Zte @ w >= 0.0, 1.0, -1.0) == y[test]))
     return measured, train, pool
 
