@@ -144,26 +144,8 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
     for key in data:
         if not isinstance(key, str) or key not in TOP_LEVEL:
             raise unknown_key(str(key), "", list(TOP_LEVEL))
-    title = data.get("title", "")
-    description = data.get("description", "")
-    for key, value in (("title", title), ("description", description)):
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ConfigError(f"{key} must be text.")
-    seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        raise ConfigError(f"seed = {_show(seed)} is not allowed; it must be an integer >= 0.")
-    raw_params = data.get("params")
-    if raw_params is None:
-        raise ConfigError("params is missing: give the setting (n, p, mu_norm, label_noise, the verifier, gamma and the mix).")
-    params = _check_param_values(raw_params, "params")
-    for key, value in params.items():
-        if isinstance(value, list):
-            raise ConfigError(f"params.{key} must be a single value: plan evaluates one setting (use rmtsynth sweep for curves).")
-    if params.get("label_noise") == "auto":
-        raise ConfigError("params.label_noise = auto is not supported by plan; give the label noise of your generator as a number.")
-    if not any(k in params for k in ("m", "m_over_n", "synthetic_proportion")):
-        raise ConfigError("params has no mix: give m, m_over_n or synthetic_proportion (the mix you are considering; plan also finds the best one).")
-
+    title, description, seed = _plan_header(data)
+    params = _plan_params(data.get("params"))
     search = _parse_search(data.get("search"))
     roc = _parse_roc(data.get("verifier_roc"))
     if roc is not None:
@@ -179,16 +161,7 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
     if data.get("data") is not None:
         data_spec = parse_data_entry(data["data"], "data", base_dir, use="plan")
         data_info, spectrum_model, params = _apply_data(data_spec, params, seed)
-    synthetic = None
-    if data.get("synthetic_data") is not None:
-        synthetic = parse_synthetic_data(data["synthetic_data"], base_dir)
-        if data_spec is None:
-            raise ConfigError("synthetic_data needs data: the held-out prediction is made from the real rows and the synthetic rows together.")
-    estimator = data.get("estimator", "g")
-    if estimator not in PLAN_ESTIMATORS:
-        raise ConfigError(f"estimator = {_show(estimator)} is not allowed; it must be one of {', '.join(PLAN_ESTIMATORS)}.")
-    if "estimator" in data and data_spec is None:
-        raise ConfigError("estimator is only used with data: it says how held-out accuracy on those rows is predicted.")
+    synthetic, estimator = _heldout_inputs(data, base_dir, data_spec)
 
     point = resolve_point(params, base_dir, "params", seed=seed)
     if point.n < 1:
@@ -222,6 +195,51 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
         synthetic_data=synthetic,
         estimator=estimator,
     )
+
+
+def _plan_header(data: dict[str, Any]) -> tuple[Any, Any, int]:
+    """The checked title, description and seed."""
+    title = data.get("title", "")
+    description = data.get("description", "")
+    for key, value in (("title", title), ("description", description)):
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{key} must be text.")
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ConfigError(f"seed = {_show(seed)} is not allowed; it must be an integer >= 0.")
+    return title, description, seed
+
+
+def _plan_params(raw_params: Any) -> dict[str, Any]:
+    """The checked params: single values, a numeric label noise and a mix."""
+    if raw_params is None:
+        raise ConfigError("params is missing: give the setting (n, p, mu_norm, label_noise, the verifier, gamma and the mix).")
+    params = _check_param_values(raw_params, "params")
+    for key, value in params.items():
+        if isinstance(value, list):
+            raise ConfigError(f"params.{key} must be a single value: plan evaluates one setting (use rmtsynth sweep for curves).")
+    if params.get("label_noise") == "auto":
+        raise ConfigError("params.label_noise = auto is not supported by plan; give the label noise of your generator as a number.")
+    if not any(k in params for k in ("m", "m_over_n", "synthetic_proportion")):
+        raise ConfigError("params has no mix: give m, m_over_n or synthetic_proportion (the mix you are considering; plan also finds the best one).")
+    return params
+
+
+def _heldout_inputs(
+    data: dict[str, Any], base_dir: Path, data_spec: DataSpec | None
+) -> tuple[SyntheticDataSpec | None, str]:
+    """The synthetic rows and the estimator of the held-out prediction (both need ``data``)."""
+    synthetic = None
+    if data.get("synthetic_data") is not None:
+        synthetic = parse_synthetic_data(data["synthetic_data"], base_dir)
+        if data_spec is None:
+            raise ConfigError("synthetic_data needs data: the held-out prediction is made from the real rows and the synthetic rows together.")
+    estimator = data.get("estimator", "g")
+    if estimator not in PLAN_ESTIMATORS:
+        raise ConfigError(f"estimator = {_show(estimator)} is not allowed; it must be one of {', '.join(PLAN_ESTIMATORS)}.")
+    if "estimator" in data and data_spec is None:
+        raise ConfigError("estimator is only used with data: it says how held-out accuracy on those rows is predicted.")
+    return synthetic, estimator
 
 
 def _parse_search(value: Any) -> dict[str, Any]:
