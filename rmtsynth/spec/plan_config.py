@@ -124,8 +124,6 @@ def load_plan(path: str | Path) -> PlanConfig:
 
 def is_plan_config(path: str | Path) -> bool:
     """Whether a config file is a planner input: it lives in a ``plan`` folder or has a plan-only key."""
-    from rmtsynth.spec.config import read_config_file
-
     path = Path(path)
     if path.parent.name == "plan":
         return True
@@ -333,30 +331,47 @@ def _apply_data(spec: DataSpec, params: dict[str, Any], seed: int):
     }
     model = None
     if use_cov:
-        cov_kind = params.get("covariance")
-        if cov_kind not in (None, "identity", "scaled"):
-            raise ConfigError(
-                f"params.covariance = {cov_kind} cannot be used with data.use_covariance: the generator's covariance is "
-                "the fitted one (leave covariance out), identity or scaled."
-            )
-        sigma, vecs = np.linalg.eigh(cov / avg_var)
-        sigma = np.clip(sigma, 0.0, None)
-        a = vecs.T @ fit.mu / math.sqrt(avg_var)
-        a *= mu_norm / max(float(np.linalg.norm(a)), 1e-300)
-        from rmtsynth.sim.seeding import named_rng
-
-        g = named_rng(seed, "geometry").standard_normal(p)
-        perp = g - (g @ a) / max(float(a @ a), 1e-300) * a
-        perp /= max(float(np.linalg.norm(perp)), 1e-300)
-        b = float(params.get("generator_alignment", 1.0)) * a + float(params.get("generator_shift", 0.0)) * perp
-        if cov_kind is None:
-            ell = sigma
-        else:
-            ell = np.full(p, float(params.get("covariance_scale", 1.0)) if cov_kind == "scaled" else 1.0)
-        model = model_for_spectrum(Spectrum.from_eigen(ell, a, b, sigma=sigma))
-        info["effective_rank"] = float(sigma.sum() ** 2 / (sigma**2).sum())
-        info["generator_covariance"] = "fitted" if cov_kind is None else cov_kind
+        model, cov_info = _fitted_spectrum_model(cov, avg_var, fit.mu, mu_norm, params, seed)
+        info.update(cov_info)
     return info, model, params
+
+
+def _fitted_spectrum_model(
+    cov: np.ndarray, avg_var: float, mu: np.ndarray, mu_norm: float, params: dict[str, Any], seed: int
+) -> tuple[AccuracyModel, dict[str, Any]]:
+    """The accuracy model on the data's fitted covariance (noise scaled to unit average variance).
+
+    The generator's mean is the data's, rotated by generator_alignment and generator_shift as for
+    synthetic settings; its covariance is the fitted one, or identity or scaled when
+    ``params.covariance`` says so.
+    """
+    from rmtsynth.sim.seeding import named_rng
+
+    p = cov.shape[0]
+    cov_kind = params.get("covariance")
+    if cov_kind not in (None, "identity", "scaled"):
+        raise ConfigError(
+            f"params.covariance = {cov_kind} cannot be used with data.use_covariance: the generator's covariance is "
+            "the fitted one (leave covariance out), identity or scaled."
+        )
+    sigma, vecs = np.linalg.eigh(cov / avg_var)
+    sigma = np.clip(sigma, 0.0, None)
+    a = vecs.T @ mu / math.sqrt(avg_var)
+    a *= mu_norm / max(float(np.linalg.norm(a)), 1e-300)
+    g = named_rng(seed, "geometry").standard_normal(p)
+    perp = g - (g @ a) / max(float(a @ a), 1e-300) * a
+    perp /= max(float(np.linalg.norm(perp)), 1e-300)
+    b = float(params.get("generator_alignment", 1.0)) * a + float(params.get("generator_shift", 0.0)) * perp
+    if cov_kind is None:
+        ell = sigma
+    else:
+        ell = np.full(p, float(params.get("covariance_scale", 1.0)) if cov_kind == "scaled" else 1.0)
+    model = model_for_spectrum(Spectrum.from_eigen(ell, a, b, sigma=sigma))
+    info = {
+        "effective_rank": float(sigma.sum() ** 2 / (sigma**2).sum()),
+        "generator_covariance": "fitted" if cov_kind is None else cov_kind,
+    }
+    return model, info
 
 
 # ----------------------------------------------------------------------------- synthetic rows
