@@ -88,8 +88,15 @@ NO_GAIN = TOLERANCE["gain_zero"]
 # ----------------------------------------------------------------------------- results
 
 
+class _Record:
+    """A planner result whose fields are keys of the plan's JSON."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+
 @dataclass(frozen=True)
-class BestMix:
+class BestMix(_Record):
     """The synthetic proportion with the highest accuracy (0 when no proportion gains)."""
 
     helps: bool
@@ -98,9 +105,6 @@ class BestMix:
     accuracy: float
     gain: float
     at_search_limit: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class BestGamma(NamedTuple):
@@ -112,7 +116,7 @@ class BestGamma(NamedTuple):
 
 
 @dataclass(frozen=True)
-class PrecisionThreshold:
+class PrecisionThreshold(_Record):
     """The lowest verifier precision at which the mix still gains (None where there is none), and why."""
 
     value: float | None
@@ -121,24 +125,18 @@ class PrecisionThreshold:
     status: str
     message: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class NoiseThreshold:
+class NoiseThreshold(_Record):
     """The highest label noise at which the mix still gains (None where there is none), and why."""
 
     value: float | None
     status: str
     message: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class Transition:
+class Transition(_Record):
     """The label-noise transition: eps_0.25, eps_0.75, their distance and the accuracy at eps = 0 and 1."""
 
     width: float | None = None
@@ -147,12 +145,9 @@ class Transition:
     accuracy_eps_0: float | None = None
     accuracy_eps_1: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class RocPoint:
+class RocPoint(_Record):
     """An ROC point (rho = fpr, phi = tpr) of the verifier, with the accuracy and gain it gives."""
 
     index: int
@@ -162,9 +157,6 @@ class RocPoint:
     recall: float
     accuracy: float
     gain: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
