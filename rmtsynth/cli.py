@@ -390,7 +390,7 @@ def plan(
     from rmtsynth.api import json_ready
     from rmtsynth.api import plan as make_plan
     from rmtsynth.engine.loops import format_loop_plan
-    from rmtsynth.engine.planner import format_plan
+    from rmtsynth.engine.plan_report import format_plan
 
     result = make_plan(config)
     if as_json:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -40,3 +42,22 @@ def default_sigint_in_child() -> None:
     raises KeyboardInterrupt; with the default one the child's interpreter installs its handler.
     """
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def write_file(path: Path, text: str) -> Path:
+    """Write text to path, creating its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file below root (relative path -> bytes), to compare a folder before and after."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def kill_process_group(proc: subprocess.Popen) -> None:
+    """Kill a child started with ``start_new_session`` and its workers, if it is still running, and reap it."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -9,6 +9,7 @@ ignored, and Python then installs no KeyboardInterrupt handler of its own.
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -28,3 +29,10 @@ def sigint_raises_keyboard_interrupt() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGINT, previous)
 
+
+
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing may land in the user's cache or the checkout: the cache and the working directory are in tmp_path."""
+    monkeypatch.setenv("RMTSYNTH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)

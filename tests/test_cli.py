@@ -17,7 +17,7 @@ import pytest
 
 from rmtsynth.figures import style as plotting
 from rmtsynth.io.atomic import atomic_group
-from clitools import RMTSYNTH, assert_clean_error, default_sigint_in_child, invoke
+from clitools import RMTSYNTH, assert_clean_error, default_sigint_in_child, invoke, kill_process_group, snapshot
 
 
 TINY = """\
@@ -39,14 +39,7 @@ simulation:
 OUTPUTS = {"tiny.csv", "tiny.json", "tiny.pdf", "tiny.png"}
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RMTSYNTH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
-
-
-def files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def config(tmp_path: Path, text: str = TINY) -> Path:
@@ -142,10 +135,10 @@ def test_sweep_writes_only_its_outputs(tmp_path: Path, monkeypatch: pytest.Monke
     work.mkdir()
     monkeypatch.chdir(work)
     path = config(tmp_path)
-    before = files(tmp_path)
+    before = snapshot(tmp_path)
     result = invoke("sweep", path, "--out", tmp_path / "out", "--workers", 1, "-q")
     assert result.exit_code == 0, result.output
-    after = files(tmp_path)
+    after = snapshot(tmp_path)
     new = set(after) - set(before)
     assert {f for f in new if not f.startswith("cache/")} == {f"out/{name}" for name in OUTPUTS}
     assert any(f.startswith("cache/") for f in new)
@@ -177,14 +170,14 @@ def test_csv_is_byte_identical_across_runs_and_cache(tmp_path: Path) -> None:
         result = invoke("sweep", path, "-o", out, "--workers", 1, "-q", *extra)
         assert result.exit_code == 0, result.output
         outs.append(out)
-    first = files(outs[0])
+    first = snapshot(outs[0])
     for out in (outs[1], outs[2], outs[4]):
-        same = files(out)
+        same = snapshot(out)
         for name in ("tiny.csv", "tiny.pdf", "tiny.png"):
             assert same[name] == first[name], (out, name)
     # Fewer seeds read a prefix of the cached replicates; the full run after it is unchanged.
-    assert files(outs[3])["tiny.csv"] != first["tiny.csv"]
-    assert json.loads(files(outs[1])["tiny.json"])["run"]["cache_hits"] == 6
+    assert snapshot(outs[3])["tiny.csv"] != first["tiny.csv"]
+    assert json.loads(snapshot(outs[1])["tiny.json"])["run"]["cache_hits"] == 6
 
 
 def test_interrupt_while_writing_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -298,9 +291,7 @@ def test_sigint_exits_130_keeps_cache_and_resumes_identically(tmp_path: Path) ->
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         _, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        kill_process_group(proc)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err
     assert not out.exists() or not list(out.iterdir())  # no partial CSV/JSON/PDF/PNG, no temp files

@@ -41,11 +41,7 @@ simulation:
 """
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Nothing may land in the user's cache or the checkout.
-    monkeypatch.setenv("RMTSYNTH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "cfg.yaml") -> Path:

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rmtsynth.cli import app
+from clitools import write_file
 from rmtsynth.figures.real_data import REAL_COLUMNS, THEORY_COLUMN
 from rmtsynth.figures.generator_samples import SAMPLE_COLUMNS
 
@@ -184,12 +185,6 @@ def test_fitted_gaussian_theory_is_labelled_and_optional(tmp_path: Path) -> None
     assert result.exit_code == 2 and "fitted_gaussian_theory" in result.output
 
 
-def _write_config(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
-
-
 BASE = """kind: real_data
 params: {n: 40, gamma: 0.1, label_noise: 0.2, m: [1, 40]}
 x: m
@@ -214,7 +209,7 @@ def test_config_errors_exit_2_with_one_sentence(tmp_path: Path, data: str, messa
     text = BASE + data + "\n"
     if "params:" in data:
         text = text.replace("params: {n: 40, gamma: 0.1, label_noise: 0.2, m: [1, 40]}\n", "")
-    config = _write_config(tmp_path / "bad.yaml", text)
+    config = write_file(tmp_path / "bad.yaml", text)
     result = _sweep(config, tmp_path / "out", tmp_path / "cache")
     assert result.exit_code == 2
     assert message in result.output

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clitools import RMTSYNTH, assert_clean_error, default_sigint_in_child, invoke
+from clitools import RMTSYNTH, assert_clean_error, default_sigint_in_child, invoke, kill_process_group, snapshot, write_file
 
 
 TINY = """\
@@ -35,20 +35,7 @@ simulation:
 """
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RMTSYNTH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
-
-
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
-
-
-def _snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 # ----------------------------------------------------------------------------- data loss
@@ -58,43 +45,43 @@ def test_outputs_never_replace_an_input_of_the_run(tmp_path: Path) -> None:
     # A config whose outputs would be named like its own data file, swept into its own folder.
     folder = tmp_path / "work"
     rows = ["a,b,label"] + [f"{i % 3},{(i * 7) % 5},{i % 2}" for i in range(40)]
-    data = _write(folder / "mydata.csv", "\n".join(rows) + "\n")
-    cfg = _write(
+    data = write_file(folder / "mydata.csv", "\n".join(rows) + "\n")
+    cfg = write_file(
         folder / "mydata.yaml",
         "kind: real_data\nname: mydata\nseed: 1\ndata: {path: mydata.csv, label_column: label}\n"
         "params: {n: 10, gamma: 0.1, label_noise: 0.2, m: [0, 10]}\nx: m\n"
         "series: [{label: oracle, params: {verifier: oracle}}]\nsimulation: {seeds: 2}\n",
     )
-    before = _snapshot(folder)
+    before = snapshot(folder)
     result = invoke("sweep", cfg, "--out", folder, "-q", "--workers", 1)
     assert_clean_error(result, "mydata.csv", "reads")
-    assert _snapshot(folder) == before
+    assert snapshot(folder) == before
     assert data.read_bytes() == before["mydata.csv"]
 
 
 def test_outputs_never_replace_a_file_rmtsynth_did_not_write(tmp_path: Path) -> None:
-    cfg = _write(tmp_path / "tiny.yaml", TINY)
+    cfg = write_file(tmp_path / "tiny.yaml", TINY)
     out = tmp_path / "out"
-    _write(out / "tiny.pdf", "my thesis draft")
+    write_file(out / "tiny.pdf", "my thesis draft")
     result = invoke("sweep", cfg, "--out", out, "-q", "--workers", 1)
     assert_clean_error(result, "tiny.pdf", "not written by rmtsynth")
-    assert _snapshot(out) == {"tiny.pdf": b"my thesis draft"}
+    assert snapshot(out) == {"tiny.pdf": b"my thesis draft"}
 
 
 def test_a_target_that_cannot_be_written_leaves_the_previous_outputs_whole(tmp_path: Path) -> None:
-    cfg = _write(tmp_path / "tiny.yaml", TINY)
+    cfg = write_file(tmp_path / "tiny.yaml", TINY)
     out = tmp_path / "out"
     assert invoke("sweep", cfg, "--out", out, "-q", "--workers", 1).exit_code == 0
     (out / "tiny.png").unlink()
     (out / "tiny.png").mkdir()  # a directory where the PNG should go
-    before = _snapshot(out)
+    before = snapshot(out)
     result = invoke("sweep", cfg, "--out", out, "-q", "--workers", 1, "--set", "seed=4")
     assert_clean_error(result, "tiny.png", "not a regular file")
-    assert _snapshot(out) == before  # CSV, PDF and manifest are the old ones, all of them
+    assert snapshot(out) == before  # CSV, PDF and manifest are the old ones, all of them
 
 
 def test_a_previous_output_is_replaced(tmp_path: Path) -> None:
-    cfg = _write(tmp_path / "tiny.yaml", TINY)
+    cfg = write_file(tmp_path / "tiny.yaml", TINY)
     out = tmp_path / "out"
     assert invoke("sweep", cfg, "--out", out, "-q", "--workers", 1).exit_code == 0
     first = (out / "tiny.csv").read_bytes()
@@ -120,7 +107,7 @@ def test_a_npz_whose_header_claims_a_huge_array_is_refused_before_allocating(tmp
     with zipfile.ZipFile(tmp_path / "huge.npz", "w") as archive:
         archive.writestr("X.npy", header.getvalue() + np.zeros(8).tobytes())
         archive.writestr("y.npy", small.getvalue())
-    cfg = _write(
+    cfg = write_file(
         tmp_path / "huge.yaml",
         "kind: real_data\nseed: 1\ndata: {path: huge.npz}\nparams: {n: 10, gamma: 0.1, label_noise: 0.2, m: [0, 10]}\n"
         "x: m\nseries: [{label: oracle, params: {verifier: oracle}}]\n",
@@ -133,7 +120,7 @@ def test_a_npz_whose_header_claims_a_huge_array_is_refused_before_allocating(tmp
 
 
 def test_bad_mathtext_is_found_by_validate_before_any_computing(tmp_path: Path) -> None:
-    cfg = _write(tmp_path / "tiny.yaml", TINY.replace("title: tiny", 'title: "$\\\\frac{$"'))
+    cfg = write_file(tmp_path / "tiny.yaml", TINY.replace("title: tiny", 'title: "$\\\\frac{$"'))
     assert_clean_error(invoke("validate", cfg), "title", "typeset")
     result = invoke("sweep", cfg, "--out", tmp_path / "out", "-q", "--workers", 1)
     assert_clean_error(result, "title", "typeset")
@@ -142,7 +129,7 @@ def test_bad_mathtext_is_found_by_validate_before_any_computing(tmp_path: Path) 
 
 
 def test_a_corrupt_cache_entry_is_recomputed(tmp_path: Path) -> None:
-    cfg = _write(tmp_path / "tiny.yaml", TINY)
+    cfg = write_file(tmp_path / "tiny.yaml", TINY)
     assert invoke("sweep", cfg, "--out", tmp_path / "a", "-q", "--workers", 1).exit_code == 0
     entries = sorted((tmp_path / "cache").rglob("*.npz"))
     assert entries
@@ -182,7 +169,7 @@ def test_a_directory_given_as_a_config_is_named_as_a_directory(tmp_path: Path) -
 
 def test_a_covariance_file_that_is_not_a_covariance_is_refused(tmp_path: Path) -> None:
     np.save(tmp_path / "minus_identity.npy", -np.eye(8))
-    cfg = _write(
+    cfg = write_file(
         tmp_path / "tiny.yaml",
         TINY.replace("  phi: 0.8\n", "  phi: 0.8\n  covariance: file\n  covariance_file: minus_identity.npy\n"),
     )
@@ -190,7 +177,7 @@ def test_a_covariance_file_that_is_not_a_covariance_is_refused(tmp_path: Path) -
 
 
 def test_a_huge_covariance_spectrum_is_refused(tmp_path: Path) -> None:
-    cfg = _write(
+    cfg = write_file(
         tmp_path / "tiny.yaml",
         TINY.replace("  phi: 0.8\n", "  phi: 0.8\n  covariance: diagonal\n  covariance_spectrum: {values: [1.0e160]}\n"),
     )
@@ -218,7 +205,7 @@ def test_tiny_gamma_is_the_ridgeless_limit_or_refused(gamma: float) -> None:
 
 
 def test_manifests_are_strict_json(tmp_path: Path) -> None:
-    cfg = _write(tmp_path / "tiny.yaml", TINY)
+    cfg = write_file(tmp_path / "tiny.yaml", TINY)
     assert invoke("sweep", cfg, "--out", tmp_path / "out", "-q", "--workers", 1, "--no-sim").exit_code == 0
 
     def refuse(token: str) -> None:
@@ -232,7 +219,7 @@ def test_manifests_are_strict_json(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="needs SIGTERM")
 def test_sigterm_is_handled_like_an_interrupt(tmp_path: Path) -> None:
-    cfg = _write(tmp_path / "long.yaml", TINY.replace("seeds: 3", "seeds: 4000").replace("p: 8", "p: 150"))
+    cfg = write_file(tmp_path / "long.yaml", TINY.replace("seeds: 3", "seeds: 4000").replace("p: 8", "p: 150"))
     cache = tmp_path / "cache"
     out = tmp_path / "out"
     env = dict(os.environ, RMTSYNTH_CACHE_DIR=str(cache))
@@ -247,16 +234,14 @@ def test_sigterm_is_handled_like_an_interrupt(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)  # what `kill PID` does
         _, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        kill_process_group(proc)
     assert proc.returncode == 143, err
     assert "Traceback" not in err and "terminated" in err
     assert not out.exists() or not list(out.iterdir())  # no outputs and no hidden temporary files
 
 
 def test_a_verifier_that_keeps_nothing_is_not_reported_as_helping(tmp_path: Path) -> None:
-    cfg = _write(
+    cfg = write_file(
         tmp_path / "plan" / "keeps_nothing.yaml",
         "params: {n: 200, p: 200, mu_norm: 1.0, label_noise: 0.3, gamma: 1.0, m_over_n: 2}\nverifier_roc: [[0, 0]]\n",
     )
@@ -267,7 +252,7 @@ def test_a_verifier_that_keeps_nothing_is_not_reported_as_helping(tmp_path: Path
 
 
 def test_plan_at_label_noise_one_explains_the_verifier(tmp_path: Path) -> None:
-    cfg = _write(
+    cfg = write_file(
         tmp_path / "plan" / "all_wrong.yaml",
         "params: {n: 200, p: 200, mu_norm: 1.0, label_noise: 1.0, gamma: 1.0, m_over_n: 2, rho: 0.5, phi: 0.5}\n",
     )
@@ -306,7 +291,7 @@ def test_a_scheduler_that_never_answers_is_refused_in_seconds(tmp_path: Path, mo
             self.request.sendall(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 99999999999\r\n\r\n")
 
     monkeypatch.setattr(executors, "SCHEDULER_PROBE_SECONDS", 1.0)
-    cfg = _write(tmp_path / "tiny.yaml", TINY)
+    cfg = write_file(tmp_path / "tiny.yaml", TINY)
     for handler, needle in ((Silent, "sent nothing"), (Http, "not a Dask scheduler")):
         address, server = _serve(handler)
         try:
@@ -323,14 +308,14 @@ def test_a_scheduler_that_never_answers_is_refused_in_seconds(tmp_path: Path, mo
 
 
 def test_an_axis_over_a_text_parameter_is_refused_before_any_work(tmp_path: Path) -> None:
-    cfg = _write(tmp_path / "text_axis.yaml", "params: {n: 10, m: 20, p: 8, covariance: [identity, scaled]}\nx: covariance\n")
+    cfg = write_file(tmp_path / "text_axis.yaml", "params: {n: 10, m: 20, p: 8, covariance: [identity, scaled]}\nx: covariance\n")
     assert_clean_error(invoke("validate", cfg), "x.param = covariance", "series or the panels")
 
 
 def test_a_csv_naming_a_column_twice_is_refused(tmp_path: Path) -> None:
     rows = ["a,label,label"] + [f"{i % 3},{i % 2},{i % 2}" for i in range(40)]
-    _write(tmp_path / "twice.csv", "\n".join(rows) + "\n")
-    cfg = _write(
+    write_file(tmp_path / "twice.csv", "\n".join(rows) + "\n")
+    cfg = write_file(
         tmp_path / "twice.yaml",
         "kind: real_data\nseed: 1\ndata: {path: twice.csv, label_column: label}\n"
         "params: {n: 10, gamma: 0.1, label_noise: 0.2, m: [0, 10]}\nx: m\n"

@@ -67,15 +67,15 @@ def _simulate(m: int, eps: float, rho: float, phi: float, gamma: float, replicat
 def test_best_mix_beats_a_dense_grid_and_is_a_local_maximum() -> None:
     st = Mix(N, 100, 0.1, 0.3, 0.9, 0.1)
     mix = best_mix(MODEL, st, 0.999)
-    assert mix["helps"] and 0.7 < mix["synthetic_proportion"] < 0.9
+    assert mix.helps and 0.7 < mix.synthetic_proportion < 0.9
     s = np.linspace(0.0, 0.999, 20001)
     grid = MODEL(Mix(N, m_of_proportion(s, N), st.label_noise, st.rho, st.phi, st.gamma))
-    assert mix["accuracy"] >= grid.max() - 1e-12
-    assert abs(mix["synthetic_proportion"] - s[np.argmax(grid)]) < 1e-3
+    assert mix.accuracy >= grid.max() - 1e-12
+    assert abs(mix.synthetic_proportion - s[np.argmax(grid)]) < 1e-3
     h = 1e-4
-    side = MODEL(Mix(N, m_of_proportion(mix["synthetic_proportion"] + np.array([-h, h]), N), st.label_noise, st.rho, st.phi, st.gamma))
-    assert np.all(side <= mix["accuracy"] + 1e-12)
-    assert mix["m"] == integer_m(mix["synthetic_proportion"], N)
+    side = MODEL(Mix(N, m_of_proportion(mix.synthetic_proportion + np.array([-h, h]), N), st.label_noise, st.rho, st.phi, st.gamma))
+    assert np.all(side <= mix.accuracy + 1e-12)
+    assert mix.m == integer_m(mix.synthetic_proportion, N)
 
 
 def test_best_gamma_beats_a_dense_grid() -> None:
@@ -93,8 +93,8 @@ def test_best_gamma_beats_a_dense_grid() -> None:
 def test_min_precision_is_where_the_gain_crosses_zero() -> None:
     st = Mix(N, 100, 0.3, 0.0, 0.9, 0.1)
     res = min_verifier_precision(MODEL, st)
-    p0 = res["value"]
-    assert res["status"] == "crossing" and res["lowest_valid_precision"] < p0 < 1
+    p0 = res.value
+    assert res.status == "crossing" and res.lowest_valid_precision < p0 < 1
     base = float(MODEL(Mix(N, 0, 0.3, 0.0, 0.9, 0.1)))
 
     def gain(precision: float) -> float:
@@ -107,16 +107,16 @@ def test_min_precision_is_where_the_gain_crosses_zero() -> None:
 def test_max_label_noise_and_transition_are_roots() -> None:
     st = Mix(N, 100, 0.1, 0.3, 0.9, 0.1)
     res = max_label_noise(MODEL, st)
-    e0 = res["value"]
-    assert res["status"] == "crossing" and 0 < e0 < 1
+    e0 = res.value
+    assert res.status == "crossing" and 0 < e0 < 1
     base = float(MODEL(Mix(N, 0, 0.1, 0.3, 0.9, 0.1)))
     gain = lambda e: float(MODEL(Mix(N, 100, e, 0.3, 0.9, 0.1))) - base  # noqa: E731
     assert gain(e0 - 1e-6) > 0 > gain(e0 + 1e-6)
     tr = transition(MODEL, st)
-    a0, a1 = tr["accuracy_eps_0"], tr["accuracy_eps_1"]
+    a0, a1 = tr.accuracy_eps_0, tr.accuracy_eps_1
     for q, key in ((0.25, "eps_25"), (0.75, "eps_75")):
-        assert float(MODEL(Mix(N, 100, tr[key], 0.3, 0.9, 0.1))) == pytest.approx(a0 - q * (a0 - a1), abs=1e-9)
-    assert tr["width"] == pytest.approx(tr["eps_75"] - tr["eps_25"])
+        assert float(MODEL(Mix(N, 100, getattr(tr, key), 0.3, 0.9, 0.1))) == pytest.approx(a0 - q * (a0 - a1), abs=1e-9)
+    assert tr.width == pytest.approx(tr.eps_75 - tr.eps_25)
 
 
 def test_everywhere_and_nowhere_cases() -> None:
@@ -124,12 +124,12 @@ def test_everywhere_and_nowhere_cases() -> None:
     aligned = model_for_spectrum(Spectrum.isotropic(P, 1.0))
     st = Mix(N, 400, 0.05, 0.0, 1.0, 1.0)
     res = min_verifier_precision(aligned, st)
-    assert res["status"] == "everywhere" and res["value"] == pytest.approx(float(min_precision(0.05, 1.0)))
+    assert res.status == "everywhere" and res.value == pytest.approx(float(min_precision(0.05, 1.0)))
     # A generator whose mean is orthogonal to the truth never helps, whatever the verifier.
     useless = model_for_spectrum(Spectrum.isotropic(P, 1.0, 0.0, 1.0))
     st = Mix(N, 400, 0.2, 0.1, 0.9, 1.0)
-    assert min_verifier_precision(useless, st)["value"] is None
-    assert max_label_noise(useless, st)["value"] is None
+    assert min_verifier_precision(useless, st).value is None
+    assert max_label_noise(useless, st).value is None
 
 
 # ----------------------------------------------------------------------------- simulation
@@ -137,7 +137,7 @@ def test_everywhere_and_nowhere_cases() -> None:
 
 def test_best_proportion_beats_its_neighbours_in_simulation() -> None:
     eps, rho, phi, gamma = 0.1, 0.3, 0.9, 0.1
-    s0 = best_mix(MODEL, Mix(N, 100, eps, rho, phi, gamma), 0.999)["synthetic_proportion"]
+    s0 = best_mix(MODEL, Mix(N, 100, eps, rho, phi, gamma), 0.999).synthetic_proportion
     best = _simulate(integer_m(s0, N), eps, rho, phi, gamma)
     for s in (0.4 * s0, 1.0 - 0.25 * (1.0 - s0)):
         other = _simulate(integer_m(s, N), eps, rho, phi, gamma)
@@ -147,7 +147,7 @@ def test_best_proportion_beats_its_neighbours_in_simulation() -> None:
 
 def test_gain_changes_sign_across_the_minimal_precision_in_simulation() -> None:
     eps, recall, gamma, m = 0.3, 0.9, 0.1, 100
-    p0 = min_verifier_precision(MODEL, Mix(N, m, eps, 0.0, recall, gamma))["value"]
+    p0 = min_verifier_precision(MODEL, Mix(N, m, eps, 0.0, recall, gamma)).value
     real = _simulate(0, eps, 0.0, recall, gamma, replicates=400)
     signs = {}
     for precision in (p0 - 0.12, min(p0 + 0.09, 0.999)):
@@ -187,12 +187,12 @@ def test_roc_point_is_the_brute_force_argmax() -> None:
     st = Mix(N, 100, 0.3, 0.0, 1.0, 0.1)
     each = [float(MODEL(Mix(N, 100, 0.3, a, b, 0.1))) for a, b in roc]
     chosen = best_roc_point(MODEL, st, roc)
-    assert chosen["index"] == int(np.argmax(each))
-    assert chosen["accuracy"] == pytest.approx(max(each), abs=1e-14)
+    assert chosen.index == int(np.argmax(each))
+    assert chosen.accuracy == pytest.approx(max(each), abs=1e-14)
     cfg = parse_plan(_plan_config(verifier_roc=roc.tolist()), base_dir=ROOT)
-    assert (cfg.point.rho, cfg.point.phi) == (roc[chosen["index"], 0], roc[chosen["index"], 1])
+    assert (cfg.point.rho, cfg.point.phi) == (roc[chosen.index, 0], roc[chosen.index, 1])
     out = run_plan(cfg)
-    assert out["best_roc_point"]["index"] == chosen["index"]
+    assert out["best_roc_point"]["index"] == chosen.index
     joint = out["best_roc_point_best_mix"]
     assert joint["accuracy"] >= max(each) - 1e-12
 

@@ -77,40 +77,71 @@ def monotone_newton(
     for _ in range(MAX_NEWTON_ROUNDS):
         if active.size == 0:
             break
-        xa = x[active]
-        fa, ja = f_and_j(xa, active)
-        g = xa - fa
-        res = _relative(g, xa)
-        residual[active] = res
-        done = res <= tol
-        # Newton step: x+ = x - (I - J)^{-1} G, with the 2x2 inverse written out.
-        a11 = 1.0 - ja[:, 0, 0]
-        a12 = -ja[:, 0, 1]
-        a21 = -ja[:, 1, 0]
-        a22 = 1.0 - ja[:, 1, 1]
-        det = a11 * a22 - a12 * a21
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step0 = (a22 * g[:, 0] - a12 * g[:, 1]) / det
-            step1 = (-a21 * g[:, 0] + a11 * g[:, 1]) / det
-        cand = np.stack([xa[:, 0] - step0, xa[:, 1] - step1], axis=1)
-        slack = 1e-15 * np.abs(xa) + np.finfo(float).tiny
-        ok = np.isfinite(cand).all(axis=1) & (cand >= -slack).all(axis=1) & (cand <= xa + slack).all(axis=1)
-        # A candidate outside [0, x] can only come from rounding; the plain step F(x) is
-        # still an upper solution, so it keeps the iteration monotone.
-        cand[~ok] = fa[~ok]
-        rejected += int(np.count_nonzero(~ok & ~done))
-        cand = np.maximum(cand, 0.0)
-        step_small = _relative(cand - xa, xa) <= tol
-        move = ~done
-        x[active[move]] = cand[move]
-        rounds[active[move]] += 1
-        finished = done | step_small
-        if np.any(step_small & ~done):
-            idx = active[step_small & ~done]
-            f_new, _ = f_and_j(x[idx], idx)
-            residual[idx] = _relative(x[idx] - f_new, x[idx])
-        active = active[~finished]
+        active, round_rejected = _newton_round(f_and_j, x, active, tol, residual, rounds)
+        rejected += round_rejected
+    active, plain = _plain_iteration(f_and_j, x, active, tol, residual)
+    if active.size:
+        k = int(active[0])
+        raise ConvergenceError(
+            f"The fixed point did not converge at {describe(k)} "
+            f"(relative residual {residual[k]:.2e} after {MAX_NEWTON_ROUNDS} Newton rounds and "
+            f"{MAX_PLAIN_STEPS} plain steps); try a larger gamma."
+        )
+    return FixedPointSolution(x=x, residual=residual, newton_rounds=rounds, rejected_steps=rejected, plain_steps=plain)
 
+
+def _newton_step(xa: np.ndarray, g: np.ndarray, ja: np.ndarray) -> np.ndarray:
+    """x - (I - J)^{-1} G, with the 2x2 inverse written out."""
+    a11 = 1.0 - ja[:, 0, 0]
+    a12 = -ja[:, 0, 1]
+    a21 = -ja[:, 1, 0]
+    a22 = 1.0 - ja[:, 1, 1]
+    det = a11 * a22 - a12 * a21
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step0 = (a22 * g[:, 0] - a12 * g[:, 1]) / det
+        step1 = (-a21 * g[:, 0] + a11 * g[:, 1]) / det
+    return np.stack([xa[:, 0] - step0, xa[:, 1] - step1], axis=1)
+
+
+def _newton_round(
+    f_and_j: MapAndJacobian,
+    x: np.ndarray,
+    active: np.ndarray,
+    tol: float,
+    residual: np.ndarray,
+    rounds: np.ndarray,
+) -> tuple[np.ndarray, int]:
+    """One Newton step at every active point, in place; returns the points still active and the rejected steps."""
+    xa = x[active]
+    fa, ja = f_and_j(xa, active)
+    g = xa - fa
+    res = _relative(g, xa)
+    residual[active] = res
+    done = res <= tol
+    cand = _newton_step(xa, g, ja)
+    slack = 1e-15 * np.abs(xa) + np.finfo(float).tiny
+    ok = np.isfinite(cand).all(axis=1) & (cand >= -slack).all(axis=1) & (cand <= xa + slack).all(axis=1)
+    # A candidate outside [0, x] can only come from rounding; the plain step F(x) is
+    # still an upper solution, so it keeps the iteration monotone.
+    cand[~ok] = fa[~ok]
+    rejected = int(np.count_nonzero(~ok & ~done))
+    cand = np.maximum(cand, 0.0)
+    step_small = _relative(cand - xa, xa) <= tol
+    move = ~done
+    x[active[move]] = cand[move]
+    rounds[active[move]] += 1
+    finished = done | step_small
+    if np.any(step_small & ~done):
+        idx = active[step_small & ~done]
+        f_new, _ = f_and_j(x[idx], idx)
+        residual[idx] = _relative(x[idx] - f_new, x[idx])
+    return active[~finished], rejected
+
+
+def _plain_iteration(
+    f_and_j: MapAndJacobian, x: np.ndarray, active: np.ndarray, tol: float, residual: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """x <- F(x) at the points Newton left unconverged, in place; returns those still active and the steps taken."""
     plain = 0
     if active.size:
         for _ in range(MAX_PLAIN_STEPS):
@@ -123,11 +154,4 @@ def monotone_newton(
             active = active[res > tol]
             if active.size == 0:
                 break
-    if active.size:
-        k = int(active[0])
-        raise ConvergenceError(
-            f"The fixed point did not converge at {describe(k)} "
-            f"(relative residual {residual[k]:.2e} after {MAX_NEWTON_ROUNDS} Newton rounds and "
-            f"{MAX_PLAIN_STEPS} plain steps); try a larger gamma."
-        )
-    return FixedPointSolution(x=x, residual=residual, newton_rounds=rounds, rejected_steps=rejected, plain_steps=plain)
+    return active, plain

@@ -1,4 +1,4 @@
-"""Real data: the Gaussian fit and the real-plus-synthetic experiment (loading: :mod:`rmtsynth.datasets`).
+"""Real data: the Gaussian fit and the real-plus-synthetic experiment (loading: :mod:`rmtsynth.data.loaders`).
 
 The experiment (FIGURES.md, figure 6; THEORY.md section 11.4) trains the ridge classifier
 ``w = (S/N + gamma I)^{-1} r/N`` on n real rows plus m synthetic samples drawn from a Gaussian

@@ -250,7 +250,7 @@ def _formatted(exc: BaseException) -> str:
 
 
 class LocalExecutor:
-    """The process pool of this machine (see :mod:`rmtsynth.parallel`)."""
+    """The process pool of this machine (see :mod:`rmtsynth.engine.parallel`)."""
 
     name = "local"
     split_seconds: float | None = None

@@ -44,16 +44,24 @@ The planner's input is read and validated, and its accuracy model built, by :mod
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from typing import Any, Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
 from rmtsynth.core.model import Mix
-from rmtsynth.io.output import json_ready
 from rmtsynth.core.verifier import eps_star, keep_rate, min_precision, precision_recall
+from rmtsynth.engine.plan_heldout import heldout_prediction
+from rmtsynth.engine.plan_report import (
+    format_heldout_prediction,
+    format_plan,
+    noise_message,
+    plan_messages,
+    precision_message,
+)
 from rmtsynth.errors import RmtsynthError
+from rmtsynth.io.output import json_ready
 from rmtsynth.spec.plan_config import AccuracyModel, PlanConfig, model_for_point, model_for_spectrum
 from rmtsynth.spec.resolve import ResolvedPoint
 
@@ -72,7 +80,91 @@ TOLERANCE = {
 NO_GAIN = TOLERANCE["gain_zero"]
 
 # AccuracyModel, model_for_point and model_for_spectrum come from rmtsynth.spec.plan_config, where
-# the plan config is read (the best ROC point is chosen there); they are re-exported here.
+# the plan config is read (the best ROC point is chosen there); they are re-exported here, as are
+# the text formatting (rmtsynth.engine.plan_report) and the held-out prediction
+# (rmtsynth.engine.plan_heldout).
+
+
+# ----------------------------------------------------------------------------- results
+
+
+class _Record:
+    """A planner result whose fields are keys of the plan's JSON."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class BestMix(_Record):
+    """The synthetic proportion with the highest accuracy (0 when no proportion gains)."""
+
+    helps: bool
+    synthetic_proportion: float
+    m: int
+    accuracy: float
+    gain: float
+    at_search_limit: bool
+
+
+class BestGamma(NamedTuple):
+    """The ridge parameter with the highest accuracy; ``at_edge``: the accuracy is flat up to an end of the range."""
+
+    gamma: float
+    accuracy: float
+    at_edge: bool
+
+
+@dataclass(frozen=True)
+class PrecisionThreshold(_Record):
+    """The lowest verifier precision at which the mix still gains (None where there is none), and why."""
+
+    value: float | None
+    recall: float
+    lowest_valid_precision: float | None
+    status: str
+    message: str
+
+
+@dataclass(frozen=True)
+class NoiseThreshold(_Record):
+    """The highest label noise at which the mix still gains (None where there is none), and why."""
+
+    value: float | None
+    status: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Transition(_Record):
+    """The label-noise transition: eps_0.25, eps_0.75, their distance and the accuracy at eps = 0 and 1."""
+
+    width: float | None = None
+    eps_25: float | None = None
+    eps_75: float | None = None
+    accuracy_eps_0: float | None = None
+    accuracy_eps_1: float | None = None
+
+
+@dataclass(frozen=True)
+class RocPoint(_Record):
+    """An ROC point (rho = fpr, phi = tpr) of the verifier, with the accuracy and gain it gives."""
+
+    index: int
+    rho: float
+    phi: float
+    precision: float
+    recall: float
+    accuracy: float
+    gain: float
+
+
+@dataclass(frozen=True)
+class RocPointMix(RocPoint):
+    """An ROC point with the best synthetic proportion for it."""
+
+    synthetic_proportion: float = 0.0
+    m: int = 0
 
 
 # ----------------------------------------------------------------------------- searches
@@ -123,11 +215,12 @@ def integer_m(s: float, n: int) -> int:
 
 
 def real_only_accuracy(model: AccuracyModel, st: Mix, gamma: float | None = None) -> float:
+    """The accuracy of the n real samples alone (m = 0), at the mix's gamma or the one given."""
     g = st.gamma if gamma is None else gamma
     return float(model(Mix(st.n, 0.0, st.label_noise, st.rho, st.phi, g)))
 
 
-def best_mix(model: AccuracyModel, st: Mix, max_proportion: float) -> dict[str, Any]:
+def best_mix(model: AccuracyModel, st: Mix, max_proportion: float) -> BestMix:
     """The synthetic proportion s* in [0, s_max] that maximises the accuracy, and the accuracy there."""
     n = st.n
 
@@ -139,19 +232,19 @@ def best_mix(model: AccuracyModel, st: Mix, max_proportion: float) -> dict[str, 
     helps = acc_best - base > NO_GAIN
     if not helps:
         s_best, acc_best = 0.0, base
-    return {
-        "helps": bool(helps),
-        "synthetic_proportion": s_best,
-        "m": integer_m(s_best, n) if helps else 0,
-        "accuracy": acc_best,
-        "gain": acc_best - base,
-        "at_search_limit": bool(helps and s_best >= max_proportion - 1e-6),
-    }
+    return BestMix(
+        helps=bool(helps),
+        synthetic_proportion=s_best,
+        m=integer_m(s_best, n) if helps else 0,
+        accuracy=acc_best,
+        gain=acc_best - base,
+        at_search_limit=bool(helps and s_best >= max_proportion - 1e-6),
+    )
 
 
 def best_gamma(
     model: AccuracyModel, st: Mix, gamma_range: tuple[float, float], *, real_only: bool = False
-) -> tuple[float, float, bool]:
+) -> BestGamma:
     """The ridge parameter in gamma_range that maximises the accuracy (of the mix, or of real data alone).
 
     Returns (gamma, accuracy, at_edge); at_edge says the accuracy at an end of the range is within
@@ -165,7 +258,7 @@ def best_gamma(
 
     t, acc = _maximise(f, np.linspace(lo, hi, 801), TOLERANCE["log10_gamma"])
     ends = f(np.array([lo, hi]))
-    return 10.0**t, acc, bool(np.nanmax(ends) >= acc - 1e-6)
+    return BestGamma(10.0**t, acc, bool(np.nanmax(ends) >= acc - 1e-6))
 
 
 def rho_for_precision(eps: float, precision, recall: float) -> np.ndarray:
@@ -210,27 +303,22 @@ def _threshold_below(
     return root, "crossing", changes == 1 and positive[0]
 
 
-def min_verifier_precision(model: AccuracyModel, st: Mix) -> dict[str, Any]:
+def min_verifier_precision(model: AccuracyModel, st: Mix) -> PrecisionThreshold:
     """The lowest precision (at the configured recall and label noise) at which the mix still gains."""
     recall, eps = st.phi, st.label_noise
-    out: dict[str, Any] = {"value": None, "recall": recall, "lowest_valid_precision": None, "status": "", "message": ""}
     if st.m == 0:
-        out.update(status="no_mix", message="the configured mix has no synthetic data (m = 0), so no verifier matters.")
-        return out
-    if eps == 0.0:
-        out.update(status="no_label_noise", message="with label_noise = 0 every kept label is correct: the precision is always 1.")
-        return out
-    if recall == 0.0:
-        out.update(status="no_recall", message="with recall 0 the verifier keeps no correct label; the precision is 0.")
-        return out
-    if eps == 1.0:
-        out.update(
-            status="all_labels_wrong",
-            message="with label_noise = 1 every synthetic label is wrong, so any verifier that keeps a row has precision 0.",
-        )
-        return out
+        status = "no_mix"
+    elif eps == 0.0:
+        status = "no_label_noise"
+    elif recall == 0.0:
+        status = "no_recall"
+    elif eps == 1.0:
+        status = "all_labels_wrong"
+    else:
+        status = ""
+    if status:
+        return PrecisionThreshold(None, recall, None, status, precision_message(status, None, recall, None))
     p_lo = float(min_precision(eps, recall))
-    out["lowest_valid_precision"] = p_lo
     base = real_only_accuracy(model, st)
 
     def gain(P):
@@ -238,30 +326,13 @@ def min_verifier_precision(model: AccuracyModel, st: Mix) -> dict[str, Any]:
 
     grid = np.linspace(p_lo, 1.0, GRID_POINTS)
     value, status, monotone = _threshold_above(gain, grid, TOLERANCE["verifier_precision"])
-    out["value"] = value
-    out["status"] = status
-    if status == "nowhere":
-        out["message"] = (
-            f"synthetic data do not help at this mix even with a perfect-precision verifier (P = 1) at recall {recall:.4g}."
-        )
-    elif status == "everywhere":
-        out["message"] = (
-            f"synthetic data help even at the lowest possible precision P_min = {p_lo:.4g} (the verifier keeps every "
-            f"wrong label) at recall {recall:.4g}."
-        )
-    else:
-        out["message"] = f"the mix gains over real data alone when the precision exceeds {value:.4g} at recall {recall:.4g}."
-    if not monotone:
-        out["message"] += " (The gain is not monotone in the precision; this is the threshold above which it always helps.)"
-    return out
+    return PrecisionThreshold(value, recall, p_lo, status, precision_message(status, value, recall, p_lo, monotone))
 
 
-def max_label_noise(model: AccuracyModel, st: Mix) -> dict[str, Any]:
+def max_label_noise(model: AccuracyModel, st: Mix) -> NoiseThreshold:
     """The highest label noise at which the mix still gains, with the verifier's (rho, phi) fixed."""
-    out: dict[str, Any] = {"value": None, "status": "", "message": ""}
     if st.m == 0:
-        out.update(status="no_mix", message="the configured mix has no synthetic data (m = 0).")
-        return out
+        return NoiseThreshold(None, "no_mix", noise_message("no_mix", None))
     base = real_only_accuracy(model, st)
 
     def gain(e):
@@ -269,28 +340,17 @@ def max_label_noise(model: AccuracyModel, st: Mix) -> dict[str, Any]:
 
     grid = np.linspace(0.0, 1.0, GRID_POINTS)
     value, status, monotone = _threshold_below(gain, grid, TOLERANCE["label_noise"])
-    out["value"] = value
-    out["status"] = status
-    if status == "nowhere":
-        out["message"] = "synthetic data do not help at this mix and verifier at any label noise."
-    elif status in ("everywhere", "at_end"):
-        out["message"] = "synthetic data help at this mix and verifier up to label noise 1."
-    else:
-        out["message"] = f"the mix gains over real data alone while the label noise is below {value:.4g}."
-    if not monotone:
-        out["message"] += " (The gain changes sign more than once in the label noise; this is the largest eps where it helps.)"
-    return out
+    return NoiseThreshold(value, status, noise_message(status, value, monotone))
 
 
-def transition(model: AccuracyModel, st: Mix) -> dict[str, Any]:
+def transition(model: AccuracyModel, st: Mix) -> Transition:
     """The label-noise transition of the configured mix: eps_0.25, eps_0.75 and their distance.
 
     A(eps) is the accuracy with (rho, phi) fixed; eps_q is the smallest eps where A has covered
     the fraction q of its total change A(0) - A(1). Width = eps_0.75 - eps_0.25.
     """
-    out: dict[str, Any] = {"width": None, "eps_25": None, "eps_75": None, "accuracy_eps_0": None, "accuracy_eps_1": None}
     if st.m == 0:
-        return out
+        return Transition()
 
     def acc(e):
         return model(Mix(st.n, st.m, e, st.rho, st.phi, st.gamma))
@@ -298,20 +358,20 @@ def transition(model: AccuracyModel, st: Mix) -> dict[str, Any]:
     grid = np.linspace(0.0, 1.0, GRID_POINTS)
     values = acc(grid)
     a0, a1 = float(values[0]), float(values[-1])
-    out["accuracy_eps_0"], out["accuracy_eps_1"] = a0, a1
     if abs(a0 - a1) < 1e-9:
-        return out
-    for q, key in ((0.25, "eps_25"), (0.75, "eps_75")):
+        return Transition(accuracy_eps_0=a0, accuracy_eps_1=a1)
+    eps_q = []
+    for q in (0.25, 0.75):
         level = a0 - q * (a0 - a1)
         # Signed so that the function is >= 0 before the crossing, whichever way A moves.
         g = np.sign(a0 - a1) * (values - level)
         k = int(np.flatnonzero(g <= 0)[0])
         if k == 0:
-            out[key] = 0.0
+            eps_q.append(0.0)
             continue
-        out[key] = _root(lambda e: float(np.sign(a0 - a1) * (acc(np.array([e]))[0] - level)), float(grid[k - 1]), float(grid[k]), TOLERANCE["label_noise"])
-    out["width"] = out["eps_75"] - out["eps_25"]
-    return out
+        eps_q.append(_root(lambda e: float(np.sign(a0 - a1) * (acc(np.array([e]))[0] - level)), float(grid[k - 1]), float(grid[k]), TOLERANCE["label_noise"]))
+    eps_25, eps_75 = eps_q
+    return Transition(eps_75 - eps_25, eps_25, eps_75, a0, a1)
 
 
 def roc_accuracies(model: AccuracyModel, st: Mix, roc: np.ndarray, m=None) -> np.ndarray:
@@ -320,26 +380,25 @@ def roc_accuracies(model: AccuracyModel, st: Mix, roc: np.ndarray, m=None) -> np
     return model(Mix(st.n, m, st.label_noise, roc[:, 0], roc[:, 1], st.gamma))
 
 
-def best_roc_point(model: AccuracyModel, st: Mix, roc: np.ndarray) -> dict[str, Any]:
+def best_roc_point(model: AccuracyModel, st: Mix, roc: np.ndarray) -> RocPoint:
     """The ROC threshold that maximises the accuracy at the configured mix (first of ties)."""
     acc = roc_accuracies(model, st, roc)
     k = int(np.nanargmax(acc))
-    return _roc_record(roc, k, st.label_noise, float(acc[k]), real_only_accuracy(model, st))
+    return RocPoint(**_roc_fields(roc, k, st.label_noise, float(acc[k]), real_only_accuracy(model, st)))
 
 
-def best_roc_point_best_mix(model: AccuracyModel, st: Mix, roc: np.ndarray, max_proportion: float) -> dict[str, Any]:
+def best_roc_point_best_mix(model: AccuracyModel, st: Mix, roc: np.ndarray, max_proportion: float) -> RocPointMix:
     """The (ROC point, proportion) pair with the highest accuracy: a coarse joint grid, then refined."""
     s = proportion_grid(max_proportion, ROC_MIX_GRID)
     acc = model(Mix(st.n, m_of_proportion(s, st.n)[None, :], st.label_noise, roc[:, 0:1], roc[:, 1:2], st.gamma))
     k = int(np.nanargmax(np.nanmax(acc, axis=1)))
     chosen = replace(st, rho=float(roc[k, 0]), phi=float(roc[k, 1]))
     mix = best_mix(model, chosen, max_proportion)
-    rec = _roc_record(roc, k, st.label_noise, mix["accuracy"], real_only_accuracy(model, st))
-    rec.update(synthetic_proportion=mix["synthetic_proportion"], m=mix["m"])
-    return rec
+    fields = _roc_fields(roc, k, st.label_noise, mix.accuracy, real_only_accuracy(model, st))
+    return RocPointMix(**fields, synthetic_proportion=mix.synthetic_proportion, m=mix.m)
 
 
-def _roc_record(roc: np.ndarray, k: int, eps: float, acc: float, base: float) -> dict[str, Any]:
+def _roc_fields(roc: np.ndarray, k: int, eps: float, acc: float, base: float) -> dict[str, Any]:
     rho, phi = float(roc[k, 0]), float(roc[k, 1])
     precision, recall = precision_recall(eps, rho, phi)
     return {
@@ -361,6 +420,15 @@ def setting_of(point: ResolvedPoint) -> Mix:
     return Mix(n=point.n, m=point.m, label_noise=point.label_noise, rho=point.rho, phi=point.phi, gamma=point.gamma)
 
 
+def infinite_m_accuracy(model: AccuracyModel, st: Mix) -> float | None:
+    """The m -> infinity limit of the accuracy (THEORY.md section 12); None without a fixed spectrum."""
+    if model.spectrum is None:
+        return None
+    from rmtsynth.core.closed_forms import infinite_sample_accuracy
+
+    return float(infinite_sample_accuracy(model.spectrum, st.label_noise, st.rho, st.phi, st.gamma))
+
+
 def run_plan(cfg: PlanConfig) -> dict[str, Any]:
     """Every number of the plan, as a JSON-ready mapping."""
     model, point = cfg.model, cfg.point
@@ -368,55 +436,27 @@ def run_plan(cfg: PlanConfig) -> dict[str, Any]:
     acc_real = real_only_accuracy(model, st)
     acc_conf = float(model(Mix(st.n, st.m, st.label_noise, st.rho, st.phi, st.gamma)))
     mix = best_mix(model, st, cfg.max_proportion)
-    g_best, acc_g, edge_mix = best_gamma(model, st, cfg.gamma_range)
-    g_real, acc_g_real, edge_real = best_gamma(model, st, cfg.gamma_range, real_only=True)
+    tuned = best_gamma(model, st, cfg.gamma_range)
+    tuned_real = best_gamma(model, st, cfg.gamma_range, real_only=True)
     prec = min_verifier_precision(model, st)
     noise = max_label_noise(model, st)
     trans = transition(model, st)
-    infinite = None
-    if model.spectrum is not None:
-        from rmtsynth.core.closed_forms import infinite_sample_accuracy
-
-        infinite = float(infinite_sample_accuracy(model.spectrum, st.label_noise, st.rho, st.phi, st.gamma))
-    messages = []
-    kept = float(keep_rate(st.label_noise, st.rho, st.phi))
-    if kept == 0.0 and st.m > 0:
-        messages.append(
-            "The verifier keeps no synthetic row (keep rate 0): the mix trains on the real data alone. Any gain below "
-            "comes from the normaliser N = n + m, which acts as extra ridge regularisation, not from synthetic data."
-        )
-    if not mix["helps"]:
-        messages.append("Synthetic data cannot help here: no proportion beats the real data alone.")
-    elif kept > 0.0 or st.m == 0:
-        messages.append(
-            f"Synthetic data help: the best proportion {mix['synthetic_proportion']:.4g} (m = {mix['m']}) gains "
-            f"{mix['gain']:+.4f} over the real data alone."
-        )
-    if mix["at_search_limit"] and kept > 0.0:
-        messages.append(
-            "The accuracy still rises at the largest proportion searched: more synthetic data keep helping"
-            + (f" (the m -> infinity limit is {infinite:.4f})." if infinite is not None else ".")
-        )
+    infinite = infinite_m_accuracy(model, st)
     gain_conf = acc_conf - acc_real
-    messages.append(
-        f"The configured mix (m = {st.m}) {'gains' if gain_conf > NO_GAIN else 'does not gain'}: {gain_conf:+.4f}."
+    messages = plan_messages(
+        st,
+        kept=float(keep_rate(st.label_noise, st.rho, st.phi)),
+        mix=mix,
+        infinite=infinite,
+        gain_configured=gain_conf,
+        configured_gains=gain_conf > NO_GAIN,
+        gamma_range=cfg.gamma_range,
+        tuned=tuned,
+        tuned_real=tuned_real,
+        tuned_gains=tuned.accuracy - tuned_real.accuracy > NO_GAIN,
+        precision=prec,
+        noise=noise,
     )
-    lo_g, hi_g = cfg.gamma_range
-    for name, edge in (("the mix", edge_mix), ("the real data alone", edge_real)):
-        if edge:
-            messages.append(
-                f"The accuracy of {name} is flat (within 1e-6) up to an edge of the gamma range [{lo_g:g}, {hi_g:g}]; "
-                "its best gamma may lie beyond it."
-            )
-    tuned = acc_g - acc_g_real
-    messages.append(
-        f"With gamma tuned for each, the configured mix {'gains' if tuned > NO_GAIN else 'does not gain'}: "
-        f"{acc_g:.4f} against {acc_g_real:.4f} for the real data alone ({tuned:+.4f})."
-    )
-    if prec["message"]:
-        messages.append("Verifier: " + prec["message"])
-    if noise["message"] and st.rho + st.phi > 0.0:
-        messages.append("Label noise: " + noise["message"])
     precision, recall = precision_recall(st.label_noise, st.rho, st.phi)
     out: dict[str, Any] = {
         "title": cfg.title,
@@ -424,283 +464,63 @@ def run_plan(cfg: PlanConfig) -> dict[str, Any]:
         "accuracy_real_only": acc_real,
         "accuracy_configured": acc_conf,
         "gain_configured": gain_conf,
-        "synthetic_helps": mix["helps"],
-        "best_synthetic_proportion": mix["synthetic_proportion"],
-        "best_m": mix["m"],
-        "accuracy_best_mix": mix["accuracy"],
-        "gain_best_mix": mix["gain"],
-        "best_mix_at_search_limit": mix["at_search_limit"],
+        "synthetic_helps": mix.helps,
+        "best_synthetic_proportion": mix.synthetic_proportion,
+        "best_m": mix.m,
+        "accuracy_best_mix": mix.accuracy,
+        "gain_best_mix": mix.gain,
+        "best_mix_at_search_limit": mix.at_search_limit,
         "accuracy_infinite_m": infinite,
-        "best_gamma": g_best,
-        "accuracy_best_gamma": acc_g,
-        "best_gamma_real_only": g_real,
-        "accuracy_real_only_best_gamma": acc_g_real,
-        "gain_tuned_gamma": tuned,
-        "best_gamma_at_search_edge": edge_mix,
-        "best_gamma_real_only_at_search_edge": edge_real,
+        "best_gamma": tuned.gamma,
+        "accuracy_best_gamma": tuned.accuracy,
+        "best_gamma_real_only": tuned_real.gamma,
+        "accuracy_real_only_best_gamma": tuned_real.accuracy,
+        "gain_tuned_gamma": tuned.accuracy - tuned_real.accuracy,
+        "best_gamma_at_search_edge": tuned.at_edge,
+        "best_gamma_real_only_at_search_edge": tuned_real.at_edge,
         "verifier_precision": float(precision),
         "verifier_recall": float(recall),
-        "min_verifier_precision": prec["value"],
-        "min_verifier_precision_status": prec["status"],
-        "lowest_valid_precision": prec["lowest_valid_precision"],
-        "max_label_noise": noise["value"],
-        "max_label_noise_status": noise["status"],
+        "min_verifier_precision": prec.value,
+        "min_verifier_precision_status": prec.status,
+        "lowest_valid_precision": prec.lowest_valid_precision,
+        "max_label_noise": noise.value,
+        "max_label_noise_status": noise.status,
         "eps_star": float(eps_star(st.rho, st.phi)),
-        "transition_width": trans["width"],
-        "transition_eps_25": trans["eps_25"],
-        "transition_eps_75": trans["eps_75"],
+        "transition_width": trans.width,
+        "transition_eps_25": trans.eps_25,
+        "transition_eps_75": trans.eps_75,
         "messages": messages,
         "tolerance": {**TOLERANCE, "grid_points": GRID_POINTS},
         "search": {"max_synthetic_proportion": cfg.max_proportion, "gamma_range": list(cfg.gamma_range)},
     }
+    out.update(_roc_and_data(cfg, model, st))
+    return json_ready(out)
+
+
+def _roc_and_data(cfg: PlanConfig, model: AccuracyModel, st: Mix) -> dict[str, Any]:
+    """The plan's keys for a verifier given by its ROC curve and for real data, when the config has them."""
+    out: dict[str, Any] = {}
     if cfg.roc is not None:
-        chosen = best_roc_point(model, st, cfg.roc)
-        out["best_roc_point"] = chosen
-        out["best_roc_point_best_mix"] = best_roc_point_best_mix(model, st, cfg.roc, cfg.max_proportion)
+        out["best_roc_point"] = best_roc_point(model, st, cfg.roc).to_dict()
+        out["best_roc_point_best_mix"] = best_roc_point_best_mix(model, st, cfg.roc, cfg.max_proportion).to_dict()
         out["roc_points"] = int(cfg.roc.shape[0])
     if cfg.data is not None:
         out["data"] = cfg.data
     if cfg.data_spec is not None:
         out["accuracies_are_on"] = "the Gaussian fitted to the data (see heldout_prediction for held-out accuracy)"
-        out["heldout_prediction"] = heldout_prediction(cfg)
-    return json_ready(out)
-
-
-# ----------------------------------------------------------------------------- held-out prediction
-
-# The paired gap (prediction - measured held-out accuracy) of the default estimator (the
-# G-estimator with the cross-fit correction; THEORY.md 13) on the data sets it was measured on:
-# 50 random splits, gamma = 0.1, from benchmarks/prediction_targets.md (generated by
-# benchmarks/bench_prediction.py, 2026-11-28). "gap" is the mean gap of a single point with its SE;
-# "max_abs_gap" the largest |mean gap| over a curve's points (m from 0 to the whole pool, eps =
-# 0.2, no verifier and oracle).
-MEASURED_PREDICTION_ERRORS: tuple[dict[str, Any], ...] = (
-    {"setting": "Amazon books, real only, n = 800", "gap": -0.0033, "se": 0.0034, "target": 0.01, "met": True},
-    {"setting": "Amazon kitchen, real only, n = 800", "gap": 0.0038, "se": 0.0036, "target": 0.01, "met": True},
-    {"setting": "Amazon electronics, real only, n = 800", "gap": 0.0023, "se": 0.0029, "target": 0.01, "met": True},
-    {"setting": "digits 3 vs 8, real only, n = 100", "gap": -0.0080, "se": 0.0038, "target": None, "met": None},
-    {"setting": "Amazon kitchen <- electronics, n = 200, m = 0..1998", "max_abs_gap": 0.0335, "target": 0.02,
-     "met": False},
-    {"setting": "Amazon kitchen <- electronics, n = 400, m = 0..1998", "max_abs_gap": 0.0101, "target": 0.02,
-     "met": True},
-    {"setting": "Amazon dvd <- books, n = 200, m = 0..2000", "max_abs_gap": 0.0255, "target": 0.02, "met": False},
-    {"setting": "Amazon dvd <- books, n = 400, m = 0..2000", "max_abs_gap": 0.0096, "target": 0.02, "met": True},
-)
-MEASURED_ERRORS_SOURCE = "benchmarks/prediction_targets.md (50 splits, gamma = 0.1)"
-PREDICTION_SUBSETS = 20
-PLAN_ESTIMATOR_NAMES = {
-    "g": "G-estimator with the cross-fit correction (THEORY.md 13.2-13.4)",
-    "nls": "nonlinear-shrinkage covariance with debiased quadratic forms and the cross-fit correction",
-    "plugin": "plug-in: the accuracy on the Gaussian fitted to the training rows (not a held-out prediction)",
-}
-
-
-def heldout_prediction(cfg: PlanConfig) -> dict[str, Any]:
-    """The held-out accuracy predicted from the plan's real rows (and synthetic rows, if given).
-
-    The ridge is imagined trained on n of the real rows (``params.n``; stratified subsets, the
-    predictions averaged over them) plus m synthetic rows of the ``synthetic_data`` file, for no
-    verifier, an oracle and (when the file says which labels are correct and which rows were kept)
-    the file's own verifier. With ``estimator: plugin`` the number is the theory on the Gaussian
-    fitted to the training rows, which is not a held-out prediction; the record says so.
-    """
-    from rmtsynth.data.prediction import predict_heldout
-    from rmtsynth.data.protocols import stratified_split
-    from rmtsynth.sim.seeding import named_rng
-    from rmtsynth.spec.data import load_data
-    from rmtsynth.spec.data import load_synthetic_rows
-
-    assert cfg.data_spec is not None
-    loaded = load_data(cfg.data_spec)
-    X, y = loaded.X, loaded.y
-    point = cfg.point
-    n = min(int(point.n), loaded.rows)
-    estimator = cfg.estimator
-    correction = "none" if estimator == "plugin" else "cross-fit"
-    pool = None
-    verifiers: list[Any] = []
-    label_noise = None
-    m = 0
-    notes: list[str] = []
-    if cfg.synthetic_data is not None:
-        rows = load_synthetic_rows(cfg.synthetic_data, loaded.p)
-        pool = {k: rows[k] for k in ("features", "labels", "label_correct", "kept") if k in rows}
-        m = min(int(point.m), int(rows["labels"].size))
-        if m < point.m:
-            notes.append(f"the synthetic file has {rows['labels'].size} rows, fewer than m = {point.m}: predicted at m = {m}.")
-        verifiers = ["none", "oracle", (float(point.rho), float(point.phi))]
-        if "label_correct" in pool and "kept" in pool:
-            verifiers.append("estimated")
-        if "label_correct" not in pool:
-            label_noise = float(point.label_noise)
-    if n >= loaded.rows:
-        subsets = [np.arange(loaded.rows)]
-        notes.append(f"n = {point.n} is not below the {loaded.rows} rows of the data: every row is a training row.")
-    else:
-        rng = named_rng(cfg.seed, "plan held-out prediction subsets")
-        subsets = [stratified_split(y, n, rng)[0] for _ in range(PREDICTION_SUBSETS)]
-    real_only = []
-    names = {v: v if isinstance(v, str) else "configured" for v in verifiers}
-    mixes: dict[str, list[float]] = {names[v]: [] for v in verifiers}
-    for k, rows_k in enumerate(subsets):
-        got = predict_heldout(X[rows_k], y[rows_k], gamma=point.gamma, estimator=estimator, correction=correction,
-                              seed=cfg.seed + k)
-        real_only.append(float(got["accuracy"][0]))
-        for v in verifiers:
-            got = predict_heldout(X[rows_k], y[rows_k], synthetic=pool, gamma=point.gamma, m_values=(m,),
-                                  label_noise=label_noise, verifier=v, estimator=estimator, correction=correction,
-                                  seed=cfg.seed + k)
-            mixes[names[v]].append(float(got["accuracy"][0]))
-    predicts = ("the accuracy on the Gaussian fitted to the training rows (not a held-out prediction)"
-                if estimator == "plugin" else "held-out accuracy on new real rows")
-    return {
-        "estimator": estimator,
-        "estimator_name": PLAN_ESTIMATOR_NAMES[estimator],
-        "correction": correction,
-        "predicts": predicts,
-        "n": n,
-        "subsets": len(subsets),
-        "accuracy_real_only": float(np.mean(real_only)),
-        "accuracy_real_only_se": _subset_se(real_only),
-        "m": m,
-        "rho": float(point.rho),
-        "phi": float(point.phi),
-        "synthetic_data": None if cfg.synthetic_data is None else str(cfg.synthetic_data.path.name),
-        "accuracy_mix": {v: float(np.mean(a)) for v, a in mixes.items()},
-        "accuracy_mix_se": {v: _subset_se(a) for v, a in mixes.items()},
-        "expected_error": [dict(e) for e in MEASURED_PREDICTION_ERRORS] if estimator == "g" else [],
-        "expected_error_source": MEASURED_ERRORS_SOURCE if estimator == "g" else (
-            "not measured for this estimator; the plug-in over-predicts held-out accuracy by 0.11-0.13 on Amazon and "
-            "0.028 on digits (THEORY.md 13.1)" if estimator == "plugin" else "not measured for this estimator"),
-        "notes": notes,
-    }
-
-
-def _subset_se(values: list[float]) -> float | None:
-    """The standard error of the mean over subsets (None for one subset)."""
-    return float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else None
-
-
-def format_heldout_prediction(pred: dict[str, Any]) -> list[str]:
-    """The held-out prediction's lines of the plan's text."""
-    lines = ["", f"Held-out prediction from the data ({pred['estimator_name']}; estimator: {pred['estimator']}):"]
-    lines.append(f"  predicts: {pred['predicts']}")
-    subsets = f"averaged over {pred['subsets']} random subsets of n = {pred['n']} rows" if pred["subsets"] > 1 else \
-        f"all {pred['n']} rows as training rows"
-    def shown(acc: float, se: float | None) -> str:
-        return f"{acc:.4f}" + (f" ± {se:.4f}" if se is not None else "")
-
-    lines.append(f"  accuracy, real data only: {shown(pred['accuracy_real_only'], pred['accuracy_real_only_se'])} ({subsets})")
-    for v, acc in pred["accuracy_mix"].items():
-        name = {"none": "no verifier", "oracle": "oracle", "estimated": "the file's verifier (rates from its flags)",
-                "configured": f"the configured verifier (rho {pred['rho']:.4g}, phi {pred['phi']:.4g})"}.get(v, v)
-        lines.append(f"  accuracy, n = {pred['n']} + m = {pred['m']} synthetic rows ({pred['synthetic_data']}), {name}: "
-                     f"{shown(acc, pred['accuracy_mix_se'][v])}")
-    for note in pred["notes"]:
-        lines.append(f"  note: {note}")
-    if pred["expected_error"]:
-        lines.append(f"  expected error (prediction - measured, from {pred['expected_error_source']}):")
-        for e in pred["expected_error"]:
-            shown = f"gap {e['gap']:+.4f} ± {e['se']:.4f}" if "gap" in e else f"max |gap| {e['max_abs_gap']:.4f}"
-            status = "" if e["met"] is None else (f"  (target {e['target']:g}: " + ("met)" if e["met"] else "MISSED)"))
-            lines.append(f"    {e['setting']:<52s} {shown}{status}")
-    else:
-        lines.append(f"  expected error: {pred['expected_error_source']}")
-    return lines
-
-
-def _fmt(v: Any, digits: int = 4) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
-            return f"{v:.{digits}g}"
-        return f"{v:.{digits}f}"
-    return str(v)
-
-
-def format_plan(res: dict[str, Any]) -> str:
-    """The plan as a readable text table."""
-    s = res["setting"]
-    lines = []
-    if res.get("title"):
-        lines += [res["title"], ""]
-    if "data" in res:
-        d = res["data"]
-        lines.append(
-            f"data: {d['source']}: {d['rows']} rows ({d['n_pos']} + {d['n_neg']}), p = {d['p']}"
-            + (f" ({d['constant_features_dropped']} constant features dropped)" if d["constant_features_dropped"] else "")
-            + f", ||mu|| = {d['mu_norm']:.4g} (bias-corrected from {d['mu_norm_raw']:.4g}; noise scaled to unit average variance)"
-        )
-    lines.append(
-        f"setting: n = {s['n']}, p = {s['p']}, ||mu|| = {s['mu_norm']:.4g}, gamma = {s['gamma']:.4g}, label noise = "
-        f"{s['label_noise']:.4g}, generator: alignment {s['generator_alignment']:.4g}, shift {s['generator_shift']:.4g}, "
-        f"covariance {s['covariance']}"
-        + (f" (n_hat = {s['n_hat']})" if s.get("n_hat") else "")
-    )
-    lines.append(
-        f"verifier: rho = {s['rho']:.4g}, phi = {s['phi']:.4g} (precision {res['verifier_precision']:.4g}, recall "
-        f"{res['verifier_recall']:.4g}); configured mix m = {s['m']} (proportion {s['m'] / (s['n'] + s['m']):.4g})"
-    )
-    lines.append("")
-    if "heldout_prediction" in res:
-        lines.append("Theory on the Gaussian fitted to the data (the accuracies below are on that Gaussian, not held-out; "
-                     "the held-out prediction follows the table):")
-    rows = [
-        ("accuracy, real data only", res["accuracy_real_only"]),
-        ("accuracy, configured mix", res["accuracy_configured"]),
-        ("  gain", res["gain_configured"]),
-        ("best synthetic proportion", res["best_synthetic_proportion"]),
-        ("best m", res["best_m"]),
-        ("accuracy, best mix", res["accuracy_best_mix"]),
-        ("  gain", res["gain_best_mix"]),
-        ("accuracy, m -> infinity", res["accuracy_infinite_m"]),
-        ("best gamma (configured mix)", res["best_gamma"]),
-        ("accuracy at best gamma", res["accuracy_best_gamma"]),
-        ("best gamma (real data only)", res["best_gamma_real_only"]),
-        ("accuracy at that gamma", res["accuracy_real_only_best_gamma"]),
-        ("min verifier precision", res["min_verifier_precision"]),
-        ("  lowest possible precision", res["lowest_valid_precision"]),
-        ("max label noise", res["max_label_noise"]),
-        ("eps* (precision = 1/2)", res["eps_star"]),
-        ("transition width (eps_75 - eps_25)", res["transition_width"]),
-    ]
-    if "best_roc_point" in res:
-        b = res["best_roc_point"]
-        rows.append(
-            (
-                "best ROC point (configured mix)",
-                f"#{b['index']}: fpr {b['rho']:.4g}, tpr {b['phi']:.4g}, precision {b['precision']:.4g}, accuracy {b['accuracy']:.4f}",
-            )
-        )
-        b = res["best_roc_point_best_mix"]
-        rows.append(
-            (
-                "best ROC point (best mix)",
-                f"#{b['index']}: fpr {b['rho']:.4g}, tpr {b['phi']:.4g}, proportion {b['synthetic_proportion']:.4g} "
-                f"(m = {b['m']}), accuracy {b['accuracy']:.4f}",
-            )
-        )
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        shown = value if isinstance(value, str) else _fmt(value)
-        lines.append(f"  {key:<{width}}  {shown}")
-    if "heldout_prediction" in res:
-        lines += format_heldout_prediction(res["heldout_prediction"])
-    lines.append("")
-    lines += res["messages"]
-    tol = res["tolerance"]
-    lines.append(
-        f"(theory only; grids of {tol['grid_points']} points refined to tolerances: proportion {tol['synthetic_proportion']:g}, "
-        f"log10 gamma {tol['log10_gamma']:g}, precision {tol['verifier_precision']:g}, label noise {tol['label_noise']:g})"
-    )
-    return "\n".join(lines)
+        out["heldout_prediction"] = heldout_prediction(cfg).to_dict()
+    return out
 
 
 __all__ = [
     "AccuracyModel",
+    "BestGamma",
+    "BestMix",
+    "NoiseThreshold",
+    "PrecisionThreshold",
+    "RocPoint",
+    "RocPointMix",
+    "Transition",
     "best_gamma",
     "best_mix",
     "best_roc_point",

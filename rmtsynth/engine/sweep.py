@@ -2,9 +2,9 @@
 
 Every (panel, series, x) cell of a figure becomes one row. The theory is evaluated for all rows
 at once (vectorised per generator); the simulation runs only where the config asks for it, in
-parallel processes or on a Dask cluster (see :mod:`rmtsynth.executors`), through the point cache.
-Rows come out in the config's order whatever the number of workers or the executor, so the same
-config and seed always give the same table.
+parallel processes or on a Dask cluster (see :mod:`rmtsynth.engine.executors`), through the point
+cache. Rows come out in the config's order whatever the number of workers or the executor, so
+the same config and seed always give the same table.
 """
 
 from __future__ import annotations
@@ -284,18 +284,7 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
         baseline = real_only_accuracy(points, seed=cfg.seed, convention=cfg.theory.convention)
     test_size = cfg.simulation.test_size
     do_sim = cfg.simulation.enabled and options.simulate
-    sim_rows: list[int] = []
-    if do_sim:
-        for i, (ip, iseries, xv, pt) in enumerate(cells):
-            if (
-                _y_of(cfg, ip) == "accuracy"
-                and cfg.panels[ip].simulate
-                and cfg.series[iseries].simulate
-                and cfg.simulated_x(xv)
-                and pt.p <= cfg.simulation.max_p
-            ):
-                _check_simulable(pt, sampler, describe_cell(cfg, ip, iseries, xv))
-                sim_rows.append(i)
+    sim_rows = _simulated_cells(cfg, cells, sampler) if do_sim else []
     t1 = time.perf_counter()
     sims, sim_info = run_simulations(
         [(points[i].generator, points[i]) for i in sim_rows],
@@ -310,11 +299,11 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     t2 = time.perf_counter()
 
     extra_y = sorted({_y_of(cfg, ip) for ip in range(len(cfg.panels))} - {"accuracy"})
+    sim_columns = (SIM_COLUMNS + (TEST_COLUMNS if test_size else [])) if do_sim else []
     columns = BASE_COLUMNS + RESOLVED_COLUMNS + ["eps_star", "theory_accuracy"] + [theory_column(y) for y in extra_y]
     if baseline is not None:
         columns.append("theory_accuracy_real_only")
-    if do_sim:
-        columns += SIM_COLUMNS + (TEST_COLUMNS if test_size else [])
+    columns += sim_columns
     rows = []
     for i, (ip, iseries, xv, pt) in enumerate(cells):
         row: dict[str, Any] = {
@@ -331,15 +320,7 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
         for y in extra_y:
             row[theory_column(y)] = float(theory[y][i])
         if do_sim:
-            sim = sim_by_row.get(i)
-            if sim is not None:
-                row["sim_accuracy_mean"], row["sim_accuracy_se"] = mean_and_se(sim["accuracy"])
-                row["sim_seeds"] = int(sim["accuracy"].size)
-                if test_size:
-                    row["sim_test_accuracy_mean"], row["sim_test_accuracy_se"] = mean_and_se(sim["test_accuracy"])
-            else:
-                for c in SIM_COLUMNS + (TEST_COLUMNS if test_size else []):
-                    row[c] = None
+            row.update(_simulation_columns(sim_by_row.get(i), test_size, sim_columns))
         rows.append(row)
     info = {
         "points": len(rows),
@@ -350,3 +331,31 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
         **sim_info,
     }
     return SweepResult(config=cfg, columns=columns, rows=rows, info=info)
+
+
+def _simulated_cells(cfg: FigureConfig, cells: list[tuple[int, int, Any, ResolvedPoint]], sampler: str) -> list[int]:
+    """The cells the config simulates, each checked to fit in memory before any work."""
+    sim_rows: list[int] = []
+    for i, (ip, iseries, xv, pt) in enumerate(cells):
+        if (
+            _y_of(cfg, ip) == "accuracy"
+            and cfg.panels[ip].simulate
+            and cfg.series[iseries].simulate
+            and cfg.simulated_x(xv)
+            and pt.p <= cfg.simulation.max_p
+        ):
+            _check_simulable(pt, sampler, describe_cell(cfg, ip, iseries, xv))
+            sim_rows.append(i)
+    return sim_rows
+
+
+def _simulation_columns(sim: dict[str, np.ndarray] | None, test_size: int | None, columns: list[str]) -> dict[str, Any]:
+    """A row's simulation columns: mean and SE over replicates, or None where the cell is not simulated."""
+    if sim is None:
+        return {c: None for c in columns}
+    out: dict[str, Any] = {}
+    out["sim_accuracy_mean"], out["sim_accuracy_se"] = mean_and_se(sim["accuracy"])
+    out["sim_seeds"] = int(sim["accuracy"].size)
+    if test_size:
+        out["sim_test_accuracy_mean"], out["sim_test_accuracy_se"] = mean_and_se(sim["test_accuracy"])
+    return out

@@ -48,77 +48,14 @@ def plot_curves(cfg, rows: list[dict[str, Any]]) -> Figure:
         for ip, panel in enumerate(cfg.panels):
             ax = axes_flat[ip]
             y = ys[ip]
-            col = theory_column(y)
-            has_sim = False
-            has_argmax = False
-            for iseries, series in enumerate(cfg.series):
-                color = COLORS[iseries % len(COLORS)]
-                sel = [r for r in rows if r["panel"] == panel.label and r["series"] == series.label]
-                sel.sort(key=lambda r: float(r["x"]))
-                xs = [float(r["x"]) for r in sel]
-                ax.plot(xs, [_num(r.get(col)) for r in sel], color=color, lw=1.8, label=series.label or None)
-                sim = [r for r in sel if r.get("sim_accuracy_mean") is not None]
-                if sim and y == "accuracy":
-                    has_sim = True
-                    ax.errorbar(
-                        [float(r["x"]) for r in sim],
-                        [r["sim_accuracy_mean"] for r in sim],
-                        yerr=[r["sim_accuracy_se"] for r in sim],
-                        fmt="o",
-                        ms=4,
-                        mfc="white",
-                        mec=color,
-                        ecolor=color,
-                        elinewidth=1.1,
-                        capsize=2.5,
-                        zorder=3,
-                    )
-                if cfg.plot.get("baseline") == "real_only" and sel and "theory_accuracy_real_only" in sel[0]:
-                    ax.axhline(_num(sel[0]["theory_accuracy_real_only"]), color=color, lw=1.0, ls=":", alpha=0.9)
-                if "argmax" in marks and _mark_argmax(ax, xs, [_num(r.get(col)) for r in sel], color, iseries):
-                    has_argmax = True
+            has_sim, has_argmax = _draw_series(ax, cfg, panel, rows, y, marks)
             if "eps_star" in marks:
-                stars = sorted({round(float(r["eps_star"]), 12) for r in rows if r["panel"] == panel.label})
-                for s in stars:
-                    if math.isfinite(s):
-                        ax.axvline(s, color="0.35", ls="--", lw=1.0)
-                        ax.annotate(
-                            rf"$\varepsilon^* = {s:.3g}$",
-                            xy=(s, 1.0),
-                            xycoords=("data", "axes fraction"),
-                            xytext=(4, -12),
-                            textcoords="offset points",
-                            fontsize=9,
-                            color="0.25",
-                        )
+                _mark_eps_star(ax, rows, panel.label)
             if "half" in marks:
                 ax.axhline(0.5, color="0.6", lw=0.8)
-            ax.set_xscale(cfg.x.scale)
-            ax.set_xlabel(cfg.x.label)
-            if ip % ncols == 0 or not sharey:
-                ax.set_ylabel(panel.ylabel or cfg.plot.get("ylabel") or Y_LABELS.get(y, y))
-            if panel.label:
-                ax.set_title(panel.label)
-            if cfg.plot.get("xlim"):
-                ax.set_xlim(*cfg.plot["xlim"])
-            if cfg.plot.get("ylim") and y == "accuracy":
-                ax.set_ylim(*cfg.plot["ylim"])
+            _label_axes(ax, cfg, panel, y, show_ylabel=ip % ncols == 0 or not sharey)
             if ip == 0 or cfg.plot.get("legend") == "every":
-                handles, labels = ax.get_legend_handles_labels()
-                if has_sim:
-                    handles += [
-                        Line2D([], [], color="0.3", lw=1.8),
-                        Line2D([], [], color="0.3", marker="o", mfc="white", ls="none"),
-                    ]
-                    labels += ["theory", "simulation (±1 SE)"]
-                if cfg.plot.get("baseline") == "real_only":
-                    handles.append(Line2D([], [], color="0.3", ls=":"))
-                    labels.append("real data only")
-                if has_argmax:
-                    handles.append(Line2D([], [], color="0.3", marker="*", ms=10, mec="k", mew=0.6, ls="none"))
-                    labels.append("maximum of the theory")
-                if handles:
-                    ax.legend(handles, labels, loc=cfg.plot.get("legend_loc", "best"), frameon=False)
+                _legend(ax, cfg, has_sim, has_argmax)
         for extra in axes_flat[n_panels:]:
             extra.set_visible(False)
         if cfg.title:
@@ -126,6 +63,90 @@ def plot_curves(cfg, rows: list[dict[str, Any]]) -> Figure:
         if cfg.plot.get("caption"):
             fig.text(0.01, -0.02, cfg.plot["caption"], fontsize=8.5, ha="left", va="top", wrap=True)
     return fig
+
+
+def _draw_series(ax, cfg, panel, rows: list[dict[str, Any]], y: str, marks: list[str]) -> tuple[bool, bool]:
+    """Every series of one panel; returns whether any has simulation markers and any a starred maximum."""
+    col = theory_column(y)
+    has_sim = False
+    has_argmax = False
+    for iseries, series in enumerate(cfg.series):
+        color = COLORS[iseries % len(COLORS)]
+        sel = [r for r in rows if r["panel"] == panel.label and r["series"] == series.label]
+        sel.sort(key=lambda r: float(r["x"]))
+        xs = [float(r["x"]) for r in sel]
+        ax.plot(xs, [_num(r.get(col)) for r in sel], color=color, lw=1.8, label=series.label or None)
+        sim = [r for r in sel if r.get("sim_accuracy_mean") is not None]
+        if sim and y == "accuracy":
+            has_sim = True
+            ax.errorbar(
+                [float(r["x"]) for r in sim],
+                [r["sim_accuracy_mean"] for r in sim],
+                yerr=[r["sim_accuracy_se"] for r in sim],
+                fmt="o",
+                ms=4,
+                mfc="white",
+                mec=color,
+                ecolor=color,
+                elinewidth=1.1,
+                capsize=2.5,
+                zorder=3,
+            )
+        if cfg.plot.get("baseline") == "real_only" and sel and "theory_accuracy_real_only" in sel[0]:
+            ax.axhline(_num(sel[0]["theory_accuracy_real_only"]), color=color, lw=1.0, ls=":", alpha=0.9)
+        if "argmax" in marks and _mark_argmax(ax, xs, [_num(r.get(col)) for r in sel], color, iseries):
+            has_argmax = True
+    return has_sim, has_argmax
+
+
+def _mark_eps_star(ax, rows: list[dict[str, Any]], panel_label: str) -> None:
+    """A dashed line at each eps* of the panel, labelled."""
+    stars = sorted({round(float(r["eps_star"]), 12) for r in rows if r["panel"] == panel_label})
+    for s in stars:
+        if math.isfinite(s):
+            ax.axvline(s, color="0.35", ls="--", lw=1.0)
+            ax.annotate(
+                rf"$\varepsilon^* = {s:.3g}$",
+                xy=(s, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(4, -12),
+                textcoords="offset points",
+                fontsize=9,
+                color="0.25",
+            )
+
+
+def _label_axes(ax, cfg, panel, y: str, *, show_ylabel: bool) -> None:
+    """Scales, labels, title and limits of one panel."""
+    ax.set_xscale(cfg.x.scale)
+    ax.set_xlabel(cfg.x.label)
+    if show_ylabel:
+        ax.set_ylabel(panel.ylabel or cfg.plot.get("ylabel") or Y_LABELS.get(y, y))
+    if panel.label:
+        ax.set_title(panel.label)
+    if cfg.plot.get("xlim"):
+        ax.set_xlim(*cfg.plot["xlim"])
+    if cfg.plot.get("ylim") and y == "accuracy":
+        ax.set_ylim(*cfg.plot["ylim"])
+
+
+def _legend(ax, cfg, has_sim: bool, has_argmax: bool) -> None:
+    """The series' entries, then what the line styles and markers mean."""
+    handles, labels = ax.get_legend_handles_labels()
+    if has_sim:
+        handles += [
+            Line2D([], [], color="0.3", lw=1.8),
+            Line2D([], [], color="0.3", marker="o", mfc="white", ls="none"),
+        ]
+        labels += ["theory", "simulation (±1 SE)"]
+    if cfg.plot.get("baseline") == "real_only":
+        handles.append(Line2D([], [], color="0.3", ls=":"))
+        labels.append("real data only")
+    if has_argmax:
+        handles.append(Line2D([], [], color="0.3", marker="*", ms=10, mec="k", mew=0.6, ls="none"))
+        labels.append("maximum of the theory")
+    if handles:
+        ax.legend(handles, labels, loc=cfg.plot.get("legend_loc", "best"), frameon=False)
 
 
 def _mark_argmax(ax, xs: list[float], ys: list[float], color: str, index: int = 0) -> bool:

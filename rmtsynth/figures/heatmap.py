@@ -133,10 +133,7 @@ def _panel_constant(rows: list[dict[str, Any]], key: str) -> float | None:
 
 def plot_heatmap(cfg: FigureConfig, rows: list[dict[str, Any]]):
     """One colour map per panel with a shared diverging scale centred at 0, and the break-even contour."""
-    from matplotlib.colors import TwoSlopeNorm
-    from matplotlib.patches import Patch
-
-    from rmtsynth.figures.style import colormap, new_figure, style
+    from rmtsynth.figures.style import new_figure, style
 
     quantity = heatmap_settings(cfg).quantity
     key = "gain" if quantity == "gain" else "theory_accuracy"
@@ -147,6 +144,40 @@ def plot_heatmap(cfg: FigureConfig, rows: list[dict[str, Any]]):
     for panel in cfg.panels:
         sel = [r for r in rows if r["panel"] == panel.label]
         grids.append((sel, _grid(sel, xs, ys, key)))
+    norm, cmap, cbar_label = _colour_scale(quantity, grids)
+    with style():
+        caption = " ".join(str(cfg.plot.get("caption") or "").split())
+        width = 4.4 * n_panels + 1.0
+        lines = textwrap.wrap(caption, width=int(width * 13)) if caption else []
+        extra = 0.2 + 0.17 * len(lines) if lines else 0.0
+        fig = new_figure(figsize=(width, 4.6 + extra), layout="constrained")
+        # The caption gets its own strip below the panels and their legend.
+        top, bottom = fig.subfigures(2, 1, height_ratios=[4.6, extra]) if lines else (fig, None)
+        axes = top.subplots(1, n_panels, squeeze=False, sharey=True)
+        mesh = None
+        legend: dict[str, Any] = {}
+        for ip, (panel, (sel, grid)) in enumerate(zip(cfg.panels, grids)):
+            mesh, handles = _draw_panel(axes[0, ip], cfg, ip, panel, sel, grid, xs, ys, cmap, norm)
+            for h in handles:
+                legend.setdefault(h.get_label(), h)
+        if legend:
+            # Below the panels, so that it hides no cell.
+            top.legend(handles=list(legend.values()), loc="outside lower center", ncols=min(len(legend), 4), frameon=False)
+        if mesh is not None:
+            _draw_colorbar(top, axes, mesh, norm, quantity, cbar_label)
+        if cfg.title:
+            fig.suptitle(cfg.title)
+        if bottom is not None:
+            bottom.text(0.02, 0.95, "\n".join(lines), fontsize=8.5, ha="left", va="top")
+    return fig
+
+
+def _colour_scale(quantity: str, grids: list[tuple[list[dict[str, Any]], np.ndarray]]):
+    """The shared colour norm, colour map and colour-bar label of every panel."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    from rmtsynth.figures.style import colormap
+
     finite = np.concatenate([g[np.isfinite(g)] for _, g in grids]) if grids else np.array([])
     if quantity == "gain":
         # Each side of 0 gets the full colour range, so small gains stay visible next to large losses.
@@ -162,65 +193,53 @@ def plot_heatmap(cfg: FigureConfig, rows: list[dict[str, Any]]):
         norm = TwoSlopeNorm(vcenter=centre, vmin=min(lo, centre - 1e-9), vmax=max(hi, centre + 1e-9))
         cmap = colormap("RdBu")
         cbar_label = "test accuracy"
-    with style():
-        caption = " ".join(str(cfg.plot.get("caption") or "").split())
-        width = 4.4 * n_panels + 1.0
-        lines = textwrap.wrap(caption, width=int(width * 13)) if caption else []
-        extra = 0.2 + 0.17 * len(lines) if lines else 0.0
-        fig = new_figure(figsize=(width, 4.6 + extra), layout="constrained")
-        # The caption gets its own strip below the panels and their legend.
-        top, bottom = fig.subfigures(2, 1, height_ratios=[4.6, extra]) if lines else (fig, None)
-        axes = top.subplots(1, n_panels, squeeze=False, sharey=True)
-        mesh = None
-        legend: dict[str, Any] = {}
-        for ip, (panel, (sel, grid)) in enumerate(zip(cfg.panels, grids)):
-            ax = axes[0, ip]
-            ax.grid(False)
-            ax.set_facecolor("0.82")
-            mesh = ax.pcolormesh(xs, ys, np.ma.masked_invalid(grid), shading="nearest", cmap=cmap, norm=norm, rasterized=True)
-            handles: list[Any] = []
-            gain = _grid(sel, xs, ys, "gain")
-            m_grid = _grid(sel, xs, ys, "m")
-            # Cells without synthetic data have gain exactly 0 and would trace a spurious contour.
-            contour_gain = np.where(m_grid > 0, gain, np.nan)
-            if np.nanmin(contour_gain, initial=np.inf) < 0 < np.nanmax(contour_gain, initial=-np.inf):
-                ax.contour(xs, ys, contour_gain, levels=[0.0], colors="k", linewidths=1.8)
-                handles.append(Line2D([], [], color="k", lw=1.8, label="break-even (gain = 0)"))
-            _draw_best_proportion(ax, cfg, xs, ys, gain, handles)
-            _draw_guides(ax, cfg, sel, xs, ys, handles)
-            ax.set_xlabel(cfg.x.label)
-            if ip == 0:
-                ax.set_ylabel(cfg.y_axis.label)
-            ax.set_xscale(cfg.x.scale)
-            ax.set_yscale(cfg.y_axis.scale)
-            ax.set_xlim(_edges(xs, cfg.x.scale))
-            ax.set_ylim(_edges(ys, cfg.y_axis.scale))
-            if panel.label:
-                ax.set_title(panel.label)
-            if any(not r["valid"] for r in sel):
-                handles.append(Patch(facecolor="0.82", edgecolor="0.5", label="impossible verifier ($P < P_{\\min}(R)$)"))
-            for h in handles:
-                legend.setdefault(h.get_label(), h)
-        if legend:
-            # Below the panels, so that it hides no cell.
-            top.legend(handles=list(legend.values()), loc="outside lower center", ncols=min(len(legend), 4), frameon=False)
-        if mesh is not None:
-            cbar = top.colorbar(mesh, ax=axes[0, :].tolist(), shrink=0.95, pad=0.02)
-            cbar.set_label(cbar_label)
-            # The two halves have their own scales, so each gets its own ticks.
-            vmin, vmax, mid = norm.vmin, norm.vmax, norm.vcenter
-            from matplotlib.ticker import MaxNLocator
+    return norm, cmap, cbar_label
 
-            halves = [MaxNLocator(4).tick_values(vmin, mid), MaxNLocator(4).tick_values(mid, vmax)]
-            ticks = np.unique(np.concatenate(halves + [[mid]]))
-            ticks = ticks[(ticks >= vmin - 1e-12) & (ticks <= vmax + 1e-12)]
-            cbar.set_ticks(ticks)
-            cbar.set_ticklabels([f"{v:+.3g}" if quantity == "gain" and v != 0 else f"{v:.3g}" for v in ticks])
-        if cfg.title:
-            fig.suptitle(cfg.title)
-        if bottom is not None:
-            bottom.text(0.02, 0.95, "\n".join(lines), fontsize=8.5, ha="left", va="top")
-    return fig
+
+def _draw_panel(ax, cfg: FigureConfig, ip: int, panel, sel, grid: np.ndarray, xs, ys, cmap, norm) -> tuple[Any, list]:
+    """One panel's colour map, contour and guides; returns the mesh and the panel's legend handles."""
+    from matplotlib.patches import Patch
+
+    ax.grid(False)
+    ax.set_facecolor("0.82")
+    mesh = ax.pcolormesh(xs, ys, np.ma.masked_invalid(grid), shading="nearest", cmap=cmap, norm=norm, rasterized=True)
+    handles: list[Any] = []
+    gain = _grid(sel, xs, ys, "gain")
+    m_grid = _grid(sel, xs, ys, "m")
+    # Cells without synthetic data have gain exactly 0 and would trace a spurious contour.
+    contour_gain = np.where(m_grid > 0, gain, np.nan)
+    if np.nanmin(contour_gain, initial=np.inf) < 0 < np.nanmax(contour_gain, initial=-np.inf):
+        ax.contour(xs, ys, contour_gain, levels=[0.0], colors="k", linewidths=1.8)
+        handles.append(Line2D([], [], color="k", lw=1.8, label="break-even (gain = 0)"))
+    _draw_best_proportion(ax, cfg, xs, ys, gain, handles)
+    _draw_guides(ax, cfg, sel, xs, ys, handles)
+    ax.set_xlabel(cfg.x.label)
+    if ip == 0:
+        ax.set_ylabel(cfg.y_axis.label)
+    ax.set_xscale(cfg.x.scale)
+    ax.set_yscale(cfg.y_axis.scale)
+    ax.set_xlim(_edges(xs, cfg.x.scale))
+    ax.set_ylim(_edges(ys, cfg.y_axis.scale))
+    if panel.label:
+        ax.set_title(panel.label)
+    if any(not r["valid"] for r in sel):
+        handles.append(Patch(facecolor="0.82", edgecolor="0.5", label="impossible verifier ($P < P_{\\min}(R)$)"))
+    return mesh, handles
+
+
+def _draw_colorbar(top, axes, mesh, norm, quantity: str, label: str) -> None:
+    """The colour bar, with ticks on each half of the two-slope scale."""
+    from matplotlib.ticker import MaxNLocator
+
+    cbar = top.colorbar(mesh, ax=axes[0, :].tolist(), shrink=0.95, pad=0.02)
+    cbar.set_label(label)
+    # The two halves have their own scales, so each gets its own ticks.
+    vmin, vmax, mid = norm.vmin, norm.vmax, norm.vcenter
+    halves = [MaxNLocator(4).tick_values(vmin, mid), MaxNLocator(4).tick_values(mid, vmax)]
+    ticks = np.unique(np.concatenate(halves + [[mid]]))
+    ticks = ticks[(ticks >= vmin - 1e-12) & (ticks <= vmax + 1e-12)]
+    cbar.set_ticks(ticks)
+    cbar.set_ticklabels([f"{v:+.3g}" if quantity == "gain" and v != 0 else f"{v:.3g}" for v in ticks])
 
 
 def _edges(values: list[float], scale: str) -> tuple[float, float]:

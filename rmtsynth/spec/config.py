@@ -3,7 +3,7 @@
 The config file is YAML, loaded safely (no object construction). Structure and every value are
 checked here, before any work; problems raise :class:`ConfigError` with one sentence naming the
 key. The expansion gives, for every (panel, series, x) cell, the merged raw parameters; turning
-those into the model's quantities is :mod:`rmtsynth.resolve`'s job.
+those into the model's quantities is :mod:`rmtsynth.spec.resolve`'s job.
 """
 
 from __future__ import annotations
@@ -663,31 +663,8 @@ def parse_config(
         if not isinstance(key, str) or key not in TOP_LEVEL:
             raise unknown_key(str(key), "", list(TOP_LEVEL))
     raw = copy.deepcopy(data)
-    quick_over = check_section("quick", data.get("quick"))
-    if "params" in quick_over:
-        _check_param_values(quick_over["params"], "quick.params")
-    if quick and isinstance(quick_over.get("params"), dict):
-        data = copy.deepcopy(data)
-        data.setdefault("params", {})
-        if not isinstance(data["params"], dict):
-            raise ConfigError("params must be a mapping of parameter names to values.")
-        data["params"].update(quick_over["params"])
-
-    name = data.get("name", name_default)
-    # The name becomes file names in the output directory: it must not lead anywhere else.
-    if (
-        not isinstance(name, str)
-        or not name
-        or len(name) > MAX_NAME_LENGTH
-        or any(c in name for c in "/\\:")
-        or ".." in name
-        or name.startswith(".")
-        or not name.isprintable()
-    ):
-        raise ConfigError(
-            f"name = {_show(name)} is not allowed; it must be a plain file name of at most {MAX_NAME_LENGTH} "
-            "printable characters, without '/', '\\', ':', '..' or a leading '.'."
-        )
+    data, quick_over = _with_quick_params(data, quick)
+    name = _check_name(data.get("name", name_default))
     title = data.get("title", "")
     if not isinstance(title, (str, int, float)):
         raise ConfigError("title must be text.")
@@ -700,78 +677,22 @@ def parse_config(
         raise ConfigError(f"seed = {_show(seed)} is not allowed; it must be an integer >= 0.")
 
     params = _check_param_values(data.get("params") or {}, "params")
-
-    sim_raw = data.get("simulation", {})
-    if isinstance(sim_raw, bool):
-        sim_raw = {"enabled": sim_raw}
-    sim_checked = check_section("simulation", sim_raw)
-    sim = SimulationSpec(given=None if data.get("simulation") is None else tuple(sim_checked))
-    for key, value in sim_checked.items():
-        if key != "x":  # expanded once the x axis is known
-            setattr(sim, key, value)
-
+    sim, sim_raw = _simulation_spec(data)
     theory = TheorySpec(**check_section("theory", data.get("theory")))
-
     plot = check_section("plot", data.get("plot"))
     _check_plot_y(plot, kind)
 
-    x_axis = None
-    y_axis = None
     panels, panel_param = _groups(data.get("panels"), "panels", params, "title")
     series, series_param = _groups(data.get("series"), "series", params, "label")
-    swept = {p for p in (panel_param, series_param) if p}
-    if kind in ("curves", "heatmap", "real_data"):
-        if "x" not in data:
-            raise ConfigError(f"x is missing: a {kind} figure needs the parameter on its x axis.")
-        x_axis = _axis(data["x"], "x", params)
-        swept.add(x_axis.param)
-    if kind == "heatmap":
-        if "y" not in data:
-            raise ConfigError("y is missing: a heatmap needs the parameter on its y axis.")
-        y_axis = _axis(data["y"], "y", params)
-        if y_axis.param == x_axis.param:
-            raise ConfigError("y.param must differ from x.param.")
-        swept.add(y_axis.param)
-    elif "y" in data:
-        raise ConfigError("y is only for kind: heatmap; use plot.y for the quantity on a curve's y axis.")
-    if len(swept) < len([p for p in (panel_param, series_param, x_axis and x_axis.param, y_axis and y_axis.param) if p]):
-        raise ConfigError("The x axis, the series and the panels must sweep different parameters.")
-    for key, value in params.items():
-        if isinstance(value, list) and key not in swept:
-            raise ConfigError(
-                f"params.{key} is a list, but it is neither the x axis, the series nor the panels; "
-                "give one value or name it in x, series or panels."
-            )
-
+    x_axis, y_axis = _axes(data, kind, params, panel_param, series_param)
     if "x" in sim_raw:
         if x_axis is None:
             raise ConfigError("simulation.x needs an x axis.")
         spec = PARAMS[x_axis.param]
         sim.x = [spec.check(v, "simulation.x") for v in expand_values(sim_raw["x"], "simulation.x")]
-
     if quick:
-        sim.seeds = int(quick_over.get("seeds", min(sim.seeds, 4)))
-        x_points = quick_over.get("x_points", 9)
-        if not isinstance(x_points, int) or isinstance(x_points, bool) or x_points < 2:
-            raise ConfigError("quick.x_points must be an integer >= 2.")
-        if x_axis is not None:
-            x_axis.values = _thin(x_axis.values, x_points)
-            if y_axis is not None:
-                y_axis.values = _thin(y_axis.values, x_points)
-            if sim.x is not None:
-                sim.x = _thin(sim.x, int(quick_over.get("simulation_x", max(2, x_points // 2))))
-
-    extra = {
-        k: data[k]
-        for k in ("data", "protocols", "mp", "description", "mnist", "generations", "prediction", "synthetic_data", "fitted_gaussian_theory")
-        if k in data
-    }
-    for section in ("mnist", "generations", "prediction"):
-        # A kind's own section is checked here once its keys are declared in the schema.
-        if extra.get(section) is not None and SECTIONS[section].keys:
-            extra[section] = check_section(section, extra[section])
-    if "synthetic_data" in extra:
-        parse_synthetic_data(extra["synthetic_data"], base_dir)
+        _apply_quick(quick_over, sim, x_axis, y_axis)
+    extra = _extra_sections(data, base_dir)
     n_cells = len(panels) * len(series) * (len(x_axis.values) if x_axis else 1) * (len(y_axis.values) if y_axis else 1)
     if n_cells > MAX_GRID_POINTS:
         raise ConfigError(f"The figure has {n_cells} points; at most {MAX_GRID_POINTS} are allowed.")
@@ -797,6 +718,115 @@ def parse_config(
     )
     _check_kind_settings(cfg)
     return cfg
+
+
+def _with_quick_params(data: dict[str, Any], quick: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The checked ``quick`` section, and the config with its ``quick.params`` applied in quick mode."""
+    quick_over = check_section("quick", data.get("quick"))
+    if "params" in quick_over:
+        _check_param_values(quick_over["params"], "quick.params")
+    if quick and isinstance(quick_over.get("params"), dict):
+        data = copy.deepcopy(data)
+        data.setdefault("params", {})
+        if not isinstance(data["params"], dict):
+            raise ConfigError("params must be a mapping of parameter names to values.")
+        data["params"].update(quick_over["params"])
+    return data, quick_over
+
+
+def _check_name(name: Any) -> str:
+    """The figure's name, which becomes file names in the output directory: it must not lead anywhere else."""
+    if (
+        not isinstance(name, str)
+        or not name
+        or len(name) > MAX_NAME_LENGTH
+        or any(c in name for c in "/\\:")
+        or ".." in name
+        or name.startswith(".")
+        or not name.isprintable()
+    ):
+        raise ConfigError(
+            f"name = {_show(name)} is not allowed; it must be a plain file name of at most {MAX_NAME_LENGTH} "
+            "printable characters, without '/', '\\', ':', '..' or a leading '.'."
+        )
+    return name
+
+
+def _simulation_spec(data: dict[str, Any]) -> tuple[SimulationSpec, dict[str, Any]]:
+    """The checked simulation section (its x is expanded once the x axis is known) and its raw mapping."""
+    sim_raw = data.get("simulation", {})
+    if isinstance(sim_raw, bool):
+        sim_raw = {"enabled": sim_raw}
+    sim_checked = check_section("simulation", sim_raw)
+    sim = SimulationSpec(given=None if data.get("simulation") is None else tuple(sim_checked))
+    for key, value in sim_checked.items():
+        if key != "x":
+            setattr(sim, key, value)
+    return sim, sim_raw
+
+
+def _axes(
+    data: dict[str, Any], kind: str, params: dict[str, Any], panel_param: str | None, series_param: str | None
+) -> tuple[Axis | None, Axis | None]:
+    """The x and y axes the kind needs; every swept parameter is swept once, and every list is swept."""
+    x_axis = None
+    y_axis = None
+    swept = {p for p in (panel_param, series_param) if p}
+    if kind in ("curves", "heatmap", "real_data"):
+        if "x" not in data:
+            raise ConfigError(f"x is missing: a {kind} figure needs the parameter on its x axis.")
+        x_axis = _axis(data["x"], "x", params)
+        swept.add(x_axis.param)
+    if kind == "heatmap":
+        if "y" not in data:
+            raise ConfigError("y is missing: a heatmap needs the parameter on its y axis.")
+        y_axis = _axis(data["y"], "y", params)
+        if y_axis.param == x_axis.param:
+            raise ConfigError("y.param must differ from x.param.")
+        swept.add(y_axis.param)
+    elif "y" in data:
+        raise ConfigError("y is only for kind: heatmap; use plot.y for the quantity on a curve's y axis.")
+    if len(swept) < len([p for p in (panel_param, series_param, x_axis and x_axis.param, y_axis and y_axis.param) if p]):
+        raise ConfigError("The x axis, the series and the panels must sweep different parameters.")
+    for key, value in params.items():
+        if isinstance(value, list) and key not in swept:
+            raise ConfigError(
+                f"params.{key} is a list, but it is neither the x axis, the series nor the panels; "
+                "give one value or name it in x, series or panels."
+            )
+    return x_axis, y_axis
+
+
+def _apply_quick(quick_over: dict[str, Any], sim: SimulationSpec, x_axis: Axis | None, y_axis: Axis | None) -> None:
+    """Quick mode: fewer seeds and thinned axes, in place."""
+    sim.seeds = int(quick_over.get("seeds", min(sim.seeds, 4)))
+    x_points = quick_over.get("x_points", 9)
+    if not isinstance(x_points, int) or isinstance(x_points, bool) or x_points < 2:
+        raise ConfigError("quick.x_points must be an integer >= 2.")
+    if x_axis is not None:
+        x_axis.values = _thin(x_axis.values, x_points)
+        if y_axis is not None:
+            y_axis.values = _thin(y_axis.values, x_points)
+        if sim.x is not None:
+            sim.x = _thin(sim.x, int(quick_over.get("simulation_x", max(2, x_points // 2))))
+
+
+EXTRA_SECTIONS = (
+    "data", "protocols", "mp", "description", "mnist", "generations", "prediction", "synthetic_data",
+    "fitted_gaussian_theory",
+)
+
+
+def _extra_sections(data: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """The kind-specific top-level keys, with the sections the schema declares checked."""
+    extra = {k: data[k] for k in EXTRA_SECTIONS if k in data}
+    for section in ("mnist", "generations", "prediction"):
+        # A kind's own section is checked here once its keys are declared in the schema.
+        if extra.get(section) is not None and SECTIONS[section].keys:
+            extra[section] = check_section(section, extra[section])
+    if "synthetic_data" in extra:
+        parse_synthetic_data(extra["synthetic_data"], base_dir)
+    return extra
 
 
 def _thin(values: list[Any], count: int) -> list[Any]:

@@ -124,8 +124,6 @@ def load_plan(path: str | Path) -> PlanConfig:
 
 def is_plan_config(path: str | Path) -> bool:
     """Whether a config file is a planner input: it lives in a ``plan`` folder or has a plan-only key."""
-    from rmtsynth.spec.config import read_config_file
-
     path = Path(path)
     if path.parent.name == "plan":
         return True
@@ -144,26 +142,8 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
     for key in data:
         if not isinstance(key, str) or key not in TOP_LEVEL:
             raise unknown_key(str(key), "", list(TOP_LEVEL))
-    title = data.get("title", "")
-    description = data.get("description", "")
-    for key, value in (("title", title), ("description", description)):
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ConfigError(f"{key} must be text.")
-    seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        raise ConfigError(f"seed = {_show(seed)} is not allowed; it must be an integer >= 0.")
-    raw_params = data.get("params")
-    if raw_params is None:
-        raise ConfigError("params is missing: give the setting (n, p, mu_norm, label_noise, the verifier, gamma and the mix).")
-    params = _check_param_values(raw_params, "params")
-    for key, value in params.items():
-        if isinstance(value, list):
-            raise ConfigError(f"params.{key} must be a single value: plan evaluates one setting (use rmtsynth sweep for curves).")
-    if params.get("label_noise") == "auto":
-        raise ConfigError("params.label_noise = auto is not supported by plan; give the label noise of your generator as a number.")
-    if not any(k in params for k in ("m", "m_over_n", "synthetic_proportion")):
-        raise ConfigError("params has no mix: give m, m_over_n or synthetic_proportion (the mix you are considering; plan also finds the best one).")
-
+    title, description, seed = _plan_header(data)
+    params = _plan_params(data.get("params"))
     search = _parse_search(data.get("search"))
     roc = _parse_roc(data.get("verifier_roc"))
     if roc is not None:
@@ -179,16 +159,7 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
     if data.get("data") is not None:
         data_spec = parse_data_entry(data["data"], "data", base_dir, use="plan")
         data_info, spectrum_model, params = _apply_data(data_spec, params, seed)
-    synthetic = None
-    if data.get("synthetic_data") is not None:
-        synthetic = parse_synthetic_data(data["synthetic_data"], base_dir)
-        if data_spec is None:
-            raise ConfigError("synthetic_data needs data: the held-out prediction is made from the real rows and the synthetic rows together.")
-    estimator = data.get("estimator", "g")
-    if estimator not in PLAN_ESTIMATORS:
-        raise ConfigError(f"estimator = {_show(estimator)} is not allowed; it must be one of {', '.join(PLAN_ESTIMATORS)}.")
-    if "estimator" in data and data_spec is None:
-        raise ConfigError("estimator is only used with data: it says how held-out accuracy on those rows is predicted.")
+    synthetic, estimator = _heldout_inputs(data, base_dir, data_spec)
 
     point = resolve_point(params, base_dir, "params", seed=seed)
     if point.n < 1:
@@ -222,6 +193,51 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
         synthetic_data=synthetic,
         estimator=estimator,
     )
+
+
+def _plan_header(data: dict[str, Any]) -> tuple[Any, Any, int]:
+    """The checked title, description and seed."""
+    title = data.get("title", "")
+    description = data.get("description", "")
+    for key, value in (("title", title), ("description", description)):
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{key} must be text.")
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ConfigError(f"seed = {_show(seed)} is not allowed; it must be an integer >= 0.")
+    return title, description, seed
+
+
+def _plan_params(raw_params: Any) -> dict[str, Any]:
+    """The checked params: single values, a numeric label noise and a mix."""
+    if raw_params is None:
+        raise ConfigError("params is missing: give the setting (n, p, mu_norm, label_noise, the verifier, gamma and the mix).")
+    params = _check_param_values(raw_params, "params")
+    for key, value in params.items():
+        if isinstance(value, list):
+            raise ConfigError(f"params.{key} must be a single value: plan evaluates one setting (use rmtsynth sweep for curves).")
+    if params.get("label_noise") == "auto":
+        raise ConfigError("params.label_noise = auto is not supported by plan; give the label noise of your generator as a number.")
+    if not any(k in params for k in ("m", "m_over_n", "synthetic_proportion")):
+        raise ConfigError("params has no mix: give m, m_over_n or synthetic_proportion (the mix you are considering; plan also finds the best one).")
+    return params
+
+
+def _heldout_inputs(
+    data: dict[str, Any], base_dir: Path, data_spec: DataSpec | None
+) -> tuple[SyntheticDataSpec | None, str]:
+    """The synthetic rows and the estimator of the held-out prediction (both need ``data``)."""
+    synthetic = None
+    if data.get("synthetic_data") is not None:
+        synthetic = parse_synthetic_data(data["synthetic_data"], base_dir)
+        if data_spec is None:
+            raise ConfigError("synthetic_data needs data: the held-out prediction is made from the real rows and the synthetic rows together.")
+    estimator = data.get("estimator", "g")
+    if estimator not in PLAN_ESTIMATORS:
+        raise ConfigError(f"estimator = {_show(estimator)} is not allowed; it must be one of {', '.join(PLAN_ESTIMATORS)}.")
+    if "estimator" in data and data_spec is None:
+        raise ConfigError("estimator is only used with data: it says how held-out accuracy on those rows is predicted.")
+    return synthetic, estimator
 
 
 def _parse_search(value: Any) -> dict[str, Any]:
@@ -315,30 +331,47 @@ def _apply_data(spec: DataSpec, params: dict[str, Any], seed: int):
     }
     model = None
     if use_cov:
-        cov_kind = params.get("covariance")
-        if cov_kind not in (None, "identity", "scaled"):
-            raise ConfigError(
-                f"params.covariance = {cov_kind} cannot be used with data.use_covariance: the generator's covariance is "
-                "the fitted one (leave covariance out), identity or scaled."
-            )
-        sigma, vecs = np.linalg.eigh(cov / avg_var)
-        sigma = np.clip(sigma, 0.0, None)
-        a = vecs.T @ fit.mu / math.sqrt(avg_var)
-        a *= mu_norm / max(float(np.linalg.norm(a)), 1e-300)
-        from rmtsynth.sim.seeding import named_rng
-
-        g = named_rng(seed, "geometry").standard_normal(p)
-        perp = g - (g @ a) / max(float(a @ a), 1e-300) * a
-        perp /= max(float(np.linalg.norm(perp)), 1e-300)
-        b = float(params.get("generator_alignment", 1.0)) * a + float(params.get("generator_shift", 0.0)) * perp
-        if cov_kind is None:
-            ell = sigma
-        else:
-            ell = np.full(p, float(params.get("covariance_scale", 1.0)) if cov_kind == "scaled" else 1.0)
-        model = model_for_spectrum(Spectrum.from_eigen(ell, a, b, sigma=sigma))
-        info["effective_rank"] = float(sigma.sum() ** 2 / (sigma**2).sum())
-        info["generator_covariance"] = "fitted" if cov_kind is None else cov_kind
+        model, cov_info = _fitted_spectrum_model(cov, avg_var, fit.mu, mu_norm, params, seed)
+        info.update(cov_info)
     return info, model, params
+
+
+def _fitted_spectrum_model(
+    cov: np.ndarray, avg_var: float, mu: np.ndarray, mu_norm: float, params: dict[str, Any], seed: int
+) -> tuple[AccuracyModel, dict[str, Any]]:
+    """The accuracy model on the data's fitted covariance (noise scaled to unit average variance).
+
+    The generator's mean is the data's, rotated by generator_alignment and generator_shift as for
+    synthetic settings; its covariance is the fitted one, or identity or scaled when
+    ``params.covariance`` says so.
+    """
+    from rmtsynth.sim.seeding import named_rng
+
+    p = cov.shape[0]
+    cov_kind = params.get("covariance")
+    if cov_kind not in (None, "identity", "scaled"):
+        raise ConfigError(
+            f"params.covariance = {cov_kind} cannot be used with data.use_covariance: the generator's covariance is "
+            "the fitted one (leave covariance out), identity or scaled."
+        )
+    sigma, vecs = np.linalg.eigh(cov / avg_var)
+    sigma = np.clip(sigma, 0.0, None)
+    a = vecs.T @ mu / math.sqrt(avg_var)
+    a *= mu_norm / max(float(np.linalg.norm(a)), 1e-300)
+    g = named_rng(seed, "geometry").standard_normal(p)
+    perp = g - (g @ a) / max(float(a @ a), 1e-300) * a
+    perp /= max(float(np.linalg.norm(perp)), 1e-300)
+    b = float(params.get("generator_alignment", 1.0)) * a + float(params.get("generator_shift", 0.0)) * perp
+    if cov_kind is None:
+        ell = sigma
+    else:
+        ell = np.full(p, float(params.get("covariance_scale", 1.0)) if cov_kind == "scaled" else 1.0)
+    model = model_for_spectrum(Spectrum.from_eigen(ell, a, b, sigma=sigma))
+    info = {
+        "effective_rank": float(sigma.sum() ** 2 / (sigma**2).sum()),
+        "generator_covariance": "fitted" if cov_kind is None else cov_kind,
+    }
+    return model, info
 
 
 # ----------------------------------------------------------------------------- synthetic rows
