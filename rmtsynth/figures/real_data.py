@@ -391,9 +391,7 @@ def _fitted_theory_values(prepared: Any, n: int, m_values: list[int], rates: lis
 
 def plot_real_data(cfg: FigureConfig, rows: list[dict[str, Any]]):
     """One panel per data set: verifiers by colour, protocols by line style, real data alone as grey lines."""
-    from matplotlib.lines import Line2D
-
-    from rmtsynth.figures.style import COLORS, new_figure
+    from rmtsynth.figures.style import new_figure
     from rmtsynth.figures.style import style as figure_style
 
     panels = list(dict.fromkeys(r["panel"] for r in rows))
@@ -415,64 +413,13 @@ def plot_real_data(cfg: FigureConfig, rows: list[dict[str, Any]]):
         flat = axes.ravel()
         for ip, panel in enumerate(panels):
             ax = flat[ip]
-            sel_panel = [r for r in rows if r["panel"] == panel]
             for protocol in protocols:
-                style = PROTOCOL_STYLE[protocol]
-                if has_sim:
-                    reals = sorted({(r["sim_real_only_accuracy_mean"], r["sim_real_only_accuracy_se"])
-                                    for r in sel_panel if r["protocol"] == protocol})
-                    for mean, se in reals:
-                        ax.axhspan(mean - se, mean + se, color="0.5", alpha=0.12, lw=0, zorder=0)
-                        ax.axhline(mean, color="0.4", lw=1.1, ls=style["ls"], zorder=1)
-                for iseries, name in enumerate(series):
-                    color = COLORS[iseries % len(COLORS)]
-                    sel = sorted((r for r in sel_panel if r["series"] == name and r["protocol"] == protocol),
-                                 key=lambda r: float(r["x"]))
-                    xs = [float(r["x"]) for r in sel]
-                    if has_sim:
-                        ax.errorbar(
-                            xs, [r["sim_accuracy_mean"] for r in sel], yerr=[r["sim_accuracy_se"] for r in sel],
-                            color=color, ls=style["ls"], lw=1.5, marker=style["marker"], ms=4.5,
-                            mfc=style["mfc"] or color, mec=color, elinewidth=1.0, capsize=2.5, zorder=3,
-                        )
-                    if has_theory and protocol == theory_protocol:
-                        ax.plot(xs, [r[THEORY_COLUMN] for r in sel], color=color, ls=":", lw=1.6, zorder=2)
-            ax.set_xscale(cfg.x.scale)
-            label = cfg.x.label if cfg.x.label != cfg.x.param else "proportion of synthetic data $m/(n+m)$"
-            ax.set_xlabel(label)
-            if ip % ncols == 0 or not sharey:
-                ax.set_ylabel(cfg.plot.get("ylabel") or "test accuracy")
-            if panel and (len(panels) > 1 or panel not in cfg.title):
-                ax.set_title(panel)
-            if cfg.plot.get("xlim"):
-                ax.set_xlim(*cfg.plot["xlim"])
-            if cfg.plot.get("ylim"):
-                ax.set_ylim(*cfg.plot["ylim"])
+                _draw_protocol(ax, [r for r in rows if r["panel"] == panel and r["protocol"] == protocol], series,
+                               protocol, has_sim, has_theory and protocol == theory_protocol)
+            _label_panel(ax, cfg, panel, len(panels), ylabel=ip % ncols == 0 or not sharey)
         for extra in flat[len(panels):]:
             extra.set_visible(False)
-
-        # Three legend columns: verifiers (colour), protocols (line style), reference lines.
-        blank = Line2D([], [], color="none")
-        columns: list[list[tuple[Any, str]]] = [
-            [(Line2D([], [], color=COLORS[i % len(COLORS)], lw=2.2), name) for i, name in enumerate(series)],
-            [],
-            [],
-        ]
-        for protocol in protocols:
-            style = PROTOCOL_STYLE[protocol]
-            handle = Line2D([], [], color="0.2", ls=style["ls"], lw=1.5, marker=style["marker"], ms=4.5,
-                            mfc=style["mfc"] or "0.2", mec="0.2")
-            columns[1].append((handle, style["label"]))
-        if has_sim:
-            columns[2].append((Line2D([], [], color="0.4", lw=1.1), "real data only ($m = 0$), ±1 SE"))
-        if has_theory:
-            columns[2].append((Line2D([], [], color="0.2", ls=":", lw=1.6),
-                               "theory on the fitted Gaussian\n(not a held-out prediction)"))
-        columns = [c for c in columns if c]
-        depth = max(len(c) for c in columns)
-        entries = [e for c in columns for e in c + [(blank, "")] * (depth - len(c))]
-        legend = fig.legend([e[0] for e in entries], [e[1] for e in entries], loc="outside lower center",
-                            ncols=len(columns), frameon=False, columnspacing=2.0)
+        legend = _real_data_legend(fig, series, protocols, has_sim, has_theory)
         if cfg.title:
             fig.suptitle(cfg.title)
         caption = _real_data_caption(rows, protocols, has_sim, has_theory and theory_protocol)
@@ -482,6 +429,75 @@ def plot_real_data(cfg: FigureConfig, rows: list[dict[str, Any]]):
         fig.text(0.01, -0.005, textwrap.fill(caption, width=int(fig.get_figwidth() * 15.5)), fontsize=8.5,
                  ha="left", va="top")
     return fig
+
+
+def _draw_protocol(ax: Any, sel_protocol: list[dict[str, Any]], series: list[str], protocol: str, has_sim: bool,
+                   draw_theory: bool) -> None:
+    """One protocol's lines in one panel: the real data alone, then each verifier (and its theory)."""
+    from rmtsynth.figures.style import COLORS
+
+    style = PROTOCOL_STYLE[protocol]
+    if has_sim:
+        reals = sorted({(r["sim_real_only_accuracy_mean"], r["sim_real_only_accuracy_se"]) for r in sel_protocol})
+        for mean, se in reals:
+            ax.axhspan(mean - se, mean + se, color="0.5", alpha=0.12, lw=0, zorder=0)
+            ax.axhline(mean, color="0.4", lw=1.1, ls=style["ls"], zorder=1)
+    for iseries, name in enumerate(series):
+        color = COLORS[iseries % len(COLORS)]
+        sel = sorted((r for r in sel_protocol if r["series"] == name), key=lambda r: float(r["x"]))
+        xs = [float(r["x"]) for r in sel]
+        if has_sim:
+            ax.errorbar(
+                xs, [r["sim_accuracy_mean"] for r in sel], yerr=[r["sim_accuracy_se"] for r in sel],
+                color=color, ls=style["ls"], lw=1.5, marker=style["marker"], ms=4.5,
+                mfc=style["mfc"] or color, mec=color, elinewidth=1.0, capsize=2.5, zorder=3,
+            )
+        if draw_theory:
+            ax.plot(xs, [r[THEORY_COLUMN] for r in sel], color=color, ls=":", lw=1.6, zorder=2)
+
+
+def _label_panel(ax: Any, cfg: FigureConfig, panel: str, panel_count: int, *, ylabel: bool) -> None:
+    assert cfg.x is not None
+    ax.set_xscale(cfg.x.scale)
+    label = cfg.x.label if cfg.x.label != cfg.x.param else "proportion of synthetic data $m/(n+m)$"
+    ax.set_xlabel(label)
+    if ylabel:
+        ax.set_ylabel(cfg.plot.get("ylabel") or "test accuracy")
+    if panel and (panel_count > 1 or panel not in cfg.title):
+        ax.set_title(panel)
+    if cfg.plot.get("xlim"):
+        ax.set_xlim(*cfg.plot["xlim"])
+    if cfg.plot.get("ylim"):
+        ax.set_ylim(*cfg.plot["ylim"])
+
+
+def _real_data_legend(fig: Any, series: list[str], protocols: list[str], has_sim: bool, has_theory: bool) -> Any:
+    """The legend below the panels, in three columns: verifiers (colour), protocols (line style), reference lines."""
+    from matplotlib.lines import Line2D
+
+    from rmtsynth.figures.style import COLORS
+
+    blank = Line2D([], [], color="none")
+    columns: list[list[tuple[Any, str]]] = [
+        [(Line2D([], [], color=COLORS[i % len(COLORS)], lw=2.2), name) for i, name in enumerate(series)],
+        [],
+        [],
+    ]
+    for protocol in protocols:
+        style = PROTOCOL_STYLE[protocol]
+        handle = Line2D([], [], color="0.2", ls=style["ls"], lw=1.5, marker=style["marker"], ms=4.5,
+                        mfc=style["mfc"] or "0.2", mec="0.2")
+        columns[1].append((handle, style["label"]))
+    if has_sim:
+        columns[2].append((Line2D([], [], color="0.4", lw=1.1), "real data only ($m = 0$), ±1 SE"))
+    if has_theory:
+        columns[2].append((Line2D([], [], color="0.2", ls=":", lw=1.6),
+                           "theory on the fitted Gaussian\n(not a held-out prediction)"))
+    columns = [c for c in columns if c]
+    depth = max(len(c) for c in columns)
+    entries = [e for c in columns for e in c + [(blank, "")] * (depth - len(c))]
+    return fig.legend([e[0] for e in entries], [e[1] for e in entries], loc="outside lower center",
+                      ncols=len(columns), frameon=False, columnspacing=2.0)
 
 
 def _freeze_outside_legend(fig: Any, legend: Any) -> None:
