@@ -22,7 +22,7 @@ import copy
 import textwrap
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,6 +43,9 @@ from rmtsynth.spec.data import (
 )
 from rmtsynth.spec.data import load_synthetic_rows
 from rmtsynth.spec.schema import PREDICTION_KEYS, _show, check_section, section_defaults, unknown_key
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Bump when a split's numbers change for the same inputs, so that stale cache entries are not read.
 _CACHE_TAG = "prediction/1"
@@ -644,7 +647,7 @@ def _series_label(pool: _Pool | None, eps: float, verifier: str, settings: Predi
 # --------------------------------------------------------------------------------------------
 
 
-def plot_prediction(cfg: FigureConfig, rows: list[dict[str, Any]]):
+def plot_prediction(cfg: FigureConfig, rows: list[dict[str, Any]]) -> Figure:
     """Predicted (lines) against measured (markers, ±1 SE) held-out accuracy, one panel per setting."""
     from matplotlib.lines import Line2D
 
@@ -746,5 +749,5 @@ def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     return run_prediction_figure(cfg, options)
 
 
-def draw(cfg: FigureConfig, result: SweepResult):
+def draw(cfg: FigureConfig, result: SweepResult) -> Figure:
     return plot_prediction(cfg, result.rows)

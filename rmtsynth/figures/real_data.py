@@ -16,7 +16,7 @@ from __future__ import annotations
 import textwrap
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from rmtsynth.spec.data import DataSpec, LoadedData, check_data, check_files, lo
 from rmtsynth.spec.resolve import resolve_point
 from rmtsynth.engine.sweep import SweepOptions, SweepResult, mean_and_se
 from rmtsynth.engine.tasks import run_on_executor
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Bump when the experiment's numbers change for the same inputs, so stale entries are not read.
 _CACHE_TAG = "real_data/1"
@@ -389,7 +392,7 @@ def _fitted_theory_values(prepared: Any, n: int, m_values: list[int], rates: lis
     return np.asarray(result.accuracy, dtype=float)
 
 
-def plot_real_data(cfg: FigureConfig, rows: list[dict[str, Any]]):
+def plot_real_data(cfg: FigureConfig, rows: list[dict[str, Any]]) -> Figure:
     """One panel per data set: verifiers by colour, protocols by line style, real data alone as grey lines."""
     from rmtsynth.figures.style import new_figure
     from rmtsynth.figures.style import style as figure_style
@@ -555,5 +558,5 @@ def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     return run_real_data_figure(cfg, options)
 
 
-def draw(cfg: FigureConfig, result: SweepResult):
+def draw(cfg: FigureConfig, result: SweepResult) -> Figure:
     return plot_real_data(cfg, result.rows)
