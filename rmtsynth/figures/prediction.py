@@ -10,10 +10,11 @@ The synthetic pool of a panel is the config's ``synthetic_data`` file, another d
 test bed: another domain standing in for the generator), or a Gaussian fitted on real rows set
 aside for it, which are then neither trained nor tested on.
 
-Every (setting, split) is cached on its own, keyed by the hashes of the real rows and of the
-pool, so a re-run recomputes nothing; split s uses the seed derived from the root seed and s
-alone, so the table is the same whatever the number of workers, and the splits are shared by
-every n, label noise and verifier (common random numbers).
+Every (setting, split) is one task on the chosen executor (the local process pool or a Dask
+cluster), cached on its own, keyed by the hashes of the real rows and of the pool, so a re-run
+recomputes nothing; split s uses the seed derived from the root seed and s alone, so the table is
+the same whatever the number of workers or the executor, and the splits are shared by every n,
+label noise and verifier (common random numbers).
 """
 
 from __future__ import annotations

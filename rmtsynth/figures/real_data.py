@@ -1,14 +1,15 @@
 """Figure 6: accuracy on real data mixed with verified synthetic data (FIGURES.md 6, THEORY.md
 11.4), and the checks of both real-data kinds.
 
-The data set comes from the config's ``data`` key (:mod:`rmtsynth.figures_data`); for
+The data set comes from the config's ``data`` key (:mod:`rmtsynth.spec.data`); for
 ``real_data`` it may be a list of entries, each with a ``title``: one panel per data set.
 
-The real-data figure runs :mod:`rmtsynth.realdata` per seed, in this process, and caches every
-(data set, protocol, parameters) point as an array over seeds, keyed by a hash of the loaded data
-rather than its path, so that re-runs compute nothing and a moved or renamed file still hits.
-Seed k of a point is the same number whatever the other points, seeds or workers, so the table is
-byte-identical across re-runs and ``--workers``.
+The real-data figure runs :mod:`rmtsynth.data.protocols` seed by seed: each seed of a group of
+points that share a split is one task on the chosen executor (the local process pool or a Dask
+cluster). Every (data set, protocol, parameters) point is cached as an array over seeds, keyed by
+a hash of the loaded data rather than its path, so that re-runs compute nothing and a moved or
+renamed file still hits. Seed k of a point is the same number whatever the other points, seeds,
+workers or executor, so the table is byte-identical across re-runs, ``--workers`` and ``--executor``.
 """
 
 from __future__ import annotations
