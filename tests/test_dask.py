@@ -111,6 +111,40 @@ def test_csv_is_byte_identical_to_local(scheduler: str, config: Path, tmp_path: 
     assert (tmp_path / "again" / "tiny.csv").read_bytes() == expected
 
 
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@needs_dask
+@pytest.mark.parametrize("name", ["predict_digits", "fig6_real_data"])
+def test_real_data_kinds_are_byte_identical_to_local(
+    name: str, scheduler: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("sklearn")
+    config = str(CONFIGS / f"{name}.yaml")
+    code, err = sweep(config, "--quick", "-o", str(tmp_path / "local"), "--no-cache", "--workers", "1")
+    assert code == 0, err
+    expected = (tmp_path / "local" / f"{name}.csv").read_bytes()
+
+    made: list[str] = []
+    make_executor = executors.make_executor
+
+    def recording(name: str, *args: object, **kwargs: object) -> executors.Executor:
+        made.append(name)
+        return make_executor(name, *args, **kwargs)
+
+    monkeypatch.setattr(executors, "make_executor", recording)
+    dask_run = ["--quick", "--cache-dir", str(tmp_path / "cache"), "--executor", "dask", "--scheduler", scheduler]
+    code, err = sweep(config, "-o", str(tmp_path / "dask"), *dask_run)
+    assert code == 0, err
+    assert made == ["dask"]
+    assert (tmp_path / "dask" / f"{name}.csv").read_bytes() == expected
+    # Served from the cache: the same bytes, and no executor made.
+    code, err = sweep(config, "-o", str(tmp_path / "again"), *dask_run)
+    assert code == 0, err
+    assert made == ["dask"]
+    assert (tmp_path / "again" / f"{name}.csv").read_bytes() == expected
+
+
 @needs_dask
 def test_own_local_cluster_without_cache(config: Path, tmp_path: Path) -> None:
     code, err = sweep(str(config), "-o", str(tmp_path / "local"), "--no-cache", "--workers", "1")

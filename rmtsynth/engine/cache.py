@@ -10,13 +10,26 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 
+from rmtsynth._version import __version__
 from rmtsynth.io.atomic import atomic_write_bytes
+from rmtsynth.sim.seeding import stable_key
 
 # Bump when the simulation changes what a point's replicates are (the key also holds the package version).
 CACHE_VERSION = 1
+
+
+def content_key(tag: str | int, record: Mapping[str, Any]) -> str:
+    """The key of a cache entry: ``tag`` (what the entry holds, with its version), the package version
+    and ``record``, what the inputs contain.
+
+    Data enters ``record`` by its digest, never by its path, so that a moved file still hits and an
+    edited one misses.
+    """
+    return stable_key({"cache": tag, "version": __version__, **record})
 
 
 def default_cache_dir() -> Path:

@@ -124,7 +124,7 @@ class Executor(Protocol):
 
     def run(
         self,
-        fn: Callable[[Any], Any],
+        fn: Callable[..., Any],
         tasks: Sequence[Any],
         *,
         costs: Sequence[float] | None = None,
@@ -132,7 +132,10 @@ class Executor(Protocol):
         on_result: OnResult | None = None,
         progress: bool = True,
         desc: str = "simulating",
-    ) -> list[Any]: ...
+        context: Any = None,
+    ) -> list[Any]:
+        """With a ``context`` (data every task reads, sent once to each worker), tasks run as ``fn(context, task)``."""
+        ...
 
     def close(self) -> None: ...
 
@@ -184,12 +187,14 @@ def one_line(exc: BaseException, *, where: bool = False) -> str:
     return out
 
 
-def run_batch(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-    """``[fn(x) for x in items]``; stops at the first input error, which ends the list as a :class:`Failed`."""
+def run_batch(fn: Callable[..., Any], items: Sequence[Any], context: Any = None) -> list[Any]:
+    """``[fn(x) for x in items]`` (``fn(context, x)`` with a context); stops at the first input error,
+    which ends the list as a :class:`Failed`."""
+    call = fn if context is None else functools.partial(fn, context)
     out: list[Any] = []
     for j, item in enumerate(items):
         try:
-            out.append(fn(item))
+            out.append(call(item))
         except INPUT_ERRORS as exc:
             out.append(Failed(j, one_line(exc)))
             return out
@@ -205,6 +210,11 @@ def run_indexed(fn: Callable[[Any], Any], item: tuple[int, Any]) -> list[Any]:
         return run_batch(fn, [task])
     except BatchError as exc:
         raise BatchError(i, exc.message, exc.traceback_text) from None
+
+
+def run_indexed_in_context(fn: Callable[..., Any], context: Any, item: tuple[int, Any]) -> list[Any]:
+    """:func:`run_indexed` of ``fn(context, task)``."""
+    return run_indexed(functools.partial(fn, context), item)
 
 
 def plan_batches(
@@ -264,7 +274,7 @@ class LocalExecutor:
 
     def run(
         self,
-        fn: Callable[[Any], Any],
+        fn: Callable[..., Any],
         tasks: Sequence[Any],
         *,
         costs: Sequence[float] | None = None,
@@ -272,6 +282,7 @@ class LocalExecutor:
         on_result: OnResult | None = None,
         progress: bool = True,
         desc: str = "simulating",
+        context: Any = None,
     ) -> list[Any]:
         from rmtsynth.engine.parallel import run_tasks
 
@@ -285,14 +296,16 @@ class LocalExecutor:
                 on_result(i, out[0])
 
         # One task per call: the pool's own per-task cost is small, and its scheduling stays as it was.
+        indexed = run_indexed if context is None else run_indexed_in_context
         try:
             run_tasks(
-                functools.partial(run_indexed, fn),
+                functools.partial(indexed, fn),
                 list(enumerate(tasks)),
                 workers=self.workers,
                 progress=progress,
                 desc=desc,
                 on_result=unwrap,
+                context=context,
             )
         except BatchError as exc:
             raise _unexpected(describe, exc.index, exc) from None
@@ -300,6 +313,28 @@ class LocalExecutor:
 
     def close(self) -> None:
         pass
+
+
+def _batch_values(fut: Any, batch: list[int], describe: Describe) -> list[Any]:
+    """The values of one finished Dask batch; a failure is raised as one sentence naming its point."""
+    from distributed.scheduler import KilledWorker
+
+    try:
+        return fut.result()
+    except BatchError as exc:
+        raise _unexpected(describe, batch[exc.index], exc) from None
+    except KilledWorker as exc:
+        raise TaskError(
+            f"{describe(batch[0])}: Dask workers died repeatedly while simulating this point "
+            "(short of memory?); give the workers more memory or use fewer seeds per point.",
+            point=describe(batch[0]), cause=one_line(exc), traceback_text=_formatted(exc),
+        ) from None
+    except Exception as exc:
+        hint = " (is rmtsynth installed on every worker?)" if isinstance(exc, ImportError) else ""
+        raise TaskError(
+            f"{describe(batch[0])}: the Dask task failed: {one_line(exc)}{hint}",
+            point=describe(batch[0]), cause=one_line(exc), traceback_text=_formatted(exc),
+        ) from None
 
 
 def require_dask() -> Any:
@@ -351,7 +386,7 @@ class DaskExecutor:
 
     def run(
         self,
-        fn: Callable[[Any], Any],
+        fn: Callable[..., Any],
         tasks: Sequence[Any],
         *,
         costs: Sequence[float] | None = None,
@@ -359,9 +394,9 @@ class DaskExecutor:
         on_result: OnResult | None = None,
         progress: bool = True,
         desc: str = "simulating",
+        context: Any = None,
     ) -> list[Any]:
         from distributed import as_completed
-        from distributed.scheduler import KilledWorker
 
         from rmtsynth.engine.parallel import progress_bar
 
@@ -369,38 +404,13 @@ class DaskExecutor:
         if not tasks:
             return results
         batches = plan_batches(list(costs) if costs is not None else [1.0] * len(tasks), self.slots)
-        run_id = uuid.uuid4().hex[:8]
-        # Explicit unique keys: identical inputs must still run (and show by name on the dashboard).
-        futures = self.client.map(
-            run_batch,
-            [fn] * len(batches),
-            [[tasks[i] for i in batch] for batch in batches],
-            key=[f"rmtsynth-simulate-{run_id}-{b}" for b in range(len(batches))],
-            retries=DASK_RETRIES,
-            pure=False,
-        )
+        futures, shared = self._submit(fn, [[tasks[i] for i in batch] for batch in batches], context)
         which = {fut.key: b for b, fut in enumerate(futures)}
         bar = progress_bar(len(tasks), desc, progress)
         try:
             for fut in as_completed(futures, loop=self.client.loop):
                 batch = batches[which[fut.key]]
-                try:
-                    out = fut.result()
-                except BatchError as exc:
-                    raise _unexpected(describe, batch[exc.index], exc) from None
-                except KilledWorker as exc:
-                    raise TaskError(
-                        f"{describe(batch[0])}: Dask workers died repeatedly while simulating this point "
-                        "(short of memory?); give the workers more memory or use fewer seeds per point.",
-                        point=describe(batch[0]), cause=one_line(exc), traceback_text=_formatted(exc),
-                    ) from None
-                except Exception as exc:
-                    hint = " (is rmtsynth installed on every worker?)" if isinstance(exc, ImportError) else ""
-                    raise TaskError(
-                        f"{describe(batch[0])}: the Dask task failed: {one_line(exc)}{hint}",
-                        point=describe(batch[0]), cause=one_line(exc), traceback_text=_formatted(exc),
-                    ) from None
-                for j, value in enumerate(out):
+                for j, value in enumerate(_batch_values(fut, batch, describe)):
                     if isinstance(value, Failed):
                         raise _failure(describe, batch[j], value.message)
                     results[batch[j]] = value
@@ -414,7 +424,28 @@ class DaskExecutor:
             raise
         finally:
             bar.close()
+            if shared is not None:
+                with contextlib.suppress(Exception):
+                    shared.release()
         return results
+
+    def _submit(self, fn: Callable[..., Any], batches: list[list[Any]], context: Any) -> tuple[list[Any], Any]:
+        """One Dask task per batch, and the context's future (None without one), sent once to every worker."""
+        run_id = uuid.uuid4().hex[:8]
+        args: list[list[Any]] = [[fn] * len(batches), batches]
+        shared = None
+        if context is not None:
+            shared = self.client.scatter(context, broadcast=True, hash=False)
+            args.append([shared] * len(batches))
+        # Explicit unique keys: identical inputs must still run (and show by name on the dashboard).
+        futures = self.client.map(
+            run_batch,
+            *args,
+            key=[f"rmtsynth-simulate-{run_id}-{b}" for b in range(len(batches))],
+            retries=DASK_RETRIES,
+            pure=False,
+        )
+        return futures, shared
 
     def close(self) -> None:
         if getattr(self, "client", None) is not None:

@@ -24,10 +24,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from rmtsynth._version import __version__
 from rmtsynth.core import generations as loop_theory
 from rmtsynth.core.verifier import min_precision
-from rmtsynth.engine.cache import PointCache
+from rmtsynth.engine.cache import PointCache, content_key
 from rmtsynth.errors import ConfigError
 from rmtsynth.sim.seeding import point_seed, stable_key
 from rmtsynth.spec.schema import ALIASES, MAX_GENERATIONS, PARAMS, PLAN_SECTIONS, Param, unknown_key
@@ -297,8 +296,8 @@ def loop_task(task: tuple) -> dict[str, np.ndarray]:
 
 
 def _cache_key(request: LoopRequest, root_seed: int) -> str:
-    return stable_key({"cache": _CACHE_TAG, "version": __version__, "params": request.params(),
-                       "generations": request.generations, "seed": int(root_seed)})
+    return content_key(_CACHE_TAG, {"params": request.params(),
+                                    "generations": request.generations, "seed": int(root_seed)})
 
 
 def _replicate_seconds(request: LoopRequest) -> float:

@@ -8,6 +8,7 @@ seed, so the results are the same for any number of workers.
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing as mp
 import os
 import signal
@@ -47,52 +48,78 @@ def progress_bar(total: int, desc: str, enabled: bool) -> tqdm:
 
 
 def run_tasks(
-    fn: Callable[[Any], Any],
+    fn: Callable[..., Any],
     tasks: Sequence[Any],
     *,
     workers: int = 1,
     progress: bool = True,
     desc: str = "simulating",
     on_result: Callable[[int, Any], None] | None = None,
+    context: Any = None,
 ) -> list[Any]:
-    """``[fn(t) for t in tasks]``, on ``workers`` processes; ``on_result(i, r)`` runs as each task ends."""
+    """``[fn(t) for t in tasks]``, on ``workers`` processes; ``on_result(i, r)`` runs as each task ends.
+
+    With a ``context`` (data every task reads), each task runs as ``fn(context, t)``, and the
+    context goes to each worker process once rather than with every task.
+    """
     results: list[Any] = [None] * len(tasks)
     bar = progress_bar(len(tasks), desc, progress)
+
+    def deliver(i: int, result: Any) -> None:
+        results[i] = result
+        if on_result is not None:
+            on_result(i, result)
+        bar.update(1)
+
     try:
         if workers <= 1 or len(tasks) <= 1:
+            call = fn if context is None else functools.partial(fn, context)
             for i, task in enumerate(tasks):
-                results[i] = fn(task)
-                if on_result is not None:
-                    on_result(i, results[i])
-                bar.update(1)
-            return results
-        with _single_threaded_blas():
-            executor = ProcessPoolExecutor(
-                max_workers=min(workers, len(tasks)), mp_context=mp.get_context("spawn"), initializer=_ignore_interrupts
-            )
-            try:
-                pending: dict[Future, int] = {executor.submit(fn, t): i for i, t in enumerate(tasks)}
-            except BaseException:
-                executor.shutdown(wait=False, cancel_futures=True)
-                raise
-        try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    i = pending.pop(fut)
-                    results[i] = fut.result()
-                    if on_result is not None:
-                        on_result(i, results[i])
-                    bar.update(1)
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
-            _terminate(executor)
-            raise
-        executor.shutdown(wait=True)
+                deliver(i, call(task))
+        else:
+            _run_on_pool(fn, tasks, min(workers, len(tasks)), context, deliver)
         return results
     finally:
         bar.close()
+
+
+def _run_on_pool(fn: Callable[..., Any], tasks: Sequence[Any], workers: int, context: Any,
+                 deliver: Callable[[int, Any], None]) -> None:
+    """Run ``tasks`` on a pool of ``workers`` spawned processes, delivering each result as it ends."""
+    call = fn if context is None else functools.partial(_in_worker_context, fn)
+    with _single_threaded_blas():
+        executor = ProcessPoolExecutor(
+            max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_start_worker, initargs=(context,)
+        )
+        try:
+            pending: dict[Future, int] = {executor.submit(call, t): i for i, t in enumerate(tasks)}
+        except BaseException:
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise
+    try:
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                deliver(pending.pop(fut), fut.result())
+    except BaseException:
+        for fut in pending:
+            fut.cancel()
+        _terminate(executor)
+        raise
+    executor.shutdown(wait=True)
+
+
+# The context of the pool this worker process belongs to (see run_tasks).
+_worker_context: list[Any] = [None]
+
+
+def _start_worker(context: Any) -> None:
+    _ignore_interrupts()
+    _worker_context[0] = context
+
+
+def _in_worker_context(fn: Callable[..., Any], task: Any) -> Any:
+    return fn(_worker_context[0], task)
 
 
 def _ignore_interrupts() -> None:

@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rmtsynth._version import __version__
-from rmtsynth.engine.cache import CACHE_VERSION, PointCache
+from rmtsynth.engine.cache import CACHE_VERSION, PointCache, content_key
 from rmtsynth.spec.config import FigureConfig
 from rmtsynth.core.model import Mix, ModelSpec
 from rmtsynth.engine.points import generator_seed, model_for, theory_for_points
@@ -99,10 +98,9 @@ def _y_of(cfg: FigureConfig, ip: int) -> str:
 
 
 def simulation_key(point: ResolvedPoint, root_seed: int, sampler: str, test_size: int | None) -> str:
-    return stable_key(
+    return content_key(
+        CACHE_VERSION,
         {
-            "cache": CACHE_VERSION,
-            "version": __version__,
             "point": point.record(),
             "seed": root_seed,
             "sampler": sampler,

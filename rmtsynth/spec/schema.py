@@ -19,8 +19,8 @@ from typing import Any
 
 from rmtsynth.errors import ConfigError
 
-# Kinds whose every key is declared here: a section meant for another kind is refused. The
-# remaining kinds declare their sections as they are built (see register_section).
+# The figure kinds, each with what it draws: the one list of kind names (config checking, the
+# schema text and rmtsynth.figures.kinds, which finds each kind's module, all read it).
 FIGURE_KINDS: dict[str, str] = {
     "curves": "curves of theory and simulation against one parameter (the default)",
     "heatmap": "the gain (or accuracy) on a grid of two parameters, theory only",
@@ -31,6 +31,8 @@ FIGURE_KINDS: dict[str, str] = {
     "generations": "a model retrained over generations of its own synthetic data",
     "prediction": "predicted against measured accuracy on real data",
 }
+# Kinds whose every key is declared here: a section meant for another kind is refused. The
+# remaining kinds declare their sections as they are built (see register_section).
 FULLY_DECLARED_KINDS = ("curves", "heatmap", "marchenko_pastur", "generator_samples", "real_data")
 
 
