@@ -39,7 +39,8 @@ def _models(p: int = P) -> dict:
     return {
         "identity": build_model(*common, "identity"),
         "scaled": build_model(*common, "scaled", covariance_scale=2.0),
-        "diagonal": build_model(*common, "diagonal", eigenvalues=np.linspace(0.5, 1.5, p), rng=np.random.default_rng(1)),
+        "diagonal": build_model(*common, "diagonal", eigenvalues=np.linspace(0.5, 1.5, p),
+                                rng=np.random.default_rng(1)),
         "file": build_model(*common, "file", matrix=_rotated_spectrum(p), rng=np.random.default_rng(1)),
     }
 
@@ -59,7 +60,8 @@ def test_feature_blind_verifier_gives_the_ridge_theory(kind: str) -> None:
     expected = model.theory(mix)
     for method in ("commuting", "dense"):
         got = feature_theory(model, mix, method=method).result
-        for name in ("accuracy", "mean", "variance", "second_moment", "risk", "delta_real", "delta_synth", "alpha", "lam"):
+        for name in ("accuracy", "mean", "variance", "second_moment", "risk", "delta_real", "delta_synth",
+                     "alpha", "lam"):
             np.testing.assert_allclose(getattr(got, name), getattr(expected, name), rtol=0, atol=1e-12,
                                        err_msg=f"{method} {name}")
 
@@ -105,7 +107,8 @@ def test_theory_matches_the_literal_simulation(name: str) -> None:
     theory = feature_theory(model, mix, verifier, method="dense" if kind == "file" else "commuting").result
     sim = simulate_point(model, mix, np.random.SeedSequence(11), 200, sampler="naive", verifier=verifier)
     gap = sim.mean - float(theory.accuracy)
-    assert abs(gap) <= 3 * sim.se + FINITE_SIZE, f"{name}: MC {sim.mean:.4f} +- {sim.se:.4f}, theory {float(theory.accuracy):.4f}"
+    message = f"{name}: MC {sim.mean:.4f} +- {sim.se:.4f}, theory {float(theory.accuracy):.4f}"
+    assert abs(gap) <= 3 * sim.se + FINITE_SIZE, message
 
 
 def test_theory_matches_the_simulation_with_a_real_noise_covariance() -> None:

@@ -21,6 +21,7 @@ from rmtsynth.core.feature_verifier.groups import (
     SIGNS,
     FeatureTheory,
     TiltGeometry,
+    collect_result,
     effective_rates,
     grid,
     keep_signal,
@@ -29,7 +30,7 @@ from rmtsynth.core.feature_verifier.groups import (
     tilt_geometry,
 )
 from rmtsynth.core.model import DataModel
-from rmtsynth.core.theory import Spectrum, TheoryResult, evaluate, signed_accuracy
+from rmtsynth.core.theory import Spectrum, evaluate
 from rmtsynth.core.verifiers import Verifier
 from rmtsynth.core.verifiers.feature import FeatureVerifier
 
@@ -160,7 +161,8 @@ def _variance_chunk(ts: TiltedSpectrum, n, m, gamma, delta, delta_s, alpha, grou
     real_part = (1.0 - b2) / h - 1.0
     groups_part = group_c * (us**2 * t_sl / h)[:, None]
     mean, P, q_sigma, q_groups = _rank3_moments(ts.geometry, pi * u, group_c * us[:, None], forms)
-    variance = q_sigma + real_part * (q_sigma + (1.0 - mean) ** 2) + np.sum(groups_part * (q_groups + (1.0 - P) ** 2), axis=1)
+    synthetic = np.sum(groups_part * (q_groups + (1.0 - P) ** 2), axis=1)
+    variance = q_sigma + real_part * (q_sigma + (1.0 - mean) ** 2) + synthetic
     return mean, np.maximum(variance, 0.0)
 
 
@@ -195,10 +197,6 @@ def evaluate_commuting(tilted: TiltedSpectrum, n, m, label_noise, gamma) -> Feat
         mean[sl], variance[sl] = _variance_chunk(
             tilted, n[sl], m[sl], gamma[sl], base.delta_real[sl], base.delta_synth[sl], alpha[sl], group_c[sl]
         )
-    second = mean**2 + variance
-    fields = base.as_dict()
-    fields.update(
-        accuracy=signed_accuracy(mean, variance), mean=mean, second_moment=second,
-        variance=variance, risk=second + 1.0 - 2.0 * mean,
-    )
-    return FeatureTheory(TheoryResult(**{k: np.asarray(v).reshape(shape) for k, v in fields.items()}), shares)
+    fields = {k: v for k, v in base.as_dict().items() if k not in ("accuracy", "second_moment", "risk")}
+    fields.update(mean=mean, variance=variance)
+    return FeatureTheory(collect_result(shape, **fields), shares)

@@ -14,6 +14,7 @@ import scipy.linalg
 
 from rmtsynth.core.feature_verifier.groups import (
     FeatureTheory,
+    collect_result,
     grid,
     group_covariances,
     group_means,
@@ -24,7 +25,6 @@ from rmtsynth.core.feature_verifier.groups import (
 )
 from rmtsynth.core.fixed_point import default_tolerance
 from rmtsynth.core.model import DataModel
-from rmtsynth.core.theory import TheoryResult, signed_accuracy
 from rmtsynth.core.verifiers import Verifier
 from rmtsynth.core.verifiers.feature import FeatureVerifier
 from rmtsynth.errors import ConvergenceError
@@ -90,6 +90,18 @@ def group_moments(covs, means, mu, weights, gamma, delta, T) -> tuple[float, flo
     return float(mu @ q_v), float(max(q[0] + Y @ (q + (1.0 - P) ** 2), 0.0))
 
 
+def _solve_points(covs, means, mu, weights, gamma, N) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The fixed point and the moments at each grid point (rows of ``weights``)."""
+    tol = default_tolerance(mu.shape[0])
+    out = {key: np.empty(N.size) for key in ("mean", "variance", "delta_real", "delta_synth", "residual")}
+    rounds = np.zeros(N.size, dtype=np.int64)
+    for k in range(N.size):
+        delta, T, rounds[k], out["residual"][k] = solve_groups(covs, weights[k], gamma[k], N[k], tol)
+        out["mean"][k], out["variance"][k] = group_moments(covs, means, mu, weights[k], gamma[k], delta, T)
+        out["delta_real"][k], out["delta_synth"][k] = delta[0], delta[1]
+    return out, rounds
+
+
 def evaluate_dense(
     mu: np.ndarray,
     mu_beta: np.ndarray,
@@ -133,24 +145,14 @@ def evaluate_dense(
     covs = [sigma] + group_covariances(geometry, cov)
     means = np.vstack([mu, group_means(geometry, mu_beta)])
     shares = kept_shares(geometry, eps)
-    N = n + m
-    pi = n / N
+    pi = n / (n + m)
     weights = np.stack([pi, (1.0 - pi) * shares.kept_correct, (1.0 - pi) * shares.kept_wrong], axis=1)
-    tol = default_tolerance(mu.shape[0])
-    out = {key: np.empty(n.size) for key in ("mean", "variance", "delta_real", "delta_synth", "residual")}
-    rounds = np.zeros(n.size, dtype=np.int64)
-    for k in range(n.size):
-        delta, T, rounds[k], out["residual"][k] = solve_groups(covs, weights[k], gamma[k], N[k], tol)
-        out["mean"][k], out["variance"][k] = group_moments(covs, means, mu, weights[k], gamma[k], delta, T)
-        out["delta_real"][k], out["delta_synth"][k] = delta[0], delta[1]
+    out, rounds = _solve_points(covs, means, mu, weights, gamma, n + m)
     alpha, lam = keep_signal(geometry, eps)
-    mean, variance = out["mean"], out["variance"]
-    second = mean**2 + variance
-    fields = dict(
-        out, accuracy=signed_accuracy(mean, variance), second_moment=second, risk=second + 1.0 - 2.0 * mean,
-        delta_gen=np.full(n.size, np.nan), alpha=alpha, lam=lam, newton_rounds=rounds,
+    result = collect_result(
+        shape, out.pop("mean"), out.pop("variance"), **out, delta_gen=np.full(n.size, np.nan), alpha=alpha, lam=lam,
+        newton_rounds=rounds,
     )
-    result = TheoryResult(**{key: np.asarray(v).reshape(shape) for key, v in fields.items()})
     return FeatureTheory(result, kept_shares(geometry, eps.reshape(shape)))
 
 

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from rmtsynth.core.theory import TheoryResult
+from rmtsynth.core.theory import TheoryResult, signed_accuracy
 from rmtsynth.core.verifier import keep_rate, label_signal, precision_recall
 from rmtsynth.core.verifiers import Verifier
 from rmtsynth.core.verifiers.feature import FeatureVerifier
@@ -142,6 +142,16 @@ class FeatureTheory(NamedTuple):
     shares: KeptShares
 
 
+def collect_result(shape: tuple[int, ...], mean: np.ndarray, variance: np.ndarray, **rest: np.ndarray) -> TheoryResult:
+    """A TheoryResult of the grid's shape from the score's mean and variance and the other fields."""
+    second = mean**2 + variance
+    fields = dict(
+        rest, mean=mean, variance=variance, accuracy=signed_accuracy(mean, variance), second_moment=second,
+        risk=second + 1.0 - 2.0 * mean,
+    )
+    return TheoryResult(**{key: np.asarray(v).reshape(shape) for key, v in fields.items()})
+
+
 def effective_rates(geometry: TiltGeometry) -> tuple[float, float]:
     """(rho, phi) of the feature-blind verifier with the same kept shares: (FPR, recall)."""
     return geometry.false_positive_rate, geometry.recall
@@ -193,6 +203,7 @@ __all__ = [
     "group_means",
     "group_covariances",
     "FeatureTheory",
+    "collect_result",
     "effective_rates",
     "keep_signal",
     "check_grid",

@@ -38,8 +38,25 @@ _NOTHING_KEPT = 1e-9
 
 def _number(name: str, value: Any, low: float, high: float, unit: str = "") -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not low <= float(value) <= high:
-        raise ParameterError(f"{name} = {value!r} is out of range; it must be a number between {low:g} and {high:g}{unit}.")
+        raise ParameterError(
+            f"{name} = {value!r} is out of range; it must be a number between {low:g} and {high:g}{unit}."
+        )
     return float(value)
+
+
+def _check_rule(keep: Any, softness: Any, threshold: Any) -> None:
+    if keep not in KEEP_RULES:
+        raise ParameterError(f"keep = {keep!r} is unknown; use one of {', '.join(KEEP_RULES)}.")
+    if keep != "soft" and softness is not None:
+        raise ParameterError(
+            f"softness = {softness!r} applies only to keep = 'soft'; leave it out for keep = {keep!r}."
+        )
+    if keep == "soft" and softness is None:
+        raise ParameterError("softness is missing; keep = 'soft' needs a softness > 0.")
+    if keep == "soft" and (isinstance(softness, bool) or not isinstance(softness, Real) or not 0 < softness < np.inf):
+        raise ParameterError(f"softness = {softness!r} is out of range; keep = 'soft' needs a number > 0.")
+    if isinstance(threshold, bool) or not isinstance(threshold, Real) or not np.isfinite(threshold):
+        raise ParameterError(f"threshold = {threshold!r} is out of range; it must be a finite number.")
 
 
 def mills_ratio(a: np.ndarray) -> np.ndarray:
@@ -143,16 +160,7 @@ class FeatureVerifier(Verifier):
         norm = float(np.linalg.norm(v)) if v.ndim == 1 else 0.0
         if v.ndim != 1 or not np.all(np.isfinite(v)) or norm == 0.0:
             raise ParameterError("the verifier's direction must be a nonzero vector of finite numbers.")
-        if keep not in KEEP_RULES:
-            raise ParameterError(f"keep = {keep!r} is unknown; use one of {', '.join(KEEP_RULES)}.")
-        if keep != "soft" and softness is not None:
-            raise ParameterError(f"softness = {softness!r} applies only to keep = 'soft'; leave it out for keep = {keep!r}.")
-        if keep == "soft" and softness is None:
-            raise ParameterError("softness is missing; keep = 'soft' needs a softness > 0.")
-        if keep == "soft" and (isinstance(softness, bool) or not isinstance(softness, Real) or not 0 < softness < np.inf):
-            raise ParameterError(f"softness = {softness!r} is out of range; keep = 'soft' needs a number > 0.")
-        if isinstance(threshold, bool) or not isinstance(threshold, Real) or not np.isfinite(threshold):
-            raise ParameterError(f"threshold = {threshold!r} is out of range; it must be a finite number.")
+        _check_rule(keep, softness, threshold)
         self.direction = v / norm
         self.direction.setflags(write=False)
         self.threshold = float(threshold)
@@ -218,10 +226,10 @@ class FeatureVerifier(Verifier):
         # Rows the label-aware part already refuses are not the threshold's doing.
         if np.any(label_part > 0) and np.max(tilt[label_part > 0]) < _NOTHING_KEPT:
             passed = tilt * label_part
-            where = "low" if self.rule == "hard" else "high"
+            where, fix = ("low", "higher") if self.rule == "hard" else ("high", "lower")
             raise ParameterError(
                 f"threshold = {self.threshold:g} is so {where} that the verifier keeps almost nothing (a share "
-                f"{passed[0]:.3g} of the correct rows and {passed[1]:.3g} of the wrong ones); make it {'higher' if where == 'low' else 'lower'}."
+                f"{passed[0]:.3g} of the correct rows and {passed[1]:.3g} of the wrong ones); make it {fix}."
             )
 
     def passes(self, scores: np.ndarray) -> np.ndarray:
