@@ -8,7 +8,8 @@ verifier is one new subclass of :class:`Verifier` (see ``docs/extending.md``).
 
 from rmtsynth.core.verifiers.base import Verifier
 from rmtsynth.core.verifiers.decisions import RowDecisions
+from rmtsynth.core.verifiers.feature import FeatureVerifier
 from rmtsynth.core.verifiers.label import LabelVerifier
 from rmtsynth.core.verifiers.parse import VERIFIER_NAMES, as_verifier, verifier_from_params
 
-__all__ = ["Verifier", "LabelVerifier", "RowDecisions", "as_verifier", "verifier_from_params", "VERIFIER_NAMES"]
+__all__ = ["Verifier", "LabelVerifier", "FeatureVerifier", "RowDecisions", "as_verifier", "verifier_from_params", "VERIFIER_NAMES"]
