@@ -14,7 +14,6 @@ selects a matplotlib backend.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

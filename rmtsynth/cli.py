@@ -24,7 +24,7 @@ import numpy as np
 import typer
 
 from rmtsynth.engine.executors import TaskError
-from rmtsynth.errors import ConfigError, RmtsynthError
+from rmtsynth.errors import RmtsynthError
 
 def _usage_errors() -> tuple[type[BaseException], ...]:
     # Typer raises the usage errors of the click it bundles (or of click itself, in older releases).

@@ -44,13 +44,14 @@ The planner's input is read and validated, and its accuracy model built, by :mod
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
 from rmtsynth.core.model import Mix
+from rmtsynth.core.verifiers import LabelVerifier
 from rmtsynth.core.verifier import eps_star, keep_rate, min_precision, precision_recall
 from rmtsynth.engine.plan_heldout import heldout_prediction
 from rmtsynth.engine.plan_report import (
@@ -392,15 +393,16 @@ def best_roc_point_best_mix(model: AccuracyModel, st: Mix, roc: np.ndarray, max_
     s = proportion_grid(max_proportion, ROC_MIX_GRID)
     acc = model(Mix(st.n, m_of_proportion(s, st.n)[None, :], st.label_noise, roc[:, 0:1], roc[:, 1:2], st.gamma))
     k = int(np.nanargmax(np.nanmax(acc, axis=1)))
-    chosen = replace(st, rho=float(roc[k, 0]), phi=float(roc[k, 1]))
+    chosen = st.with_verifier(LabelVerifier.from_roc(roc, k))
     mix = best_mix(model, chosen, max_proportion)
     fields = _roc_fields(roc, k, st.label_noise, mix.accuracy, real_only_accuracy(model, st))
     return RocPointMix(**fields, synthetic_proportion=mix.synthetic_proportion, m=mix.m)
 
 
 def _roc_fields(roc: np.ndarray, k: int, eps: float, acc: float, base: float) -> dict[str, Any]:
-    rho, phi = float(roc[k, 0]), float(roc[k, 1])
-    precision, recall = precision_recall(eps, rho, phi)
+    verifier = LabelVerifier.from_roc(roc, k)
+    rho, phi = verifier.label_rates()
+    precision, recall = verifier.precision_recall(eps)
     return {
         "index": k,
         "rho": rho,

@@ -19,7 +19,7 @@ import numpy as np
 
 from rmtsynth.engine.cache import CACHE_VERSION, PointCache, content_key
 from rmtsynth.spec.config import FigureConfig
-from rmtsynth.core.model import Mix, ModelSpec
+from rmtsynth.core.model import ModelSpec
 from rmtsynth.engine.points import generator_seed, model_for, theory_for_points
 from rmtsynth.errors import ConfigError
 from rmtsynth.engine.executors import executor_for, replicate_batches

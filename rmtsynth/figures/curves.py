@@ -7,7 +7,6 @@ in the same colour per series, with one subplot per panel.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure

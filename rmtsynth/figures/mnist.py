@@ -27,17 +27,15 @@ from rmtsynth.data.mnist import HeldOutProtocol, MnistImages, NetworkSettings, S
 from rmtsynth.engine.cache import content_key
 from rmtsynth.engine.sweep import SweepOptions, SweepResult, mean_and_se
 from rmtsynth.engine.tasks import run_cached
-from rmtsynth.errors import ConfigError, RmtsynthError
+from rmtsynth.core.verifiers import verifier_from_params
+from rmtsynth.errors import ConfigError, ParameterError, RmtsynthError
 from rmtsynth.figures.style import COLORS, check_text, new_figure, style
 from rmtsynth.spec.config import FigureConfig
 from rmtsynth.spec.schema import (
     _M_VALUE,
-    MAX_IMAGES_PER_CLASS,
     MNIST_KEYS,
     MNIST_SERIES_KEYS,
     MNIST_SUBSET_IMAGES_PER_CLASS,
-    PAPER_SERIES,
-    Param,
     _did_you_mean,
     _show,
     unknown_key,
@@ -202,20 +200,19 @@ def _series(item: Any, where: str) -> SeriesSpec:
     if ("rho" in values) != ("phi" in values):
         missing = "phi" if "rho" in values else "rho"
         raise ConfigError(f"{where}.{missing} is missing: a verifier given by rates needs both rho and phi.")
-    rho, phi = _series_verifier(values)
+    rho, phi = _series_verifier(values, where)
     covariance = values.get("covariance", "estimated")
     images = _per_class(values.get("images_per_class", "all"))
     return SeriesSpec(label=label, label_noise=float(values.get("label_noise", 0.0)), rho=rho, phi=phi,
                       covariance=covariance, images_per_class=images, paper=values.get("paper"))
 
 
-def _series_verifier(values: dict[str, Any]) -> tuple[float, float]:
-    """(rho, phi) of a series' verifier: ``verifier: oracle``, the given rates, or none (keeps all)."""
-    if values.get("verifier") == "oracle":
-        return 0.0, 1.0
-    if "rho" in values:
-        return float(values["rho"]), float(values["phi"])
-    return 1.0, 1.0
+def _series_verifier(values: dict[str, Any], where: str) -> tuple[float, float]:
+    """(rho, phi) of a series' verifier: by name, by its rates, or none (keeps all)."""
+    try:
+        return verifier_from_params(values).label_rates()
+    except ParameterError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def settings(cfg: FigureConfig) -> MnistSettings:

@@ -30,7 +30,8 @@ import numpy as np
 from rmtsynth.engine.cache import content_key
 from rmtsynth.engine.sweep import SweepOptions, SweepResult
 from rmtsynth.engine.tasks import run_cached
-from rmtsynth.errors import ConfigError
+from rmtsynth.core.verifiers import as_verifier
+from rmtsynth.errors import ConfigError, ParameterError
 from rmtsynth.sim.seeding import named_rng, stable_key
 from rmtsynth.spec.config import FigureConfig
 from rmtsynth.spec.data import (
@@ -66,7 +67,6 @@ CORRECTION_NAMES = {
     "score-shape": "score-shape correction (13.3)",
     "none": "Gaussian Phi(R)",
 }
-NAMED_RATES = {"none": (1.0, 1.0), "oracle": (0.0, 1.0)}
 # A point is labelled with its measured error when the gap is this large and beyond 2 SE.
 MISS_LABEL = 0.01
 PANEL_KEYS = ("title", "synthetic", "n", "m", "label_noise", "verifiers")
@@ -144,16 +144,19 @@ def _verifier_list(value: Any, where: str) -> tuple[Any, ...]:
         raise ConfigError(f"{where} is an empty list; give at least one verifier.")
     out: list[Any] = []
     for v in items:
-        if isinstance(v, str) and v in ("none", "oracle", "given"):
+        if v == "given":
             out.append(v)
-        elif (isinstance(v, list) and len(v) == 2 and all(not isinstance(a, bool) and isinstance(a, (int, float)) for a in v)
-              and all(0.0 <= float(a) <= 1.0 for a in v)):
-            out.append((float(v[0]), float(v[1])))
-        else:
+            continue
+        try:
+            verifier = as_verifier(v) if isinstance(v, (str, list)) else None
+        except ParameterError:
+            verifier = None
+        if verifier is None:
             raise ConfigError(
                 f"{where} = {_show(value)} is not allowed; each verifier must be none, oracle, given or [rho, phi] with "
                 "two probabilities."
             )
+        out.append(v if isinstance(v, str) else verifier.label_rates())
     if len(set(out)) != len(out):
         raise ConfigError(f"{where} names a verifier twice.")
     return tuple(out)
@@ -430,7 +433,7 @@ def _resolved_verifiers(verifiers: list[Any], pool: _Pool | None) -> list[Any]:
 
 def _verifier_rates(rate: Any) -> tuple[float, float]:
     """(rho, phi) of a resolved verifier, for the table."""
-    return NAMED_RATES[rate] if isinstance(rate, str) else rate
+    return as_verifier(rate).label_rates()
 
 
 @dataclass

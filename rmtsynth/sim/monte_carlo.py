@@ -26,6 +26,7 @@ from rmtsynth.sim.samplers import (
     factor_dim,
     sample_exact,
 )
+from rmtsynth.sim.feature_sampler import sample_feature_exact
 from rmtsynth.sim.seeding import replicate_rng
 
 __all__ = ["SimulationResult", "conditional_accuracy", "simulate_point"]
@@ -172,8 +173,6 @@ def _check_simulation(n: int, m: int, replicates: int, first_replicate: int, tes
             f"sampler = 'exact' draws sufficient statistics, which determine only a quadratic-loss fit; "
             f"learner = {learner.name!r} needs sampler = 'naive'."
         )
-    if sampler == "exact" and verifier.feature_aware:
-        raise ParameterError("sampler = 'exact' needs a verifier that does not look at the features; use 'naive'.")
 
 
 def _fit_replicate(model: DataModel, mix: Mix, verifier: Verifier, learner: Learner, sampler: str,
@@ -185,7 +184,9 @@ def _fit_replicate(model: DataModel, mix: Mix, verifier: Verifier, learner: Lear
     if sampler == "naive":
         a, c = draw_naive_data(mu, mu_beta, factor, n, m, label_noise, verifier, rng, real_factor=noise_cov_factor)
         return learner.fit(a, c, n + m, gamma)
-    s, r = sample_exact(mu, mu_beta, factor, n, m, label_noise, verifier, rng, real_factor=noise_cov_factor)
+    # The exact sampler of a feature-aware verifier hands a feature-blind one on to sample_exact.
+    exact = sample_feature_exact if verifier.feature_aware else sample_exact
+    s, r = exact(mu, mu_beta, factor, n, m, label_noise, verifier, rng, real_factor=noise_cov_factor)
     return learner.fit_statistics(s, r, n + m, gamma)
 
 
@@ -223,7 +224,7 @@ def simulate_point(
         ``first_replicate + R - 1`` (so a run can be extended in batches).
     sampler : {"exact", "naive"}
         Which sampler of (S, r) to use; both have the same law (the exact one needs a quadratic
-        loss and a feature-blind verifier).
+        loss, and of the feature-aware verifiers it draws those of THEORY.md 15).
     test_size : int, optional
         Also report the accuracy on that many fresh real test samples (ties count 1/2);
         ``None`` or 0 for none.

@@ -23,7 +23,7 @@ import numpy as np
 
 from rmtsynth.core.model import Mix
 from rmtsynth.core.theory import Spectrum, evaluate
-from rmtsynth.core.verifier import precision_recall
+from rmtsynth.core.verifiers import LabelVerifier
 from rmtsynth.errors import ConfigError, RmtsynthError
 from rmtsynth.sim.geometry import placed_model
 from rmtsynth.spec.config import _check_param_values, read_config_file
@@ -174,8 +174,9 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
         point = point.replace(covariance="fitted")
     if roc is not None:
         k = best_roc_index(model, point, roc)
-        rho, phi = float(roc[k, 0]), float(roc[k, 1])
-        precision, recall = precision_recall(point.label_noise, rho, phi)
+        verifier = LabelVerifier.from_roc(roc, k)
+        rho, phi = verifier.label_rates()
+        precision, recall = verifier.precision_recall(point.label_noise)
         point = point.replace(rho=rho, phi=phi, verifier_precision=float(precision), verifier_recall=float(recall))
     return PlanConfig(
         title=str(title),
