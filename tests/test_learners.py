@@ -7,7 +7,7 @@ import pytest
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from rmtsynth.core.convex_channels import HingeChannel, LogisticChannel, SquareChannel, SquareHingeChannel
+from rmtsynth.core.convex_channels import LogisticChannel, SquareChannel
 from rmtsynth.core.convex_theory import SolverSettings, solve_convex
 from rmtsynth.core.learners import LEARNERS, Hinge, Logistic, SquareHinge, get_learner
 from rmtsynth.core.model import Mix, build_model
@@ -16,7 +16,6 @@ from rmtsynth.errors import ConvergenceError, ParameterError
 from rmtsynth.sim.monte_carlo import simulate_point
 
 CONVEX = ("logistic", "square_hinge", "hinge")
-CHANNELS = (LogisticChannel(), SquareHingeChannel(), HingeChannel())
 
 
 def _two_level(p: int) -> np.ndarray:
@@ -83,7 +82,8 @@ def _direct_hinge(signed, penalty):
     """The hinge as a quadratic programme in (w, slack), by SLSQP."""
     k, p = signed.shape
     constraints = [
-        {"type": "ineq", "fun": lambda v: v[p:] + signed @ v[:p] - 1.0, "jac": lambda v: np.hstack([signed, np.eye(k)])},
+        {"type": "ineq", "fun": lambda v: v[p:] + signed @ v[:p] - 1.0,
+         "jac": lambda v: np.hstack([signed, np.eye(k)])},
         {"type": "ineq", "fun": lambda v: v[p:], "jac": lambda v: np.hstack([np.zeros((k, p)), np.eye(k)])},
     ]
     return minimize(lambda v: 0.5 * penalty * v[:p] @ v[:p] + v[p:].sum(), np.zeros(p + k),
@@ -95,7 +95,8 @@ def _direct(name, signed, penalty):
     if name == "logistic":
         return _direct_smooth(signed, penalty, lambda h: (np.logaddexp(0.0, -h), -expit(-h)))
     if name == "square_hinge":
-        return _direct_smooth(signed, penalty, lambda h: (0.5 * np.maximum(0.0, 1.0 - h) ** 2, -np.maximum(0.0, 1.0 - h)))
+        return _direct_smooth(signed, penalty,
+                              lambda h: (0.5 * np.maximum(0.0, 1.0 - h) ** 2, -np.maximum(0.0, 1.0 - h)))
     return _direct_hinge(signed, penalty)
 
 
@@ -200,7 +201,7 @@ def test_a_sweep_is_evaluated_point_by_point():
     model = _model(100, "diagonal")
     grid = Mix(n=np.array([0.0, 100.0, 200.0]), m=np.array([300.0, 100.0, 0.0]), label_noise=0.25,
                rho=0.3, phi=0.9, gamma=np.array([0.01, 0.1, 1.0]))
-    for channel, name in zip(CHANNELS, CONVEX):
+    for name in CONVEX:
         swept = get_learner(name).theory(model, grid)
         assert swept.accuracy.shape == (3,)
         for k in range(3):

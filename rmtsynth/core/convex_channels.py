@@ -30,8 +30,8 @@ _TINY = 1e-300
 
 
 def normal_pdf(t: np.ndarray) -> np.ndarray:
-    """The standard normal density (0 at +-inf)."""
-    return _INV_SQRT_2PI * np.exp(-0.5 * np.square(t))
+    """The standard normal density (0 at +-inf; beyond |t| = 40 it is below the smallest double)."""
+    return _INV_SQRT_2PI * np.exp(-0.5 * np.square(np.clip(t, -40.0, 40.0)))
 
 
 class Channel(ABC):

@@ -21,11 +21,12 @@ Public functions:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from rmtsynth.core.convex_channels import Channel
+from rmtsynth.core.fixed_point import default_tolerance
 from rmtsynth.core.theory import Spectrum, TheoryResult, _broadcast_grid, _check_grid, _describe, signed_accuracy
 from rmtsynth.core.verifier import keep_rate, label_signal
 from rmtsynth.errors import ConvergenceError, ParameterError
@@ -33,7 +34,6 @@ from rmtsynth.errors import ConvergenceError, ParameterError
 # Points are processed in chunks so that the (points x groups) work arrays stay small.
 _CHUNK_ELEMENTS = 1 << 21
 # Components of x: the two overlaps are signed, the four others positive (damped in log space).
-_SIGNED = slice(0, 2)
 _POSITIVE = slice(2, 6)
 _START = np.array([0.0, 0.0, 0.01, 0.01, 1.0, 1.0])
 _FLOOR = 1e-300
@@ -48,6 +48,8 @@ class SolverSettings:
     picard_steps: int = 400
     picard_tol: float = 1e-7
     newton_rounds: int = 40
+    #: Raised to 10 x :func:`~rmtsynth.core.fixed_point.default_tolerance` of the number of
+    #: eigenvalue groups, the rounding of the prior's sums.
     newton_tol: float = 1e-13
     rounds: int = 3
 
@@ -149,8 +151,10 @@ def _mean_square(weights: np.ndarray, m_r: np.ndarray, m_s: np.ndarray, sp: Spec
 
 def _map(channel: Channel, grid: _Grid, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """F(x) at the points ``idx`` (rows of x)."""
-    hats = _conjugates(channel, x, grid.weights[idx])
-    return _prior(hats, grid.gamma[idx], grid.n_total[idx], grid.spectrum)
+    # Only a gamma = 0 point on separable rows overflows; it is refused once its V runs off.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        hats = _conjugates(channel, x, grid.weights[idx])
+        return _prior(hats, grid.gamma[idx], grid.n_total[idx], grid.spectrum)
 
 
 def _to_z(x: np.ndarray) -> np.ndarray:
@@ -308,8 +312,12 @@ def solve_convex(spectrum: Spectrum, channel: Channel, n, m, label_noise, rho, p
     # gamma = 0 is allowed here (non-separable rows), so the shared check sees it as 1.
     _check_grid(n, m, eps, rho, phi, np.where(gamma == 0, 1.0, gamma))
     grid = _grid(spectrum, n, m, eps, rho, phi, gamma)
-    describe = lambda k: _describe(k, n, m, eps, rho, phi, gamma, spectrum.p)  # noqa: E731
+
+    def describe(k: int) -> str:
+        return _describe(k, n, m, eps, rho, phi, gamma, spectrum.p)
+
     _refuse_separable(grid, spectrum.p, describe)
+    settings = replace(settings, newton_tol=max(settings.newton_tol, 10.0 * default_tolerance(spectrum.ell.size)))
     idx = np.arange(n.size)
     x = _map(channel, grid, np.repeat(_START[None], n.size, axis=0), idx)
     picard = np.zeros(n.size, dtype=np.int64)
@@ -318,14 +326,14 @@ def solve_convex(spectrum: Spectrum, channel: Channel, n, m, label_noise, rho, p
     pending = idx
     for attempt in range(settings.rounds):
         x[pending], steps = _picard(channel, grid, x[pending], pending, settings, 0.5 ** (attempt + 1))
-        _refuse_diverged(grid, x, np.array([], dtype=np.int64), describe)
+        _refuse_diverged(grid, x, describe)
         x[pending], residual[pending], newton = _newton(channel, grid, x[pending], pending, settings)
         picard[pending] += steps
         rounds[pending] += newton
         pending = pending[~(residual[pending] <= settings.newton_tol)]
         if pending.size == 0:
             break
-    _refuse_diverged(grid, x, pending, describe)
+    _refuse_diverged(grid, x, describe, unsettled=pending)
     if pending.size:
         k = int(pending[0])
         raise ConvergenceError(
@@ -353,12 +361,12 @@ def _runaway(x: np.ndarray) -> np.ndarray:
     return (x[:, 4] > _DIVERGED) | (x[:, 2] > _DIVERGED) | ~np.isfinite(x).all(axis=1)
 
 
-def _refuse_diverged(grid: _Grid, x: np.ndarray, pending: np.ndarray, describe) -> None:
-    """gamma = 0 where the iterates run off (or never settle): the rows are separable."""
-    runaway = _runaway(x)
-    unsettled = np.zeros(x.shape[0], dtype=bool)
-    unsettled[pending] = True
-    bad = np.flatnonzero((grid.gamma == 0) & (runaway | unsettled))
+def _refuse_diverged(grid: _Grid, x: np.ndarray, describe, unsettled: np.ndarray | None = None) -> None:
+    """gamma = 0 where the iterates run off (or, among ``unsettled``, never settle): the rows are separable."""
+    failed = _runaway(x)
+    if unsettled is not None:
+        failed[unsettled] = True
+    bad = np.flatnonzero((grid.gamma == 0) & failed)
     if bad.size:
         raise ParameterError(
             f"gamma = 0 at {describe(int(bad[0]))} leaves no minimiser: the equations have no solution "

@@ -5,6 +5,12 @@ N = ``n_total`` and no intercept, and its theory is :func:`rmtsynth.core.convex_
 with the learner's channel. A subclass gives the ``name``, the ``channel`` and ``_fit_one``, the fit at
 one gamma on a problem that has rows of both labels (scikit-learn needs two classes).
 
+``theory(model, mix)`` returns the package's :class:`~rmtsynth.core.theory.TheoryResult` of the
+mix's shape: ``accuracy = Phi(M / sqrt(q_r))``, ``mean = M = mu'w``, ``variance = q_r = ||w||^2``,
+``second_moment``, ``risk`` (the score's test squared error), ``alpha``, ``lam``, ``newton_rounds`` and
+``residual``; ridge's self-energies ``delta_*`` are NaN. Every order parameter (V_r, V_s, M_beta,
+q_s) is in :func:`rmtsynth.core.convex_theory.solve_convex`'s solution.
+
 scikit-learn is imported inside the fits only, so that the theory needs no scikit-learn.
 """
 
@@ -62,7 +68,9 @@ class ConvexLearner(Learner):
         """THEORY.md 16 at every point of the mix (its fields may be arrays); gamma = 0 is refused
         with a ParameterError where the rows are separable."""
         if convention != "exact":
-            raise ParameterError(f"convention = {convention!r} belongs to ridge only; learner = {self.name!r} uses 'exact'.")
+            raise ParameterError(
+                f"convention = {convention!r} belongs to ridge only; learner = {self.name!r} uses 'exact'."
+            )
         if model.covariance.kind == "estimated":
             raise ParameterError(f"learner = {self.name!r} has no theory for an estimated covariance; use ridge.")
         return evaluate_convex(model.spectrum, self.channel, *mix.values())
