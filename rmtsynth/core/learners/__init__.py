@@ -10,11 +10,14 @@ from __future__ import annotations
 import difflib
 
 from rmtsynth.core.learners.base import Learner
+from rmtsynth.core.learners.hinge import Hinge
+from rmtsynth.core.learners.logistic import Logistic
 from rmtsynth.core.learners.ridge import Ridge, ridge_weights, ridge_weights_from_data
+from rmtsynth.core.learners.square_hinge import SquareHinge
 from rmtsynth.errors import ParameterError
 
 #: Every learner, by the name configs and API calls use.
-LEARNERS: dict[str, Learner] = {learner.name: learner for learner in (Ridge(),)}
+LEARNERS: dict[str, Learner] = {learner.name: learner for learner in (Ridge(), Logistic(), SquareHinge(), Hinge())}
 
 #: The default learner.
 DEFAULT_LEARNER = "ridge"
@@ -31,4 +34,5 @@ def get_learner(name: "str | Learner" = DEFAULT_LEARNER) -> Learner:
     raise ParameterError(f"learner = {name!r} is unknown{hint}; use one of {', '.join(LEARNERS)}.")
 
 
-__all__ = ["Learner", "Ridge", "LEARNERS", "DEFAULT_LEARNER", "get_learner", "ridge_weights", "ridge_weights_from_data"]
+__all__ = ["Learner", "Ridge", "Logistic", "SquareHinge", "Hinge", "LEARNERS", "DEFAULT_LEARNER", "get_learner",
+           "ridge_weights", "ridge_weights_from_data"]
