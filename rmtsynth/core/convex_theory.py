@@ -27,7 +27,8 @@ import numpy as np
 
 from rmtsynth.core.convex_channels import Channel
 from rmtsynth.core.fixed_point import default_tolerance
-from rmtsynth.core.theory import Spectrum, TheoryResult, _broadcast_grid, _check_grid, _describe, signed_accuracy
+from rmtsynth.core.domain import check_point
+from rmtsynth.core.theory import Spectrum, TheoryResult, describe_point, signed_accuracy
 from rmtsynth.core.verifier import keep_rate, label_signal
 from rmtsynth.errors import ConvergenceError, ParameterError
 
@@ -308,13 +309,15 @@ def solve_convex(spectrum: Spectrum, channel: Channel, n, m, label_noise, rho, p
     ConvergenceError
         Some point did not converge; the message names the first one.
     """
-    shape, (n, m, eps, rho, phi, gamma) = _broadcast_grid(n, m, label_noise, rho, phi, gamma)
+    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (n, m, label_noise, rho, phi, gamma)))
+    shape = arrays[0].shape
+    n, m, eps, rho, phi, gamma = (a.ravel() for a in arrays)
     # gamma = 0 is allowed here (non-separable rows), so the shared check sees it as 1.
-    _check_grid(n, m, eps, rho, phi, np.where(gamma == 0, 1.0, gamma))
+    check_point(n, m, eps, rho, phi, np.where(gamma == 0, 1.0, gamma))
     grid = _grid(spectrum, n, m, eps, rho, phi, gamma)
 
     def describe(k: int) -> str:
-        return _describe(k, n, m, eps, rho, phi, gamma, spectrum.p)
+        return describe_point(k, spectrum.p, n, m, eps, rho, phi, gamma)
 
     _refuse_separable(grid, spectrum.p, describe)
     settings = replace(settings, newton_tol=max(settings.newton_tol, 10.0 * default_tolerance(spectrum.ell.size)))

@@ -135,10 +135,15 @@ class PointGrid:
 
     def describe(self, k: int, p: int) -> str:
         """Point k in words, for the solver's error messages."""
-        return (
-            f"n={self.n[k]:g}, m={self.m[k]:g}, p={p}, label_noise={self.eps[k]:g}, "
-            f"rho={self.rho[k]:g}, phi={self.phi[k]:g}, gamma={self.gamma[k]:g}"
-        )
+        return describe_point(k, p, self.n, self.m, self.eps, self.rho, self.phi, self.gamma)
+
+
+def describe_point(k: int, p: int, n, m, label_noise, rho, phi, gamma) -> str:
+    """Point k of flat parameter arrays in words, for the solvers' error messages."""
+    return (
+        f"n={n[k]:g}, m={m[k]:g}, p={p}, label_noise={label_noise[k]:g}, "
+        f"rho={rho[k]:g}, phi={phi[k]:g}, gamma={gamma[k]:g}"
+    )
 
 
 def point_grid(n, m, label_noise, rho, phi, gamma, convention: Convention = "exact") -> PointGrid:
