@@ -52,7 +52,7 @@ def best_of(fn: Callable[[], object], repeats: int) -> float:
 
 
 def theory_rows(quick: bool) -> list[tuple[str, float, str]]:
-    from rmtsynth.core import generations as loop_theory
+    from rmtsynth.core import loop as loop_theory
     from rmtsynth.engine.loops import predict_loop
 
     repeats = 5 if quick else 20

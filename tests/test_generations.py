@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.special import gammaln, ndtr
 
-from rmtsynth.core.generations import (
+from rmtsynth.core.loop import (
     NoTheoryError,
     first_drop_generation,
     functional_gram_reduction,

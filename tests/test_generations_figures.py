@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from rmtsynth.core import generations as loop_theory
+from rmtsynth.core import loop as loop_theory
 from rmtsynth.engine import loops
 from rmtsynth.engine.sweep import SweepOptions
 from rmtsynth.errors import ConfigError

@@ -16,7 +16,7 @@ verifiers (the config's ``series``), and the x axis the generation k = 0..K:
   accuracy and flip rate.
 
 Simulated settings are cached per setting and run on the executors (see
-:func:`rmtsynth.engine.loops.run_loop_simulations`); the table is the same whatever the number
+:func:`rmtsynth.engine.loop_sim.run_loop_simulations`); the table is the same whatever the number
 of workers.
 """
 
@@ -31,16 +31,12 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from rmtsynth.core import generations as loop_theory
+from rmtsynth.core import loop as loop_theory
+from rmtsynth.core.loop import LoopSpec
 from rmtsynth.core.verifier import min_precision
-from rmtsynth.engine.loops import (
-    LoopPoint,
-    LoopRequest,
-    resolve_loop_point,
-    run_loop_simulations,
-    summarise,
-    theory_of_point,
-)
+from rmtsynth.engine.loop_points import LoopPoint, resolve_loop_point
+from rmtsynth.engine.loop_predict import theory_of_point
+from rmtsynth.engine.loop_sim import LoopRequest, run_loop_simulations, summarise
 from rmtsynth.engine.sweep import SweepOptions, SweepResult
 from rmtsynth.errors import ConfigError
 from rmtsynth.figures.style import COLORS, colormap, new_figure, style
@@ -86,18 +82,17 @@ class GenerationsSettings:
     series: tuple[tuple[str, LoopPoint, bool], ...]
 
 
-def settings(cfg: FigureConfig) -> GenerationsSettings:
-    """Check a generations config; raises ConfigError (one sentence naming the key) at the first problem."""
-    if cfg.kind != "generations":
-        raise ConfigError(f"kind = {cfg.kind} is not generations.")
-    values = section_defaults("generations")
-    values.update(check_section("generations", cfg.extra.get("generations")))
-    figure = values["figure"]
+def _regimes(values: dict[str, Any]) -> tuple[str, ...]:
     regimes = tuple(values["regimes"])
     if not regimes:
         raise ConfigError("generations.regimes is empty; give replace and/or accumulate.")
     if len(set(regimes)) != len(regimes):
         raise ConfigError("generations.regimes names a regime twice; give each once.")
+    return regimes
+
+
+def _check_unused_keys(cfg: FigureConfig, figure: str) -> None:
+    """The config keys kind generations (or this figure) does not take."""
     if "x" in cfg.raw:
         raise ConfigError("x is not used by kind generations: the x axis is the generation (figure stability: the "
                           "verifier's precision); remove it.")
@@ -116,28 +111,41 @@ def settings(cfg: FigureConfig) -> GenerationsSettings:
                          ("limit", ("stability",))):
         if key in given and figure not in used_by:
             raise ConfigError(f"generations.{key} is used by figure {used_by[0]} only, not {figure}; remove it.")
+
+
+def _check_stability(cfg: FigureConfig, labels: str) -> None:
+    """Figure stability maps the noisy-label loop's theory over its own axes."""
+    if labels != "noisy":
+        raise ConfigError("generations.labels = pseudo is not available for figure stability, which maps the "
+                          "noisy-label loop; use noisy.")
+    if cfg.simulation.given is not None and cfg.simulation.enabled:
+        raise ConfigError("Figure stability is drawn from the theory only; remove simulation (or set "
+                          "simulation.enabled: false).")
+    if len(cfg.series) > 1 or cfg.series[0].label or cfg.series[0].params:
+        raise ConfigError("series is not used by figure stability, whose axes are the verifier's precision and the "
+                          "synthetic proportion; remove it.")
+    for key in cfg.params:
+        if key in ("m", "m_over_n", "synthetic_proportion", "verifier", "rho", "phi", "verifier_precision"):
+            raise ConfigError(f"params.{key} is not used by figure stability, whose axes are the verifier's "
+                              "precision and the synthetic proportion; remove it.")
+
+
+def _labels_and_covariance(cfg: FigureConfig, values: dict[str, Any], figure: str) -> tuple[str, str]:
     labels = "pseudo" if figure == "pseudo_labels" else values["labels"]
     covariance = values["generator_covariance"]
-    if figure == "pseudo_labels" and "labels" in given and values["labels"] != "pseudo":
+    if figure == "pseudo_labels" and "labels" in (cfg.extra.get("generations") or {}) and values["labels"] != "pseudo":
         raise ConfigError("generations.labels = noisy contradicts figure pseudo_labels, which compares pseudo-labels "
                           "with independent flips; remove labels.")
     if covariance == "estimated" and figure in ("stability", "pseudo_labels"):
         raise ConfigError(f"generations.generator_covariance = estimated is not available for figure {figure}: it has "
                           "no theory there (THEORY.md 14.10); use identity.")
     if figure == "stability":
-        if labels != "noisy":
-            raise ConfigError("generations.labels = pseudo is not available for figure stability, which maps the "
-                              "noisy-label loop; use noisy.")
-        if cfg.simulation.given is not None and cfg.simulation.enabled:
-            raise ConfigError("Figure stability is drawn from the theory only; remove simulation (or set "
-                              "simulation.enabled: false).")
-        if len(cfg.series) > 1 or cfg.series[0].label or cfg.series[0].params:
-            raise ConfigError("series is not used by figure stability, whose axes are the verifier's precision and the "
-                              "synthetic proportion; remove it.")
-        for key in cfg.params:
-            if key in ("m", "m_over_n", "synthetic_proportion", "verifier", "rho", "phi", "verifier_precision"):
-                raise ConfigError(f"params.{key} is not used by figure stability, whose axes are the verifier's "
-                                  "precision and the synthetic proportion; remove it.")
+        _check_stability(cfg, labels)
+    return labels, covariance
+
+
+def _series(cfg: FigureConfig, figure: str, labels: str) -> tuple[tuple[str, LoopPoint, bool], ...]:
+    """(label, resolved point, simulate) per series of the config."""
     series = []
     for group in cfg.series:
         merged = dict(cfg.params)
@@ -158,6 +166,20 @@ def settings(cfg: FigureConfig) -> GenerationsSettings:
     duplicate = sorted({x for x in labels_seen if labels_seen.count(x) > 1})
     if duplicate:
         raise ConfigError(f"series has two series labelled '{duplicate[0]}'; each needs its own label.")
+    return tuple(series)
+
+
+def settings(cfg: FigureConfig) -> GenerationsSettings:
+    """Check a generations config; raises ConfigError (one sentence naming the key) at the first problem."""
+    if cfg.kind != "generations":
+        raise ConfigError(f"kind = {cfg.kind} is not generations.")
+    values = section_defaults("generations")
+    values.update(check_section("generations", cfg.extra.get("generations")))
+    figure = values["figure"]
+    regimes = _regimes(values)
+    _check_unused_keys(cfg, figure)
+    labels, covariance = _labels_and_covariance(cfg, values, figure)
+    series = _series(cfg, figure, labels)
     grid_points = int(values["grid_points"])
     if cfg.quick and figure == "stability":
         quick_points = (cfg.raw.get("quick") or {}).get("x_points", QUICK_GRID_POINTS)
@@ -174,7 +196,7 @@ def settings(cfg: FigureConfig) -> GenerationsSettings:
         proportion_range=tuple(float(v) for v in values["proportion_range"]),  # type: ignore[arg-type]
         grid_points=grid_points,
         limit=bool(values["limit"]),
-        series=tuple(series),
+        series=series,
     )
 
 
@@ -213,8 +235,7 @@ def _compute_curves(cfg: FigureConfig, s: GenerationsSettings, options: SweepOpt
     cells = [(regime, label, point, simulate) for regime in s.regimes for label, point, simulate in s.series]
     theory = []
     for regime, label, point, _ in cells:
-        res = theory_of_point(point, generations=K, regime=regime, labels=s.labels,
-                              generator_covariance=s.generator_covariance)
+        res = theory_of_point(point, LoopSpec(K, regime, s.labels, s.generator_covariance))
         extra: dict[str, np.ndarray] = {}
         if s.figure == "accuracy" and s.one_generation and s.labels == "noisy" and s.generator_covariance == "identity":
             extra["one_generation_accuracy"] = loop_theory.one_generation_loop(
@@ -241,7 +262,7 @@ def _compute_curves(cfg: FigureConfig, s: GenerationsSettings, options: SweepOpt
     do_sim = cfg.simulation.enabled and options.simulate
     replicates = int(options.seeds or cfg.simulation.seeds)
     sim_cells = [i for i, cell in enumerate(cells) if do_sim and cell[3]]
-    requests = [LoopRequest(cells[i][2], cells[i][0], s.labels, s.generator_covariance, K) for i in sim_cells]
+    requests = [LoopRequest(cells[i][2], LoopSpec(K, cells[i][0], s.labels, s.generator_covariance)) for i in sim_cells]
     where = [f"At regime {cells[i][0]}" + (f", series '{cells[i][1]}'" if cells[i][1] else "") for i in sim_cells]
     sims, sim_info = ([], {}) if not requests else run_loop_simulations(
         requests, root_seed=cfg.seed, replicates=replicates, options=options, labels=where)
@@ -260,9 +281,9 @@ def _compute_curves(cfg: FigureConfig, s: GenerationsSettings, options: SweepOpt
                 "label_noise": point.label_noise if s.labels == "noisy" else None, "rho": point.rho, "phi": point.phi,
                 "verifier_precision": point.verifier_precision if s.labels == "noisy" else None,
                 "verifier_recall": point.verifier_recall, "gamma": point.gamma,
-                "method": res["method"], "status": str(res["status"][k]),
-                "theory_accuracy": _finite(res["accuracy"][k]), "theory_beta": _finite(res["beta"][k]),
-                "theory_tau2": _finite(res["tau2"][k]), "theory_flip_rate": _finite(res["flip_rate"][k]),
+                "method": res.method, "status": str(res.status[k]),
+                "theory_accuracy": _finite(res.accuracy[k]), "theory_beta": _finite(res.beta[k]),
+                "theory_tau2": _finite(res.tau2[k]), "theory_flip_rate": _finite(res.flip_rate[k]),
                 "theory_accuracy_real_only": real_only[i],
             }
             for key in ("one_generation_accuracy", "flip_model_accuracy", "flip_model_flip_rate", "flip_model_beta",

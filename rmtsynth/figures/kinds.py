@@ -6,8 +6,8 @@
 * ``draw(cfg, result) -> matplotlib.figure.Figure``: the figure, from the table alone.
 
 The kind names are those of :data:`rmtsynth.spec.schema.FIGURE_KINDS`, the one list that config
-checking, ``rmtsynth schema`` and this module share; kind ``name`` is the module
-``rmtsynth.figures.name``.
+checking, ``rmtsynth schema`` and this module share; each kind is the module of its name in
+this package (``curves`` is ``rmtsynth.figures.curves``).
 """
 
 from __future__ import annotations

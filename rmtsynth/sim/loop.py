@@ -2,7 +2,7 @@
 
 Every generation draws real data matrices, labels, verifier decisions and refits the generator and
 the ridge classifier from them: no shortcut through the theory's rotations. It is the oracle the
-generation theory (:mod:`rmtsynth.core.generations`) is checked against.
+generation theory (:mod:`rmtsynth.core.loop`) is checked against.
 
 The training set of each generation is kept as per-class sufficient statistics (counts, sums and
 scatter matrices of the rows with observed label +1 and -1). The ridge system, the midpoint class
@@ -13,20 +13,22 @@ set costs O(p^2) memory, not O(rows * p).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import NamedTuple
 
 import numpy as np
 from scipy.special import ndtr
 
-from rmtsynth.core.generations import cde_prediction
+from rmtsynth.core.loop import (
+    GENERATOR_COVARIANCES, LABELS, REGIMES, GeneratorCovariance, Labels, LoopSpec, Regime, cde_prediction,
+)
+from rmtsynth.core.learners import get_learner
+from rmtsynth.core.model import Mix, ModelSpec
 from rmtsynth.core.verifier import keep_rate, label_signal
 from rmtsynth.errors import ParameterError
-from rmtsynth.sim.samplers import ridge_weights
 from rmtsynth.sim.seeding import point_seed, replicate_rng, stable_key
 
-Regime = Literal["replace", "accumulate"]
-Labels = Literal["noisy", "pseudo"]
-GeneratorCovariance = Literal["identity", "estimated"]
+# What one replicate records per generation.
+_REPLICATE_KEYS = ("accuracy", "beta", "tau2", "flip_rate", "margin", "kept", "cde_accuracy")
 
 
 @dataclass
@@ -84,8 +86,12 @@ class _ClassStats:
         return within / (self.rows - 2.0)
 
 
+RIDGE = get_learner("ridge")
+
+
 def _ridge(stats: _ClassStats, normaliser: float, gamma: float) -> np.ndarray:
-    return ridge_weights(stats.scatter, stats.signal, normaliser, gamma)
+    # The loop keeps per-class sufficient statistics, so its learner must fit on them.
+    return RIDGE.fit_statistics(stats.scatter, stats.signal, normaliser, gamma)
 
 
 def _psd_root(cov: np.ndarray) -> np.ndarray:
@@ -100,29 +106,58 @@ def _balanced_labels(count: int) -> np.ndarray:
     return labels
 
 
-def _one_replicate(
-    rng: np.random.Generator,
-    *,
-    n: int,
-    m: int,
-    p: int,
-    mu_norm: float,
-    label_noise: float,
-    rho: float,
-    phi: float,
-    gamma: float,
-    generations: int,
-    regime: str,
-    labels: str,
-    generator_covariance: str,
-    with_cde: bool,
-) -> dict[str, np.ndarray]:
+class _Generator(NamedTuple):
+    """The generator refitted on a training set: its mean, covariance (None for the identity) and a root."""
+
+    mean: np.ndarray
+    cov: np.ndarray | None
+    root: np.ndarray | None
+
+
+def _draw_rows(rng: np.random.Generator, generator: _Generator, m: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """(generator labels y*, rows) of m rows drawn from the generator."""
+    y_star = _balanced_labels(m)
+    noise = rng.standard_normal((m, p))
+    if generator.root is None:
+        return y_star, np.outer(y_star, generator.mean) + noise
+    return y_star, np.outer(y_star, generator.mean) + noise @ generator.root.T
+
+
+def _cde_accuracy(known: _ClassStats, normaliser: float, mu: np.ndarray, generator: _Generator, mix: Mix) -> float:
+    """The conditional deterministic equivalent of this generation, given the sampled history (14.6)."""
+    alpha = float(keep_rate(mix.label_noise, mix.rho, mix.phi))
+    lam = float(label_signal(mix.label_noise, mix.rho, mix.phi))
+    pred = cde_prediction(
+        known_scatter=known.scatter, known_signal=known.signal, normaliser=normaliser,
+        mu=mu, generator_mean=generator.mean, generator_cov=generator.cov,
+        kept=alpha * mix.m, label_signal_total=lam * mix.m, gamma=mix.gamma,
+    )
+    return pred["accuracy"]
+
+
+def _record(out: dict[str, np.ndarray], k: int, w: np.ndarray, train: _ClassStats, mu: np.ndarray, mu2: float,
+            generator_covariance: str) -> _Generator:
+    """Record generation k's accuracy and refitted generator; returns the generator."""
+    norm = np.linalg.norm(w)
+    out["accuracy"][k] = ndtr(w @ mu / norm) if norm > 0 else 0.5
+    generator_mean = train.midpoint_mean()
+    proj = generator_mean @ mu
+    out["beta"][k] = proj / mu2
+    out["tau2"][k] = generator_mean @ generator_mean - proj**2 / mu2
+    if generator_covariance == "estimated":
+        generator_cov = train.pooled_covariance()
+        return _Generator(generator_mean, generator_cov, _psd_root(generator_cov))
+    return _Generator(generator_mean, None, None)
+
+
+def _one_replicate(rng: np.random.Generator, mix: Mix, model: ModelSpec, loop: LoopSpec, *,
+                   with_cde: bool) -> dict[str, np.ndarray]:
+    n, m, label_noise, gamma = mix.n, mix.m, mix.label_noise, mix.gamma
+    p, regime, labels = model.p, loop.regime, loop.labels
     mu = np.zeros(p)
-    mu[0] = mu_norm
-    mu2 = mu_norm**2
-    K = generations
-    recorded = ("accuracy", "beta", "tau2", "flip_rate", "margin", "kept", "cde_accuracy")
-    out = {key: np.full(K + 1, np.nan) for key in recorded}
+    mu[0] = model.mu_norm
+    mu2 = model.mu_norm**2
+    out = {key: np.full(loop.generations + 1, np.nan) for key in _REPLICATE_KEYS}
 
     y_real = _balanced_labels(n)
     x_real = np.outer(y_real, mu) + rng.standard_normal((n, p))
@@ -132,28 +167,15 @@ def _one_replicate(
 
     train = real
     w = _ridge(train, float(n), gamma)
-    alpha = float(keep_rate(label_noise, rho, phi))
-    lam = float(label_signal(label_noise, rho, phi))
-    for k in range(K + 1):
+    for k in range(loop.generations + 1):
         if k >= 1:
             normaliser = n + (synthetic_total + m if regime == "accumulate" else m)
-            known = real if regime == "replace" or synthetic_sum is None else real + synthetic_sum
             if with_cde and labels == "noisy":
-                cov = None if generator_covariance == "identity" else generator_cov
-                pred = cde_prediction(
-                    known_scatter=known.scatter, known_signal=known.signal, normaliser=normaliser,
-                    mu=mu, generator_mean=generator_mean, generator_cov=cov,
-                    kept=alpha * m, label_signal_total=lam * m, gamma=gamma,
-                )
-                out["cde_accuracy"][k] = pred["accuracy"]
+                known = real if regime == "replace" or synthetic_sum is None else real + synthetic_sum
+                out["cde_accuracy"][k] = _cde_accuracy(known, normaliser, mu, generator, mix)
             # The previous classifier's margin on the generator: its accuracy there is Phi(margin).
-            out["margin"][k] = w @ generator_mean / np.linalg.norm(w)
-            y_star = _balanced_labels(m)
-            noise = rng.standard_normal((m, p))
-            if generator_covariance == "identity":
-                rows = np.outer(y_star, generator_mean) + noise
-            else:
-                rows = np.outer(y_star, generator_mean) + noise @ generator_root.T
+            out["margin"][k] = w @ generator.mean / np.linalg.norm(w)
+            y_star, rows = _draw_rows(rng, generator, m, p)
             if labels == "noisy":
                 flips = rng.random(m) < label_noise
                 observed = np.where(flips, -y_star, y_star)
@@ -161,7 +183,7 @@ def _one_replicate(
                 scores = rows @ w
                 observed = np.where(scores >= 0, 1.0, -1.0)
             correct = observed == y_star
-            keep = rng.random(m) < np.where(correct, phi, rho)
+            keep = mix.verifier.keep(correct, rng.random(m), features=rows, labels=observed)
             out["flip_rate"][k] = 1.0 - correct.mean()
             out["kept"][k] = keep.sum()
             block = _ClassStats.of(rows[keep], observed[keep])
@@ -174,15 +196,7 @@ def _one_replicate(
                 synthetic_total = m
                 train = real + block
             w = _ridge(train, float(normaliser), gamma)
-        norm = np.linalg.norm(w)
-        out["accuracy"][k] = ndtr(w @ mu / norm) if norm > 0 else 0.5
-        generator_mean = train.midpoint_mean()
-        proj = generator_mean @ mu
-        out["beta"][k] = proj / mu2
-        out["tau2"][k] = generator_mean @ generator_mean - proj**2 / mu2
-        if generator_covariance == "estimated":
-            generator_cov = train.pooled_covariance()
-            generator_root = _psd_root(generator_cov)
+        generator = _record(out, k, w, train, mu, mu2, loop.generator_covariance)
     return out
 
 
@@ -256,18 +270,34 @@ def simulate_loop(
         arrays of shape (seeds, K + 1): ``accuracy``, ``beta``, ``tau2``, ``flip_rate``, ``margin``,
         ``kept`` and, with ``with_cde``, ``cde_accuracy`` (nan at k = 0).
     """
-    _check(n=n, m=m, p=p, mu_norm=mu_norm, label_noise=label_noise, rho=rho, phi=phi, gamma=gamma,
-           generations=generations, regime=regime, labels=labels, generator_covariance=generator_covariance,
-           seeds=seeds)
-    params = {
-        "n": int(n), "m": int(m), "p": int(p), "mu_norm": float(mu_norm), "label_noise": float(label_noise),
-        "rho": float(rho), "phi": float(phi), "gamma": float(gamma), "regime": regime, "labels": labels,
-        "generator_covariance": generator_covariance, "simulation": "loop",
-    }
+    mix = Mix(n=n, m=m, label_noise=label_noise, rho=rho, phi=phi, gamma=gamma)
+    model = ModelSpec(p=p, mu_norm=mu_norm)
+    loop = LoopSpec(generations=generations, regime=regime, labels=labels, generator_covariance=generator_covariance)
+    _check(mix, model, loop, seeds)
+    params = seed_params(mix, model, loop)
     per_seed = loop_replicates(
         {k: v for k, v in params.items() if k != "simulation"}, root_seed=seed, key=stable_key(params),
         generations=int(generations), start=0, stop=int(seeds), with_cde=with_cde,
     )
+    result = _summarise(per_seed)
+    if not with_cde:
+        del result["cde_accuracy"]
+    result["generation"] = np.arange(int(generations) + 1)
+    return result
+
+
+def seed_params(mix: Mix, model: ModelSpec, loop: LoopSpec) -> dict:
+    """The mapping a setting's seed is derived from: everything but the generations and the seeds."""
+    return {
+        "n": int(mix.n), "m": int(mix.m), "p": int(model.p), "mu_norm": float(model.mu_norm),
+        "label_noise": float(mix.label_noise), "rho": float(mix.rho), "phi": float(mix.phi),
+        "gamma": float(mix.gamma), "regime": loop.regime, "labels": loop.labels,
+        "generator_covariance": loop.generator_covariance, "simulation": "loop",
+    }
+
+
+def _summarise(per_seed: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per-seed arrays stacked (seeds, K + 1), with mean and standard error over seeds."""
     result: dict[str, np.ndarray] = {}
     for key in per_seed[0]:
         stacked = np.stack([rep[key] for rep in per_seed])
@@ -277,9 +307,6 @@ def simulate_loop(
             mean, se = _mean_se(result[key])
         result[f"{key}_mean"] = mean
         result[f"{key}_se"] = se
-    if not with_cde:
-        del result["cde_accuracy"]
-    result["generation"] = np.arange(int(generations) + 1)
     return result
 
 
@@ -288,31 +315,35 @@ def loop_replicates(
 ) -> list[dict[str, np.ndarray]]:
     """Replicates ``start`` to ``stop - 1`` of one loop setting, each from its own stream.
 
-    Replicate i draws only from ``replicate_rng(point_seed(root_seed, key), i)``, so a run split
-    into batches (over workers, say) gives the same replicates as one long run.
+    ``model`` holds the setting's n, m, p, mu_norm, label_noise, rho, phi, gamma, regime, labels
+    and generator_covariance. Replicate i draws only from ``replicate_rng(point_seed(root_seed,
+    key), i)``, so a run split into batches (over workers, say) gives the same replicates as one
+    long run.
     """
     root = point_seed(root_seed, key)
-    return [
-        _one_replicate(replicate_rng(root, i), generations=generations, with_cde=with_cde, **model)
-        for i in range(start, stop)
-    ]
+    mix = Mix(n=model["n"], m=model["m"], label_noise=model["label_noise"], rho=model["rho"], phi=model["phi"],
+              gamma=model["gamma"])
+    spec = ModelSpec(p=model["p"], mu_norm=model["mu_norm"])
+    loop = LoopSpec(generations=generations, regime=model["regime"], labels=model["labels"],
+                    generator_covariance=model["generator_covariance"])
+    return [_one_replicate(replicate_rng(root, i), mix, spec, loop, with_cde=with_cde) for i in range(start, stop)]
 
 
-def _check(*, n, m, p, mu_norm, label_noise, rho, phi, gamma, generations, regime, labels,
-           generator_covariance, seeds) -> None:
+def _check(mix: Mix, model: ModelSpec, loop: LoopSpec, seeds: int) -> None:
+    n, m, p = mix.n, mix.m, model.p
     if n < 3 or m < 0 or p < 1:
         raise ParameterError(f"need n >= 3, m >= 0 and p >= 1 (got n={n}, m={m}, p={p})")
-    for name, value in (("label_noise", label_noise), ("rho", rho), ("phi", phi)):
+    for name, value in (("label_noise", mix.label_noise), ("rho", mix.rho), ("phi", mix.phi)):
         if not 0.0 <= value <= 1.0:
             raise ParameterError(f"{name} must be between 0 and 1, got {value}")
-    if not gamma > 0 or not mu_norm >= 0:
-        raise ParameterError(f"need gamma > 0 and mu_norm >= 0 (got {gamma}, {mu_norm})")
-    if generations < 0 or seeds < 1:
-        raise ParameterError(f"need generations >= 0 and seeds >= 1 (got {generations}, {seeds})")
+    if not mix.gamma > 0 or not model.mu_norm >= 0:
+        raise ParameterError(f"need gamma > 0 and mu_norm >= 0 (got {mix.gamma}, {model.mu_norm})")
+    if loop.generations < 0 or seeds < 1:
+        raise ParameterError(f"need generations >= 0 and seeds >= 1 (got {loop.generations}, {seeds})")
     for name, value, allowed in (
-        ("regime", regime, ("replace", "accumulate")),
-        ("labels", labels, ("noisy", "pseudo")),
-        ("generator_covariance", generator_covariance, ("identity", "estimated")),
+        ("regime", loop.regime, REGIMES),
+        ("labels", loop.labels, LABELS),
+        ("generator_covariance", loop.generator_covariance, GENERATOR_COVARIANCES),
     ):
         if value not in allowed:
             raise ParameterError(f"{name} must be one of {allowed}, got {value!r}")

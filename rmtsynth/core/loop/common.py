@@ -1,0 +1,77 @@
+"""What every part of the loop theory shares: the loop's own settings, argument checks and helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy.special import ndtr
+
+from rmtsynth.core.verifier import keep_rate, label_signal
+
+Regime = Literal["replace", "accumulate"]
+Labels = Literal["noisy", "pseudo"]
+GeneratorCovariance = Literal["identity", "estimated"]
+
+REGIMES = ("replace", "accumulate")
+LABELS = ("noisy", "pseudo")
+GENERATOR_COVARIANCES = ("identity", "estimated")
+
+
+class NoTheoryError(ArithmeticError):
+    """The requested variant has no deterministic theory (it needs the sampled history or simulation)."""
+
+
+@dataclass(frozen=True)
+class LoopSpec:
+    """What makes a setting a loop: how many generations, what each trains on, labels and generator.
+
+    Attributes
+    ----------
+    generations : int
+        K, the last generation (generation 0 is ridge on the real rows alone).
+    regime : {"replace", "accumulate"}
+        The training set of generation k: the real rows plus the kept rows of generation k, or of 1..k.
+    labels : {"noisy", "pseudo"}
+        The generated rows' labels: the generator's label with flips, or the previous classifier's.
+    generator_covariance : {"identity", "estimated"}
+        The generator's noise covariance: I, or the pooled within-class covariance of the previous
+        training set.
+    """
+
+    generations: int
+    regime: Regime = "replace"
+    labels: Labels = "noisy"
+    generator_covariance: GeneratorCovariance = "identity"
+
+
+def check_regime(regime: str) -> None:
+    """ValueError unless ``regime`` is replace or accumulate."""
+    if regime not in REGIMES:
+        raise ValueError(f"regime must be 'replace' or 'accumulate', got {regime!r}")
+
+
+def as_arrays(*values) -> list[np.ndarray]:
+    """Float arrays broadcast to a common shape (copies, so they can be written)."""
+    return [np.array(v) for v in np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in values))]
+
+
+def block_sizes(m, label_noise, rho, phi):
+    """Kept rows mbar = alpha m and label signal t = lambda m of one noisy-label block."""
+    alpha = keep_rate(label_noise, rho, phi)
+    lam = label_signal(label_noise, rho, phi)
+    return alpha * m, lam * m
+
+
+def signed_phi(w_mu, w_norm2):
+    """Phi(w^T mu / ||w||), the accuracy of a classifier; 1/2 where w = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(w_norm2 > 0, w_mu / np.sqrt(np.where(w_norm2 > 0, w_norm2, 1.0)), 0.0)
+    return ndtr(ratio)
+
+
+def scalar_block_weights(kept: float, signal: float) -> list[float]:
+    """r-weights of one noisy block's two columns (one setting): the label signal over the kept rows, the rest."""
+    safe = kept if kept > 0 else 1.0
+    return [signal / np.sqrt(safe) if kept > 0 else 0.0, np.sqrt(max(kept - signal**2 / safe, 0.0))]
