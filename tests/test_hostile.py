@@ -219,7 +219,7 @@ def test_manifests_are_strict_json(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="needs SIGTERM")
 def test_sigterm_is_handled_like_an_interrupt(tmp_path: Path) -> None:
-    cfg = write_file(tmp_path / "long.yaml", TINY.replace("seeds: 3", "seeds: 4000").replace("p: 8", "p: 150"))
+    cfg = write_file(tmp_path / "long.yaml", TINY.replace("seeds: 3", "seeds: 40000").replace("p: 8", "p: 150"))
     cache = tmp_path / "cache"
     out = tmp_path / "out"
     env = dict(os.environ, RMTSYNTH_CACHE_DIR=str(cache))
