@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from distributed import get_task_stream
 
-    from rmtsynth.spec.config import load_config
+    from rmtsynth.config.figure_config import load_config
     from rmtsynth.engine.executors import executor_for, session
     from rmtsynth.io.output import table_csv
     from rmtsynth.engine.sweep import SweepOptions, SweepResult, run_curves

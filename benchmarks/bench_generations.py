@@ -77,7 +77,7 @@ def theory_rows(quick: bool) -> list[tuple[str, float, str]]:
 def figure_rows(quick: bool, workers: int) -> list[tuple[str, float, dict]]:
     from rmtsynth.engine.sweep import SweepOptions
     from rmtsynth.runner import check_config, compute, write_outputs
-    from rmtsynth.spec.config import load_config
+    from rmtsynth.config.figure_config import load_config
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

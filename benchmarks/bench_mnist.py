@@ -63,7 +63,7 @@ def time_figure(quick: bool, workers: int) -> tuple[float, float, dict, list[dic
     """Wall seconds, worker CPU seconds, the result's info and its rows for the config, uncached."""
     from rmtsynth.engine.sweep import SweepOptions
     from rmtsynth.figures import mnist
-    from rmtsynth.spec.config import load_config
+    from rmtsynth.config.figure_config import load_config
 
     cfg = load_config(CONFIG, quick=quick)
     cpu0 = _children_cpu() + time.process_time()

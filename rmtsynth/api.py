@@ -30,8 +30,8 @@ from rmtsynth.engine.points import theory_for_points
 from rmtsynth.engine.sweep import SweepOptions, mean_and_se, run_simulations
 from rmtsynth.errors import ConfigError, ParameterError
 from rmtsynth.io.output import json_ready  # noqa: F401  (the CLI prints through it)
-from rmtsynth.spec.resolve import ResolvedPoint, broadcast_grid, resolve_point
-from rmtsynth.spec.schema import ALIASES, PARAMS, unknown_key
+from rmtsynth.config.resolve import ResolvedPoint, broadcast_grid, resolve_point
+from rmtsynth.config.schema import ALIASES, PARAMS, unknown_key
 
 __all__ = [
     "predict", "simulate", "sweep", "plan", "Table", "predict_loop", "simulate_loop", "plan_loop",
@@ -234,12 +234,12 @@ class Table:
 
 
 def load(config: str | Path | Mapping[str, Any], *, quick: bool = False, overrides: Iterable[str] = ()):
-    """A checked :class:`~rmtsynth.spec.config.FigureConfig` from a YAML path or a mapping."""
+    """A checked :class:`~rmtsynth.config.figure_config.FigureConfig` from a YAML path or a mapping."""
     import copy
 
     import yaml
 
-    from rmtsynth.spec.config import apply_overrides, load_config, parse_config
+    from rmtsynth.config.figure_config import apply_overrides, load_config, parse_config
 
     if isinstance(config, Mapping):
         data = apply_overrides(copy.deepcopy(dict(config)), list(overrides))
@@ -297,8 +297,8 @@ def plan(config: str | Path) -> dict[str, Any]:
     """
     from rmtsynth.engine.loops import load_loop_plan
     from rmtsynth.engine.planner import run_plan
-    from rmtsynth.spec.config import read_config_file
-    from rmtsynth.spec.plan_config import load_plan
+    from rmtsynth.config.figure_config import read_config_file
+    from rmtsynth.config.plan_config import load_plan
 
     _, data = read_config_file(config)
     if isinstance(data, dict) and "loop" in data:

@@ -146,7 +146,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _check_option(name: str, value: Any, param: str) -> Any:
-    from rmtsynth.spec.schema import PARAMS
+    from rmtsynth.config.schema import PARAMS
 
     return PARAMS[param].check(value, name)
 
@@ -211,7 +211,7 @@ def theory(
 ) -> None:
     """Evaluate the theory at one point (and optionally simulate it)."""
     from rmtsynth.api import json_ready, predict_points, simulate_points
-    from rmtsynth.spec.resolve import resolve_point
+    from rmtsynth.config.resolve import resolve_point
 
     params: dict[str, Any] = {
         "n": _check_option("--n", n, "n"),
@@ -285,7 +285,7 @@ def sweep(
 ) -> None:
     """Run the theory and the simulation for each config and write its figure and table."""
     from rmtsynth.engine.cache import default_cache_dir
-    from rmtsynth.spec.config import load_config
+    from rmtsynth.config.figure_config import load_config
     from rmtsynth.engine.parallel import default_workers
     from rmtsynth.io.atomic import check_dir
     from rmtsynth.runner import check_config, check_out_dir, compute, write_outputs
@@ -338,10 +338,10 @@ def validate(
 ) -> None:
     """Check configs (keys, types, ranges, every point) without computing anything."""
     from rmtsynth.runner import check_config
-    from rmtsynth.spec.config import load_config
+    from rmtsynth.config.figure_config import load_config
     from rmtsynth.engine.loops import parse_loop_plan
-    from rmtsynth.spec.config import read_config_file
-    from rmtsynth.spec.plan_config import is_plan_config, load_plan
+    from rmtsynth.config.figure_config import read_config_file
+    from rmtsynth.config.plan_config import is_plan_config, load_plan
 
     for path in configs:
         if is_plan_config(path):
@@ -367,7 +367,7 @@ def show(
     """Print the config after overrides and every resolved point."""
     import yaml
 
-    from rmtsynth.spec.config import load_config
+    from rmtsynth.config.figure_config import load_config
     from rmtsynth.engine.sweep import resolve_cells
 
     cfg = load_config(config, overrides, quick=quick)
@@ -413,7 +413,7 @@ def bundled_config_dirs() -> list[Path]:
 @handle_errors
 def list_configs() -> None:
     """List the bundled configs, one line each (figures, then subfolders: Amazon, planner inputs)."""
-    from rmtsynth.spec.config import read_config_file
+    from rmtsynth.config.figure_config import read_config_file
 
     dirs = bundled_config_dirs()
     if not dirs:
@@ -436,7 +436,7 @@ def list_configs() -> None:
 @app.command()
 def schema() -> None:
     """Print every config key with its meaning and allowed values."""
-    from rmtsynth.spec.schema import schema_text
+    from rmtsynth.config.schema import schema_text
 
     typer.echo(schema_text())
 

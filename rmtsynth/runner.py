@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rmtsynth.io.atomic import atomic_group, check_dir
-from rmtsynth.spec.config import FigureConfig
+from rmtsynth.config.figure_config import FigureConfig
 from rmtsynth.errors import RmtsynthError
 from rmtsynth.io.output import manifest, manifest_json, table_csv
 from rmtsynth.engine.sweep import SweepOptions, SweepResult

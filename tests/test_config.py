@@ -12,7 +12,7 @@ import pytest
 
 from rmtsynth.core import fixed_point
 from clitools import assert_clean_error, invoke
-from rmtsynth.spec.config import (
+from rmtsynth.config.figure_config import (
     MAX_CONFIG_BYTES,
     MAX_CONFIG_DEPTH,
     apply_overrides,
@@ -21,7 +21,7 @@ from rmtsynth.spec.config import (
     parse_config,
 )
 from rmtsynth.errors import ConfigError
-from rmtsynth.spec.schema import ALIASES, PARAMS, TOP_LEVEL
+from rmtsynth.config.schema import ALIASES, PARAMS, TOP_LEVEL
 from rmtsynth.engine.sweep import resolve_cells
 
 TINY = """\

@@ -15,7 +15,7 @@ from rmtsynth.engine import executors
 from rmtsynth.cli import app
 from rmtsynth.errors import ConfigError, ConvergenceError, ParameterError, RmtsynthError
 from rmtsynth.engine.executors import PointError, TaskError, plan_batches
-from rmtsynth.spec.resolve import resolve_point
+from rmtsynth.config.resolve import resolve_point
 from rmtsynth.engine.sweep import SweepOptions, run_simulations
 
 try:

@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 from rmtsynth.figures.kinds import KIND_MODULES, FigureKind, figure_kind
-from rmtsynth.spec import config, schema
+from rmtsynth.config import figure_config, schema
 
 METHODS = ("check", "compute", "draw")
 # Return annotations a kind may give instead of the protocol's own: a check that never counts.
@@ -21,7 +21,7 @@ def _protocol_signature(name: str) -> inspect.Signature:
 
 def test_the_kind_names_are_the_schemas() -> None:
     assert list(KIND_MODULES) == list(schema.FIGURE_KINDS)
-    assert config.KINDS == tuple(schema.FIGURE_KINDS)
+    assert figure_config.KINDS == tuple(schema.FIGURE_KINDS)
 
 
 @pytest.mark.parametrize("kind", list(schema.FIGURE_KINDS))

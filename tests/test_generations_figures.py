@@ -21,7 +21,7 @@ from rmtsynth.figures import generations as figure
 from rmtsynth.io.output import table_csv
 from rmtsynth.runner import check_config, compute
 from rmtsynth.sim.loop import simulate_loop as raw_simulate_loop
-from rmtsynth.spec.config import parse_config
+from rmtsynth.config.figure_config import parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,7 +105,7 @@ def test_config_errors_are_one_sentence_naming_the_key(data: dict, key: str | No
 
 
 def test_the_shipped_configs_check() -> None:
-    from rmtsynth.spec.config import load_config
+    from rmtsynth.config.figure_config import load_config
 
     counts = {}
     for path in sorted(ROOT.glob("configs/generations_*.yaml")):

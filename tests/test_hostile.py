@@ -328,7 +328,7 @@ def test_a_csv_naming_a_column_twice_is_refused(tmp_path: Path) -> None:
 def test_the_api_refuses_a_grid_beyond_the_sweeps_cap_before_building_it() -> None:
     import rmtsynth
     from rmtsynth.errors import ConfigError
-    from rmtsynth.spec.schema import MAX_GRID_POINTS
+    from rmtsynth.config.schema import MAX_GRID_POINTS
 
     with pytest.raises(ConfigError, match=f"at most {MAX_GRID_POINTS}"):
         rmtsynth.predict(n=np.arange(1, MAX_GRID_POINTS + 2), m=10, p=5)

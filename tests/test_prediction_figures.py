@@ -14,8 +14,8 @@ from rmtsynth.engine.planner import format_plan, run_plan
 from rmtsynth.engine.sweep import SweepOptions
 from rmtsynth.errors import ConfigError
 from rmtsynth.runner import check_config, compute, write_outputs
-from rmtsynth.spec.config import load_config
-from rmtsynth.spec.plan_config import parse_plan
+from rmtsynth.config.figure_config import load_config
+from rmtsynth.config.plan_config import parse_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 

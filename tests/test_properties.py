@@ -23,12 +23,12 @@ from typer.testing import CliRunner
 
 from rmtsynth.cli import app
 from rmtsynth.core.closed_forms import synthetic_only
-from rmtsynth.spec.config import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, load_config
+from rmtsynth.config.figure_config import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, load_config
 from rmtsynth.engine.points import theory_for_points
 from rmtsynth.errors import RmtsynthError
-from rmtsynth.spec.resolve import resolve_point
+from rmtsynth.config.resolve import resolve_point
 from rmtsynth.runner import compute
-from rmtsynth.spec.schema import ALIASES, PARAMS, SIMULATION_KEYS, TOP_LEVEL
+from rmtsynth.config.schema import ALIASES, PARAMS, SIMULATION_KEYS, TOP_LEVEL
 from rmtsynth.engine.sweep import SweepOptions
 from rmtsynth.core.theory import Spectrum, evaluate
 from rmtsynth.core.verifier import eps_star, label_signal, min_precision

@@ -11,11 +11,11 @@ import yaml
 
 from clitools import assert_clean_error, invoke
 from rmtsynth.errors import ConfigError
-from rmtsynth.spec import schema
-from rmtsynth.spec.config import heatmap_settings, mp_settings, parse_config, real_data_settings, synthetic_data_spec
-from rmtsynth.spec.data import COMMON_DATA_KEYS, parse_data_entry, parse_synthetic_data
-from rmtsynth.spec.plan_config import parse_plan
-from rmtsynth.spec.schema import (
+from rmtsynth.config import schema
+from rmtsynth.config.figure_config import heatmap_settings, mp_settings, parse_config, real_data_settings, synthetic_data_spec
+from rmtsynth.config.data import COMMON_DATA_KEYS, parse_data_entry, parse_synthetic_data
+from rmtsynth.config.plan_config import parse_plan
+from rmtsynth.config.schema import (
     ALIASES,
     LEGEND_LOCATIONS,
     PARAMS,

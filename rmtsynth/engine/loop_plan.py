@@ -16,7 +16,7 @@ from rmtsynth.core.verifier import min_precision
 from rmtsynth.engine.loop_points import KEYWORDS, LoopPoint, keyword, resolve_loop_point
 from rmtsynth.errors import ConfigError
 from rmtsynth.io.output import json_ready
-from rmtsynth.spec.schema import PLAN_SECTIONS, unknown_key
+from rmtsynth.config.schema import PLAN_SECTIONS, unknown_key
 
 # How far the replace loop is followed to find its first drop when the end is its fixed point.
 PLAN_HORIZON = 100
@@ -218,7 +218,7 @@ def parse_loop_plan(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def load_loop_plan(path: str | Path) -> dict[str, Any]:
     """Read a loop plan file and answer it: :func:`plan_loop`'s mapping plus ``title``."""
-    from rmtsynth.spec.config import read_config_file
+    from rmtsynth.config.figure_config import read_config_file
 
     _, data = read_config_file(Path(path))
     parsed = parse_loop_plan(data)

@@ -1,7 +1,7 @@
 """A loop's settings from the user's parameters: the keywords a loop takes and the resolved points.
 
 The configs' parameter names are checked with the schema and resolved like the one-generation
-model's points (:func:`rmtsynth.spec.resolve.resolve_point`), keeping what a loop uses.
+model's points (:func:`rmtsynth.config.resolve.resolve_point`), keeping what a loop uses.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any, Mapping
 from rmtsynth.core.loop import LoopSpec
 from rmtsynth.core.model import Mix, ModelSpec
 from rmtsynth.errors import ConfigError
-from rmtsynth.spec.resolve import broadcast_grid, resolve_point
-from rmtsynth.spec.schema import ALIASES, MAX_GENERATIONS, PARAMS, Param, unknown_key
+from rmtsynth.config.resolve import broadcast_grid, resolve_point
+from rmtsynth.config.schema import ALIASES, MAX_GENERATIONS, PARAMS, Param, unknown_key
 
 # The point parameters a loop takes; the generator is refitted every generation, so the
 # one-generation model's generator keys (alignment, shift, covariance, ...) have no meaning here.

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rmtsynth.spec.plan_config import PlanConfig
+from rmtsynth.config.plan_config import PlanConfig
 
 # The paired gap (prediction - measured held-out accuracy) of the default estimator (the
 # G-estimator with the cross-fit correction; THEORY.md 13) on the data sets it was measured on:
@@ -92,7 +92,7 @@ def heldout_prediction(cfg: PlanConfig) -> HeldoutPrediction:
     the file's own verifier. With ``estimator: plugin`` the number is the theory on the Gaussian
     fitted to the training rows, which is not a held-out prediction; the record says so.
     """
-    from rmtsynth.spec.data import load_data
+    from rmtsynth.config.data import load_data
 
     assert cfg.data_spec is not None
     loaded = load_data(cfg.data_spec)
@@ -130,7 +130,7 @@ def heldout_prediction(cfg: PlanConfig) -> HeldoutPrediction:
 
 def _synthetic_pool(cfg: PlanConfig, p: int, notes: list[str]) -> _SyntheticPool:
     """The synthetic file's rows (none without one), m capped at their number, and the verifiers to predict for."""
-    from rmtsynth.spec.data import load_synthetic_rows
+    from rmtsynth.config.data import load_synthetic_rows
 
     if cfg.synthetic_data is None:
         return _SyntheticPool()

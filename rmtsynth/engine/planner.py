@@ -38,7 +38,7 @@ gain
     configured mix; every other number then uses that point. ``best_roc_point_best_mix`` is the
     best (point, proportion) pair.
 
-The planner's input is read and validated, and its accuracy model built, by :mod:`rmtsynth.spec.plan_config`.
+The planner's input is read and validated, and its accuracy model built, by :mod:`rmtsynth.config.plan_config`.
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ from rmtsynth.engine.plan_report import (
 )
 from rmtsynth.errors import RmtsynthError
 from rmtsynth.io.output import json_ready
-from rmtsynth.spec.plan_config import AccuracyModel, PlanConfig, model_for_point, model_for_spectrum
-from rmtsynth.spec.resolve import ResolvedPoint
+from rmtsynth.config.plan_config import AccuracyModel, PlanConfig, model_for_point, model_for_spectrum
+from rmtsynth.config.resolve import ResolvedPoint
 
 # Grids and tolerances of every search (reported in the JSON under "tolerance").
 GRID_POINTS = 2001
@@ -80,7 +80,7 @@ TOLERANCE = {
 # smaller is rounding.
 NO_GAIN = TOLERANCE["gain_zero"]
 
-# AccuracyModel, model_for_point and model_for_spectrum come from rmtsynth.spec.plan_config, where
+# AccuracyModel, model_for_point and model_for_spectrum come from rmtsynth.config.plan_config, where
 # the plan config is read (the best ROC point is chosen there); they are re-exported here, as are
 # the text formatting (rmtsynth.engine.plan_report) and the held-out prediction
 # (rmtsynth.engine.plan_heldout).

@@ -15,7 +15,7 @@ from rmtsynth.core.theory import Spectrum, TheoryResult, evaluate
 from rmtsynth.errors import ParameterError
 from rmtsynth.sim.geometry import placed_model
 from rmtsynth.sim.seeding import point_seed, replicate_rng, stable_key
-from rmtsynth.spec.resolve import ResolvedPoint
+from rmtsynth.config.resolve import ResolvedPoint
 
 THEORY_FIELDS = ("accuracy", "mean", "second_moment", "variance", "risk", "delta_real", "delta_synth", "delta_gen")
 

@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from rmtsynth.engine.cache import CACHE_VERSION, PointCache, content_key
-from rmtsynth.spec.config import FigureConfig
+from rmtsynth.config.figure_config import FigureConfig
 from rmtsynth.core.model import ModelSpec
 from rmtsynth.engine.points import generator_seed, model_for, theory_for_points
 from rmtsynth.errors import ConfigError
 from rmtsynth.engine.executors import executor_for, replicate_batches
 from rmtsynth.engine.parallel import default_workers
-from rmtsynth.spec.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
+from rmtsynth.config.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
 from rmtsynth.sim.seeding import point_seed, stable_key
 from rmtsynth.core.verifier import eps_star
 

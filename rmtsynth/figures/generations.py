@@ -40,8 +40,8 @@ from rmtsynth.engine.loop_sim import LoopRequest, run_loop_simulations, summaris
 from rmtsynth.engine.sweep import SweepOptions, SweepResult
 from rmtsynth.errors import ConfigError
 from rmtsynth.figures.style import COLORS, colormap, new_figure, style
-from rmtsynth.spec.config import FigureConfig
-from rmtsynth.spec.schema import check_section, section_defaults
+from rmtsynth.config.figure_config import FigureConfig
+from rmtsynth.config.schema import check_section, section_defaults
 
 CURVE_COLUMNS = [
     "figure", "panel", "series", "generation", "regime", "labels", "generator_covariance",

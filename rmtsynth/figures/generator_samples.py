@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from rmtsynth.spec.config import FigureConfig
+from rmtsynth.config.figure_config import FigureConfig
 from rmtsynth.errors import ConfigError
-from rmtsynth.spec.data import check_data, load_data
+from rmtsynth.config.data import check_data, load_data
 from rmtsynth.sim.seeding import named_rng
 from rmtsynth.engine.sweep import SweepOptions, SweepResult
 

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 from matplotlib.lines import Line2D
 
-from rmtsynth.spec.config import FigureConfig, heatmap_settings
+from rmtsynth.config.figure_config import FigureConfig, heatmap_settings
 from rmtsynth.engine.points import theory_for_points
 from rmtsynth.errors import ConfigError, ParameterError
-from rmtsynth.spec.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
+from rmtsynth.config.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
 from rmtsynth.engine.sweep import SweepOptions, SweepResult, real_only_accuracy
 from rmtsynth.core.verifier import eps_star, min_precision, rho_phi_from_precision_recall
 

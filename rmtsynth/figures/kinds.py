@@ -5,7 +5,7 @@
 * ``compute(cfg, options) -> SweepResult``: the results table;
 * ``draw(cfg, result) -> matplotlib.figure.Figure``: the figure, from the table alone.
 
-The kind names are those of :data:`rmtsynth.spec.schema.FIGURE_KINDS`, the one list that config
+The kind names are those of :data:`rmtsynth.config.schema.FIGURE_KINDS`, the one list that config
 checking, ``rmtsynth schema`` and this module share; each kind is the module of its name in
 this package (``curves`` is ``rmtsynth.figures.curves``).
 """
@@ -15,13 +15,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Protocol, cast
 
-from rmtsynth.spec.schema import FIGURE_KINDS
+from rmtsynth.config.schema import FIGURE_KINDS
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from rmtsynth.engine.sweep import SweepOptions, SweepResult
-    from rmtsynth.spec.config import FigureConfig
+    from rmtsynth.config.figure_config import FigureConfig
 
 
 class FigureKind(Protocol):

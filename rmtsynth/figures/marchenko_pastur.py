@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from rmtsynth.core.closed_forms import marchenko_pastur_atom, marchenko_pastur_density, marchenko_pastur_support
-from rmtsynth.spec.config import FigureConfig, mp_settings
+from rmtsynth.config.figure_config import FigureConfig, mp_settings
 from rmtsynth.sim.samplers import wishart_root
 from rmtsynth.sim.seeding import named_rng
 from rmtsynth.engine.sweep import SweepOptions, SweepResult

@@ -30,8 +30,8 @@ from rmtsynth.engine.tasks import run_cached
 from rmtsynth.core.verifiers import verifier_from_params
 from rmtsynth.errors import ConfigError, ParameterError, RmtsynthError
 from rmtsynth.figures.style import COLORS, check_text, new_figure, style
-from rmtsynth.spec.config import FigureConfig
-from rmtsynth.spec.schema import (
+from rmtsynth.config.figure_config import FigureConfig
+from rmtsynth.config.schema import (
     _M_VALUE,
     MNIST_KEYS,
     MNIST_SERIES_KEYS,

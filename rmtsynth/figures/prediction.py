@@ -33,8 +33,8 @@ from rmtsynth.engine.tasks import run_cached
 from rmtsynth.core.verifiers import as_verifier
 from rmtsynth.errors import ConfigError, ParameterError
 from rmtsynth.sim.seeding import named_rng, stable_key
-from rmtsynth.spec.config import FigureConfig
-from rmtsynth.spec.data import (
+from rmtsynth.config.figure_config import FigureConfig
+from rmtsynth.config.data import (
     DataSpec,
     LoadedData,
     SyntheticDataSpec,
@@ -43,8 +43,8 @@ from rmtsynth.spec.data import (
     parse_data_entry,
     parse_synthetic_data,
 )
-from rmtsynth.spec.data import load_synthetic_rows
-from rmtsynth.spec.schema import PREDICTION_KEYS, _show, check_section, section_defaults, unknown_key
+from rmtsynth.config.data import load_synthetic_rows
+from rmtsynth.config.schema import PREDICTION_KEYS, _show, check_section, section_defaults, unknown_key
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

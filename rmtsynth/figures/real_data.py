@@ -1,7 +1,7 @@
 """Figure 6: accuracy on real data mixed with verified synthetic data (FIGURES.md 6, THEORY.md
 11.4), and the checks of both real-data kinds.
 
-The data set comes from the config's ``data`` key (:mod:`rmtsynth.spec.data`); for
+The data set comes from the config's ``data`` key (:mod:`rmtsynth.config.data`); for
 ``real_data`` it may be a list of entries, each with a ``title``: one panel per data set.
 
 The real-data figure runs :mod:`rmtsynth.data.protocols` seed by seed: each seed of a group of
@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rmtsynth.engine.cache import PointCache, content_key
-from rmtsynth.spec.config import FigureConfig, real_data_settings
+from rmtsynth.config.figure_config import FigureConfig, real_data_settings
 from rmtsynth.errors import ConfigError
-from rmtsynth.spec.data import DataSpec, LoadedData, check_data, check_files, load_data
-from rmtsynth.spec.resolve import resolve_point
+from rmtsynth.config.data import DataSpec, LoadedData, check_data, check_files, load_data
+from rmtsynth.config.resolve import resolve_point
 from rmtsynth.engine.sweep import SweepOptions, SweepResult, mean_and_se
 from rmtsynth.engine.tasks import run_on_executor
 

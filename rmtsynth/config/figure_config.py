@@ -3,7 +3,7 @@
 The config file is YAML, loaded safely (no object construction). Structure and every value are
 checked here, before any work; problems raise :class:`ConfigError` with one sentence naming the
 key. The expansion gives, for every (panel, series, x) cell, the merged raw parameters; turning
-those into the model's quantities is :mod:`rmtsynth.spec.resolve`'s job.
+those into the model's quantities is :mod:`rmtsynth.config.resolve`'s job.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import numpy as np
 import yaml
 
 from rmtsynth.errors import ConfigError
-from rmtsynth.spec.data import DataSpec, SyntheticDataSpec, parse_data_value, parse_synthetic_data
-from rmtsynth.spec.schema import (
+from rmtsynth.config.data import DataSpec, SyntheticDataSpec, parse_data_value, parse_synthetic_data
+from rmtsynth.config.schema import (
     ALIASES,
     MAX_GRID_POINTS,
     FIGURE_KINDS,

@@ -3,7 +3,7 @@
 ``{source: digits, classes: [a, b]}`` (or its short form ``{digits: [a, b]}``) is scikit-learn's
 bundled handwritten digits; ``{path: file.mat|.npz|.csv, ...}`` (or ``file:``) a feature file
 (relative to the config file). For ``real_data`` the key may also be a list of such entries, each
-with a ``title``: one panel per data set. The keys are declared in :mod:`rmtsynth.spec.schema`
+with a ``title``: one panel per data set. The keys are declared in :mod:`rmtsynth.config.schema`
 (section ``data``) and mean the same in every config; a few belong to one use only (``title``,
 ``image_shape``, ``images_per_class``, ``use_covariance``). A loaded data set carries a hash of its
 arrays, which keys the cache.
@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rmtsynth.errors import ConfigError, RmtsynthError
-from rmtsynth.spec.schema import DATA_SOURCES, SECTIONS, _did_you_mean, _show, unknown_key
+from rmtsynth.config.schema import DATA_SOURCES, SECTIONS, _did_you_mean, _show, unknown_key
 
 if TYPE_CHECKING:
-    from rmtsynth.spec.config import FigureConfig
+    from rmtsynth.config.figure_config import FigureConfig
 
 # Keys every data entry takes, with the same meaning in figure configs and plans.
 COMMON_DATA_KEYS = ("source", "path", "digits", "file", "classes", "feature_key", "label_key", "label_column", "standardize")

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rmtsynth.errors import ConfigError, ParameterError
-from rmtsynth.spec.schema import MAX_GRID_POINTS, MAX_P, PARAM_DEFAULTS, key_text
+from rmtsynth.config.schema import MAX_GRID_POINTS, MAX_P, PARAM_DEFAULTS, key_text
 from rmtsynth.core.model import Covariance, Mix, ModelSpec
 from rmtsynth.data.loaders import npy_header_fits
 from rmtsynth.core.learners import DEFAULT_LEARNER

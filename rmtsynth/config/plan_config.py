@@ -3,8 +3,8 @@
 A plan config gives one setting in the sweep configs' parameter names (``params``; single
 values only, the mix required), or a verifier as ROC points (``verifier_roc``), optionally real
 data to estimate p and ||mu|| (and the noise spectrum) from (``data``, one entry of the data
-vocabulary that figure configs use, :mod:`rmtsynth.spec.data`), and the search ranges
-(``search``). Every key is declared in :mod:`rmtsynth.spec.schema`. See
+vocabulary that figure configs use, :mod:`rmtsynth.config.data`), and the search ranges
+(``search``). Every key is declared in :mod:`rmtsynth.config.schema`. See
 :mod:`rmtsynth.engine.planner` for what is computed from it.
 
 The accuracy model of the setting (the theory's accuracy as a vectorised function) is built here,
@@ -26,11 +26,11 @@ from rmtsynth.core.theory import Spectrum, evaluate
 from rmtsynth.core.verifiers import LabelVerifier
 from rmtsynth.errors import ConfigError, RmtsynthError
 from rmtsynth.sim.geometry import placed_model
-from rmtsynth.spec.config import _check_param_values, read_config_file
-from rmtsynth.spec.data import DataSpec, SyntheticDataSpec, load_data, parse_data_entry, parse_synthetic_data
-from rmtsynth.spec.resolve import ResolvedPoint, resolve_point
-from rmtsynth.spec.schema import PLAN_SECTIONS, PLAN_TOP_LEVEL, _show, unknown_key
-from rmtsynth.spec.schema import TOP_LEVEL as TOP_LEVEL_FIGURE
+from rmtsynth.config.figure_config import _check_param_values, read_config_file
+from rmtsynth.config.data import DataSpec, SyntheticDataSpec, load_data, parse_data_entry, parse_synthetic_data
+from rmtsynth.config.resolve import ResolvedPoint, resolve_point
+from rmtsynth.config.schema import PLAN_SECTIONS, PLAN_TOP_LEVEL, _show, unknown_key
+from rmtsynth.config.schema import TOP_LEVEL as TOP_LEVEL_FIGURE
 
 TOP_LEVEL = PLAN_TOP_LEVEL
 SEARCH_KEYS = PLAN_SECTIONS["search"].keys
