@@ -95,7 +95,7 @@ class GEstimate:
     delta: float
 
 
-def g_estimator(stats: GaussianFit, gamma: float) -> GEstimate:
+def g_estimator(stats: GaussianFit, gamma: float, *, degrees_of_freedom: bool = False) -> GEstimate:
     """Predicted held-out accuracy of the real-only ridge, from the training rows (THEORY.md 13.2).
 
     Parameters
@@ -104,6 +104,11 @@ def g_estimator(stats: GaussianFit, gamma: float) -> GEstimate:
         :func:`fit_gaussian` of the standardised training rows (ML pooled covariance).
     gamma
         The ridge parameter.
+    degrees_of_freedom
+        Apply THEORY.md 13.6 item 1: the pooled covariance has N - 2 degrees of freedom, so the
+        estimator runs on S' = W/(N - 2) with N' = N - 2 and gamma' = gamma N/(N - 2) (the same
+        ridge direction). Without it (the published form) theta is too small by (N - 2)/N, which
+        matters where p approaches or exceeds n.
 
     Assumptions
     -----------
@@ -120,6 +125,10 @@ def g_estimator(stats: GaussianFit, gamma: float) -> GEstimate:
     k = stats.mean_noise
     values, vectors = np.linalg.eigh(stats.covariance)
     values = np.clip(values, 0.0, None)
+    if degrees_of_freedom:
+        values = values * N / (N - 2)
+        gamma = gamma * N / (N - 2)
+        N = N - 2
     p = values.size
     h = 1.0 / (values + gamma)
     a2 = (vectors.T @ stats.mu) ** 2

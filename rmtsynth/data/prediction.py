@@ -52,6 +52,8 @@ from rmtsynth.data.estimators import (
     shape_corrected_accuracy,
     shrunk_within_class_covariance,
 )
+from rmtsynth.core.theory import evaluate
+from rmtsynth.data.calibrated import calibrate, smoothed_shape
 from rmtsynth.data.protocols import GaussianFit, fit_gaussian, stratified_split
 from rmtsynth.errors import RmtsynthError
 
@@ -60,7 +62,8 @@ VerifierSpec = Union[str, tuple[float, float]]
 # The held-out protocol trains ridge: its fit goes through the Gram matrices it accumulates.
 RIDGE = get_learner("ridge")
 ESTIMATORS: tuple[str, ...] = ("g", "nls", "plugin")
-CORRECTIONS: tuple[str, ...] = ("cross-fit", "score-shape", "none")
+# New corrections go at the end: a correction's index seeds its folds.
+CORRECTIONS: tuple[str, ...] = ("cross-fit", "score-shape", "none", "loo")
 
 
 def _check_real(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -305,6 +308,9 @@ def _predict(
     folds: int,
     seed_seq: np.random.SeedSequence,
 ) -> list[_Prediction]:
+    if list(corrections) == ["loo"] and synthetic is None:
+        # Real rows only: nothing p x p is needed, so the cost follows min(n, p).
+        return _predict_real_loo(X_train, y_train, gamma, m_values, len(verifiers))
     fit = _fit_sources(X_train, y_train, synthetic, m_values, label_noise)
     pool, eps, estimated_rates = fit.pool, fit.label_noise, fit.estimated_rates
     rates = [_verifier_rates(v, estimated_rates) for v in verifiers]
@@ -321,6 +327,8 @@ def _predict(
             seed_seq.entropy, spawn_key=tuple(seed_seq.spawn_key) + (CORRECTIONS.index(correction),)))
         if correction == "none":
             by_correction[correction] = gaussian
+        elif correction == "loo":
+            by_correction[correction] = _loo_mix_accuracy(X_train, y_train, fit, m_values, rates, gamma)
         elif correction == "score-shape":
             residuals = score_shape_residuals(X_train, y_train, gamma, sub_rng, folds=folds)
             by_correction[correction] = [shape_corrected_accuracy(residuals, t.ratio) for t in full]
@@ -344,6 +352,43 @@ def _predict(
         )
         for v, (rho, phi) in enumerate(rates)
     ]
+
+
+def _predict_real_loo(X, y, gamma: float, m_values: np.ndarray, verifiers: int) -> list[_Prediction]:
+    """The exact LOO accuracy (real rows only), with the calibrated theory's ratio at n."""
+    if np.any(m_values != 0):
+        raise RmtsynthError("Synthetic sizes m > 0 need a synthetic pool.")
+    theory = calibrate(X, y, gamma)
+    got = evaluate(theory.real_spectrum(), theory.n, 0.0, 0.0, 1.0, 1.0, gamma)
+    mean, variance = float(got.mean), float(got.variance)
+    full = lambda value: np.full(m_values.shape, float(value))  # noqa: E731
+    ratio = _ratio(np.asarray(mean), np.asarray(variance))
+    one = _Prediction(
+        m=m_values.astype(float), accuracy={"loo": full(theory.loo.accuracy)},
+        accuracy_gaussian=full(ndtr(ratio)), ratio=full(ratio), mean=full(mean), variance=full(variance),
+        expected_kept=full(0.0), label_noise=full(0.0), rho=full(NAMED_VERIFIERS["none"][0]),
+        phi=full(NAMED_VERIFIERS["none"][1]), label_correlation=full(1.0),
+    )
+    return [one] * verifiers
+
+
+def _loo_mix_accuracy(X, y, fit: _Sources, m_values: np.ndarray, rates, gamma: float) -> list[np.ndarray]:
+    """The LOO-calibrated two-covariance theory per verifier over m, anchored at the exact LOO (m = 0)."""
+    theory = calibrate(X, y, gamma)
+    s = theory.scale
+    model = make_model(theory.spectrum.dense(), fit.source.covariance, math.sqrt(s) * theory.spectrum.mu,
+                       fit.source.mu, real_mean_noise=s * theory.spectrum.k, synth_mean_noise=fit.source.mean_noise)
+    out = []
+    m_all = np.concatenate([[0.0], m_values])
+    for rho, phi in rates:
+        alpha = float(keep_rate(fit.label_noise, rho, phi))
+        lam = float(label_signal(fit.label_noise, rho, phi))
+        m_k, eps_k, rho_k, phi_k = kept_rows_parameters(alpha * m_all, lam / alpha if alpha > 0 else 0.0)
+        got = evaluate_two_covariance(model, theory.n, m_k, eps_k, rho_k, phi_k, gamma)
+        ratio = _ratio(np.asarray(got.mean, dtype=float), np.asarray(got.variance, dtype=float))
+        shape = smoothed_shape(theory.loo.residuals, ratio)
+        out.append(theory.loo.accuracy + shape[1:] - shape[0])
+    return out
 
 
 def predict_heldout(
@@ -392,7 +437,10 @@ def predict_heldout(
         law of standardised scores. ``"cross-fit"`` (default): the cross-fitted accuracy of the
         same pipeline on (folds-1)/folds of the training rows plus the m synthetic rows, plus the
         theory's change from that size to n, Phi(R(n)) - mean over folds of Phi(R(fold rows)).
-        Only the training rows and the pool are used in every case.
+        ``"loo"`` (THEORY.md 13.6): the exact leave-one-out accuracy of the whole protocol at
+        m = 0, and for m > 0 that accuracy plus the change the LOO-calibrated two-covariance
+        theory predicts (real rows only, the estimator is not used and the cost follows
+        min(n, p)). Only the training rows and the pool are used in every case.
     folds, seed
         Cross-fitting folds and their seed.
 

@@ -184,3 +184,114 @@ def _predict_subsets(
 def _subset_se(values: list[float]) -> float | None:
     """The standard error of the mean over subsets (None for one subset)."""
     return float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else None
+
+
+# ----------------------------------------------------------------------------- decisions on held-out accuracy
+# Every answer of a plan with ``data:`` is computed on the LOO-calibrated held-out predictor
+# (rmtsynth.data.calibrated): the exact leave-one-out accuracy of the user's rows, moved to other
+# mixes, sizes and gammas by the calibrated theory. Its uncertainty is the delete-d jackknife over
+# JACKKNIFE_SUBSETS subsets that leave out a fifth of the rows, and the per-split error the
+# benchmark measured for the estimator (BENCHMARKED_SPREAD, nearest n and p/n).
+JACKKNIFE_SUBSETS = 10
+UNCERTAIN_KEYS = ("accuracy_real_only", "accuracy_configured", "gain_configured", "accuracy_best_mix",
+                  "gain_best_mix", "best_synthetic_proportion", "accuracy_best_gamma", "gain_tuned_gamma",
+                  "min_verifier_precision", "max_label_noise")
+# Per-split standard deviation of the real-only gap (prediction - measured) of the exact LOO,
+# from benchmarks/prediction_targets.md: (data, n, p, sd).
+BENCHMARKED_SPREAD: tuple[tuple[str, int, int, float], ...] = (
+    ("digits 3 vs 8", 25, 64, 0.124), ("digits 3 vs 8", 50, 64, 0.039), ("digits 3 vs 8", 100, 64, 0.027),
+    ("digits 3 vs 8", 200, 64, 0.020), ("Amazon kitchen", 100, 400, 0.062), ("Amazon kitchen", 200, 400, 0.041),
+    ("Amazon books", 400, 400, 0.045), ("Amazon books", 800, 400, 0.02),
+)
+
+
+def heldout_model(cfg: PlanConfig, X: np.ndarray, y: np.ndarray):
+    """The held-out accuracy of a mix as a vectorised function, calibrated on the rows (X, y)."""
+    from rmtsynth.config.plan_config import AccuracyModel
+    from rmtsynth.data.calibrated import calibrate, theory_ratio
+
+    point = cfg.point
+    theory = calibrate(X, y, point.gamma)
+    sp = theory.spectrum
+    a2 = sp.a2
+    kind = point.covariance
+    ell = sp.values if kind in ("fitted", "estimated") else np.full_like(sp.values, (
+        float(point.covariance_scale) if kind == "scaled" else 1.0))
+    align, shift = float(point.generator_alignment), float(point.generator_shift)
+    # The generator's mean: alignment times the real mean (debiased moments) plus a shift along an
+    # isotropic direction orthogonal to it.
+    bb = align**2 * a2 + shift**2 * sp.mult / float(sp.mult.sum())
+    ab = math.sqrt(theory.scale) * align * a2
+    spectrum = theory.real_spectrum(ell=ell, bb=bb, ab=ab)
+
+    def accuracy(mix):
+        return theory.anchored(theory_ratio(spectrum, *mix.values()))
+
+    return AccuracyModel(accuracy), theory
+
+
+def _jackknife_subsets(cfg: PlanConfig, y: np.ndarray) -> tuple[list[np.ndarray], int]:
+    """Stratified subsets that each leave out d = N/5 rows, and d."""
+    from rmtsynth.data.protocols import stratified_split
+    from rmtsynth.sim.seeding import named_rng
+
+    d = max(1, y.size // 5)
+    rng = named_rng(cfg.seed, "plan held-out jackknife")
+    return [stratified_split(y, y.size - d, rng)[0] for _ in range(JACKKNIFE_SUBSETS)], d
+
+
+def benchmarked_spread(n: int, p: int) -> dict[str, Any]:
+    """The benchmarked per-split error of the real-only prediction nearest to this n and p/n."""
+    def distance(row):
+        return abs(math.log(n / row[1])) + abs(math.log((p / n) / (row[2] / row[1])))
+
+    data, nb, pb, sd = min(BENCHMARKED_SPREAD, key=distance)
+    return {"sd": sd, "nearest": f"{data}, n = {nb}, p = {pb}", "source": "benchmarks/prediction_targets.md"}
+
+
+def heldout_plan(cfg: PlanConfig, answers, st) -> dict[str, Any]:
+    """The plan's answers on the held-out predictor, their uncertainty, and the fitted-Gaussian answers below."""
+    from rmtsynth.config.data import load_data
+
+    loaded = load_data(cfg.data_spec)
+    X, y = loaded.X, loaded.y
+    model, theory = heldout_model(cfg, X, y)
+    out = answers(cfg, model, st)
+    subsets, d = _jackknife_subsets(cfg, y)
+    draws = [answers(cfg, heldout_model(cfg, X[rows], y[rows])[0], st) for rows in subsets]
+    bench = benchmarked_spread(int(cfg.point.n), int(X.shape[1]))
+    factor = math.sqrt((y.size - d) / d)
+    spread: dict[str, Any] = {}
+    for key in UNCERTAIN_KEYS:
+        values = [r.get(key) for r in draws]
+        if out.get(key) is None or any(v is None for v in values):
+            spread[key] = None
+            continue
+        values_arr = np.asarray(values, dtype=float)
+        spread[key] = float(factor * np.sqrt(np.mean((values_arr - values_arr.mean()) ** 2)))
+    out["uncertainty"] = {"jackknife_sd": spread, "benchmarked_sd": bench, "jackknife_subsets": len(subsets),
+                          "rows_left_out": d}
+    out["accuracies_are_on"] = ("held-out accuracy on new real rows: the exact leave-one-out of the data, moved to "
+                                "other mixes and gammas by the LOO-calibrated theory (THEORY.md 13.6)")
+    out["calibration"] = {"mean_scale": theory.scale, "loo_accuracy": theory.loo.accuracy, "rows": theory.n}
+    out["messages"] = _uncertain_messages(out, spread, bench["sd"]) + out["messages"]
+    return out
+
+
+def _uncertain_messages(out: dict[str, Any], spread: dict[str, Any], bench_sd: float) -> list[str]:
+    """Sentences for gains smaller than their uncertainty."""
+    messages = []
+    for key, what in (("gain_best_mix", "synthetic data (at the best proportion)"),
+                      ("gain_configured", "the configured mix"), ("gain_tuned_gamma", "the mix with gamma tuned")):
+        sd = spread.get(key)
+        gain = out.get(key)
+        if sd is None or gain is None:
+            continue
+        if abs(gain) <= sd:
+            messages.append(f"{what[0].upper() + what[1:]} {'are' if what.startswith('synthetic') else 'is'} "
+                            f"predicted to {'help' if gain > 0 else 'change the accuracy'} by {gain:+.4f} ± {sd:.4f}: "
+                            "the data cannot tell.")
+    messages.append(f"Held-out accuracy predicted from the data: {out['accuracy_real_only']:.4f} for the real rows alone "
+                    f"(± {spread['accuracy_real_only'] or 0:.4f} over subsets; ± {bench_sd:.3f} per-split error measured "
+                    "by the benchmark at a similar n and p/n).")
+    return messages

@@ -174,24 +174,39 @@ def format_plan(res: dict[str, Any]) -> str:
     """The plan as a readable text table."""
     lines = _setting_lines(res)
     lines.append("")
-    if "heldout_prediction" in res:
-        lines.append("Theory on the Gaussian fitted to the data (the accuracies below are on that Gaussian, not held-out; "
-                     "the held-out prediction follows the table):")
-    rows = _table_rows(res)
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        shown = value if isinstance(value, str) else _fmt(value)
-        lines.append(f"  {key:<{width}}  {shown}")
+    spread = res.get("uncertainty", {}).get("jackknife_sd", {})
+    if "fitted_gaussian" in res:
+        bench = res["uncertainty"]["benchmarked_sd"]
+        lines.append("Held-out accuracy on new real rows, predicted from the data (exact leave-one-out moved by the "
+                     f"LOO-calibrated theory; ± the spread over {res['uncertainty']['jackknife_subsets']} subsets; "
+                     f"per-split error measured by the benchmark ± {bench['sd']:.3f}, {bench['nearest']}):")
+    lines += _table_lines(res, spread)
+    if "fitted_gaussian" in res:
+        lines += ["", "Theory on the Gaussian fitted to the data (not held-out accuracy; for comparison):"]
+        lines += _table_lines({**res["fitted_gaussian"], "setting": res["setting"]}, {})
     if "heldout_prediction" in res:
         lines += format_heldout_prediction(res["heldout_prediction"])
     lines.append("")
     lines += res["messages"]
     tol = res["tolerance"]
     lines.append(
-        f"(theory only; grids of {tol['grid_points']} points refined to tolerances: proportion {tol['synthetic_proportion']:g}, "
+        "(" + ("" if "fitted_gaussian" in res else "theory only; ") + f"grids of {tol['grid_points']} points refined to tolerances: proportion {tol['synthetic_proportion']:g}, "
         f"log10 gamma {tol['log10_gamma']:g}, precision {tol['verifier_precision']:g}, label noise {tol['label_noise']:g})"
     )
     return "\n".join(lines)
+
+
+def _table_lines(res: dict[str, Any], spread: dict[str, Any]) -> list[str]:
+    """The answers' table, with the uncertainty of each answer that has one."""
+    keys = {label: key for label, key in _TABLE_KEYS}
+    rows = _table_rows(res)
+    width = max(len(k) for k, _ in rows)
+    lines = []
+    for label, value in rows:
+        shown = value if isinstance(value, str) else _fmt(value)
+        sd = spread.get(keys.get(label, ""))
+        lines.append(f"  {label:<{width}}  {shown}" + (f" ± {sd:.4f}" if sd is not None and value is not None else ""))
+    return lines
 
 
 def _setting_lines(res: dict[str, Any]) -> list[str]:
@@ -220,27 +235,30 @@ def _setting_lines(res: dict[str, Any]) -> list[str]:
     return lines
 
 
+_TABLE_KEYS = (
+    ("accuracy, real data only", "accuracy_real_only"),
+    ("accuracy, configured mix", "accuracy_configured"),
+    ("  gain", "gain_configured"),
+    ("best synthetic proportion", "best_synthetic_proportion"),
+    ("best m", "best_m"),
+    ("accuracy, best mix", "accuracy_best_mix"),
+    ("  gain ", "gain_best_mix"),
+    ("accuracy, m -> infinity", "accuracy_infinite_m"),
+    ("best gamma (configured mix)", "best_gamma"),
+    ("accuracy at best gamma", "accuracy_best_gamma"),
+    ("best gamma (real data only)", "best_gamma_real_only"),
+    ("accuracy at that gamma", "accuracy_real_only_best_gamma"),
+    ("min verifier precision", "min_verifier_precision"),
+    ("  lowest possible precision", "lowest_valid_precision"),
+    ("max label noise", "max_label_noise"),
+    ("eps* (precision = 1/2)", "eps_star"),
+    ("transition width (eps_75 - eps_25)", "transition_width"),
+)
+
+
 def _table_rows(res: dict[str, Any]) -> list[tuple[str, Any]]:
     """The (label, value) rows of the table; a text value is printed as it is."""
-    rows = [
-        ("accuracy, real data only", res["accuracy_real_only"]),
-        ("accuracy, configured mix", res["accuracy_configured"]),
-        ("  gain", res["gain_configured"]),
-        ("best synthetic proportion", res["best_synthetic_proportion"]),
-        ("best m", res["best_m"]),
-        ("accuracy, best mix", res["accuracy_best_mix"]),
-        ("  gain", res["gain_best_mix"]),
-        ("accuracy, m -> infinity", res["accuracy_infinite_m"]),
-        ("best gamma (configured mix)", res["best_gamma"]),
-        ("accuracy at best gamma", res["accuracy_best_gamma"]),
-        ("best gamma (real data only)", res["best_gamma_real_only"]),
-        ("accuracy at that gamma", res["accuracy_real_only_best_gamma"]),
-        ("min verifier precision", res["min_verifier_precision"]),
-        ("  lowest possible precision", res["lowest_valid_precision"]),
-        ("max label noise", res["max_label_noise"]),
-        ("eps* (precision = 1/2)", res["eps_star"]),
-        ("transition width (eps_75 - eps_25)", res["transition_width"]),
-    ]
+    rows = [(label, res[key]) for label, key in _TABLE_KEYS]
     if "best_roc_point" in res:
         b = res["best_roc_point"]
         rows.append(

@@ -53,7 +53,7 @@ from scipy.optimize import brentq, minimize_scalar
 from rmtsynth.core.model import Mix
 from rmtsynth.core.verifiers import LabelVerifier
 from rmtsynth.core.verifier import eps_star, keep_rate, min_precision, precision_recall
-from rmtsynth.engine.plan_heldout import heldout_prediction
+from rmtsynth.engine.plan_heldout import heldout_plan, heldout_prediction
 from rmtsynth.engine.plan_report import (
     format_heldout_prediction,
     format_plan,
@@ -432,9 +432,31 @@ def infinite_m_accuracy(model: AccuracyModel, st: Mix) -> float | None:
 
 
 def run_plan(cfg: PlanConfig) -> dict[str, Any]:
-    """Every number of the plan, as a JSON-ready mapping."""
-    model, point = cfg.model, cfg.point
-    st = setting_of(point)
+    """Every number of the plan, as a JSON-ready mapping.
+
+    With ``data:`` every answer is on the held-out predictor (:func:`heldout_plan`); the answers on
+    the Gaussian fitted to the data follow under ``fitted_gaussian``.
+    """
+    st = setting_of(cfg.point)
+    if cfg.data_spec is None:
+        return json_ready(_plan_answers(cfg, cfg.model, st))
+    fitted = _plan_answers(cfg, cfg.model, st)
+    if cfg.roc is not None:
+        from rmtsynth.engine.plan_heldout import heldout_model
+        from rmtsynth.config.data import load_data
+
+        loaded = load_data(cfg.data_spec)
+        held = heldout_model(cfg, loaded.X, loaded.y)[0]
+        st = st.with_verifier(LabelVerifier.from_roc(cfg.roc, best_roc_point(held, st, cfg.roc).index))
+    out = heldout_plan(cfg, _plan_answers, st)
+    out["fitted_gaussian"] = {k: v for k, v in fitted.items() if k not in ("data", "heldout_prediction", "title")}
+    out["heldout_prediction"] = fitted.pop("heldout_prediction")
+    return json_ready(out)
+
+
+def _plan_answers(cfg: PlanConfig, model: AccuracyModel, st: Mix) -> dict[str, Any]:
+    """Every answer of the plan on one accuracy model."""
+    point = cfg.point
     acc_real = real_only_accuracy(model, st)
     acc_conf = float(model(Mix(st.n, st.m, st.label_noise, st.rho, st.phi, st.gamma)))
     mix = best_mix(model, st, cfg.max_proportion)
@@ -496,7 +518,7 @@ def run_plan(cfg: PlanConfig) -> dict[str, Any]:
         "search": {"max_synthetic_proportion": cfg.max_proportion, "gamma_range": list(cfg.gamma_range)},
     }
     out.update(_roc_and_data(cfg, model, st))
-    return json_ready(out)
+    return out
 
 
 def _roc_and_data(cfg: PlanConfig, model: AccuracyModel, st: Mix) -> dict[str, Any]:
@@ -508,8 +530,8 @@ def _roc_and_data(cfg: PlanConfig, model: AccuracyModel, st: Mix) -> dict[str, A
         out["roc_points"] = int(cfg.roc.shape[0])
     if cfg.data is not None:
         out["data"] = cfg.data
-    if cfg.data_spec is not None:
-        out["accuracies_are_on"] = "the Gaussian fitted to the data (see heldout_prediction for held-out accuracy)"
+    if cfg.data_spec is not None and model is cfg.model:
+        out["accuracies_are_on"] = "the Gaussian fitted to the data (not held-out accuracy)"
         out["heldout_prediction"] = heldout_prediction(cfg).to_dict()
     return out
 
@@ -529,6 +551,7 @@ __all__ = [
     "best_roc_point_best_mix",
     "format_heldout_prediction",
     "format_plan",
+    "heldout_plan",
     "heldout_prediction",
     "max_label_noise",
     "min_verifier_precision",

@@ -64,6 +64,7 @@ ESTIMATOR_NAMES = {
 }
 CORRECTION_NAMES = {
     "cross-fit": "cross-fit correction",
+    "loo": "exact leave-one-out + calibrated theory (13.6)",
     "score-shape": "score-shape correction (13.3)",
     "none": "Gaussian Phi(R)",
 }
