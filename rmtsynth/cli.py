@@ -347,7 +347,7 @@ def validate(
         if is_plan_config(path):
             _, data = read_config_file(path)
             if isinstance(data, dict) and "loop" in data:
-                parse_loop_plan(data)
+                parse_loop_plan(data, Path(path).resolve().parent)
             else:
                 load_plan(path)
             typer.echo(f"{path}: ok (plan)")

@@ -31,12 +31,16 @@ from rmtsynth.config.data import DataSpec, SyntheticDataSpec, load_data, parse_d
 from rmtsynth.config.resolve import ResolvedPoint, resolve_point
 from rmtsynth.config.schema import PLAN_SECTIONS, PLAN_TOP_LEVEL, _show, unknown_key
 from rmtsynth.config.schema import TOP_LEVEL as TOP_LEVEL_FIGURE
+from rmtsynth.data.validation import check_rows_per_class
 
 TOP_LEVEL = PLAN_TOP_LEVEL
 SEARCH_KEYS = PLAN_SECTIONS["search"].keys
 SEARCH_DEFAULTS: dict[str, Any] = {key: p.default for key, p in SEARCH_KEYS.items()}
 VERIFIER_KEYS = ("verifier", "rho", "phi", "verifier_precision", "verifier_recall")
 MAX_ROC_POINTS = 100_000
+# Rows of each class the plan's held-out predictor needs: its jackknife subsets set a fifth of the
+# rows aside and the leave-one-out on each must still leave two rows of a class.
+HELDOUT_ROWS_PER_CLASS = 3
 PLAN_ESTIMATORS = ("g", "nls", "plugin")
 
 AccuracyFn = Callable[[Mix], np.ndarray]
@@ -303,8 +307,8 @@ def _apply_data(spec: DataSpec, params: dict[str, Any], seed: int):
     if spec.standardize:
         X = (X - X.mean(axis=0)) / X.std(axis=0)
     n_pos, n_neg = int(np.count_nonzero(y > 0)), int(np.count_nonzero(y < 0))
-    if min(n_pos, n_neg) < 2:
-        raise ConfigError(f"data ({source}) needs at least 2 rows of each class to estimate the noise.")
+    check_rows_per_class(y, HELDOUT_ROWS_PER_CLASS, f"data ({source})",
+                         "the held-out prediction (a leave-one-out on subsets that set a fifth of the rows aside)")
     fit = fit_gaussian(X, y)
     rows, p = X.shape
     cov = fit.covariance * rows / (rows - 2)

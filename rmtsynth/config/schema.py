@@ -670,7 +670,7 @@ register_section("generations", {}, kinds=("generations",))
 
 # Predicted against measured held-out accuracy (kind prediction, THEORY.md 13).
 PREDICTION_ESTIMATORS = ("g", "nls", "plugin")
-PREDICTION_CORRECTIONS = ("cross-fit", "score-shape", "none", "loo")
+PREDICTION_CORRECTIONS = ("cross-fit", "score-shape", "none", "loo", "auto")
 PREDICTION_KEYS: dict[str, Param] = _params(
     "prediction",
     Param("prediction.n", "custom", "real training rows per split (stratified); the other real rows are the held-out set",
@@ -689,7 +689,8 @@ PREDICTION_KEYS: dict[str, Param] = _params(
           "quadratic forms; plugin: the training estimates as they are (the accuracy on the fitted Gaussian, biased)",
           choices=PREDICTION_ESTIMATORS, default="g"),
     Param("prediction.correction", "choice", "how the theory's ratio becomes an accuracy: cross-fit (measured best), "
-          "score-shape (13.3), none (Phi) or loo (exact leave-one-out + LOO-calibrated theory, 13.6)", choices=PREDICTION_CORRECTIONS, default="cross-fit"),
+          "score-shape (13.3), none (Phi), loo (exact leave-one-out + LOO-calibrated theory, 13.6) or auto (loo where "
+          "m = 0, cross-fit where m > 0: the benchmark's winners)", choices=PREDICTION_CORRECTIONS, default="cross-fit"),
     Param("prediction.folds", "int", "cross-fitting folds of the correction", 2, 50, default=5),
     Param("prediction.x", "choice", "the x axis: n, m or proportion m/(n+m) (default: n when every m is 0, else "
           "proportion)", choices=("n", "m", "proportion")),

@@ -25,6 +25,7 @@ from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
 from rmtsynth.core.theory import Spectrum, evaluate
+from rmtsynth.core.two_covariance import TwoCovarianceModel, make_model
 from rmtsynth.data.loo import LeaveOneOut, exact_loo, standardised_rows
 
 S_RANGE = (1e-6, 1e3)
@@ -157,9 +158,19 @@ def calibrate(X_raw: np.ndarray, y: np.ndarray, gamma: float, *, loo: LeaveOneOu
     return CalibratedTheory(spectrum, math.exp(log_s), loo, n, float(gamma))
 
 
-__all__ = ["CalibratedTheory", "ResidualSpectrum", "calibrate", "residual_spectrum", "smoothed_shape", "theory_ratio"]
+__all__ = ["CalibratedTheory", "ResidualSpectrum", "calibrate", "pool_two_covariance_model", "residual_spectrum",
+           "smoothed_shape", "theory_ratio"]
 
 
 def theory_ratio(spectrum: Spectrum, n, m, label_noise, rho, phi, gamma) -> np.ndarray:
     """The theory's ratio mean/sd of the score on a spectrum, vectorised over the points."""
     return _ratio(evaluate(spectrum, n, m, label_noise, rho, phi, gamma))
+
+
+def pool_two_covariance_model(theory: CalibratedTheory, source) -> TwoCovarianceModel:
+    """The two-covariance model of the calibrated real rows against a synthetic source (13.6):
+    real covariance the Ledoit-Wolf one, real mean scaled by sqrt(s) (its noise by s), the
+    source's mean, covariance and mean noise as estimated from the pool."""
+    s = theory.scale
+    return make_model(theory.spectrum.dense(), source.covariance, math.sqrt(s) * theory.spectrum.mu, source.mu,
+                      real_mean_noise=s * theory.spectrum.k, synth_mean_noise=source.mean_noise)

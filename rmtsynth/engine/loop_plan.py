@@ -25,7 +25,7 @@ PLAN_ACCUMULATE_GENERATIONS = 50
 ACCUMULATE_THRESHOLD = 0.75
 
 # The keys of a loop plan are declared with the other plan keys in the schema.
-LOOP_PLAN_TOP_LEVEL = ("title", "description", "seed", "params", "loop")
+LOOP_PLAN_TOP_LEVEL = ("title", "description", "seed", "params", "loop", "data")
 LOOP_PLAN_KEYS = PLAN_SECTIONS["loop"].keys
 
 
@@ -189,8 +189,9 @@ def plan_loop(*, generations: int | None = None, regime: str = "replace", **para
     return json_ready(_plan(point, regime, end_k).to_dict())
 
 
-def parse_loop_plan(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Check a loop plan mapping (title, description, seed, params, loop); returns plan_loop's arguments and the title."""
+def parse_loop_plan(data: Mapping[str, Any], base_dir: Path | None = None) -> dict[str, Any]:
+    """Check a loop plan mapping (title, description, seed, params, loop, data); returns plan_loop's arguments,
+    the title and, with ``data`` (relative to ``base_dir``), its checked entry (see :mod:`rmtsynth.engine.loop_data`)."""
     for key in data:
         if not isinstance(key, str) or key not in LOOP_PLAN_TOP_LEVEL:
             raise unknown_key(str(key), "", list(LOOP_PLAN_TOP_LEVEL))
@@ -211,9 +212,15 @@ def parse_loop_plan(data: Mapping[str, Any]) -> dict[str, Any]:
         if key not in LOOP_PLAN_KEYS:
             raise unknown_key(str(key), "loop.", list(LOOP_PLAN_KEYS))
         args[key] = LOOP_PLAN_KEYS[key].check(value, f"loop.{key}")
-    # Check the setting now, so that a bad parameter is reported with its place in the file.
-    resolve_loop_point(params, "params")
-    return {"title": str(title), "arguments": {**args, **params}}
+    spec = None
+    if data.get("data") is not None:
+        from rmtsynth.engine.loop_data import check_loop_data
+
+        spec = check_loop_data(data["data"], params, Path.cwd() if base_dir is None else base_dir)
+    # Check the setting now, so that a bad parameter is reported with its place in the file (with
+    # data, p and mu_norm come from the rows; placeholders stand in for them here).
+    resolve_loop_point(params if spec is None else {**params, "p": 100, "mu_norm": 1.0}, "params")
+    return {"title": str(title), "arguments": {**args, **params}, "data_spec": spec}
 
 
 def load_loop_plan(path: str | Path) -> dict[str, Any]:
@@ -221,5 +228,15 @@ def load_loop_plan(path: str | Path) -> dict[str, Any]:
     from rmtsynth.config.figure_config import read_config_file
 
     _, data = read_config_file(Path(path))
-    parsed = parse_loop_plan(data)
-    return {"title": parsed["title"], **plan_loop(**parsed["arguments"])}
+    parsed = parse_loop_plan(data, Path(path).resolve().parent)
+    if parsed["data_spec"] is None:
+        return {"title": parsed["title"], **plan_loop(**parsed["arguments"])}
+    from rmtsynth.engine.loop_data import loop_params_from_data
+
+    arguments, info = loop_params_from_data(parsed["data_spec"], parsed["arguments"],
+                                            lambda q: resolve_loop_point(
+                                                {k: v for k, v in q.items() if k not in ("regime", "generations")},
+                                                "params"))
+    result = plan_loop(**arguments)
+    result["messages"] = [info["sentence"]] + list(result["messages"])
+    return {"title": parsed["title"], **result, "data": info}

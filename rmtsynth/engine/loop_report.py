@@ -15,6 +15,10 @@ def format_loop_plan(res: Mapping[str, Any]) -> str:
     lines = []
     if res.get("title"):
         lines += [res["title"], ""]
+    if res.get("data"):
+        d = res["data"]
+        lines.append(f"data: {d['source']}: {d['rows']} rows, p = {d['p']}; held-out real-only accuracy at n "
+                     f"{d['heldout_real_only']:.4f}, matched by ||mu|| = {d['mu_norm']:.4g}")
     lines.append(
         f"loop: {res['regime']}, labels noisy, identity generator; end = "
         + ("the fixed point" if res["generations"] is None else f"generation {res['generations']}")

@@ -205,13 +205,34 @@ BENCHMARKED_SPREAD: tuple[tuple[str, int, int, float], ...] = (
 )
 
 
-def heldout_model(cfg: PlanConfig, X: np.ndarray, y: np.ndarray):
-    """The held-out accuracy of a mix as a vectorised function, calibrated on the rows (X, y)."""
+def heldout_model(cfg: PlanConfig, X: np.ndarray, y: np.ndarray, pool: dict[str, np.ndarray] | None = None):
+    """The held-out accuracy of a mix as a vectorised function, calibrated on the rows (X, y).
+
+    The generator is the config's (alignment, shift, covariance kind) or, with ``pool`` (the rows
+    of ``synthetic_data``), the pool's estimated law in the coordinates of the rows (X, y), in the
+    dense two-covariance theory (:mod:`rmtsynth.engine.plan_pool`).
+    """
     from rmtsynth.config.plan_config import AccuracyModel
     from rmtsynth.data.calibrated import calibrate, theory_ratio
 
     point = cfg.point
     theory = calibrate(X, y, point.gamma)
+    if pool is not None:
+        from rmtsynth.engine.plan_pool import PoolAccuracy
+
+        label_noise = None if "label_correct" in pool else float(point.label_noise)
+        return AccuracyModel(PoolAccuracy(theory, pool_source(X, pool, label_noise))), theory
+    spectrum = theory.real_spectrum(*_config_generator(cfg, theory))
+
+    def accuracy(mix):
+        return theory.anchored(theory_ratio(spectrum, *mix.values()))
+
+    return AccuracyModel(accuracy), theory
+
+
+def _config_generator(cfg: PlanConfig, theory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The config's generator on the calibrated spectrum's groups: covariance, squared mean, cross term."""
+    point = cfg.point
     sp = theory.spectrum
     a2 = sp.a2
     kind = point.covariance
@@ -222,12 +243,30 @@ def heldout_model(cfg: PlanConfig, X: np.ndarray, y: np.ndarray):
     # isotropic direction orthogonal to it.
     bb = align**2 * a2 + shift**2 * sp.mult / float(sp.mult.sum())
     ab = math.sqrt(theory.scale) * align * a2
-    spectrum = theory.real_spectrum(ell=ell, bb=bb, ab=ab)
+    return ell, bb, ab
 
-    def accuracy(mix):
-        return theory.anchored(theory_ratio(spectrum, *mix.values()))
 
-    return AccuracyModel(accuracy), theory
+def pool_source(X: np.ndarray, pool: dict[str, np.ndarray], label_noise: float | None):
+    """A synthetic pool's law (class means, covariance, mean noise) in the coordinates of the real rows X:
+    standardised with their statistics, estimated as the held-out prediction does."""
+    from rmtsynth.data.estimators import estimate_synthetic, fit_standardisation
+
+    loc, scale = fit_standardisation(X)
+    Zs = (np.asarray(pool["features"], dtype=float) - loc) / scale
+    return estimate_synthetic(Zs, pool["labels"], label_correct=pool.get("label_correct"), kept=pool.get("kept"),
+                              label_noise=label_noise).source()
+
+
+def heldout_rows(cfg: PlanConfig) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray] | None]:
+    """The plan's real rows (features, labels) and the rows of its ``synthetic_data`` (None without)."""
+    from rmtsynth.config.data import load_data, load_synthetic_rows
+
+    assert cfg.data_spec is not None
+    loaded = load_data(cfg.data_spec)
+    if cfg.synthetic_data is None:
+        return loaded.X, loaded.y, None
+    rows = load_synthetic_rows(cfg.synthetic_data, loaded.p)
+    return loaded.X, loaded.y, {k: rows[k] for k in ("features", "labels", "label_correct", "kept") if k in rows}
 
 
 def _jackknife_subsets(cfg: PlanConfig, y: np.ndarray) -> tuple[list[np.ndarray], int]:
@@ -251,14 +290,11 @@ def benchmarked_spread(n: int, p: int) -> dict[str, Any]:
 
 def heldout_plan(cfg: PlanConfig, answers, st) -> dict[str, Any]:
     """The plan's answers on the held-out predictor, their uncertainty, and the fitted-Gaussian answers below."""
-    from rmtsynth.config.data import load_data
-
-    loaded = load_data(cfg.data_spec)
-    X, y = loaded.X, loaded.y
-    model, theory = heldout_model(cfg, X, y)
+    X, y, pool = heldout_rows(cfg)
+    model, theory = heldout_model(cfg, X, y, pool)
     out = answers(cfg, model, st)
     subsets, d = _jackknife_subsets(cfg, y)
-    draws = [answers(cfg, heldout_model(cfg, X[rows], y[rows])[0], st) for rows in subsets]
+    draws = [answers(cfg, heldout_model(cfg, X[rows], y[rows], pool)[0], st) for rows in subsets]
     bench = benchmarked_spread(int(cfg.point.n), int(X.shape[1]))
     factor = math.sqrt((y.size - d) / d)
     spread: dict[str, Any] = {}

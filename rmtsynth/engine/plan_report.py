@@ -147,7 +147,8 @@ def _with_se(acc: float, se: float | None) -> str:
 
 def format_heldout_prediction(pred: dict[str, Any]) -> list[str]:
     """The held-out prediction's lines of the plan's text."""
-    lines = ["", f"Held-out prediction from the data ({pred['estimator_name']}; estimator: {pred['estimator']}):"]
+    lines = ["", "A second estimator, for comparison (the answers above do not use it): "
+             f"{pred['estimator_name']}; estimator: {pred['estimator']}, directly at the configured n and m:"]
     lines.append(f"  predicts: {pred['predicts']}")
     subsets = f"averaged over {pred['subsets']} random subsets of n = {pred['n']} rows" if pred["subsets"] > 1 else \
         f"all {pred['n']} rows as training rows"
@@ -160,7 +161,7 @@ def format_heldout_prediction(pred: dict[str, Any]) -> list[str]:
     for note in pred["notes"]:
         lines.append(f"  note: {note}")
     if pred["expected_error"]:
-        lines.append(f"  expected error (prediction - measured, from {pred['expected_error_source']}):")
+        lines.append(f"  its expected error (prediction - measured, from {pred['expected_error_source']}):")
         for e in pred["expected_error"]:
             gap = f"gap {e['gap']:+.4f} ± {e['se']:.4f}" if "gap" in e else f"max |gap| {e['max_abs_gap']:.4f}"
             status = "" if e["met"] is None else (f"  (target {e['target']:g}: " + ("met)" if e["met"] else "MISSED)"))
@@ -182,7 +183,8 @@ def format_plan(res: dict[str, Any]) -> str:
                      f"per-split error measured by the benchmark ± {bench['sd']:.3f}, {bench['nearest']}):")
     lines += _table_lines(res, spread)
     if "fitted_gaussian" in res:
-        lines += ["", "Theory on the Gaussian fitted to the data (not held-out accuracy; for comparison):"]
+        lines += ["", "Theory on the Gaussian fitted to the data (not held-out accuracy: too optimistic by about the gap "
+                  "between its real-only answer and the one above; for comparison):"]
         lines += _table_lines({**res["fitted_gaussian"], "setting": res["setting"]}, {})
     if "heldout_prediction" in res:
         lines += format_heldout_prediction(res["heldout_prediction"])

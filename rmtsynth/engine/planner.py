@@ -442,11 +442,9 @@ def run_plan(cfg: PlanConfig) -> dict[str, Any]:
         return json_ready(_plan_answers(cfg, cfg.model, st))
     fitted = _plan_answers(cfg, cfg.model, st)
     if cfg.roc is not None:
-        from rmtsynth.engine.plan_heldout import heldout_model
-        from rmtsynth.config.data import load_data
+        from rmtsynth.engine.plan_heldout import heldout_model, heldout_rows
 
-        loaded = load_data(cfg.data_spec)
-        held = heldout_model(cfg, loaded.X, loaded.y)[0]
+        held = heldout_model(cfg, *heldout_rows(cfg))[0]
         st = st.with_verifier(LabelVerifier.from_roc(cfg.roc, best_roc_point(held, st, cfg.roc).index))
     out = heldout_plan(cfg, _plan_answers, st)
     out["fitted_gaussian"] = {k: v for k, v in fitted.items() if k not in ("data", "heldout_prediction", "title")}

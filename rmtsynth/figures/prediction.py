@@ -5,6 +5,8 @@ random stratified splits of the real rows plus m synthetic rows from a pool, and
 measured on the other real rows (markers, ±1 SE over splits). The prediction of each split sees
 only that split's training rows and the synthetic pool (:func:`rmtsynth.data.prediction.
 measure_heldout`); the line is its mean over splits, and the CSV holds the gap, paired per split.
+The band around the line is ±1 standard deviation of the per-split gap (gap_se times the square
+root of the splits): the error of one prediction, which is what a user with one data set gets.
 
 The synthetic pool of a panel is the config's ``synthetic_data`` file, another data file (a real
 test bed: another domain standing in for the generator), or a Gaussian fitted on real rows set
@@ -45,6 +47,7 @@ from rmtsynth.config.data import (
 )
 from rmtsynth.config.data import load_synthetic_rows
 from rmtsynth.config.schema import PREDICTION_KEYS, _show, check_section, section_defaults, unknown_key
+from rmtsynth.data.validation import check_rows_per_class
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -67,6 +70,7 @@ CORRECTION_NAMES = {
     "loo": "exact leave-one-out + calibrated theory (13.6)",
     "score-shape": "score-shape correction (13.3)",
     "none": "Gaussian Phi(R)",
+    "auto": "exact leave-one-out at m = 0, cross-fit correction at m > 0",
 }
 # A point is labelled with its measured error when the gap is this large and beyond 2 SE.
 MISS_LABEL = 0.01
@@ -474,7 +478,19 @@ def _panel_rows(cfg: FigureConfig, panel: PanelSetting, data: LoadedData) -> tup
         if not n <= y.size - 2:
             raise ConfigError(f"{panel.where}: n = {n} leaves fewer than 2 held-out rows of the {y.size} real rows "
                               f"of {data.description}.")
+    _check_protocol_rows(panel, data, X, y)
     return X, y, pool, m_values
+
+
+def _check_protocol_rows(panel: PanelSetting, data: LoadedData, X: np.ndarray, y: np.ndarray) -> None:
+    """Enough rows of each class for the largest n (n/2 trained on, one held out, two for a leave-one-out),
+    and a feature that varies."""
+    n = max(panel.n)
+    check_rows_per_class(y, max(2, -(-n // 2) + 1), f"{data.spec.where} ({data.description})",
+                         f"{panel.where}.n = {n} (n/2 training rows of each class and one held out)")
+    if not np.any(X.max(axis=0) > X.min(axis=0)):
+        raise ConfigError(f"{data.spec.where}: every feature of {data.description} is constant; the ridge needs a "
+                          "feature that varies.")
 
 
 def _measured_noise(cfg: FigureConfig, pool: _Pool | None, eps: float) -> float:
@@ -655,6 +671,7 @@ def _series_label(pool: _Pool | None, eps: float, verifier: str, settings: Predi
 def plot_prediction(cfg: FigureConfig, rows: list[dict[str, Any]]) -> Figure:
     """Predicted (lines) against measured (markers, ±1 SE) held-out accuracy, one panel per setting."""
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     from rmtsynth.figures.style import COLORS, new_figure, style
 
@@ -676,8 +693,10 @@ def plot_prediction(cfg: FigureConfig, rows: list[dict[str, Any]]) -> Figure:
                 color = COLORS[iseries % len(COLORS)]
                 xs = [float(r["x"]) for r in sel]
                 worst = max(abs(r["gap_mean"]) for r in sel)
-                ax.plot(xs, [r["predicted_accuracy"] for r in sel], color=color, lw=1.7, zorder=2,
-                        label=f"{name}: max |gap| {worst:.3f}")
+                predicted = np.array([r["predicted_accuracy"] for r in sel])
+                spread = np.array([per_split_gap_sd(r) for r in sel])
+                ax.fill_between(xs, predicted - spread, predicted + spread, color=color, alpha=0.13, lw=0, zorder=1)
+                ax.plot(xs, predicted, color=color, lw=1.7, zorder=2, label=f"{name}: max |gap| {worst:.3f}")
                 ax.errorbar(xs, [r["measured_accuracy_mean"] for r in sel], yerr=[r["measured_accuracy_se"] for r in sel],
                             color=color, ls="none", marker="o", ms=4.5, mfc="white", mec=color, elinewidth=1.0,
                             capsize=2.5, zorder=3)
@@ -702,8 +721,9 @@ def plot_prediction(cfg: FigureConfig, rows: list[dict[str, Any]]) -> Figure:
                 estimator, correction = rows[0]["estimator"], rows[0]["correction"]
                 handles += [Line2D([], [], color="0.2", lw=1.7),
                             Line2D([], [], color="0.2", ls="none", marker="o", mfc="white", mec="0.2")]
+                handles.append(Patch(color="0.2", alpha=0.13, lw=0))
                 labels += [f"predicted: {ESTIMATOR_NAMES[estimator]}\n+ {CORRECTION_NAMES[correction]}",
-                           "measured (ridge on the mix), ±1 SE"]
+                           "measured (ridge on the mix), ±1 SE", "one split's prediction error, ±1 sd"]
             ax.legend(handles, labels, loc="best", frameon=False, fontsize=7.5)
         for extra in flat[len(panels):]:
             extra.set_visible(False)
@@ -719,6 +739,14 @@ def plot_prediction(cfg: FigureConfig, rows: list[dict[str, Any]]) -> Figure:
         fig.text(0.01, -0.005, textwrap.fill(caption, width=int(fig.get_figwidth() * 15.5)), fontsize=8.5,
                  ha="left", va="top")
     return fig
+
+
+def per_split_gap_sd(row: dict[str, Any]) -> float:
+    """The standard deviation over splits of the paired gap of a table row: gap_se * sqrt(splits).
+
+    It is the error one user's prediction (one split) carries, where gap_se is that of the mean.
+    """
+    return float(row["gap_se"]) * float(np.sqrt(row["splits"])) if int(row["splits"]) > 1 else 0.0
 
 
 def _x_kind(rows: list[dict[str, Any]]) -> str:
@@ -743,7 +771,8 @@ def _caption(rows: list[dict[str, Any]]) -> str:
         f"real rows. Gap = predicted - measured, paired per split: mean {gaps.mean():+.4f}, largest "
         f"{worst['gap_mean']:+.4f} ± {worst['gap_se']:.4f} ({where}, n = {worst['n']}, "
         f"m = {worst['m']}); points off by more than {MISS_LABEL:g} (and 2 SE) carry their gap. "
-        f"gamma = {rows[0]['gamma']:g}."
+        f"Bands: ±1 standard deviation of the per-split gap (largest {max(per_split_gap_sd(r) for r in rows):.3f}), "
+        f"the error of a prediction from one set of training rows. gamma = {rows[0]['gamma']:g}."
     )
     if rows[0]["estimator"] == "plugin":
         text += " The plug-in predicts the accuracy on the Gaussian fitted to the training rows, not held-out accuracy."
