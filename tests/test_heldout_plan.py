@@ -54,7 +54,7 @@ def test_pool_mix_is_the_loo_anchored_two_covariance_prediction(tmp_path):
     assert res["uncertainty"]["jackknife_sd"]["accuracy_configured"] > 0
     # The best mix found by the searches is no worse than the configured one on the same model.
     assert res["accuracy_best_mix"] >= res["accuracy_configured"] - 1e-9
-    assert "heldout_prediction" in res and res["heldout_prediction"]["correction"] == "cross-fit"
+    assert "heldout_prediction" in res and res["heldout_prediction"]["correction"] == "auto"
 
 
 def test_family_interpolation_agrees_with_direct_dense_points():
