@@ -54,7 +54,7 @@ MAX_NAME_LENGTH = 120
 # data (its mean, covariance, generator), which the data set itself replaces.
 REAL_DATA_PARAMS = (
     "n", "m", "m_over_n", "synthetic_proportion", "p", "label_noise", "verifier", "rho", "phi",
-    "verifier_precision", "verifier_recall", "gamma",
+    "verifier_precision", "verifier_recall", "gamma", "learner",
 )
 REAL_DATA_X = ("m", "m_over_n", "synthetic_proportion")
 

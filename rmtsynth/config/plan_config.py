@@ -21,6 +21,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from rmtsynth.core.convex_theory import evaluate_convex
+from rmtsynth.core.learners import DEFAULT_LEARNER, get_learner
 from rmtsynth.core.model import Mix
 from rmtsynth.core.theory import Spectrum, evaluate
 from rmtsynth.core.verifiers import LabelVerifier
@@ -69,6 +71,10 @@ def model_for_point(point: ResolvedPoint, *, seed: int = 0) -> AccuracyModel:
             "generator mean estimated from the same samples as its covariance."
         )
     model = placed_model(gen, seed)
+    if point.learner != DEFAULT_LEARNER:
+        learner = get_learner(point.learner)
+        # The m -> infinity limit (the spectrum's use) is ridge's closed form, so none is given.
+        return AccuracyModel(lambda mix: learner.theory(model, mix).accuracy, None)
 
     def acc(mix: Mix) -> np.ndarray:
         return model.theory(mix).accuracy
@@ -77,8 +83,11 @@ def model_for_point(point: ResolvedPoint, *, seed: int = 0) -> AccuracyModel:
     return AccuracyModel(acc, spectrum)
 
 
-def model_for_spectrum(spectrum: Spectrum) -> AccuracyModel:
+def model_for_spectrum(spectrum: Spectrum, learner: str = DEFAULT_LEARNER) -> AccuracyModel:
     """The accuracy model of explicit eigen-data (e.g. a spectrum fitted to real data)."""
+    if learner != DEFAULT_LEARNER:
+        channel = get_learner(learner).channel  # type: ignore[attr-defined]
+        return AccuracyModel(lambda mix: evaluate_convex(spectrum, channel, *mix.values()).accuracy, None)
 
     def acc(mix: Mix) -> np.ndarray:
         return evaluate(spectrum, *mix.values()).accuracy
@@ -367,7 +376,7 @@ def _fitted_spectrum_model(
         ell = sigma
     else:
         ell = np.full(p, float(params.get("covariance_scale", 1.0)) if cov_kind == "scaled" else 1.0)
-    model = model_for_spectrum(Spectrum.from_eigen(ell, a, b, sigma=sigma))
+    model = model_for_spectrum(Spectrum.from_eigen(ell, a, b, sigma=sigma), params.get("learner", DEFAULT_LEARNER))
     info = {
         "effective_rank": float(sigma.sum() ** 2 / (sigma**2).sum()),
         "generator_covariance": "fitted" if cov_kind is None else cov_kind,

@@ -381,7 +381,8 @@ def resolve_point(params: dict[str, Any], base_dir: Path, where: str = "params",
     precision, recall = verifier.precision_recall(eps)
     mix = Mix(n=n, m=m, label_noise=eps, rho=float(verifier.rho), phi=float(verifier.phi), gamma=gamma)
     return ResolvedPoint(model=gen, mix=mix, label_noise_auto=auto,
-                         verifier_precision=float(precision), verifier_recall=float(recall))
+                         verifier_precision=float(precision), verifier_recall=float(recall),
+                         learner=str(full["learner"]))
 
 
 @lru_cache(maxsize=65536)

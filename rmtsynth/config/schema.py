@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from rmtsynth.core.learners import DEFAULT_LEARNER, LEARNERS
 from rmtsynth.errors import ConfigError
 
 # The figure kinds, each with what it draws: the one list of kind names (config checking, the
@@ -244,6 +245,8 @@ PARAMS: dict[str, Param] = {
         # Below 1e-8 the fixed point is ill-conditioned near the interpolation threshold, and the
         # accuracy there equals the ridgeless limit to within the solver's tolerance anyway.
         Param("gamma", "float", "ridge regularisation (1e-8 gives the ridgeless limit to within about 1e-6 away from p = N)", MIN_GAMMA, 1e12),
+        Param("learner", "choice", "the classifier trained on the mix: ridge (the paper's), or an L2-regularised "
+              "convex loss (THEORY.md 16); gamma is its per-row regularisation", choices=tuple(LEARNERS)),
         Param("generator_alignment", "float", "beta in mu_beta = beta mu + tau u (u a unit vector orthogonal to mu)", -1e6, 1e6),
         Param("generator_shift", "float", "tau in mu_beta = beta mu + tau u: the generator's spurious mean", 0, 1e6),
         Param(
@@ -294,6 +297,7 @@ PARAM_DEFAULTS: dict[str, Any] = {
     "generator_shift": 0.0,
     "covariance": "identity",
     "estimate_generator_mean": False,
+    "learner": DEFAULT_LEARNER,
 }
 
 # ----------------------------------------------------------------------------- figure configs

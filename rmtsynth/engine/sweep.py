@@ -19,6 +19,7 @@ import numpy as np
 
 from rmtsynth.engine.cache import CACHE_VERSION, PointCache, content_key
 from rmtsynth.config.figure_config import FigureConfig
+from rmtsynth.core.learners import DEFAULT_LEARNER, get_learner
 from rmtsynth.core.model import ModelSpec
 from rmtsynth.engine.points import generator_seed, model_for, theory_for_points
 from rmtsynth.errors import ConfigError
@@ -71,6 +72,12 @@ def mean_and_se(values: np.ndarray) -> tuple[float, float]:
     """Mean over replicates and its standard error (0 for a single replicate)."""
     se = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else 0.0
     return float(values.mean()), se
+
+
+def learner_columns(points: list[ResolvedPoint]) -> list[str]:
+    """``["learner"]`` when some point trains another learner than ridge (then every row names its
+    learner), else none, so that ridge tables keep their columns."""
+    return ["learner"] if any(pt.learner != DEFAULT_LEARNER for pt in points) else []
 
 
 def describe_cell(cfg: FigureConfig, ip: int, iseries: int, xv: Any) -> str:
@@ -145,7 +152,13 @@ def simulation_bytes(point: ResolvedPoint, sampler: str) -> float:
 
 
 def _check_simulable(point: ResolvedPoint, sampler: str, where: str) -> None:
-    """Refuse, before any work, a replicate that would not fit in memory; the same on every path."""
+    """Refuse, before any work, a replicate that would not fit in memory (or a learner the sampler
+    cannot fit); the same on every path."""
+    if sampler == "exact" and not get_learner(point.learner).quadratic:
+        raise ConfigError(
+            f"{where}: simulation.sampler = exact draws sufficient statistics, which fit ridge only; "
+            f"learner = {point.learner} needs simulation.sampler = naive."
+        )
     if simulation_bytes(point, sampler) > SIMULATION_MAX_BYTES:
         raise ConfigError(
             f"{where}: one simulated replicate at p = {point.p} needs about {simulation_bytes(point, sampler) / 2**30:.1f} GiB "
@@ -298,7 +311,8 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
 
     extra_y = sorted({_y_of(cfg, ip) for ip in range(len(cfg.panels))} - {"accuracy"})
     sim_columns = (SIM_COLUMNS + (TEST_COLUMNS if test_size else [])) if do_sim else []
-    columns = BASE_COLUMNS + RESOLVED_COLUMNS + ["eps_star", "theory_accuracy"] + [theory_column(y) for y in extra_y]
+    learner_column = learner_columns(points)
+    columns = BASE_COLUMNS + RESOLVED_COLUMNS + learner_column + ["eps_star", "theory_accuracy"] + [theory_column(y) for y in extra_y]
     if baseline is not None:
         columns.append("theory_accuracy_real_only")
     columns += sim_columns
@@ -311,6 +325,8 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
             "x": xv,
         }
         row.update(pt.record())
+        if learner_column:
+            row["learner"] = pt.learner
         row["eps_star"] = float(eps_star(pt.rho, pt.phi))
         row["theory_accuracy"] = float(theory["accuracy"][i])
         if baseline is not None:
