@@ -109,3 +109,13 @@ def test_gamma_zero_has_no_minimiser_and_is_one_sentence(tmp_path):
                        "--gamma", "1e-08")
     cfg = write_file(tmp_path / "g.yaml", "params: {n: 0, m: [10, 20], p: 50, learner: hinge, gamma: 0}\nx: m\n")
     assert_clean_error(invoke("sweep", cfg, "--out", tmp_path / "out", "--no-sim"), "gamma", "1e-08")
+
+
+def test_a_loop_says_it_covers_ridge_only():
+    import rmtsynth
+    from rmtsynth.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="learner = logistic is not covered by the loop"):
+        rmtsynth.predict_loop(n=100, m=100, p=50, generations=2, learner="logistic")
+    ridge = rmtsynth.predict_loop(n=100, m=100, p=50, generations=2, learner="ridge")["accuracy"]
+    assert np.array_equal(ridge, rmtsynth.predict_loop(n=100, m=100, p=50, generations=2)["accuracy"])

@@ -88,6 +88,16 @@ def _check_labels(checked: Mapping[str, Any], where: str, labels: str) -> None:
         )
 
 
+def _check_loop_learner(learner: str, where: str) -> None:
+    """The loop's theory (a recursion of Gram matrices) and its simulation (per-class sufficient
+    statistics) hold for a quadratic loss only."""
+    if learner != "ridge":
+        raise ConfigError(
+            f"{where}: learner = {learner} is not covered by the loop, whose theory and simulation both rest on "
+            "ridge's sufficient statistics; use learner: ridge (the default) for a loop."
+        )
+
+
 def resolve_loop_point(params: Mapping[str, Any], where: str = "params", *, labels: str = "noisy") -> LoopPoint:
     """Check one setting's parameters (config names, single values) and resolve them.
 
@@ -101,6 +111,9 @@ def resolve_loop_point(params: Mapping[str, Any], where: str = "params", *, labe
         name = ALIASES.get(raw_name, raw_name)
         if name not in PARAMS:
             raise unknown_key(str(raw_name), f"{where}.", list(LOOP_PARAMS))
+        if name == "learner":
+            _check_loop_learner(PARAMS[name].check(value, f"{where}.{raw_name}"), where)
+            continue
         if name not in LOOP_PARAMS:
             raise ConfigError(
                 f"{where}: {raw_name} is not used by a loop, whose generator is refitted on the previous training set "
