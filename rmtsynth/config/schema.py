@@ -331,7 +331,7 @@ TOP_LEVEL: dict[str, str] = {
 # The kinds that take a top-level key meant for some kinds only (the others take it from any kind).
 KEY_KINDS: dict[str, tuple[str, ...]] = {
     "y": ("heatmap",),
-    "data": ("generator_samples", "real_data", "mnist", "generations", "prediction"),
+    "data": ("generator_samples", "real_data", "mnist", "prediction"),
     "protocols": ("real_data",),
     "fitted_gaussian_theory": ("real_data",),
     "mp": ("marchenko_pastur",),
