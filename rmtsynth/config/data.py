@@ -469,7 +469,6 @@ def _text_flags(values: list[str]) -> np.ndarray:
 def _checked_synthetic_rows(spec: SyntheticDataSpec, arrays: dict[str, np.ndarray], p: int | None,
                             classes: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """Features, labels -1/+1 and the flags (kept from a score and the threshold), checked to match."""
-    from rmtsynth.data.loaders import map_two_classes
     from rmtsynth.data.validation import check_features, check_flags, check_scores
 
     where = f"{spec.where} ({spec.path.name})"

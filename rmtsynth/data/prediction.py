@@ -65,7 +65,7 @@ from rmtsynth.data.validation import (
     check_sequence,
     check_split_classes,
 )
-from rmtsynth.errors import ParameterError, ParameterTypeError, RmtsynthError
+from rmtsynth.errors import ParameterError, RmtsynthError
 
 VerifierSpec = Union[str, tuple[float, float]]
 
