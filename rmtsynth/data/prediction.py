@@ -404,6 +404,13 @@ def predict_heldout(
     """
     X, y = _check_real(real_features, real_labels)
     _check_options(estimator, correction, gamma, folds)
+    if synthetic is not None and synthetic.get("score") is not None and synthetic.get("label_correct") is not None \
+            and verifier in (None, "given", "estimated"):
+        # A verifier given by scores keeps rows for what they look like, not at random: the
+        # kept rows' own group moments (THEORY.md 15.8), not a thinning of the pool's.
+        from rmtsynth.data.feature_prediction import predict_kept_groups
+
+        return predict_kept_groups(X, y, synthetic, gamma=gamma, m_values=m_values, folds=folds, seed=seed)
     m_arr = np.asarray(list(m_values), dtype=float)
     if m_arr.size == 0 or np.any(m_arr < 0) or np.any(m_arr != np.round(m_arr)):
         raise RmtsynthError("m_values must be a non-empty list of non-negative integers.")

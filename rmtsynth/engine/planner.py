@@ -433,6 +433,10 @@ def infinite_m_accuracy(model: AccuracyModel, st: Mix) -> float | None:
 
 def run_plan(cfg: PlanConfig) -> dict[str, Any]:
     """Every number of the plan, as a JSON-ready mapping."""
+    if cfg.point.feature is not None:
+        from rmtsynth.engine.feature_plan import run_feature_plan
+
+        return run_feature_plan(cfg)
     model, point = cfg.model, cfg.point
     st = setting_of(point)
     acc_real = real_only_accuracy(model, st)
