@@ -381,7 +381,9 @@ def predict_heldout(
     verifier
         ``"none"`` (keep all), ``"oracle"`` (keep correct labels only), a pair (rho, phi), or
         ``"estimated"`` (from the pool's flags). Default: estimated when the pool has kept flags
-        and label_correct flags, else none.
+        and label_correct flags, else none. ``"kept_groups"``, for a pool with ``score``,
+        ``threshold`` and ``label_correct``: the K-group theory on the kept rows' group moments
+        (:func:`rmtsynth.data.feature_prediction.predict_kept_groups`, which returns its own keys).
     estimator
         ``"g"`` (default): the G-estimator, with a synthetic source when m > 0; ``"nls"``:
         nonlinear-shrinkage real covariance with debiased quadratic forms; ``"plugin"``: the
@@ -404,8 +406,7 @@ def predict_heldout(
     """
     X, y = _check_real(real_features, real_labels)
     _check_options(estimator, correction, gamma, folds)
-    if synthetic is not None and synthetic.get("score") is not None and synthetic.get("label_correct") is not None \
-            and verifier in (None, "given", "estimated"):
+    if verifier == "kept_groups":
         # A verifier given by scores keeps rows for what they look like, not at random: the
         # kept rows' own group moments (THEORY.md 15.8), not a thinning of the pool's.
         from rmtsynth.data.feature_prediction import predict_kept_groups

@@ -185,7 +185,8 @@ def half_crossings(rows: list[dict[str, Any]], col: str) -> list[tuple[float, fl
     out = []
     for a, b in zip(rows, rows[1:]):
         ya, yb = _num(a.get(col)) - 0.5, _num(b.get(col)) - 0.5
-        if math.isfinite(ya) and math.isfinite(yb) and ya * yb < 0:
+        # A grid point exactly at 1/2 counts once, as the start of its pair.
+        if math.isfinite(ya) and math.isfinite(yb) and (ya * yb < 0 or (ya == 0 and yb != 0)):
             w = ya / (ya - yb)
             x = float(a["x"]) + w * (float(b["x"]) - float(a["x"]))
             pa, pb = _num(a.get("verifier_precision")), _num(b.get("verifier_precision"))
