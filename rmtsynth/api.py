@@ -168,7 +168,31 @@ def predict_points(points: list[ResolvedPoint], *, seed: int = 0, convention: st
         "rho": rho,
         "phi": phi,
     }
-    return {key: np.asarray(columns[key]) for key in PREDICT_KEYS}
+    return {key: np.asarray(columns[key]) for key in PREDICT_KEYS} | _feature_outputs(points, columns)
+
+
+# With a verifier that looks at the features, the outputs beside the accuracy (THEORY.md 15).
+FEATURE_KEYS_OUT = ("kept_correct_share", "kept_wrong_share", "verifier_precision", "verifier_recall")
+
+
+def _feature_outputs(points: list[ResolvedPoint], columns: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+    """The kept shares (of the m rows) and the effective precision and recall, when a point has a feature rule.
+
+    With ``columns`` (predict's), alpha and lambda become the kept rows' f_+ + f_- and f_+ - f_-,
+    and eps* (a feature-blind verifier's transition) is nan at the feature-aware points.
+    """
+    if all(pt.feature is None for pt in points):
+        return {}
+    records = [pt.feature_record() for pt in points]
+    kept = {k: np.array([r[k] for r in records], dtype=float) for k in FEATURE_KEYS_OUT[:2]}
+    out = {**kept, "verifier_precision": np.array([pt.verifier_precision for pt in points]),
+           "verifier_recall": np.array([pt.verifier_recall for pt in points])}
+    if columns is not None:
+        aware = np.array([pt.feature is not None for pt in points])
+        out["alpha"] = kept["kept_correct_share"] + kept["kept_wrong_share"]
+        out["lambda"] = kept["kept_correct_share"] - kept["kept_wrong_share"]
+        out["eps_star"] = np.where(aware, np.nan, np.asarray(columns["eps_star"], dtype=float))
+    return out
 
 
 def simulate(
@@ -218,7 +242,7 @@ def simulate_points(
     for i, res in enumerate(results):
         mean[i], se[i] = mean_and_se(res["accuracy"])
         count[i] = len(res["accuracy"])
-    return {"accuracy_mean": mean, "accuracy_se": se, "seeds": count}
+    return {"accuracy_mean": mean, "accuracy_se": se, "seeds": count} | _feature_outputs(points)
 
 
 @dataclass

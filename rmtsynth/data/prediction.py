@@ -424,7 +424,9 @@ def predict_heldout(
     verifier
         ``"none"`` (keep all), ``"oracle"`` (keep correct labels only), a pair (rho, phi), or
         ``"estimated"`` (from the pool's flags). Default: estimated when the pool has kept flags
-        and label_correct flags, else none.
+        and label_correct flags, else none. ``"kept_groups"``, for a pool with ``score``,
+        ``threshold`` and ``label_correct``: the K-group theory on the kept rows' group moments
+        (:func:`rmtsynth.data.feature_prediction.predict_kept_groups`, which returns its own keys).
     estimator
         ``"g"`` (default): the G-estimator, with a synthetic source when m > 0; ``"nls"``:
         nonlinear-shrinkage real covariance with debiased quadratic forms; ``"plugin"``: the
@@ -462,6 +464,12 @@ def predict_heldout(
             raise ParameterError(f"m_values has m = {m_arr.max():g}, more than the {synthetic['labels'].size} rows of "
                                  "the synthetic pool.")
     _check_fit_rows(y, folds, correction)
+    if verifier == "kept_groups":
+        # A verifier given by scores keeps rows for what they look like, not at random: the
+        # kept rows' own group moments (THEORY.md 15.8), not a thinning of the pool's.
+        from rmtsynth.data.feature_prediction import predict_kept_groups
+
+        return predict_kept_groups(X, y, synthetic, gamma=gamma, m_values=m_values, folds=folds, seed=seed)
     out = _predict(X, y, synthetic=synthetic, gamma=gamma, m_values=m_arr, label_noise=label_noise,
                    verifiers=[verifier], estimator=estimator, corrections=[correction], folds=folds,
                    seed_seq=np.random.SeedSequence(int(seed), spawn_key=(2,)))[0].to_dict()

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from rmtsynth.core.loop import LoopSpec
 from rmtsynth.core.model import Mix, ModelSpec
 from rmtsynth.errors import ConfigError
+from rmtsynth.config.feature_point import FEATURE_KEYS
 from rmtsynth.config.resolve import broadcast_grid, resolve_point
 from rmtsynth.config.schema import ALIASES, MAX_GENERATIONS, PARAMS, Param, unknown_key
 
@@ -114,6 +115,14 @@ def resolve_loop_point(params: Mapping[str, Any], where: str = "params", *, labe
         if name == "learner":
             _check_loop_learner(PARAMS[name].check(value, f"{where}.{raw_name}"), where)
             continue
+        if name == "verifier_keep" and value == "none":
+            continue
+        if name in FEATURE_KEYS:
+            raise ConfigError(
+                f"{where}: {raw_name} = {value} is not available in a loop: the loop's theory (THEORY.md 14) and its "
+                "simulation both take a feature-blind verifier (rho, phi), so neither covers a verifier that looks at "
+                "the features; one generation (kind curves, rmtsynth.predict, rmtsynth.simulate) has theory and simulation."
+            )
         if name not in LOOP_PARAMS:
             raise ConfigError(
                 f"{where}: {raw_name} is not used by a loop, whose generator is refitted on the previous training set "

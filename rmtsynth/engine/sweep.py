@@ -26,6 +26,9 @@ from rmtsynth.errors import ConfigError
 from rmtsynth.engine.executors import executor_for, replicate_batches
 from rmtsynth.engine.parallel import default_workers
 from rmtsynth.config.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
+from rmtsynth.config.feature_point import FEATURE_COLUMNS
+from rmtsynth.engine.feature_points import feature_blind_twins
+from rmtsynth.engine.series_gain import GAIN_COLUMNS, add_gains, check_gains, uses_gains
 from rmtsynth.sim.seeding import point_seed, stable_key
 from rmtsynth.core.verifier import eps_star
 
@@ -136,6 +139,7 @@ def simulate_task(task: tuple) -> dict[str, np.ndarray]:
         test_size=test_size,
         generator_seed=gen_seed,
         learner=point.learner,
+        verifier=None if point.feature is None else point.feature.verifier(model, point.rho, point.phi),
     )
     out = {"accuracy": np.asarray(res.accuracy, dtype=float)}
     if test_size:
@@ -290,9 +294,8 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
         covariance_mode=cfg.theory.covariance,
         replicates=replicates,
     )
-    baseline = None
-    if cfg.plot.get("baseline") == "real_only":
-        baseline = real_only_accuracy(points, seed=cfg.seed, convention=cfg.theory.convention)
+    baselines = _baselines(cfg, points)
+    check_gains(cfg)
     test_size = cfg.simulation.test_size
     do_sim = cfg.simulation.enabled and options.simulate
     sim_rows = _simulated_cells(cfg, cells, sampler) if do_sim else []
@@ -312,10 +315,11 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     extra_y = sorted({_y_of(cfg, ip) for ip in range(len(cfg.panels))} - {"accuracy"})
     sim_columns = (SIM_COLUMNS + (TEST_COLUMNS if test_size else [])) if do_sim else []
     learner_column = learner_columns(points)
-    columns = BASE_COLUMNS + RESOLVED_COLUMNS + learner_column + ["eps_star", "theory_accuracy"] + [theory_column(y) for y in extra_y]
-    if baseline is not None:
-        columns.append("theory_accuracy_real_only")
-    columns += sim_columns
+    # Feature-aware verifiers add their columns (every row then has them); other tables keep theirs.
+    feature = FEATURE_COLUMNS if any(pt.feature is not None for pt in points) else []
+    columns = (BASE_COLUMNS + RESOLVED_COLUMNS + learner_column + feature + ["eps_star", "theory_accuracy"]
+               + [theory_column(y) for y in extra_y])
+    columns += list(baselines) + sim_columns + (GAIN_COLUMNS if uses_gains(cfg) else [])
     rows = []
     for i, (ip, iseries, xv, pt) in enumerate(cells):
         row: dict[str, Any] = {
@@ -327,15 +331,19 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
         row.update(pt.record())
         if learner_column:
             row["learner"] = pt.learner
-        row["eps_star"] = float(eps_star(pt.rho, pt.phi))
+        if feature:
+            row.update(pt.feature_record())
+        # eps* = phi / (phi + rho) is the transition of a feature-blind verifier only.
+        row["eps_star"] = float(eps_star(pt.rho, pt.phi)) if pt.feature is None else float("nan")
         row["theory_accuracy"] = float(theory["accuracy"][i])
-        if baseline is not None:
-            row["theory_accuracy_real_only"] = float(baseline[i])
+        row.update({name: float(values[i]) for name, values in baselines.items()})
         for y in extra_y:
             row[theory_column(y)] = float(theory[y][i])
         if do_sim:
             row.update(_simulation_columns(sim_by_row.get(i), test_size, sim_columns))
         rows.append(row)
+    if uses_gains(cfg):
+        add_gains(cfg, rows)
     info = {
         "points": len(rows),
         "theory_seconds": t1 - t0,
@@ -345,6 +353,16 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
         **sim_info,
     }
     return SweepResult(config=cfg, columns=columns, rows=rows, info=info)
+
+
+def _baselines(cfg: FigureConfig, points: list[ResolvedPoint]) -> dict[str, np.ndarray]:
+    """The theory of the plot's baseline at every point: real data alone, or the feature-blind twin."""
+    if cfg.plot.get("baseline") == "real_only":
+        return {"theory_accuracy_real_only": real_only_accuracy(points, seed=cfg.seed, convention=cfg.theory.convention)}
+    if cfg.plot.get("baseline") == "feature_blind":
+        twins = feature_blind_twins(points)
+        return {"theory_accuracy_feature_blind": theory_for_points(twins, seed=cfg.seed, convention=cfg.theory.convention)["accuracy"]}
+    return {}
 
 
 def _simulated_cells(cfg: FigureConfig, cells: list[tuple[int, int, Any, ResolvedPoint]], sampler: str) -> list[int]:

@@ -159,6 +159,9 @@ def _cells(cfg: FigureConfig, panels: list[tuple], datasets: list[LoadedData], p
                 if merged.get("label_noise") == "auto":
                     raise ConfigError(f"{where}: label_noise = auto is not available for kind real_data; give a number.")
                 point = resolve_point(merged, cfg.base_dir, where, seed=cfg.seed)
+                if point.feature is not None:
+                    raise ConfigError(f"{where}: verifier_keep = {point.feature.keep} is not available for kind real_data, "
+                                      "whose protocols keep rows by their labels only; use kind curves.")
                 for protocol in protocols:
                     top = data.rows - 1 if protocol == "held-out" else data.rows
                     if not 2 <= point.n <= top:
