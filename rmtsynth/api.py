@@ -28,7 +28,8 @@ from rmtsynth.data.prediction import measure_heldout, predict_heldout
 from rmtsynth.engine.loops import plan_loop, predict_loop, simulate_loop
 from rmtsynth.engine.points import theory_for_points
 from rmtsynth.engine.sweep import SweepOptions, mean_and_se, run_simulations
-from rmtsynth.errors import ConfigError, ParameterError
+from rmtsynth.data.validation import check_integer
+from rmtsynth.errors import ConfigError, ParameterError, ParameterTypeError, RmtsynthError
 from rmtsynth.io.output import json_ready  # noqa: F401  (the CLI prints through it)
 from rmtsynth.config.resolve import ResolvedPoint, broadcast_grid, resolve_point
 from rmtsynth.config.schema import ALIASES, PARAMS, unknown_key
@@ -66,7 +67,20 @@ def _grid(params: Mapping[str, Any]) -> tuple[tuple[int, ...], list[dict[str, An
             raise unknown_key(raw_name, "", list(PARAMS))
         named[name] = value
     shape, grid = broadcast_grid(named)
-    return shape, [{name: PARAMS[name].check(value, name) for name, value in point.items()} for point in grid]
+    return shape, [{name: _checked_param(name, value) for name, value in point.items()} for point in grid]
+
+
+def _checked_param(name: str, value: Any) -> Any:
+    """One parameter checked by the schema; a bad value is a TypeError or ValueError naming it."""
+    try:
+        return PARAMS[name].check(value, name)
+    except ConfigError as exc:
+        wrong_type = isinstance(value, (str, bytes, bool, type(None))) and PARAMS[name].kind in ("int", "float", "numbers")
+        raise (ParameterTypeError if wrong_type else ParameterError)(str(exc)) from None
+
+
+def _checked_seed(seed: Any) -> int:
+    return check_integer(seed, "seed", low=0)
 
 
 def _learner_name(learner: Any) -> str:
@@ -124,6 +138,7 @@ def predict(*, seed: int = 0, convention: str = "exact", learner: str = DEFAULT_
     if convention not in ("exact", "reference"):
         raise ConfigError(f"convention = {convention!r} is not allowed; it must be exact or reference.")
     learner = _learner_name(learner)
+    seed = _checked_seed(seed)
     shape, grid = _grid(params)
     out = predict_points(_resolve_all(grid, seed, learner), seed=seed, convention=convention)
     return {key: value.reshape(shape) for key, value in out.items()}
@@ -153,7 +168,31 @@ def predict_points(points: list[ResolvedPoint], *, seed: int = 0, convention: st
         "rho": rho,
         "phi": phi,
     }
-    return {key: np.asarray(columns[key]) for key in PREDICT_KEYS}
+    return {key: np.asarray(columns[key]) for key in PREDICT_KEYS} | _feature_outputs(points, columns)
+
+
+# With a verifier that looks at the features, the outputs beside the accuracy (THEORY.md 15).
+FEATURE_KEYS_OUT = ("kept_correct_share", "kept_wrong_share", "verifier_precision", "verifier_recall")
+
+
+def _feature_outputs(points: list[ResolvedPoint], columns: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+    """The kept shares (of the m rows) and the effective precision and recall, when a point has a feature rule.
+
+    With ``columns`` (predict's), alpha and lambda become the kept rows' f_+ + f_- and f_+ - f_-,
+    and eps* (a feature-blind verifier's transition) is nan at the feature-aware points.
+    """
+    if all(pt.feature is None for pt in points):
+        return {}
+    records = [pt.feature_record() for pt in points]
+    kept = {k: np.array([r[k] for r in records], dtype=float) for k in FEATURE_KEYS_OUT[:2]}
+    out = {**kept, "verifier_precision": np.array([pt.verifier_precision for pt in points]),
+           "verifier_recall": np.array([pt.verifier_recall for pt in points])}
+    if columns is not None:
+        aware = np.array([pt.feature is not None for pt in points])
+        out["alpha"] = kept["kept_correct_share"] + kept["kept_wrong_share"]
+        out["lambda"] = kept["kept_correct_share"] - kept["kept_wrong_share"]
+        out["eps_star"] = np.where(aware, np.nan, np.asarray(columns["eps_star"], dtype=float))
+    return out
 
 
 def simulate(
@@ -174,10 +213,8 @@ def simulate(
     """
     if sampler not in ("exact", "naive"):
         raise ConfigError(f"sampler = {sampler!r} is not allowed; it must be exact or naive.")
-    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or not 1 <= seeds <= 100_000:
-        raise ConfigError(f"seeds = {seeds!r} is out of range; it must be an integer from 1 to 100000.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"seed = {seed!r} is out of range; it must be an integer >= 0.")
+    seeds = check_integer(seeds, "seeds", low=1, high=100_000)
+    seed = _checked_seed(seed)
     learner = _learner_name(learner)
     if sampler == "exact" and not get_learner(learner).quadratic:
         raise ConfigError(f"sampler = 'exact' fits on sufficient statistics, which need a quadratic loss; "
@@ -205,7 +242,7 @@ def simulate_points(
     for i, res in enumerate(results):
         mean[i], se[i] = mean_and_se(res["accuracy"])
         count[i] = len(res["accuracy"])
-    return {"accuracy_mean": mean, "accuracy_se": se, "seeds": count}
+    return {"accuracy_mean": mean, "accuracy_se": se, "seeds": count} | _feature_outputs(points)
 
 
 @dataclass
@@ -273,10 +310,10 @@ def sweep(
 
     cfg = load(config, quick=quick, overrides=overrides)
     check_config(cfg)
-    out_dir = check_out_dir(Path(out)) if out is not None else None
+    out_dir = _api_dir(out, "out", check_out_dir)
     options = SweepOptions(
         workers=workers,
-        cache_dir=None if cache_dir is None else check_dir(Path(cache_dir), "The cache directory"),
+        cache_dir=_api_dir(cache_dir, "cache_dir", lambda path: check_dir(path, "The cache directory")),
         simulate=simulate,
         seeds=seeds,
         progress=progress,
@@ -288,6 +325,18 @@ def sweep(
         config_path = None if isinstance(config, Mapping) else Path(config)
         files = write_outputs(result, out_dir, options, config_path, time.perf_counter() - t0)
     return Table(columns=list(result.columns), rows=list(result.rows), info=dict(result.info), files=files)
+
+
+def _api_dir(value: Any, name: str, check: Any) -> Path | None:
+    """A directory argument checked; a path that cannot be one is a ValueError naming the argument."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, Path)):
+        raise ParameterTypeError(f"{name} = {value!r} must be a path (str or pathlib.Path), not {type(value).__name__}.")
+    try:
+        return check(Path(value))
+    except RmtsynthError as exc:
+        raise ParameterError(f"{name}: {exc}") from None
 
 
 def plan(config: str | Path) -> dict[str, Any]:

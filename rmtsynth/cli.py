@@ -208,6 +208,7 @@ def theory(
     seed: int = typer.Option(0, "--seed", help="Root seed of the simulation."),
     convention: str = typer.Option("exact", "--convention", help="exact, or the seed paper's reference convention."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    learner: str = typer.Option("ridge", "--learner", help="ridge, logistic, square_hinge or hinge."),
 ) -> None:
     """Evaluate the theory at one point (and optionally simulate it)."""
     from rmtsynth.api import json_ready, predict_points, simulate_points
@@ -222,7 +223,11 @@ def theory(
         "gamma": _check_option("--gamma", gamma, "gamma"),
         "generator_alignment": _check_option("--generator-alignment", generator_alignment, "generator_alignment"),
         "generator_shift": _check_option("--generator-shift", generator_shift, "generator_shift"),
+        "learner": _check_option("--learner", learner, "learner"),
     }
+    if simulate and sampler == "exact" and learner != "ridge":
+        raise RmtsynthError(f"--sampler = exact draws sufficient statistics, which fit ridge only; "
+                            f"--learner {learner} needs --sampler naive.")
     for opt, value, key in (("--rho", rho, "rho"), ("--phi", phi, "phi"), ("--precision", precision, "verifier_precision"), ("--recall", recall, "verifier_recall")):
         if value is not None:
             params[key] = _check_option(opt, value, key)
@@ -248,6 +253,8 @@ def theory(
     except RmtsynthError as exc:
         raise RmtsynthError(_as_options(str(exc))) from None
     out: dict[str, Any] = {k: v.item() for k, v in predict_points([point], seed=seed, convention=convention).items()}
+    if learner != "ridge":
+        out["learner"] = learner
     if simulate:
         sim = simulate_points([point], seeds=simulate, seed=seed, sampler=sampler, progress=sys.stderr.isatty())
         out["sim_accuracy_mean"] = float(sim["accuracy_mean"][0])

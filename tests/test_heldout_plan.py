@@ -130,7 +130,7 @@ def test_prediction_figure_refuses_bad_data_and_writes_nothing(tmp_path, case):
     X, y = _rows(40, 6, seed=10)
     if case == "few rows":
         y = np.where(np.arange(40) < 8, 1.0, -1.0)
-        cfg, needles = _prediction_config(tmp_path, "real.npz", 20), ("data", "8 row(s)", "prediction.panels[0].n = 20")
+        cfg, needles = _prediction_config(tmp_path, "real.npz", 20), ("prediction.panels[0]", "8 row(s)", "n = 20")
     elif case == "constant features":
         X = np.ones_like(X)
         cfg, needles = _prediction_config(tmp_path, "real.npz", 20), ("data", "every feature", "constant")

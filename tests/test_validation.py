@@ -14,6 +14,8 @@ from rmtsynth.data.validation import (
     check_real,
     check_rows_per_class,
     check_scores,
+    check_sequence,
+    check_split_classes,
 )
 from rmtsynth.errors import ParameterError, ParameterTypeError
 
@@ -107,3 +109,19 @@ def test_pool_keys_and_types():
         check_pool(np.ones((2, 3)), "synthetic", columns=3)
     with pytest.raises(ParameterError, match="go together"):
         check_pool({"features": np.ones((2, 3)), "labels": [1, -1], "score": [0.1, 0.2]}, "synthetic", columns=3)
+
+
+def test_split_classes_need_training_and_held_out_rows():
+    labels = np.array([1.0] * 297 + [-1.0] * 3)
+    with pytest.raises(ParameterError, match="held out"):
+        check_split_classes(labels, 100, 5, "labels", "a 5-fold cross-fit")
+    with pytest.raises(ParameterError, match="n = 6 gives 3"):
+        check_split_classes(np.array([1.0, -1.0] * 20), 6, 5, "labels", "a 5-fold cross-fit")
+    check_split_classes(np.array([1.0, -1.0] * 20), 10, 5, "labels", "a 5-fold cross-fit")
+
+
+@pytest.mark.parametrize("value", ["100", {"m": 1}, 100])
+def test_sequences_are_not_read_letter_by_letter(value):
+    with pytest.raises(ParameterTypeError, match="must be a list"):
+        check_sequence(value, "m_values", "[0, 100]")
+    assert check_sequence(np.array([0, 100]), "m_values", "[0, 100]") == [0, 100]

@@ -86,6 +86,8 @@ class LoadedData:
     digest: str
     image_shape: tuple[int, int] | None = None
     class_names: tuple[str, str] = ("-1", "+1")
+    #: The label values of the data that became -1 and +1 (synthetic rows' labels must be these).
+    classes: tuple[Any, Any] | None = None
 
     @property
     def rows(self) -> int:
@@ -307,7 +309,7 @@ def load_data(spec: DataSpec) -> LoadedData:
         if spec.source == "digits":
             assert spec.classes is not None
             X, y, shape = load_digits_pair(spec.classes)
-            a, b = spec.classes
+            a, b = pair = spec.classes
             description = f"digits {a} vs {b}"
             names = (f"digit {a}", f"digit {b}")
             image_shape: tuple[int, int] | None = spec.image_shape or shape
@@ -317,12 +319,13 @@ def load_data(spec: DataSpec) -> LoadedData:
                 raise ConfigError(
                     f"{spec.where}.path: the feature file {spec.path} does not exist; point the config at your copy."
                 )
-            X, y = load_features(
+            X, y, pair = load_features(
                 spec.path,
                 label_column=spec.label_column,
                 feature_key=spec.feature_key,
                 label_key=spec.label_key,
                 classes=spec.classes,
+                with_classes=True,
             )
             description = spec.path.name
             if spec.classes is not None:
@@ -342,7 +345,7 @@ def load_data(spec: DataSpec) -> LoadedData:
     digest.update(X.tobytes())
     digest.update(y.tobytes())
     return LoadedData(spec=spec, X=X, y=y, description=description, digest=digest.hexdigest(),
-                      image_shape=image_shape, class_names=names)
+                      image_shape=image_shape, class_names=names, classes=pair)
 
 
 def check_data(cfg: "FigureConfig") -> list[DataSpec]:
@@ -358,13 +361,16 @@ def check_files(specs: list[DataSpec]) -> list[DataSpec]:
     return specs
 
 
-def load_synthetic_rows(spec: SyntheticDataSpec, p: int | None = None) -> dict[str, Any]:
+def load_synthetic_rows(spec: SyntheticDataSpec, p: int | None = None,
+                        classes: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """Read a ``synthetic_data`` file: features, labels -1/+1 and the optional per-row flags.
 
     Returns a mapping with ``features``, ``labels``, and when the file has them ``label_correct``,
     ``kept`` (from ``kept_key``, or ``score >= threshold``), plus ``digest`` (a hash of every
     array read) and ``description``. Every problem is a ConfigError naming the key; ``p``, when
-    given, is the number of real features the rows must match.
+    given, is the number of real features the rows must match, and ``classes`` the real data's
+    label values of -1 and +1: every synthetic label must be one of them (they are not matched
+    by rank).
     """
     where = spec.where
     path = spec.path
@@ -379,7 +385,7 @@ def load_synthetic_rows(spec: SyntheticDataSpec, p: int | None = None) -> dict[s
         raise
     except Exception as exc:  # an unreadable file of any format
         raise ConfigError(f"{where}.path: {path.name} could not be read ({exc}).") from None
-    out = _checked_synthetic_rows(spec, arrays, p)
+    out = _checked_synthetic_rows(spec, arrays, p, classes)
     digest = hashlib.sha256()
     for key in ("features", "labels", "label_correct", "kept"):
         if key in out:
@@ -415,7 +421,7 @@ def _read_synthetic_csv(spec: SyntheticDataSpec) -> dict[str, np.ndarray]:
             try:
                 arrays[key] = np.array([float(v) for v in values])
             except ValueError:
-                arrays[key] = np.array([v.lower() in ("true", "yes") for v in values]) if key != "labels" else np.array(values)
+                arrays[key] = _text_flags(values) if key in ("label_correct", "kept") else np.array(values)
     feature_at = [j for j, name in enumerate(header) if name not in named]
     try:
         arrays["features"] = np.array([[float(r[j]) for j in feature_at] for r in table])
@@ -452,29 +458,74 @@ def _read_synthetic_arrays(spec: SyntheticDataSpec) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _checked_synthetic_rows(spec: SyntheticDataSpec, arrays: dict[str, np.ndarray], p: int | None) -> dict[str, Any]:
-    """Features, labels -1/+1 and the flags (kept from a score and the threshold), checked to match."""
-    from rmtsynth.data.loaders import map_two_classes
+def _text_flags(values: list[str]) -> np.ndarray:
+    """Flags written as true/false or yes/no (any case); other text stays text, and is refused as a flag."""
+    words = {"true": True, "yes": True, "false": False, "no": False}
+    if all(v.lower() in words for v in values):
+        return np.array([words[v.lower()] for v in values])
+    return np.array(values)
 
-    where = spec.where
-    features = np.asarray(arrays["features"], dtype=float)
-    if features.ndim != 2:
-        raise ConfigError(f"{where}: the synthetic features have shape {features.shape}; a rows x features matrix is needed.")
-    if p is not None and features.shape[1] != p:
-        raise ConfigError(f"{where}: the synthetic rows have {features.shape[1]} features, the real rows {p}.")
+
+def _checked_synthetic_rows(spec: SyntheticDataSpec, arrays: dict[str, np.ndarray], p: int | None,
+                            classes: tuple[Any, Any] | None = None) -> dict[str, Any]:
+    """Features, labels -1/+1 and the flags (kept from a score and the threshold), checked to match."""
+    from rmtsynth.data.validation import check_features, check_flags, check_scores
+
+    where = f"{spec.where} ({spec.path.name})"
     try:
-        labels = map_two_classes(np.asarray(arrays["labels"]).reshape(-1), source=f"{where} ({spec.path.name})")
+        features = check_features(arrays["features"], f"{where}: the synthetic features")
+        if p is not None and features.shape[1] != p:
+            raise ConfigError(f"{where}: the synthetic rows have {features.shape[1]} features, the real rows {p}.")
+        raw = np.asarray(arrays["labels"]).reshape(-1)
+        if raw.size != features.shape[0]:
+            raise ConfigError(f"{where}: {raw.size} labels for {features.shape[0]} synthetic rows.")
+        labels = _synthetic_labels(raw, classes, where)
+        out: dict[str, Any] = {"features": np.ascontiguousarray(features), "labels": labels}
+        rows = features.shape[0]
+        for key in ("label_correct", "kept"):
+            if key in arrays:
+                out[key] = check_flags(arrays[key], f"{where}: the {key.replace('_', ' ')} flags", rows=rows)
+        if "score" in arrays:
+            out["kept"] = check_scores(arrays["score"], f"{where}: the scores", rows=rows) >= float(spec.threshold)
+    except ConfigError:
+        raise
     except RmtsynthError as exc:
         raise ConfigError(str(exc)) from None
-    out: dict[str, Any] = {"features": np.ascontiguousarray(features), "labels": labels}
-    for key in ("label_correct", "kept"):
-        if key in arrays:
-            out[key] = np.asarray(arrays[key]).reshape(-1).astype(bool)
-    if "score" in arrays:
-        out["kept"] = np.asarray(arrays["score"], dtype=float).reshape(-1) >= float(spec.threshold)
-    for key in ("labels", "label_correct", "kept"):
-        if key in out and out[key].size != features.shape[0]:
-            raise ConfigError(f"{where}: {out[key].size} {key.replace('_', ' ')} entries for {features.shape[0]} synthetic rows.")
-    if not np.all(np.isfinite(features)):
-        raise ConfigError(f"{where}: the synthetic features have NaN or infinite values.")
     return out
+
+
+def _synthetic_labels(raw: np.ndarray, classes: tuple[Any, Any] | None, where: str) -> np.ndarray:
+    """The synthetic labels as -1/+1: the real data's two classes, or already -1 and +1 (never matched by rank)."""
+    from rmtsynth.data.loaders import map_two_classes
+
+    if classes is None:
+        return map_two_classes(raw, source=where)
+    mapped = map_two_classes(raw, classes, source=where) if _has_both(raw, classes) else np.full(raw.size, np.nan)
+    if not np.isnan(mapped).any():
+        return mapped
+    signs = raw.astype(float) if raw.dtype.kind in "biuf" else None
+    # -1/+1 is the package's own convention (the first class is -1), unless a real class reads otherwise.
+    conflict = any(_label_key(v) == _label_key(c) and v != sign for c, sign in zip(classes, (-1, 1)) for v in (-1, 1))
+    if signs is not None and np.all((signs == -1) | (signs == 1)) and not conflict:
+        return signs
+    other = next(v for v in raw if _label_key(v) not in {_label_key(c) for c in classes})
+    raise ConfigError(f"{where} has the label {_show(_plain(other))}, which is not one of the real data's classes "
+                      f"{_show(classes[0])} and {_show(classes[1])} (nor -1/+1 for them); the synthetic labels must be the "
+                      "real classes.")
+
+
+def _has_both(raw: np.ndarray, classes: tuple[Any, Any]) -> bool:
+    present = {_label_key(v) for v in np.unique(raw)}
+    return all(_label_key(c) in present for c in classes)
+
+
+def _label_key(value: Any) -> str:
+    """A label as text, 1 and 1.0 alike, to compare the classes of two files."""
+    value = _plain(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value

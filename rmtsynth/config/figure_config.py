@@ -54,7 +54,7 @@ MAX_NAME_LENGTH = 120
 # data (its mean, covariance, generator), which the data set itself replaces.
 REAL_DATA_PARAMS = (
     "n", "m", "m_over_n", "synthetic_proportion", "p", "label_noise", "verifier", "rho", "phi",
-    "verifier_precision", "verifier_recall", "gamma",
+    "verifier_precision", "verifier_recall", "gamma", "learner",
 )
 REAL_DATA_X = ("m", "m_over_n", "synthetic_proportion")
 
@@ -78,6 +78,9 @@ class Group:
     y: str | None = None
     ylabel: str | None = None
     simulate: bool = True
+    # Series of kind curves: drawn as the accuracy minus that of the series labelled gain_over.
+    gain_over: str | None = None
+    draw: bool = True
 
 
 @dataclass
@@ -435,7 +438,7 @@ def _groups(value: Any, where: str, params: dict[str, Any], label_key: str) -> t
             w = f"{where}[{i}]"
             if not isinstance(item, dict):
                 raise ConfigError(f"{w} must be a mapping with {label_key} and params.")
-            allowed = (label_key, "params", "y", "ylabel", "simulate")
+            allowed = (label_key, "params", "y", "ylabel", "simulate") + (("gain_over", "draw") if label_key == "label" else ())
             for key in item:
                 if key not in allowed:
                     raise unknown_key(str(key), f"{w}.", allowed)
@@ -452,7 +455,11 @@ def _groups(value: Any, where: str, params: dict[str, Any], label_key: str) -> t
             y = item.get("y")
             if y is not None and y not in Y_QUANTITIES:
                 raise ConfigError(f"{w}.y = {_show(y)} is not allowed; it must be one of {', '.join(Y_QUANTITIES)}.")
-            groups.append(Group(label=str(label), params=gparams, y=y, ylabel=item.get("ylabel"), simulate=simulate))
+            gain_over, draw = item.get("gain_over"), item.get("draw", True)
+            if gain_over is not None and not isinstance(gain_over, str) or not isinstance(draw, bool):
+                raise ConfigError(f"{w}.gain_over must be a series label and {w}.draw true or false.")
+            groups.append(Group(label=str(label), params=gparams, y=y, ylabel=item.get("ylabel"), simulate=simulate,
+                                gain_over=gain_over, draw=draw))
         return groups, None
     raise ConfigError(f"{where} must be a parameter name, a mapping {{param, {label_key}}}, or a list.")
 

@@ -21,6 +21,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from rmtsynth.core.convex_theory import evaluate_convex
+from rmtsynth.core.learners import DEFAULT_LEARNER, get_learner
 from rmtsynth.core.model import Mix
 from rmtsynth.core.theory import Spectrum, evaluate
 from rmtsynth.core.verifiers import LabelVerifier
@@ -37,7 +39,7 @@ TOP_LEVEL = PLAN_TOP_LEVEL
 SEARCH_KEYS = PLAN_SECTIONS["search"].keys
 SEARCH_DEFAULTS: dict[str, Any] = {key: p.default for key, p in SEARCH_KEYS.items()}
 VERIFIER_KEYS = ("verifier", "rho", "phi", "verifier_precision", "verifier_recall")
-MAX_ROC_POINTS = 100_000
+MAX_ROC_POINTS = 1000
 # Rows of each class the plan's held-out predictor needs: its jackknife subsets set a fifth of the
 # rows aside and the leave-one-out on each must still leave two rows of a class.
 HELDOUT_ROWS_PER_CLASS = 3
@@ -73,6 +75,10 @@ def model_for_point(point: ResolvedPoint, *, seed: int = 0) -> AccuracyModel:
             "generator mean estimated from the same samples as its covariance."
         )
     model = placed_model(gen, seed)
+    if point.learner != DEFAULT_LEARNER:
+        learner = get_learner(point.learner)
+        # The m -> infinity limit (the spectrum's use) is ridge's closed form, so none is given.
+        return AccuracyModel(lambda mix: learner.theory(model, mix).accuracy, None)
 
     def acc(mix: Mix) -> np.ndarray:
         return model.theory(mix).accuracy
@@ -81,8 +87,11 @@ def model_for_point(point: ResolvedPoint, *, seed: int = 0) -> AccuracyModel:
     return AccuracyModel(acc, spectrum)
 
 
-def model_for_spectrum(spectrum: Spectrum) -> AccuracyModel:
+def model_for_spectrum(spectrum: Spectrum, learner: str = DEFAULT_LEARNER) -> AccuracyModel:
     """The accuracy model of explicit eigen-data (e.g. a spectrum fitted to real data)."""
+    if learner != DEFAULT_LEARNER:
+        channel = get_learner(learner).channel  # type: ignore[attr-defined]
+        return AccuracyModel(lambda mix: evaluate_convex(spectrum, channel, *mix.values()).accuracy, None)
 
     def acc(mix: Mix) -> np.ndarray:
         return evaluate(spectrum, *mix.values()).accuracy
@@ -266,7 +275,8 @@ def _parse_roc(value: Any) -> np.ndarray | None:
     if not isinstance(value, list) or not value:
         raise ConfigError("verifier_roc must be a non-empty list of [false-positive rate, true-positive rate] pairs.")
     if len(value) > MAX_ROC_POINTS:
-        raise ConfigError(f"verifier_roc has {len(value)} points; at most {MAX_ROC_POINTS} are allowed.")
+        raise ConfigError(f"verifier_roc has {len(value)} points; at most {MAX_ROC_POINTS} are allowed (thin the curve: "
+                          "the planner evaluates the theory at every point).")
     for i, pair in enumerate(value):
         if (
             not isinstance(pair, list)
@@ -281,6 +291,10 @@ def _parse_roc(value: Any) -> np.ndarray | None:
 
 
 # ----------------------------------------------------------------------------- real data
+
+# The fitted covariance of data.use_covariance is eigendecomposed: beyond this many features that
+# takes minutes and gigabytes.
+MAX_COVARIANCE_FEATURES = 4000
 
 
 def _apply_data(spec: DataSpec, params: dict[str, Any], seed: int):
@@ -300,6 +314,9 @@ def _apply_data(spec: DataSpec, params: dict[str, Any], seed: int):
     loaded = load_data(spec)
     X, y = loaded.X, loaded.y
     source = loaded.description if spec.source is not None else str(spec.path)
+    # One power of two for the whole matrix: the plan's numbers do not depend on the units (the
+    # noise is rescaled to unit variance), and the squares below then cannot overflow.
+    X = X / np.ldexp(1.0, np.frexp(max(float(np.max(np.abs(X))), 1e-300))[1])
     keep = X.std(axis=0) > 0
     X = X[:, keep]
     if X.shape[1] == 0:
@@ -309,12 +326,25 @@ def _apply_data(spec: DataSpec, params: dict[str, Any], seed: int):
     n_pos, n_neg = int(np.count_nonzero(y > 0)), int(np.count_nonzero(y < 0))
     check_rows_per_class(y, HELDOUT_ROWS_PER_CLASS, f"data ({source})",
                          "the held-out prediction (a leave-one-out on subsets that set a fifth of the rows aside)")
-    fit = fit_gaussian(X, y)
     rows, p = X.shape
-    cov = fit.covariance * rows / (rows - 2)
-    avg_var = float(np.trace(cov)) / p
-    raw2 = float(fit.mu @ fit.mu)
-    bias = float(np.trace(cov)) * (1.0 / n_pos + 1.0 / n_neg) / 4.0
+    if use_cov and p > MAX_COVARIANCE_FEATURES:
+        raise ConfigError(f"data.use_covariance: {source} has {p} features; the fitted covariance is eigendecomposed "
+                          f"(p x p), which is limited to {MAX_COVARIANCE_FEATURES} features; leave use_covariance out.")
+    if use_cov:
+        fit = fit_gaussian(X, y)
+        cov = fit.covariance * rows / (rows - 2)
+        total_var, mu_vec = float(np.trace(cov)), fit.mu
+    else:
+        # Only the covariance's trace is needed: O(rows p), never the p x p matrix.
+        mean_pos, mean_neg = X[y > 0].mean(axis=0), X[y < 0].mean(axis=0)
+        residual = X - np.where((y > 0)[:, None], mean_pos, mean_neg)
+        total_var, mu_vec = float(np.einsum("ij,ij->", residual, residual)) / (rows - 2), (mean_pos - mean_neg) / 2.0
+    if not total_var > 1e-24 * float(np.einsum("ij,ij->", X, X)) / rows:
+        raise ConfigError(f"data ({source}) has no noise within its classes: the rows of each class are copies of one "
+                          "another, so the planner's unit of noise is undefined.")
+    avg_var = total_var / p
+    raw2 = float(mu_vec @ mu_vec)
+    bias = total_var * (1.0 / n_pos + 1.0 / n_neg) / 4.0
     mu2 = max(raw2 - bias, 0.0)
     mu_norm = math.sqrt(mu2 / avg_var)
     params = dict(params)
@@ -336,7 +366,7 @@ def _apply_data(spec: DataSpec, params: dict[str, Any], seed: int):
     }
     model = None
     if use_cov:
-        model, cov_info = _fitted_spectrum_model(cov, avg_var, fit.mu, mu_norm, params, seed)
+        model, cov_info = _fitted_spectrum_model(cov, avg_var, mu_vec, mu_norm, params, seed)
         info.update(cov_info)
     return info, model, params
 
@@ -371,7 +401,7 @@ def _fitted_spectrum_model(
         ell = sigma
     else:
         ell = np.full(p, float(params.get("covariance_scale", 1.0)) if cov_kind == "scaled" else 1.0)
-    model = model_for_spectrum(Spectrum.from_eigen(ell, a, b, sigma=sigma))
+    model = model_for_spectrum(Spectrum.from_eigen(ell, a, b, sigma=sigma), params.get("learner", DEFAULT_LEARNER))
     info = {
         "effective_rank": float(sigma.sum() ** 2 / (sigma**2).sum()),
         "generator_covariance": "fitted" if cov_kind is None else cov_kind,

@@ -21,6 +21,7 @@ import numpy as np
 
 from rmtsynth.errors import ConfigError, ParameterError
 from rmtsynth.config.schema import MAX_GRID_POINTS, MAX_P, PARAM_DEFAULTS, key_text
+from rmtsynth.config.feature_point import FeaturePoint, blind_record, resolve_feature
 from rmtsynth.core.model import Covariance, Mix, ModelSpec
 from rmtsynth.data.loaders import npy_header_fits
 from rmtsynth.core.learners import DEFAULT_LEARNER
@@ -49,6 +50,8 @@ class ResolvedPoint:
     verifier_precision: float
     verifier_recall: float
     learner: str = DEFAULT_LEARNER
+    # A verifier that looks at the features (None: the feature-blind verifier (rho, phi)).
+    feature: FeaturePoint | None = None
 
     @property
     def generator(self) -> ModelSpec:
@@ -104,7 +107,15 @@ class ResolvedPoint:
         row = {name: getattr(self, name) for name in RESOLVED_COLUMNS}
         if self.learner != DEFAULT_LEARNER:
             row["learner"] = self.learner
+        if self.feature is not None:
+            row.update(self.feature.record(self.label_noise))
         return row
+
+    def feature_record(self) -> dict[str, Any]:
+        """The feature verifier's columns, also for a feature-blind point (``verifier_keep = none``)."""
+        if self.feature is not None:
+            return self.feature.record(self.label_noise)
+        return blind_record(self.label_noise, self.rho, self.phi)
 
 
 RESOLVED_COLUMNS = [
@@ -380,8 +391,13 @@ def resolve_point(params: dict[str, Any], base_dir: Path, where: str = "params",
     verifier = _verifier(full, eps, where)
     precision, recall = verifier.precision_recall(eps)
     mix = Mix(n=n, m=m, label_noise=eps, rho=float(verifier.rho), phi=float(verifier.phi), gamma=gamma)
+    feature = resolve_feature(full, gen, seed, eps, mix.rho, mix.phi, where)
+    if feature is not None:
+        # The table's precision and recall are then those of the rows the feature rule keeps.
+        precision, recall = feature.precision(eps), feature.recall
     return ResolvedPoint(model=gen, mix=mix, label_noise_auto=auto,
-                         verifier_precision=float(precision), verifier_recall=float(recall))
+                         verifier_precision=float(precision), verifier_recall=float(recall),
+                         learner=str(full["learner"]), feature=feature)
 
 
 @lru_cache(maxsize=65536)

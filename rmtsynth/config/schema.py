@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from rmtsynth.core.learners import DEFAULT_LEARNER, LEARNERS
 from rmtsynth.errors import ConfigError
 
 # The figure kinds, each with what it draws: the one list of kind names (config checking, the
@@ -244,6 +245,8 @@ PARAMS: dict[str, Param] = {
         # Below 1e-8 the fixed point is ill-conditioned near the interpolation threshold, and the
         # accuracy there equals the ridgeless limit to within the solver's tolerance anyway.
         Param("gamma", "float", "ridge regularisation (1e-8 gives the ridgeless limit to within about 1e-6 away from p = N)", MIN_GAMMA, 1e12),
+        Param("learner", "choice", "the classifier trained on the mix: ridge (the paper's), or an L2-regularised "
+              "convex loss (THEORY.md 16); gamma is its per-row regularisation", choices=tuple(LEARNERS)),
         Param("generator_alignment", "float", "beta in mu_beta = beta mu + tau u (u a unit vector orthogonal to mu)", -1e6, 1e6),
         Param("generator_shift", "float", "tau in mu_beta = beta mu + tau u: the generator's spurious mean", 0, 1e6),
         Param(
@@ -268,6 +271,15 @@ PARAMS: dict[str, Param] = {
             "with covariance: estimated, the generator's mean is also estimated from the n_hat samples "
             "(simulation; the theory then uses the plug-in of each sampled C)",
         ),
+        # A verifier that looks at the features (THEORY.md 15); rho and phi stay its label-aware part.
+        Param("verifier_keep", "choice", "the verifier's feature rule: none (the paper's feature-blind verifier), "
+              "easy (keep when label * v'x > t), hard (keep when label * v'x < t) or soft (Phi((label * v'x - t) / s))",
+              choices=("none", "easy", "hard", "soft")),
+        Param("verifier_threshold", "float", "with verifier_keep: the threshold t on the score label * v'x", -1e6, 1e6),
+        Param("verifier_softness", "float", "with verifier_keep: soft, the softness s > 0", 0, 1e6, low_open=True),
+        Param("verifier_angle", "float", "with verifier_keep: the angle between v and mu, in degrees", 0, 180),
+        Param("verifier_toward_shift", "float", "with verifier_keep: where v's part orthogonal to mu points, in "
+              "degrees from the generator's shift direction (0) to a direction orthogonal to both (90)", 0, 180),
     ]
 }
 
@@ -294,6 +306,7 @@ PARAM_DEFAULTS: dict[str, Any] = {
     "generator_shift": 0.0,
     "covariance": "identity",
     "estimate_generator_mean": False,
+    "learner": DEFAULT_LEARNER,
 }
 
 # ----------------------------------------------------------------------------- figure configs
@@ -327,7 +340,7 @@ TOP_LEVEL: dict[str, str] = {
 # The kinds that take a top-level key meant for some kinds only (the others take it from any kind).
 KEY_KINDS: dict[str, tuple[str, ...]] = {
     "y": ("heatmap",),
-    "data": ("generator_samples", "real_data", "mnist", "generations", "prediction"),
+    "data": ("generator_samples", "real_data", "mnist", "prediction"),
     "protocols": ("real_data",),
     "fitted_gaussian_theory": ("real_data",),
     "mp": ("marchenko_pastur",),
@@ -374,7 +387,7 @@ LEGEND_LOCATIONS = (
     "upper center",
     "center",
 )
-MARKS = ("eps_star", "half", "argmax")
+MARKS = ("eps_star", "half", "argmax", "half_crossing")
 PROTOCOLS = ("held-out", "paper")
 DATA_SOURCES = ("digits",)
 MP_MAX_P = 5000
@@ -490,12 +503,13 @@ register_section(
         ),
         Param("plot.ylabel", "text", "the y-axis label (default: the quantity's name)"),
         Param("plot.sharey", "bool", "panels share the y axis (default: curves, when every panel shows one quantity; real_data, true)"),
-        Param("plot.marks", "choices", "guides: eps_star (a line at eps* = phi/(phi+rho)), half (accuracy 1/2), argmax (each curve's interior maximum)", choices=MARKS),
-        Param("plot.legend", "choice", "which panels get a legend: first or every", choices=("first", "every"), default="first"),
+        Param("plot.marks", "choices", "guides: eps_star (a line at eps* = phi/(phi+rho)), half (accuracy 1/2), argmax (each curve's interior maximum), half_crossing (where each theory curve crosses 1/2)", choices=MARKS),
+        Param("plot.legend", "choice", "which panels get a legend: first, last (curves) or every", choices=("first", "last", "every"), default="first"),
         Param("plot.legend_loc", "choice", "where the legend goes, a matplotlib location", choices=LEGEND_LOCATIONS, default="best"),
         Param("plot.xlim", "pair", "the x-axis limits", form="[low, high]"),
         Param("plot.ylim", "pair", "the y-axis limits (curves: on accuracy panels)", form="[low, high]"),
-        Param("plot.baseline", "choice", "real_only: also draw the real-data-only accuracy, dotted", choices=("none", "real_only"), default="none"),
+        Param("plot.baseline", "choice", "real_only: also draw the real-data-only accuracy, dotted; feature_blind: also draw, dashed, the "
+              "feature-blind verifier with each point's precision and recall", choices=("none", "real_only", "feature_blind"), default="none"),
         Param("plot.caption", "text", "a caption below the figure"),
         Param("plot.layout", "int_pair", "the panel grid (default: one row)", 1, form="[rows, columns]"),
         Param("plot.colorbar", "bool", "heatmap: accepted for older configs; the colour bar is always drawn"),
@@ -532,6 +546,8 @@ register_section(
         Param("series.y", "choice", "list form: the quantity of this line's panel", choices=Y_QUANTITIES),
         Param("series.ylabel", "text", "list form: the y label"),
         Param("series.simulate", "bool", "list form: false to draw this line from the theory only", default=True),
+        Param("series.gain_over", "text", "list form (curves): draw this line's accuracy minus that of the series with this label"),
+        Param("series.draw", "bool", "list form (curves): false to compute this line (e.g. for gain_over) without drawing it", default=True),
     ),
     notes=("series is a parameter's name, {param, label}, or a list of {label, params, y, ylabel, simulate}.",),
 )

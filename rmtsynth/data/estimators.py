@@ -44,12 +44,26 @@ from rmtsynth.core.learners import ridge_weights
 
 
 def fit_standardisation(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(loc, scale) of the rows: mean and standard deviation per feature; scale 1 where it is 0."""
+    """(loc, scale) of the rows: mean and standard deviation per feature; scale 1 where it is 0.
+
+    Scale-free: each feature is first divided by the power of two just above its largest
+    magnitude, so its squares neither overflow (features in units of 1e160) nor underflow, and a
+    power of two changes no digit of the result. A feature is constant when its spread is below
+    1e-12 of its own magnitude, whatever its units (features of size 1e-12 are not constant).
+    """
     X = np.asarray(X, dtype=float)
-    loc = X.mean(axis=0)
-    scale = X.std(axis=0)
-    # Relative threshold, so that a constant feature with a large value is still recognised.
-    scale[scale <= 1e-12 * np.maximum(1.0, np.abs(loc))] = 1.0
+    top = np.max(np.abs(X), axis=0) if X.shape[0] else np.zeros(X.shape[1:])
+    unit = np.ldexp(1.0, np.frexp(top)[1])
+    unit[top == 0] = 1.0
+    U = X / unit
+    loc = U.mean(axis=0) * unit
+    spread = U.std(axis=0)
+    constant = spread <= 1e-12 * (top / unit)
+    scale = spread * unit
+    # A constant feature keeps scale 1 (the protocol's), and its exact value as loc so that it
+    # standardises to exactly 0; beyond 2^40 a unit scale would let rounding residuals dominate.
+    loc[constant] = X[0, constant] if X.shape[0] else 0.0
+    scale[constant] = np.maximum(1.0, np.ldexp(unit[constant], -40))
     return loc, scale
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from rmtsynth.data.validation import check_features
 from rmtsynth.errors import RmtsynthError
 
 FEATURE_EXTENSIONS: tuple[str, ...] = (".npz", ".csv", ".mat")
@@ -26,7 +27,8 @@ def load_features(
     feature_key: str = "fts",
     label_key: str = "labels",
     classes: tuple[Any, Any] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    with_classes: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, tuple[Any, Any]]:
     """Read a two-class feature file.
 
     Parameters
@@ -45,10 +47,14 @@ def load_features(
         dropped, ``a`` becomes -1 and ``b`` +1. Without it, exactly two classes are required and
         the smaller label value becomes -1.
 
+    with_classes
+        Also return the two label values of the file that became -1 and +1.
+
     Returns
     -------
     X : (samples, features) float64 array
     y : (samples,) float64 array of -1 and +1
+    classes : the file's (label of -1, label of +1), with ``with_classes``
 
     Raises
     ------
@@ -71,7 +77,15 @@ def load_features(
         X, labels = _read_csv(path, label_column)
     else:
         X, labels = _read_mat(path, feature_key, label_key)
-    return _finish(path, X, labels, classes)
+    X, y, pair = _finish(path, X, labels, classes)
+    return (X, y, pair) if with_classes else (X, y)
+
+
+class ObjectArray(ValueError):
+    """An .npy header announcing an array of Python objects (pickled, so not read)."""
+
+    def __init__(self) -> None:
+        super().__init__("the array holds Python objects (pickled), which are not read")
 
 
 # Feature matrices beyond this many numbers (16 GB as float64) are refused before reading.
@@ -79,10 +93,15 @@ MAX_FEATURE_ENTRIES = 2 * 10**9
 
 
 def npy_header_fits(stream, available_bytes: int) -> bool:
-    """Whether the .npy array at ``stream`` claims no more data than ``available_bytes`` (and is not huge)."""
+    """Whether the .npy array at ``stream`` claims no more data than ``available_bytes`` (and is not huge).
+
+    An array of Python objects is pickled, not stored as numbers: it raises :class:`ObjectArray`.
+    """
     version = np.lib.format.read_magic(stream)
     read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
     shape, _, dtype = read_header(stream)
+    if dtype.hasobject:
+        raise ObjectArray()
     entries = int(np.prod(shape, dtype=object)) if shape else 1
     return entries <= MAX_FEATURE_ENTRIES and entries * dtype.itemsize <= available_bytes
 
@@ -101,7 +120,13 @@ def check_npy_headers(path: Path) -> None:
                 if not info.filename.endswith(".npy"):
                     continue
                 with archive.open(info) as member:
-                    fits = npy_header_fits(member, info.file_size)
+                    try:
+                        fits = npy_header_fits(member, info.file_size)
+                    except ObjectArray:
+                        raise RmtsynthError(
+                            f"Feature file {path} holds an array '{info.filename[:-4]}' of Python objects (pickled), "
+                            "which is not read; save the features and labels as numeric (or text label) arrays."
+                        ) from None
                 if not fits:
                     raise RmtsynthError(
                         f"Feature file {path} holds an array '{info.filename[:-4]}' whose header claims more data "
@@ -222,7 +247,7 @@ def _listing(names: Sequence[str]) -> str:
 
 def _finish(
     path: Path | str, X: np.ndarray, labels: np.ndarray, classes: tuple[Any, Any] | None
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, tuple[Any, Any]]:
     if X.ndim != 2:
         raise RmtsynthError(
             f"Feature file {path} has features of shape {X.shape}; a samples x features matrix is needed."
@@ -237,18 +262,13 @@ def _finish(
         )
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise RmtsynthError(f"Feature file {path} has no samples or no features (shape {X.shape}).")
-    try:
-        X = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise RmtsynthError(f"Feature file {path} has features that are not numbers ({exc}).") from exc
-    if not np.all(np.isfinite(X)):
-        bad = int(np.count_nonzero(~np.isfinite(X).all(axis=1)))
-        raise RmtsynthError(f"Feature file {path} has NaN or infinite features in {bad} rows.")
+    X = check_features(X, f"Feature file {path}")
     if labels.dtype.kind == "f" and np.any(np.isnan(labels)):
         raise RmtsynthError(f"Feature file {path} has missing (NaN) labels.")
-    y = map_two_classes(labels, classes, source=f"Feature file {path}")
+    pair = two_classes(labels, classes, source=f"Feature file {path}")
+    y = map_two_classes(labels, pair, source=f"Feature file {path}")
     keep = ~np.isnan(y)
-    return np.ascontiguousarray(X[keep]), y[keep]
+    return np.ascontiguousarray(X[keep]), y[keep], pair
 
 
 def map_two_classes(
@@ -259,6 +279,16 @@ def map_two_classes(
     Two classes: the smaller value becomes -1. More than two: ``classes=(a, b)`` is required;
     ``a`` becomes -1, ``b`` +1 and every other row NaN.
     """
+    labels = np.asarray(labels).reshape(-1)
+    negative, positive = two_classes(labels, classes, source=source)
+    y = np.full(labels.shape[0], np.nan)
+    y[labels == _as_label(negative, labels)] = -1.0
+    y[labels == _as_label(positive, labels)] = 1.0
+    return y
+
+
+def two_classes(labels: np.ndarray, classes: tuple[Any, Any] | None = None, *, source: str = "The data") -> tuple[Any, Any]:
+    """The label values that become -1 and +1 (see :func:`map_two_classes`), as they are in ``labels``."""
     labels = np.asarray(labels).reshape(-1)
     present = np.unique(labels)
     shown = ", ".join(_show(v) for v in present[:12]) + (", ..." if present.size > 12 else "")
@@ -281,10 +311,11 @@ def map_two_classes(
             raise RmtsynthError(
                 f"classes names the same class {_show(negative)} twice; two different classes are needed."
             )
-    y = np.full(labels.shape[0], np.nan)
-    y[labels == _as_label(negative, labels)] = -1.0
-    y[labels == _as_label(positive, labels)] = 1.0
-    return y
+    return _plain(negative), _plain(positive)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _as_label(value: Any, labels: np.ndarray) -> Any:

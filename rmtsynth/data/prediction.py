@@ -55,7 +55,17 @@ from rmtsynth.data.estimators import (
 from rmtsynth.core.theory import evaluate
 from rmtsynth.data.calibrated import calibrate, pool_two_covariance_model, smoothed_shape
 from rmtsynth.data.protocols import GaussianFit, fit_gaussian, stratified_split
-from rmtsynth.errors import RmtsynthError
+from rmtsynth.data.validation import (
+    check_features,
+    check_integer,
+    check_labels,
+    check_pool,
+    check_real,
+    check_rows_per_class,
+    check_sequence,
+    check_split_classes,
+)
+from rmtsynth.errors import ParameterError, RmtsynthError
 
 VerifierSpec = Union[str, tuple[float, float]]
 
@@ -68,17 +78,16 @@ CORRECTIONS: tuple[str, ...] = ("cross-fit", "score-shape", "none", "loo", "auto
 # (benchmarks/prediction_targets.md: the exact LOO has the smaller gap on every real-only setting,
 # the cross-fit correction on the cross-domain mixes).
 AUTO_RULE = "the exact leave-one-out (loo) where m = 0, the cross-fit correction where m > 0"
+# Bounds on what a caller may ask for, so that a typo cannot ask for hours or gigabytes.
+MAX_FOLDS = 100
+MAX_SPLITS = 100_000
+MAX_POOL_ROWS = 10**7
 
 
-def _check_real(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(features, dtype=float)
-    y = np.asarray(labels, dtype=float).reshape(-1)
-    if X.ndim != 2 or X.shape[0] != y.size:
-        raise RmtsynthError(f"The real features ({X.shape}) and labels ({y.size}) do not match.")
-    if not np.all((y == 1.0) | (y == -1.0)):
-        raise RmtsynthError("The real labels must be -1 and +1.")
-    if not np.all(np.isfinite(X)):
-        raise RmtsynthError("The real features have NaN or infinite values.")
+def _check_real(features: Any, labels: Any, names: tuple[str, str] = ("real_features", "real_labels"),
+                ) -> tuple[np.ndarray, np.ndarray]:
+    X = check_features(features, names[0])
+    y = check_labels(labels, names[1], rows=X.shape[0])
     return X, y
 
 
@@ -99,26 +108,15 @@ def _verifier_rates(verifier: VerifierSpec | None, estimated: tuple[float, float
 class _Pool:
     """A synthetic pool's raw rows with its observed labels and optional flags."""
 
-    def __init__(self, synthetic: Mapping[str, Any]):
-        self.features = np.asarray(synthetic["features"], dtype=float)
-        self.labels = np.asarray(synthetic["labels"], dtype=float).reshape(-1)
-        if self.features.ndim != 2 or self.features.shape[0] != self.labels.size:
-            raise RmtsynthError(
-                f"The synthetic features ({self.features.shape}) and labels ({self.labels.size}) do not match."
-            )
-        if not np.all((self.labels == 1.0) | (self.labels == -1.0)):
-            raise RmtsynthError("The synthetic labels must be -1 and +1.")
-        correct = synthetic.get("label_correct")
-        self.label_correct = None if correct is None else np.asarray(correct, dtype=bool).reshape(-1)
-        kept = synthetic.get("kept")
-        if kept is None and synthetic.get("score") is not None:
-            if synthetic.get("threshold") is None:
-                raise RmtsynthError("A synthetic score needs a threshold to decide which rows are kept.")
-            kept = np.asarray(synthetic["score"], dtype=float).reshape(-1) >= float(synthetic["threshold"])
-        self.kept = None if kept is None else np.asarray(kept, dtype=bool).reshape(-1)
-        for name, flags in (("label_correct", self.label_correct), ("kept", self.kept)):
-            if flags is not None and flags.size != self.labels.size:
-                raise RmtsynthError(f"The synthetic '{name}' flags have {flags.size} entries for {self.labels.size} rows.")
+    def __init__(self, synthetic: Mapping[str, Any], name: str = "synthetic"):
+        pool = check_pool(synthetic, name)
+        self.features = pool["features"]
+        self.labels = pool["labels"]
+        self.label_correct = pool.get("label_correct")
+        kept = pool.get("kept")
+        if kept is None and "score" in pool:
+            kept = pool["score"] >= pool["threshold"]
+        self.kept = kept
 
     @property
     def rows(self) -> int:
@@ -441,7 +439,9 @@ def predict_heldout(
     verifier
         ``"none"`` (keep all), ``"oracle"`` (keep correct labels only), a pair (rho, phi), or
         ``"estimated"`` (from the pool's flags). Default: estimated when the pool has kept flags
-        and label_correct flags, else none.
+        and label_correct flags, else none. ``"kept_groups"``, for a pool with ``score``,
+        ``threshold`` and ``label_correct``: the K-group theory on the kept rows' group moments
+        (:func:`rmtsynth.data.feature_prediction.predict_kept_groups`, which returns its own keys).
     estimator
         ``"g"`` (default): the G-estimator, with a synthetic source when m > 0; ``"nls"``:
         nonlinear-shrinkage real covariance with debiased quadratic forms; ``"plugin"``: the
@@ -468,10 +468,25 @@ def predict_heldout(
     ``label_noise``, ``rho``, ``phi``, ``label_correlation``.
     """
     X, y = _check_real(real_features, real_labels)
-    _check_options(estimator, correction, gamma, folds)
-    m_arr = np.asarray(list(m_values), dtype=float)
-    if m_arr.size == 0 or np.any(m_arr < 0) or np.any(m_arr != np.round(m_arr)):
-        raise RmtsynthError("m_values must be a non-empty list of non-negative integers.")
+    gamma, folds = _check_options(estimator, correction, gamma, folds)
+    seed = check_integer(seed, "seed", low=0)
+    m_arr = np.asarray(_check_m_values(m_values), dtype=float)
+    if label_noise is not None:
+        label_noise = check_real(label_noise, "label_noise", low=0.0, high=1.0)
+    if synthetic is None and np.any(m_arr > 0):
+        raise ParameterError("m_values has m > 0, which needs a synthetic pool (synthetic=).")
+    if synthetic is not None:
+        synthetic = check_pool(synthetic, "synthetic", columns=X.shape[1])
+        if m_arr.max() > synthetic["labels"].size:
+            raise ParameterError(f"m_values has m = {m_arr.max():g}, more than the {synthetic['labels'].size} rows of "
+                                 "the synthetic pool.")
+    _check_fit_rows(y, folds, correction)
+    if verifier == "kept_groups":
+        # A verifier given by scores keeps rows for what they look like, not at random: the
+        # kept rows' own group moments (THEORY.md 15.8), not a thinning of the pool's.
+        from rmtsynth.data.feature_prediction import predict_kept_groups
+
+        return predict_kept_groups(X, y, synthetic, gamma=gamma, m_values=m_values, folds=folds, seed=seed)
     out = _predict(X, y, synthetic=synthetic, gamma=gamma, m_values=m_arr, label_noise=label_noise,
                    verifiers=[verifier], estimator=estimator, corrections=[correction], folds=folds,
                    seed_seq=np.random.SeedSequence(int(seed), spawn_key=(2,)))[0].to_dict()
@@ -479,15 +494,27 @@ def predict_heldout(
     return out
 
 
-def _check_options(estimator: str, correction: str, gamma: float, folds: int) -> None:
+def _check_options(estimator: str, correction: str, gamma: Any, folds: Any) -> tuple[float, int]:
+    """The estimator and correction names, checked; returns gamma and folds as numbers."""
     if estimator not in ESTIMATORS:
-        raise RmtsynthError(f"The estimator '{estimator}' is unknown; use one of {', '.join(ESTIMATORS)}.")
+        raise ParameterError(f"estimator = {estimator!r} is unknown; use one of {', '.join(ESTIMATORS)}.")
     if correction not in CORRECTIONS:
-        raise RmtsynthError(f"The correction '{correction}' is unknown; use one of {', '.join(CORRECTIONS)}.")
-    if not gamma > 0:
-        raise RmtsynthError(f"The ridge parameter gamma = {gamma} must be positive.")
-    if int(folds) != folds or folds < 2:
-        raise RmtsynthError(f"The number of folds {folds} must be an integer >= 2.")
+        raise ParameterError(f"correction = {correction!r} is unknown; use one of {', '.join(CORRECTIONS)}.")
+    return check_real(gamma, "gamma", low=0.0, low_open=True), check_integer(folds, "folds", low=2, high=MAX_FOLDS)
+
+
+def _check_m_values(m_values: Any) -> list[int]:
+    """The synthetic sizes: a list of whole numbers >= 0 (a string is not read digit by digit)."""
+    items = check_sequence(m_values, "m_values", "[0, 100]")
+    return [check_integer(m, f"m_values[{i}]", low=0, high=MAX_POOL_ROWS) for i, m in enumerate(items)]
+
+
+def _check_fit_rows(y: np.ndarray, folds: int, correction: str) -> None:
+    """Enough rows of each class for the class means and, with a cross-fitted correction, for its folds."""
+    if correction == "none":
+        check_rows_per_class(y, 2, "real_labels", "estimating the class means and their noise")
+    else:
+        check_rows_per_class(y, folds, "real_labels", f"the {folds}-fold cross-fit of correction = {correction!r}")
 
 
 def _named(verifier: VerifierSpec) -> str:
@@ -546,11 +573,13 @@ def measure_heldout(
     shape), ``predicted_mean[c]``, ``gap_mean[c]`` (predicted - measured, averaged over splits)
     and ``gap_se[c]`` (standard deviation of the paired gaps over sqrt(splits)).
     """
-    X, y = _check_real(features, labels)
-    m_list = _checked_measure_options(
+    X, y = _check_real(features, labels, ("features", "labels"))
+    m_list, n, gamma, label_noise, splits, folds = _checked_measure_options(
         y, n=n, gamma=gamma, synthetic=synthetic, m_values=m_values, label_noise=label_noise,
-        splits=splits, estimator=estimator, corrections=corrections, folds=folds,
+        splits=splits, estimator=estimator, corrections=corrections, folds=folds, predict=predict,
     )
+    seed = check_integer(seed, "seed", low=0)
+    verifiers = check_sequence(verifiers, "verifiers", "['none', 'oracle']")
     rates = [_verifier_rates(v, (math.nan, math.nan)) for v in verifiers]
     pool_rows = None if synthetic is None else _checked_pool_rows(synthetic, X, m_list)
     shape = (int(splits), len(rates), len(m_list))
@@ -574,34 +603,30 @@ def measure_heldout(
 
 
 def _checked_measure_options(
-    y: np.ndarray, *, n, gamma, synthetic, m_values, label_noise, splits, estimator, corrections, folds
-) -> list[int]:
-    """The options of :func:`measure_heldout`, checked; returns the synthetic sizes as integers."""
+    y: np.ndarray, *, n, gamma, synthetic, m_values, label_noise, splits, estimator, corrections, folds, predict,
+) -> tuple[list[int], int, float, float, int, int]:
+    """The options of :func:`measure_heldout`, checked; returns m, n, gamma, label noise, splits and folds as numbers."""
+    corrections = check_sequence(corrections, "corrections", "['cross-fit']") if corrections else []
     for correction in corrections or ("none",):
-        _check_options(estimator, correction, gamma, folds)
-    m_list = [int(m) for m in m_values]
-    if any(m < 0 for m in m_list) or not m_list:
-        raise RmtsynthError("m_values must be a non-empty list of non-negative integers.")
-    if not 2 <= n < y.size:
-        raise RmtsynthError(f"The training size n = {n} must be between 2 and {y.size - 1}.")
+        gamma, folds = _check_options(estimator, correction, gamma, folds)
+    m_list = _check_m_values(m_values)
+    n = check_integer(n, "n", low=2, high=y.size - 1)
+    cross_fitted = predict and any(c != "none" for c in corrections)
+    needed = folds if cross_fitted else 2
+    check_split_classes(y, n, needed, "labels", f"the {folds}-fold cross-fit" if cross_fitted else "the class means")
     if synthetic is None and any(m > 0 for m in m_list):
-        raise RmtsynthError("Synthetic sizes m > 0 need a synthetic pool.")
-    if not 0.0 <= label_noise <= 1.0:
-        raise RmtsynthError(f"The label noise {label_noise} must be between 0 and 1.")
-    if int(splits) != splits or splits < 1:
-        raise RmtsynthError(f"The number of splits {splits} must be a positive integer.")
-    return m_list
+        raise ParameterError("m_values has m > 0, which needs a synthetic pool (synthetic=).")
+    label_noise = check_real(label_noise, "label_noise", low=0.0, high=1.0)
+    splits = check_integer(splits, "splits", low=1, high=MAX_SPLITS)
+    return m_list, n, gamma, label_noise, splits, folds
 
 
 def _checked_pool_rows(synthetic: Mapping[str, Any], X: np.ndarray, m_list: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """The pool's raw features and true classes, checked against the real features and the sizes m."""
-    Xs_raw = np.asarray(synthetic["features"], dtype=float)
-    ys_true = np.asarray(synthetic["labels"], dtype=float).reshape(-1)
-    if Xs_raw.shape[0] != ys_true.size or Xs_raw.shape[1] != X.shape[1]:
-        raise RmtsynthError("The synthetic pool's features and labels do not match the real features.")
-    if max(m_list) > ys_true.size:
-        raise RmtsynthError(f"m = {max(m_list)} exceeds the {ys_true.size} rows of the synthetic pool.")
-    return Xs_raw, ys_true
+    pool = check_pool(synthetic, "synthetic", columns=X.shape[1])
+    if max(m_list) > pool["labels"].size:
+        raise ParameterError(f"m_values has m = {max(m_list)}, more than the {pool['labels'].size} rows of the synthetic pool.")
+    return pool["features"], pool["labels"]
 
 
 def _measure_split(

@@ -284,6 +284,9 @@ class PreparedSeed:
     real_moment: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
+    #: The centred training rows and their labels, for a learner that is fitted on rows.
+    X_train: np.ndarray | None = None
+    y_train: np.ndarray | None = None
 
 
 def prepare_seed(
@@ -337,6 +340,8 @@ def prepare_seed(
         real_moment=X_train.T @ y[train],
         X_test=Z[test] - fit.centre,
         y_test=y[test],
+        X_train=X_train,
+        y_train=y[train],
     )
 
 
@@ -354,10 +359,14 @@ def seed_accuracies(
 ) -> np.ndarray:
     """Test accuracies of one seed, shape (len(verifiers), len(m_values)).
 
-    The synthetic rows enter through their Gram matrices, so the learner must have a quadratic loss.
+    For a quadratic loss the synthetic rows enter through their Gram matrices; any other learner
+    keeps each verifier's rows and is fitted on them (the same draws).
     """
     learner = get_learner(learner)
     verifiers = [as_label_verifier(v) for v in verifiers]
+    if not learner.quadratic:
+        return _rows_seed_accuracies(prepared, n=n, m_values=m_values, label_noise=label_noise, verifiers=verifiers,
+                                     gamma=gamma, root_seed=root_seed, seed_index=seed_index, learner=learner)
     # The ridge classifier is rotation-equivariant (gamma I is invariant), so the work is done
     # in the eigenbasis of the generator's covariance, where its noise is independent per
     # coordinate and costs no matrix product.
@@ -407,6 +416,45 @@ def seed_accuracies(
             w = learner.fit_statistics(grams[v], moments[v], N, gamma)
             predicted = np.where(X_test @ w >= 0.0, 1.0, -1.0)
             out[v, j] = float(np.mean(predicted == prepared.y_test))
+    return out
+
+
+def _synthetic_blocks(mu: np.ndarray, noise_scale: np.ndarray, m: int, label_noise: float, verifiers: list,
+                      rng: np.random.Generator):
+    """The synthetic rows of one m in blocks, drawn as :func:`seed_accuracies` draws them:
+    (rows, noisy labels, keep flags of each verifier)."""
+    y_all = balanced_labels(int(m), rng)
+    for start in range(0, int(m), _BLOCK_ROWS):
+        y_s = y_all[start : start + _BLOCK_ROWS]
+        X_s = y_s[:, None] * mu + rng.standard_normal((y_s.shape[0], mu.shape[0])) * noise_scale
+        flipped = rng.random(y_s.shape[0]) < label_noise
+        noisy = np.where(flipped, -y_s, y_s)
+        u = rng.random(y_s.shape[0])
+        yield X_s, noisy, [verifier.keep(~flipped, u, features=X_s, labels=noisy) for verifier in verifiers]
+
+
+def _rows_seed_accuracies(prepared: PreparedSeed, *, n: int, m_values: Sequence[int], label_noise: float,
+                          verifiers: list, gamma: float, root_seed: int, seed_index: int,
+                          learner: Learner) -> np.ndarray:
+    """:func:`seed_accuracies` for a learner fitted on rows: each verifier's kept rows, then ``learner.fit``."""
+    if prepared.X_train is None or prepared.y_train is None:
+        raise RmtsynthError(f"learner = {learner.name!r} is fitted on rows, and this seed kept only Gram matrices.")
+    values, basis = prepared.fit.eigh()
+    # The L2 penalty is rotation invariant too, so the eigenbasis of the generator serves as for ridge.
+    mu, noise_scale = basis.T @ prepared.fit.mu, np.sqrt(values)
+    X_real, X_test = prepared.X_train @ basis, prepared.X_test @ basis
+    out = np.empty((len(verifiers), len(m_values)))
+    for j, m in enumerate(m_values):
+        rng = np.random.default_rng(seed_sequence(root_seed, seed_index, 1, int(m)))
+        rows: list[list[np.ndarray]] = [[X_real] for _ in verifiers]
+        labels: list[list[np.ndarray]] = [[prepared.y_train] for _ in verifiers]
+        for X_s, noisy, kept in _synthetic_blocks(mu, noise_scale, int(m), label_noise, verifiers, rng):
+            for v, keep in enumerate(kept):
+                rows[v].append(X_s[keep])
+                labels[v].append(noisy[keep])
+        for v in range(len(verifiers)):
+            w = learner.fit(np.concatenate(rows[v]).T, np.concatenate(labels[v]), n + int(m), gamma)
+            out[v, j] = float(np.mean(np.where(X_test @ w >= 0.0, 1.0, -1.0) == prepared.y_test))
     return out
 
 

@@ -132,7 +132,33 @@ def check_rows_per_class(labels: np.ndarray, needed: int, name: str, why: str) -
         )
 
 
-def check_pool(synthetic: Any, name: str, *, columns: int) -> dict[str, Any]:
+def check_split_classes(labels: np.ndarray, n: int, needed: int, name: str, why: str) -> None:
+    """A stratified training split of ``n`` rows has ``needed`` rows of each class and leaves one of each held out.
+
+    The split gives each class n/2 rows (the odd one to a random class), so the smaller class needs
+    more than (n + 1)/2 rows for one of them to be held out.
+    """
+    fewest = min(int(np.count_nonzero(labels == c)) for c in (-1, 1))
+    if fewest <= (n + 1) // 2:
+        raise ParameterError(
+            f"{name} has {fewest} row(s) of its smaller class; a stratified training split of n = {n} rows takes up "
+            f"to {(n + 1) // 2} of them, and at least one must be held out to measure the accuracy."
+        )
+    if n // 2 < needed:
+        raise ParameterError(f"n = {n} gives {n // 2} training row(s) per class; {why} needs at least {needed} per class.")
+
+
+def check_sequence(values: Any, name: str, example: str) -> list[Any]:
+    """A list (or tuple, or 1-D array) of values; a string or a mapping is refused, not read letter by letter."""
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, (list, tuple, np.ndarray)):
+        raise ParameterTypeError(f"{name} = {_show(values)} must be a list, for example {example}.")
+    items = list(np.asarray(values).reshape(-1)) if isinstance(values, np.ndarray) else list(values)
+    if not items:
+        raise ParameterError(f"{name} is empty; give at least one value, for example {example}.")
+    return items
+
+
+def check_pool(synthetic: Any, name: str, *, columns: int | None = None) -> dict[str, Any]:
     """A synthetic pool (a mapping of :data:`POOL_KEYS`), checked and converted."""
     if not isinstance(synthetic, Mapping):
         raise ParameterTypeError(

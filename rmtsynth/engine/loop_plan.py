@@ -22,6 +22,8 @@ from rmtsynth.config.schema import PLAN_SECTIONS, unknown_key
 PLAN_HORIZON = 100
 # The accumulate loop has no fixed point at finite generations; its end defaults to this one.
 PLAN_ACCUMULATE_GENERATIONS = 50
+# Accumulate's theory costs about generations^3 (100: a few seconds; 200: minutes): the planner stops here.
+PLAN_ACCUMULATE_MAX = 100
 ACCUMULATE_THRESHOLD = 0.75
 
 # The keys of a loop plan are declared with the other plan keys in the schema.
@@ -184,6 +186,9 @@ def plan_loop(*, generations: int | None = None, regime: str = "replace", **para
         generations = KEYWORDS["generations"].check(generations, "generations")
         if generations < 1:
             raise ConfigError(f"generations = {generations} is out of range; the loop planner needs generations >= 1.")
+        if regime == "accumulate" and generations > PLAN_ACCUMULATE_MAX:
+            raise ConfigError(f"generations = {generations} is out of range for regime accumulate; the planner follows at "
+                              f"most {PLAN_ACCUMULATE_MAX} generations (its cost grows with the cube of their number).")
     point = _plan_point(params)
     end_k = generations if generations is not None else (None if regime == "replace" else PLAN_ACCUMULATE_GENERATIONS)
     return json_ready(_plan(point, regime, end_k).to_dict())

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from rmtsynth.core.loop import LoopSpec
 from rmtsynth.core.model import Mix, ModelSpec
 from rmtsynth.errors import ConfigError
+from rmtsynth.config.feature_point import FEATURE_KEYS
 from rmtsynth.config.resolve import broadcast_grid, resolve_point
 from rmtsynth.config.schema import ALIASES, MAX_GENERATIONS, PARAMS, Param, unknown_key
 
@@ -88,6 +89,16 @@ def _check_labels(checked: Mapping[str, Any], where: str, labels: str) -> None:
         )
 
 
+def _check_loop_learner(learner: str, where: str) -> None:
+    """The loop's theory (a recursion of Gram matrices) and its simulation (per-class sufficient
+    statistics) hold for a quadratic loss only."""
+    if learner != "ridge":
+        raise ConfigError(
+            f"{where}: learner = {learner} is not covered by the loop, whose theory and simulation both rest on "
+            "ridge's sufficient statistics; use learner: ridge (the default) for a loop."
+        )
+
+
 def resolve_loop_point(params: Mapping[str, Any], where: str = "params", *, labels: str = "noisy") -> LoopPoint:
     """Check one setting's parameters (config names, single values) and resolve them.
 
@@ -101,6 +112,17 @@ def resolve_loop_point(params: Mapping[str, Any], where: str = "params", *, labe
         name = ALIASES.get(raw_name, raw_name)
         if name not in PARAMS:
             raise unknown_key(str(raw_name), f"{where}.", list(LOOP_PARAMS))
+        if name == "learner":
+            _check_loop_learner(PARAMS[name].check(value, f"{where}.{raw_name}"), where)
+            continue
+        if name == "verifier_keep" and value == "none":
+            continue
+        if name in FEATURE_KEYS:
+            raise ConfigError(
+                f"{where}: {raw_name} = {value} is not available in a loop: the loop's theory (THEORY.md 14) and its "
+                "simulation both take a feature-blind verifier (rho, phi), so neither covers a verifier that looks at "
+                "the features; one generation (kind curves, rmtsynth.predict, rmtsynth.simulate) has theory and simulation."
+            )
         if name not in LOOP_PARAMS:
             raise ConfigError(
                 f"{where}: {raw_name} is not used by a loop, whose generator is refitted on the previous training set "

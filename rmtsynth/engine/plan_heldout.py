@@ -106,7 +106,7 @@ def heldout_prediction(cfg: PlanConfig) -> HeldoutPrediction:
     # The benchmark's winner per case for the G-estimator (AUTO_RULE); the others keep cross-fit.
     correction = {"plugin": "none", "g": "auto"}.get(estimator, "cross-fit")
     notes: list[str] = []
-    pool = _synthetic_pool(cfg, loaded.p, notes)
+    pool = _synthetic_pool(cfg, loaded.p, notes, loaded.classes)
     subsets = _training_subsets(cfg, loaded.y, n, loaded.rows, notes)
     real_only, mixes = _predict_subsets(cfg, loaded.X, loaded.y, subsets, pool, correction)
     predicts = ("the accuracy on the Gaussian fitted to the training rows (not a held-out prediction)"
@@ -133,14 +133,14 @@ def heldout_prediction(cfg: PlanConfig) -> HeldoutPrediction:
     )
 
 
-def _synthetic_pool(cfg: PlanConfig, p: int, notes: list[str]) -> _SyntheticPool:
+def _synthetic_pool(cfg: PlanConfig, p: int, notes: list[str], classes: Any = None) -> _SyntheticPool:
     """The synthetic file's rows (none without one), m capped at their number, and the verifiers to predict for."""
     from rmtsynth.config.data import load_synthetic_rows
 
     if cfg.synthetic_data is None:
         return _SyntheticPool()
     point = cfg.point
-    rows = load_synthetic_rows(cfg.synthetic_data, p)
+    rows = load_synthetic_rows(cfg.synthetic_data, p, classes)
     pool = {k: rows[k] for k in ("features", "labels", "label_correct", "kept") if k in rows}
     m = min(int(point.m), int(rows["labels"].size))
     if m < point.m:

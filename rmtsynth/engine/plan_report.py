@@ -173,6 +173,10 @@ def format_heldout_prediction(pred: dict[str, Any]) -> list[str]:
 
 def format_plan(res: dict[str, Any]) -> str:
     """The plan as a readable text table."""
+    if res.get("feature_verifier"):
+        from rmtsynth.engine.feature_plan import format_feature_plan
+
+        return format_feature_plan(res)
     lines = _setting_lines(res)
     lines.append("")
     spread = res.get("uncertainty", {}).get("jackknife_sd", {})

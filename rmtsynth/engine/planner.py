@@ -437,6 +437,10 @@ def run_plan(cfg: PlanConfig) -> dict[str, Any]:
     With ``data:`` every answer is on the held-out predictor (:func:`heldout_plan`); the answers on
     the Gaussian fitted to the data follow under ``fitted_gaussian``.
     """
+    if cfg.point.feature is not None:
+        from rmtsynth.engine.feature_plan import run_feature_plan
+
+        return run_feature_plan(cfg)
     st = setting_of(cfg.point)
     if cfg.data_spec is None:
         return json_ready(_plan_answers(cfg, cfg.model, st))

@@ -79,8 +79,14 @@ def theory_for_points(
     """Theory for a list of points, grouped by generator and vectorised within each group."""
     out = {f: np.full(len(points), np.nan) for f in THEORY_FIELDS}
     groups: dict[tuple[ModelSpec, str], list[int]] = {}
+    feature = [i for i, pt in enumerate(points) if pt.feature is not None]
+    if feature:
+        from rmtsynth.engine.feature_points import feature_theory_into
+
+        feature_theory_into(out, points, feature, seed=seed, convention=convention, fields=THEORY_FIELDS)
     for i, pt in enumerate(points):
-        groups.setdefault((pt.generator, pt.learner), []).append(i)
+        if pt.feature is None:
+            groups.setdefault((pt.generator, pt.learner), []).append(i)
     for (gen, learner), idx in groups.items():
         mix = Mix.of_points([points[i] for i in idx])
         if uses_plug_in(gen, covariance_mode):

@@ -19,12 +19,16 @@ import numpy as np
 
 from rmtsynth.engine.cache import CACHE_VERSION, PointCache, content_key
 from rmtsynth.config.figure_config import FigureConfig
+from rmtsynth.core.learners import DEFAULT_LEARNER, get_learner
 from rmtsynth.core.model import ModelSpec
 from rmtsynth.engine.points import generator_seed, model_for, theory_for_points
 from rmtsynth.errors import ConfigError
 from rmtsynth.engine.executors import executor_for, replicate_batches
 from rmtsynth.engine.parallel import default_workers
 from rmtsynth.config.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
+from rmtsynth.config.feature_point import FEATURE_COLUMNS
+from rmtsynth.engine.feature_points import feature_blind_twins
+from rmtsynth.engine.series_gain import GAIN_COLUMNS, add_gains, check_gains, uses_gains
 from rmtsynth.sim.seeding import point_seed, stable_key
 from rmtsynth.core.verifier import eps_star
 
@@ -71,6 +75,12 @@ def mean_and_se(values: np.ndarray) -> tuple[float, float]:
     """Mean over replicates and its standard error (0 for a single replicate)."""
     se = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else 0.0
     return float(values.mean()), se
+
+
+def learner_columns(points: list[ResolvedPoint]) -> list[str]:
+    """``["learner"]`` when some point trains another learner than ridge (then every row names its
+    learner), else none, so that ridge tables keep their columns."""
+    return ["learner"] if any(pt.learner != DEFAULT_LEARNER for pt in points) else []
 
 
 def describe_cell(cfg: FigureConfig, ip: int, iseries: int, xv: Any) -> str:
@@ -129,6 +139,7 @@ def simulate_task(task: tuple) -> dict[str, np.ndarray]:
         test_size=test_size,
         generator_seed=gen_seed,
         learner=point.learner,
+        verifier=None if point.feature is None else point.feature.verifier(model, point.rho, point.phi),
     )
     out = {"accuracy": np.asarray(res.accuracy, dtype=float)}
     if test_size:
@@ -145,7 +156,13 @@ def simulation_bytes(point: ResolvedPoint, sampler: str) -> float:
 
 
 def _check_simulable(point: ResolvedPoint, sampler: str, where: str) -> None:
-    """Refuse, before any work, a replicate that would not fit in memory; the same on every path."""
+    """Refuse, before any work, a replicate that would not fit in memory (or a learner the sampler
+    cannot fit); the same on every path."""
+    if sampler == "exact" and not get_learner(point.learner).quadratic:
+        raise ConfigError(
+            f"{where}: simulation.sampler = exact draws sufficient statistics, which fit ridge only; "
+            f"learner = {point.learner} needs simulation.sampler = naive."
+        )
     if simulation_bytes(point, sampler) > SIMULATION_MAX_BYTES:
         raise ConfigError(
             f"{where}: one simulated replicate at p = {point.p} needs about {simulation_bytes(point, sampler) / 2**30:.1f} GiB "
@@ -277,9 +294,8 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
         covariance_mode=cfg.theory.covariance,
         replicates=replicates,
     )
-    baseline = None
-    if cfg.plot.get("baseline") == "real_only":
-        baseline = real_only_accuracy(points, seed=cfg.seed, convention=cfg.theory.convention)
+    baselines = _baselines(cfg, points)
+    check_gains(cfg)
     test_size = cfg.simulation.test_size
     do_sim = cfg.simulation.enabled and options.simulate
     sim_rows = _simulated_cells(cfg, cells, sampler) if do_sim else []
@@ -298,10 +314,12 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
 
     extra_y = sorted({_y_of(cfg, ip) for ip in range(len(cfg.panels))} - {"accuracy"})
     sim_columns = (SIM_COLUMNS + (TEST_COLUMNS if test_size else [])) if do_sim else []
-    columns = BASE_COLUMNS + RESOLVED_COLUMNS + ["eps_star", "theory_accuracy"] + [theory_column(y) for y in extra_y]
-    if baseline is not None:
-        columns.append("theory_accuracy_real_only")
-    columns += sim_columns
+    learner_column = learner_columns(points)
+    # Feature-aware verifiers add their columns (every row then has them); other tables keep theirs.
+    feature = FEATURE_COLUMNS if any(pt.feature is not None for pt in points) else []
+    columns = (BASE_COLUMNS + RESOLVED_COLUMNS + learner_column + feature + ["eps_star", "theory_accuracy"]
+               + [theory_column(y) for y in extra_y])
+    columns += list(baselines) + sim_columns + (GAIN_COLUMNS if uses_gains(cfg) else [])
     rows = []
     for i, (ip, iseries, xv, pt) in enumerate(cells):
         row: dict[str, Any] = {
@@ -311,15 +329,21 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
             "x": xv,
         }
         row.update(pt.record())
-        row["eps_star"] = float(eps_star(pt.rho, pt.phi))
+        if learner_column:
+            row["learner"] = pt.learner
+        if feature:
+            row.update(pt.feature_record())
+        # eps* = phi / (phi + rho) is the transition of a feature-blind verifier only.
+        row["eps_star"] = float(eps_star(pt.rho, pt.phi)) if pt.feature is None else float("nan")
         row["theory_accuracy"] = float(theory["accuracy"][i])
-        if baseline is not None:
-            row["theory_accuracy_real_only"] = float(baseline[i])
+        row.update({name: float(values[i]) for name, values in baselines.items()})
         for y in extra_y:
             row[theory_column(y)] = float(theory[y][i])
         if do_sim:
             row.update(_simulation_columns(sim_by_row.get(i), test_size, sim_columns))
         rows.append(row)
+    if uses_gains(cfg):
+        add_gains(cfg, rows)
     info = {
         "points": len(rows),
         "theory_seconds": t1 - t0,
@@ -329,6 +353,16 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
         **sim_info,
     }
     return SweepResult(config=cfg, columns=columns, rows=rows, info=info)
+
+
+def _baselines(cfg: FigureConfig, points: list[ResolvedPoint]) -> dict[str, np.ndarray]:
+    """The theory of the plot's baseline at every point: real data alone, or the feature-blind twin."""
+    if cfg.plot.get("baseline") == "real_only":
+        return {"theory_accuracy_real_only": real_only_accuracy(points, seed=cfg.seed, convention=cfg.theory.convention)}
+    if cfg.plot.get("baseline") == "feature_blind":
+        twins = feature_blind_twins(points)
+        return {"theory_accuracy_feature_blind": theory_for_points(twins, seed=cfg.seed, convention=cfg.theory.convention)["accuracy"]}
+    return {}
 
 
 def _simulated_cells(cfg: FigureConfig, cells: list[tuple[int, int, Any, ResolvedPoint]], sampler: str) -> list[int]:

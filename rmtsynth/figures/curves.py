@@ -53,7 +53,8 @@ def plot_curves(cfg, rows: list[dict[str, Any]]) -> Figure:
             if "half" in marks:
                 ax.axhline(0.5, color="0.6", lw=0.8)
             _label_axes(ax, cfg, panel, y, show_ylabel=ip % ncols == 0 or not sharey)
-            if ip == 0 or cfg.plot.get("legend") == "every":
+            legend = cfg.plot.get("legend", "first")
+            if legend == "every" or ip == (n_panels - 1 if legend == "last" else 0):
                 _legend(ax, cfg, has_sim, has_argmax)
         for extra in axes_flat[n_panels:]:
             extra.set_visible(False)
@@ -66,22 +67,24 @@ def plot_curves(cfg, rows: list[dict[str, Any]]) -> Figure:
 
 def _draw_series(ax, cfg, panel, rows: list[dict[str, Any]], y: str, marks: list[str]) -> tuple[bool, bool]:
     """Every series of one panel; returns whether any has simulation markers and any a starred maximum."""
-    col = theory_column(y)
     has_sim = False
     has_argmax = False
-    for iseries, series in enumerate(cfg.series):
-        color = COLORS[iseries % len(COLORS)]
+    drawn = [(i, s) for i, s in enumerate(cfg.series) if s.draw]
+    for iseries, series in drawn:
+        color = COLORS[drawn.index((iseries, series)) % len(COLORS)]
+        # A gain over another series is drawn from the gain columns, theory and simulation alike.
+        col, sim_col = ("theory_gain", "sim_gain") if series.gain_over else (theory_column(y), "sim_accuracy")
         sel = [r for r in rows if r["panel"] == panel.label and r["series"] == series.label]
         sel.sort(key=lambda r: float(r["x"]))
         xs = [float(r["x"]) for r in sel]
         ax.plot(xs, [_num(r.get(col)) for r in sel], color=color, lw=1.8, label=series.label or None)
-        sim = [r for r in sel if r.get("sim_accuracy_mean") is not None]
+        sim = [r for r in sel if r.get(f"{sim_col}_mean") is not None]
         if sim and y == "accuracy":
             has_sim = True
             ax.errorbar(
                 [float(r["x"]) for r in sim],
-                [r["sim_accuracy_mean"] for r in sim],
-                yerr=[r["sim_accuracy_se"] for r in sim],
+                [r[f"{sim_col}_mean"] for r in sim],
+                yerr=[r[f"{sim_col}_se"] for r in sim],
                 fmt="o",
                 ms=4,
                 mfc="white",
@@ -93,6 +96,10 @@ def _draw_series(ax, cfg, panel, rows: list[dict[str, Any]], y: str, marks: list
             )
         if cfg.plot.get("baseline") == "real_only" and sel and "theory_accuracy_real_only" in sel[0]:
             ax.axhline(_num(sel[0]["theory_accuracy_real_only"]), color=color, lw=1.0, ls=":", alpha=0.9)
+        if cfg.plot.get("baseline") == "feature_blind" and any(r.get("verifier_keep") not in (None, "none") for r in sel):
+            ax.plot(xs, [_num(r.get("theory_accuracy_feature_blind")) for r in sel], color=color, lw=1.2, ls="--")
+        if "half_crossing" in marks:
+            mark_half_crossings(ax, sel, col, color)
         if "argmax" in marks and _mark_argmax(ax, xs, [_num(r.get(col)) for r in sel], color, iseries):
             has_argmax = True
     return has_sim, has_argmax
@@ -141,6 +148,12 @@ def _legend(ax, cfg, has_sim: bool, has_argmax: bool) -> None:
     if cfg.plot.get("baseline") == "real_only":
         handles.append(Line2D([], [], color="0.3", ls=":"))
         labels.append("real data only")
+    if cfg.plot.get("baseline") == "feature_blind":
+        handles.append(Line2D([], [], color="0.3", ls="--", lw=1.2))
+        labels.append("feature-blind, same P and R")
+    if "half_crossing" in (cfg.plot.get("marks") or []):
+        handles.append(Line2D([], [], color="0.3", marker="D", ms=6, mec="k", mew=0.6, ls="none"))
+        labels.append(r"crossing of 1/2 ($\varepsilon_c$, precision $P_c$)")
     if has_argmax:
         handles.append(Line2D([], [], color="0.3", marker="*", ms=10, mec="k", mew=0.6, ls="none"))
         labels.append("maximum of the theory")
@@ -165,6 +178,30 @@ def _mark_argmax(ax, xs: list[float], ys: list[float], color: str, index: int = 
         ha="right" if side < 0 else "left", fontsize=8.5, color=color,
     )
     return True
+
+
+def half_crossings(rows: list[dict[str, Any]], col: str) -> list[tuple[float, float]]:
+    """(x, precision) where the curve ``col`` crosses 1/2, linearly interpolated between grid points."""
+    out = []
+    for a, b in zip(rows, rows[1:]):
+        ya, yb = _num(a.get(col)) - 0.5, _num(b.get(col)) - 0.5
+        # A grid point exactly at 1/2 counts once, as the start of its pair.
+        if math.isfinite(ya) and math.isfinite(yb) and (ya * yb < 0 or (ya == 0 and yb != 0)):
+            w = ya / (ya - yb)
+            x = float(a["x"]) + w * (float(b["x"]) - float(a["x"]))
+            pa, pb = _num(a.get("verifier_precision")), _num(b.get("verifier_precision"))
+            out.append((x, pa + w * (pb - pa)))
+    return out
+
+
+def mark_half_crossings(ax, rows: list[dict[str, Any]], col: str, color: str) -> None:
+    """A diamond at each crossing of 1/2, labelled with its x and the verifier's precision there."""
+    for x, precision in half_crossings(rows, col):
+        ax.plot([x], [0.5], marker="D", ms=6, color=color, mec="k", mew=0.6, ls="none", zorder=4)
+        # Written downwards from the diamond, so that labels of nearby crossings do not overlap.
+        ax.annotate(f"{x:.2f} (P = {precision:.2f})", xy=(x, 0.5), xytext=(3, -8), textcoords="offset points",
+                    rotation=90, ha="left", va="top", fontsize=8, color=color,
+                    bbox=dict(fc="white", ec="none", alpha=0.75, pad=0.4))
 
 
 def check(cfg) -> int:

@@ -173,6 +173,9 @@ def settings(cfg: FigureConfig) -> GenerationsSettings:
     """Check a generations config; raises ConfigError (one sentence naming the key) at the first problem."""
     if cfg.kind != "generations":
         raise ConfigError(f"kind = {cfg.kind} is not generations.")
+    if cfg.raw.get("data") is not None:
+        raise ConfigError("data is not used by kind generations: the loop runs on the Gaussian model of params "
+                          "(n, p, mu_norm, ...); remove data.")
     values = section_defaults("generations")
     values.update(check_section("generations", cfg.extra.get("generations")))
     figure = values["figure"]

@@ -19,10 +19,11 @@ import numpy as np
 from matplotlib.lines import Line2D
 
 from rmtsynth.config.figure_config import FigureConfig, heatmap_settings
+from rmtsynth.core.learners import DEFAULT_LEARNER
 from rmtsynth.engine.points import theory_for_points
 from rmtsynth.errors import ConfigError, ParameterError
 from rmtsynth.config.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
-from rmtsynth.engine.sweep import SweepOptions, SweepResult, real_only_accuracy
+from rmtsynth.engine.sweep import SweepOptions, SweepResult, learner_columns, real_only_accuracy
 from rmtsynth.core.verifier import eps_star, min_precision, rho_phi_from_precision_recall
 
 COLUMNS = (
@@ -92,6 +93,7 @@ def run_heatmap(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     if quantity == "gain" and np.all(np.isnan(base)):
         raise ConfigError("The gain needs real data (n > 0) to compare with; use plot.y: accuracy for synthetic data only.")
     stars = eps_star(np.array([pt.rho for pt in points]), np.array([pt.phi for pt in points]))
+    learner_column = learner_columns(points)
     rows: list[dict[str, Any]] = []
     by_cell = dict(zip(where, range(len(points))))
     for i, (ip, xv, yv, _params) in enumerate(cells):
@@ -99,11 +101,13 @@ def run_heatmap(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
         k = by_cell.get(i)
         if k is None:
             row.update({c: None for c in COLUMNS if c not in row})
+            if learner_column:
+                row["learner"] = _params.get("learner", DEFAULT_LEARNER)
             row["gain"] = float("nan")
         else:
             pt = points[k]
             # The fields are flat scalars, so this equals pt.record() without asdict's deep copies.
-            row.update({c: getattr(pt, c) for c in RESOLVED_COLUMNS})
+            row.update({c: getattr(pt, c) for c in RESOLVED_COLUMNS + learner_column})
             acc = float(theory["accuracy"][k])
             row["eps_star"] = float(stars[k])
             row["theory_accuracy"] = acc
@@ -111,7 +115,8 @@ def run_heatmap(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
             row["gain"] = acc - float(base[k])
         rows.append(row)
     info = {"points": len(rows), "valid_points": len(points), "theory_seconds": time.perf_counter() - t0, "quantity": quantity}
-    return SweepResult(config=cfg, columns=COLUMNS, rows=rows, info=info)
+    columns = COLUMNS[:len(COLUMNS) - 4] + learner_column + COLUMNS[len(COLUMNS) - 4:]
+    return SweepResult(config=cfg, columns=columns, rows=rows, info=info)
 
 
 def _grid(rows: list[dict[str, Any]], xs: list[Any], ys: list[Any], key: str) -> np.ndarray:

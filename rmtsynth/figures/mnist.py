@@ -541,7 +541,9 @@ def _check_sizes(s: MnistSettings, images: MnistImages) -> None:
                               f"{test_smallest} images in its smallest class.")
         pool_top = smallest
     else:
-        assert s.test_per_class is not None
+        if s.test_per_class is None:
+            raise ConfigError(f"mnist.test_per_class = 'all' needs data with its own test split; {images.description} has "
+                              "none (an .npz with X and y only), give a number of test images per class.")
         pool_top = smallest - s.test_per_class
         if pool_top < 1:
             raise ConfigError(f"mnist.test_per_class = {s.test_per_class} is out of range; the data have {smallest} "

@@ -46,8 +46,8 @@ from rmtsynth.config.data import (
     parse_synthetic_data,
 )
 from rmtsynth.config.data import load_synthetic_rows
+from rmtsynth.data.validation import check_split_classes
 from rmtsynth.config.schema import PREDICTION_KEYS, _show, check_section, section_defaults, unknown_key
-from rmtsynth.data.validation import check_rows_per_class
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -76,6 +76,9 @@ CORRECTION_NAMES = {
 MISS_LABEL = 0.01
 PANEL_KEYS = ("title", "synthetic", "n", "m", "label_noise", "verifiers")
 GAUSSIAN_KEYS = ("generator", "pool_rows", "rows")
+# A Gaussian pool is drawn in memory: at most this many rows, and this many numbers (800 MB).
+MAX_GAUSSIAN_ROWS = 1_000_000
+MAX_GAUSSIAN_ENTRIES = 10**8
 
 
 @dataclass(frozen=True)
@@ -186,8 +189,9 @@ def _synthetic_source(value: Any, where: str, base_dir) -> SyntheticDataSpec | G
         sizes = []
         for key in ("pool_rows", "rows"):
             v = value.get(key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 4:
-                raise ConfigError(f"{where}.{key} = {_show(v)} is not allowed; it must be an integer >= 4.")
+            if isinstance(v, bool) or not isinstance(v, int) or not 4 <= v <= MAX_GAUSSIAN_ROWS:
+                raise ConfigError(f"{where}.{key} = {_show(v)} is not allowed; it must be an integer from 4 to "
+                                  f"{MAX_GAUSSIAN_ROWS}.")
             sizes.append(v)
         return GaussianPool(pool_rows=sizes[0], rows=sizes[1])
     return parse_synthetic_data(value, base_dir, where)
@@ -353,6 +357,9 @@ def _gaussian_pool(data: LoadedData, source: GaussianPool, seed: int) -> tuple[n
     """The real rows left after setting ``pool_rows`` aside, and a Gaussian pool fitted on those."""
     from rmtsynth.data.protocols import stratified_split
 
+    if source.rows * data.p > MAX_GAUSSIAN_ENTRIES:
+        raise ConfigError(f"synthetic.rows = {source.rows} rows of the {data.p} features of {data.description} would hold "
+                          f"{source.rows * data.p:.3g} numbers; at most {MAX_GAUSSIAN_ENTRIES:.0e} are allowed.")
     if not 4 <= source.pool_rows <= data.rows - 8:
         raise ConfigError(f"pool_rows = {source.pool_rows} must leave at least 8 of the {data.rows} rows of {data.description}.")
     rng = named_rng(seed, f"prediction gaussian pool {data.digest}")
@@ -373,8 +380,8 @@ def _gaussian_pool(data: LoadedData, source: GaussianPool, seed: int) -> tuple[n
     return data.X[rest], data.y[rest], pool
 
 
-def _file_pool(spec: SyntheticDataSpec, p: int) -> _Pool:
-    rows = load_synthetic_rows(spec, p)
+def _file_pool(spec: SyntheticDataSpec, data: LoadedData) -> _Pool:
+    rows = load_synthetic_rows(spec, data.p, data.classes)
     labels = rows["labels"]
     correct = rows.get("label_correct")
     rates: dict[str, tuple[float, float]] = {}
@@ -459,14 +466,15 @@ class _Setting:
     predicted: list[Any] = field(default_factory=list)
 
 
-def _panel_rows(cfg: FigureConfig, panel: PanelSetting, data: LoadedData) -> tuple[np.ndarray, np.ndarray, _Pool | None, list[int]]:
+def _panel_rows(cfg: FigureConfig, panel: PanelSetting, data: LoadedData,
+                needed: int = 2) -> tuple[np.ndarray, np.ndarray, _Pool | None, list[int]]:
     """The real rows a panel splits, its synthetic pool and its m values, checked against each other."""
     X, y = data.X, data.y
     pool: _Pool | None = None
     if isinstance(panel.synthetic, GaussianPool):
         X, y, pool = _gaussian_pool(data, panel.synthetic, cfg.seed)
     elif isinstance(panel.synthetic, SyntheticDataSpec):
-        pool = _file_pool(panel.synthetic, data.p)
+        pool = _file_pool(panel.synthetic, data)
     if pool is not None and pool.features.shape[1] != X.shape[1]:
         raise ConfigError(f"{panel.where}.synthetic: the synthetic rows have {pool.features.shape[1]} features, "
                           f"{data.description} has {X.shape[1]}.")
@@ -478,16 +486,16 @@ def _panel_rows(cfg: FigureConfig, panel: PanelSetting, data: LoadedData) -> tup
         if not n <= y.size - 2:
             raise ConfigError(f"{panel.where}: n = {n} leaves fewer than 2 held-out rows of the {y.size} real rows "
                               f"of {data.description}.")
-    _check_protocol_rows(panel, data, X, y)
+        try:
+            check_split_classes(y, n, needed, data.description, f"the {needed}-fold cross-fit" if needed > 2 else "the class means")
+        except ParameterError as exc:
+            raise ConfigError(f"{panel.where}: {exc}") from None
+    _check_features_vary(data, X)
     return X, y, pool, m_values
 
 
-def _check_protocol_rows(panel: PanelSetting, data: LoadedData, X: np.ndarray, y: np.ndarray) -> None:
-    """Enough rows of each class for the largest n (n/2 trained on, one held out, two for a leave-one-out),
-    and a feature that varies."""
-    n = max(panel.n)
-    check_rows_per_class(y, max(2, -(-n // 2) + 1), f"{data.spec.where} ({data.description})",
-                         f"{panel.where}.n = {n} (n/2 training rows of each class and one held out)")
+def _check_features_vary(data: LoadedData, X: np.ndarray) -> None:
+    """At least one feature varies in the real rows (the ridge has nothing to fit otherwise)."""
     if not np.any(X.max(axis=0) > X.min(axis=0)):
         raise ConfigError(f"{data.spec.where}: every feature of {data.description} is constant; the ridge needs a "
                           "feature that varies.")
@@ -561,7 +569,7 @@ def run_prediction_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResu
     entries: list[_Setting] = []
     for panel in settings.panels:
         data = loaded[panel.data_index]
-        X, y, pool, m_values = _panel_rows(cfg, panel, data)
+        X, y, pool, m_values = _panel_rows(cfg, panel, data, 2 if settings.correction == "none" else settings.folds)
         entries += _panel_settings(cfg, settings, panel, data, pool, m_values, len(context))
         context.append((X, y, None if pool is None else pool.features, None if pool is None else pool.labels))
     tasks, keys, owners = _split_tasks(cfg, settings, entries, splits)

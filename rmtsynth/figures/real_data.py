@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rmtsynth.core.learners import DEFAULT_LEARNER, get_learner
 from rmtsynth.engine.cache import PointCache, content_key
 from rmtsynth.config.figure_config import FigureConfig, real_data_settings
 from rmtsynth.errors import ConfigError
@@ -95,6 +96,8 @@ def _cache_key(kind: str, data: LoadedData, protocol: str, pt: Any, root_seed: i
         record["phi"] = pt.phi
     if convention is not None:
         record["convention"] = convention
+    if pt.learner != DEFAULT_LEARNER:
+        record["learner"] = pt.learner
     return content_key(_CACHE_TAG, record)
 
 
@@ -117,6 +120,8 @@ def run_real_data_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResul
     values, stats = _group_values(cfg, options, datasets, groups, seeds)
     rows = [_cell_row(cfg, settings.panels, datasets, cell, values, simulate, theory_on) for cell in cells]
     columns = list(REAL_COLUMNS) if simulate else [c for c in REAL_COLUMNS if not c.startswith("sim_")]
+    if any(cell.point.learner != DEFAULT_LEARNER for cell in cells):
+        columns.insert(columns.index("synthetic_proportion") + 1, "learner")
     if theory_on:
         columns.append(THEORY_COLUMN)
     info = {
@@ -154,6 +159,9 @@ def _cells(cfg: FigureConfig, panels: list[tuple], datasets: list[LoadedData], p
                 if merged.get("label_noise") == "auto":
                     raise ConfigError(f"{where}: label_noise = auto is not available for kind real_data; give a number.")
                 point = resolve_point(merged, cfg.base_dir, where, seed=cfg.seed)
+                if point.feature is not None:
+                    raise ConfigError(f"{where}: verifier_keep = {point.feature.keep} is not available for kind real_data, "
+                                      "whose protocols keep rows by their labels only; use kind curves.")
                 for protocol in protocols:
                     top = data.rows - 1 if protocol == "held-out" else data.rows
                     if not 2 <= point.n <= top:
@@ -179,6 +187,7 @@ class _Group:
     # Each cache entry of the group: (sim or theory, m, verifier's rates; None for the real rows alone).
     wanted: dict[str, tuple[str, int, tuple[float, float] | None]]
     have: dict[str, np.ndarray] = field(default_factory=dict)  # values over seeds 0..len-1, per entry
+    learner: str = DEFAULT_LEARNER
 
 
 def _groups(cfg: FigureConfig, panels: list[tuple], datasets: list[LoadedData], cells: list[_Cell], simulate: bool,
@@ -187,9 +196,10 @@ def _groups(cfg: FigureConfig, panels: list[tuple], datasets: list[LoadedData], 
     members_of: dict[tuple, list[_Cell]] = {}
     for cell in cells:
         pt = cell.point
-        members_of.setdefault((panels[cell.panel][2], cell.protocol, pt.n, pt.gamma, pt.label_noise), []).append(cell)
+        members_of.setdefault((panels[cell.panel][2], cell.protocol, pt.n, pt.gamma, pt.label_noise, pt.learner),
+                              []).append(cell)
     groups = []
-    for (di, protocol, n, gamma, eps), members in members_of.items():
+    for (di, protocol, n, gamma, eps, learner), members in members_of.items():
         data = datasets[di]
         first = members[0].point
         wanted: dict[str, tuple[str, int, tuple[float, float] | None]] = {}
@@ -204,7 +214,7 @@ def _groups(cfg: FigureConfig, panels: list[tuple], datasets: list[LoadedData], 
                                  convention=cfg.theory.convention)
                 wanted[key] = ("theory", c.point.m, (c.point.rho, c.point.phi))
         rates = list(dict.fromkeys((c.point.rho, c.point.phi) for c in members))
-        groups.append(_Group(di, protocol, n, gamma, eps, rates, wanted))
+        groups.append(_Group(di, protocol, n, gamma, eps, rates, wanted, learner=learner))
     return groups
 
 
@@ -242,8 +252,9 @@ def _seed_task(context: list[tuple[np.ndarray, np.ndarray]], task: dict[str, Any
     accuracy = None
     if task["sim_m"]:
         accuracy = seed_accuracies(prepared, n=n, m_values=task["sim_m"], label_noise=eps, verifiers=task["rates"],
-                                   gamma=gamma, root_seed=task["root_seed"], seed_index=k)
-    theory = _fitted_theory_values(prepared, n, task["theory_m"], task["theory_rates"], eps, gamma, task["convention"])
+                                   gamma=gamma, root_seed=task["root_seed"], seed_index=k, learner=task["learner"])
+    theory = _fitted_theory_values(prepared, n, task["theory_m"], task["theory_rates"], eps, gamma, task["convention"],
+                                   task["learner"])
     return {"accuracy": accuracy, "theory": theory}
 
 
@@ -308,6 +319,7 @@ def _task_of(cfg: FigureConfig, datasets: list[LoadedData], group: _Group, work:
         "label_noise": group.label_noise, "rates": group.rates, "gamma": group.gamma,
         "theory_m": [group.wanted[key][1] for key in work.theory_keys],
         "theory_rates": [group.wanted[key][2] for key in work.theory_keys], "convention": cfg.theory.convention,
+        "learner": group.learner,
     }
 
 
@@ -345,6 +357,7 @@ def _cell_row(cfg: FigureConfig, panels: list[tuple], datasets: list[LoadedData]
         "verifier_recall": pt.verifier_recall,
         "gamma": pt.gamma,
         "synthetic_proportion": pt.m / (pt.n + pt.m),
+        "learner": pt.learner,
     }
     if simulate:
         acc = values[_cache_key("accuracy", data, cell.protocol, pt, cfg.seed, m=pt.m)]
@@ -374,7 +387,7 @@ def _summary(prefix: str, values: np.ndarray) -> dict[str, float]:
 
 
 def _fitted_theory_values(prepared: Any, n: int, m_values: list[int], rates: list[Any], eps: float, gamma: float,
-                          convention: str) -> np.ndarray:
+                          convention: str, learner: str = DEFAULT_LEARNER) -> np.ndarray:
     """THEORY.md 11.2 on the Gaussian this seed's generator uses (mu = mu_beta = mu_hat, Sigma = C).
 
     This is the accuracy on that fitted Gaussian, not a prediction of accuracy on held-out rows
@@ -389,6 +402,12 @@ def _fitted_theory_values(prepared: Any, n: int, m_values: list[int], rates: lis
     spectrum = Spectrum.from_eigen(values, a, a, sigma=values)
     rho = np.array([r[0] for r in rates])
     phi = np.array([r[1] for r in rates])
+    if learner != DEFAULT_LEARNER:
+        from rmtsynth.core.convex_theory import evaluate_convex
+
+        channel = get_learner(learner).channel  # type: ignore[attr-defined]
+        result = evaluate_convex(spectrum, channel, float(n), np.asarray(m_values, dtype=float), eps, rho, phi, gamma)
+        return np.asarray(result.accuracy, dtype=float)
     result = evaluate(spectrum, float(n), np.asarray(m_values, dtype=float), eps, rho, phi, gamma, convention=convention)
     return np.asarray(result.accuracy, dtype=float)
 
