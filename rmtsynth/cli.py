@@ -75,6 +75,9 @@ def _limit_blas_threads() -> None:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - a dependency; without it BLAS keeps its default
         return
+    # A limit reaches only the libraries already loaded, and scipy ships a BLAS of its own.
+    import scipy.linalg  # noqa: F401
+
     threadpool_limits(1)
 
 

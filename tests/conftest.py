@@ -14,6 +14,7 @@ from typing import Iterator
 
 import pytest
 
+import scipy.linalg  # noqa: F401  (scipy's own BLAS must be loaded for the limit to reach it)
 from threadpoolctl import threadpool_limits
 
 # One BLAS thread in the test process (a run-time limit: the variables stay as the user set them).
