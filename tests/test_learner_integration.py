@@ -119,3 +119,22 @@ def test_a_loop_says_it_covers_ridge_only():
         rmtsynth.predict_loop(n=100, m=100, p=50, generations=2, learner="logistic")
     ridge = rmtsynth.predict_loop(n=100, m=100, p=50, generations=2, learner="ridge")["accuracy"]
     assert np.array_equal(ridge, rmtsynth.predict_loop(n=100, m=100, p=50, generations=2)["accuracy"])
+
+
+def test_the_held_out_measurement_trains_the_chosen_learner_and_says_the_prediction_is_ridge_only():
+    from rmtsynth.data.prediction import measure_heldout
+
+    rng = np.random.default_rng(0)
+    p = 20
+    y = np.where(rng.random(300) < 0.5, 1.0, -1.0)
+    X = y[:, None] * np.r_[1.0, np.zeros(p - 1)] + rng.standard_normal((300, p))
+    ys = np.where(rng.random(200) < 0.5, 1.0, -1.0)
+    pool = {"features": ys[:, None] * np.r_[0.8, np.zeros(p - 1)] + rng.standard_normal((200, p)), "labels": ys}
+    common = dict(n=60, gamma=0.1, synthetic=pool, m_values=[0, 100], label_noise=0.2, verifiers=["oracle"], splits=3)
+    ridge = measure_heldout(X, y, **common)
+    logistic = measure_heldout(X, y, **common, learner="logistic")
+    assert "prediction_note" not in ridge and np.all(np.isfinite(ridge["predicted"]["cross-fit"]))
+    assert "ridge only" in logistic["prediction_note"]
+    assert np.all(np.isnan(logistic["predicted"]["cross-fit"]))
+    assert np.all((logistic["measured"] > 0.5) & (logistic["measured"] <= 1.0))
+    assert not np.array_equal(logistic["measured"], ridge["measured"])

@@ -708,6 +708,8 @@ PREDICTION_KEYS: dict[str, Param] = _params(
           "score-shape (13.3), none (Phi), loo (exact leave-one-out + LOO-calibrated theory, 13.6) or auto (loo where "
           "m = 0, cross-fit where m > 0: the benchmark's winners)", choices=PREDICTION_CORRECTIONS, default="cross-fit"),
     Param("prediction.folds", "int", "cross-fitting folds of the correction", 2, 50, default=5),
+    Param("prediction.learner", "choice", "what is trained on each split (the measurement); the prediction covers "
+          "ridge only and is reported as not available for another learner", choices=tuple(LEARNERS), default="ridge"),
     Param("prediction.x", "choice", "the x axis: n, m or proportion m/(n+m) (default: n when every m is 0, else "
           "proportion)", choices=("n", "m", "proportion")),
     Param("prediction.panels", "custom", "one mapping per data entry: its synthetic source ({path, ...} as "

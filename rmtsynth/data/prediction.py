@@ -40,7 +40,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from rmtsynth.core.two_covariance import TwoCovarianceModel, evaluate_two_covariance, kept_rows_parameters, make_model
-from rmtsynth.core.learners import get_learner
+from rmtsynth.core.learners import Learner, get_learner
 from rmtsynth.core.verifier import NAMED_VERIFIERS, keep_rate, label_signal
 from rmtsynth.core.verifiers import LabelVerifier, RowDecisions, as_verifier
 from rmtsynth.data.estimators import (
@@ -537,6 +537,7 @@ def measure_heldout(
     corrections: Sequence[str] = ("cross-fit",),
     folds: int = 5,
     predict: bool = True,
+    learner: str | Learner = "ridge",
 ) -> dict[str, Any]:
     """Measured held-out accuracy over random splits, paired with the prediction of each split.
 
@@ -565,6 +566,10 @@ def measure_heldout(
         split's flipped labels and their correctness flags) only.
     predict
         Also compute the paired predictions.
+    learner
+        What is trained on each split (:data:`rmtsynth.core.learners.LEARNERS`). The prediction
+        covers ridge only: for another learner it is reported as not available (NaN) and the
+        result says so under ``prediction_note``.
 
     Returns
     -------
@@ -579,6 +584,7 @@ def measure_heldout(
         splits=splits, estimator=estimator, corrections=corrections, folds=folds, predict=predict,
     )
     seed = check_integer(seed, "seed", low=0)
+    learner = get_learner(learner)
     verifiers = check_sequence(verifiers, "verifiers", "['none', 'oracle']")
     rates = [_verifier_rates(v, (math.nan, math.nan)) for v in verifiers]
     pool_rows = None if synthetic is None else _checked_pool_rows(synthetic, X, m_list)
@@ -588,9 +594,9 @@ def measure_heldout(
     for s in range(int(splits)):
         measured[s], train, pool = _measure_split(
             X, y, n=int(n), gamma=gamma, pool_rows=pool_rows, m_list=m_list, rates=rates,
-            label_noise=label_noise, seed=int(seed), split=s,
+            label_noise=label_noise, seed=int(seed), split=s, learner=learner,
         )
-        if predict and corrections:
+        if predict and corrections and learner.quadratic:
             got = _predict(X[train], y[train], synthetic=pool, gamma=gamma,
                            m_values=np.asarray(m_list, dtype=float), label_noise=None,
                            verifiers=list(rates), estimator=estimator, corrections=list(corrections),
@@ -598,8 +604,13 @@ def measure_heldout(
             for v, res in enumerate(got):
                 for c in corrections:
                     predicted[c][s, v] = res.accuracy[c]
-    return _measured_summary(measured, predicted, m_list=m_list, verifiers=verifiers, splits=int(splits),
-                             n=n, gamma=gamma, label_noise=label_noise, estimator=estimator)
+    out = _measured_summary(measured, predicted, m_list=m_list, verifiers=verifiers, splits=int(splits),
+                            n=n, gamma=gamma, label_noise=label_noise, estimator=estimator)
+    if learner.name != "ridge":
+        out["learner"] = learner.name
+        out["prediction_note"] = (f"the held-out prediction covers ridge only; {learner.name} is measured, "
+                                  "its prediction is not available")
+    return out
 
 
 def _checked_measure_options(
@@ -641,6 +652,7 @@ def _measure_split(
     label_noise: float,
     seed: int,
     split: int,
+    learner: Learner = RIDGE,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray] | None]:
     """Held-out accuracy per (verifier, m) on one random split.
 
@@ -656,7 +668,7 @@ def _measure_split(
     Zte = Z[test] - centre
     gram0 = Ztr.T @ Ztr
     moment0 = Ztr.T @ y[train]
-    pool = None
+    pool = Zs = y_obs = None
     if pool_rows is not None:
         Xs_raw, ys_true = pool_rows
         draw_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(split, 1)))
@@ -672,6 +684,7 @@ def _measure_split(
         gram, moment, kept_so_far, done = gram0.copy(), moment0.copy(), 0, 0
         if pool is not None:
             keep = LabelVerifier(rho, phi).keep(~flipped, uniforms)
+        kept_rows: list[np.ndarray] = []
         for j in np.argsort(m_list, kind="stable"):
             m = m_list[j]
             if m > done:
@@ -681,10 +694,22 @@ def _measure_split(
                 gram += Zk.T @ Zk
                 moment += Zk.T @ y_obs[rows]
                 kept_so_far += rows.size
+                kept_rows.append(rows)
                 done = m
-            w = RIDGE.fit_statistics(gram, moment, int(n) + kept_so_far, gamma)
+            if learner.quadratic:
+                w = learner.fit_statistics(gram, moment, int(n) + kept_so_far, gamma)
+            else:
+                w = _fit_rows(learner, Ztr, y[train], Zs, y_obs, kept_rows, int(n) + kept_so_far, gamma)
             measured[v, j] = float(np.mean(np.where(Zte @ w >= 0.0, 1.0, -1.0) == y[test]))
     return measured, train, pool
+
+
+def _fit_rows(learner: Learner, Ztr, y_train, Zs, y_obs, kept_rows: list[np.ndarray], n_total: int, gamma: float):
+    """A learner that needs the rows: the split's training rows and the kept synthetic ones."""
+    rows = np.concatenate(kept_rows) if kept_rows else np.zeros(0, dtype=int)
+    features = Ztr if Zs is None else np.vstack([Ztr, Zs[rows]])
+    labels = y_train if Zs is None else np.concatenate([y_train, y_obs[rows]])
+    return learner.fit(features.T, labels, n_total, gamma)
 
 
 def _measured_summary(

@@ -115,6 +115,7 @@ class PredictionSettings:
     correction: str
     folds: int
     x: str  # "" : n for a panel without synthetic rows, else the proportion
+    learner: str = "ridge"  # what is trained; the prediction covers ridge only
 
     def x_of(self, panel: PanelSetting) -> str:
         """The x axis of one panel."""
@@ -238,7 +239,7 @@ def prediction_settings(cfg: FigureConfig) -> PredictionSettings:
     x = values.get("x") or ""
     return PredictionSettings(data=specs, panels=panels, gamma=float(values["gamma"]), splits=int(values["splits"]),
                               estimator=values["estimator"], correction=values["correction"],
-                              folds=int(values["folds"]), x=x)
+                              folds=int(values["folds"]), x=x, learner=values.get("learner", "ridge"))
 
 
 def _data_specs(cfg: FigureConfig) -> list[DataSpec]:
@@ -425,8 +426,10 @@ def _split_task(context: list[tuple[Any, ...]], task: dict[str, Any]) -> dict[st
         X, y, n=task["n"], gamma=task["gamma"], synthetic=synthetic, m_values=task["m"],
         label_noise=task["label_noise"], verifiers=task["verifiers"], splits=1, seed=task["seed"],
         estimator=task["estimator"], corrections=(task["correction"],), folds=task["folds"],
+        learner=task.get("learner", "ridge"),
     )
-    return {"measured_accuracy": got["measured"], "predicted": got["predicted"][task["correction"]]}
+    return {"measured_accuracy": got["measured"], "predicted": got["predicted"][task["correction"]],
+            "prediction_available": np.array("prediction_note" not in got)}
 
 
 def _verifier_name(v: Any, rates: dict[str, tuple[float, float]]) -> str:
@@ -527,6 +530,8 @@ def _panel_settings(cfg: FigureConfig, settings: PredictionSettings, panel: Pane
                 "verifiers": [list(r) if isinstance(r, tuple) else r for r in rates], "gamma": settings.gamma,
                 "estimator": settings.estimator, "correction": settings.correction, "folds": settings.folds,
                 "seed": cfg.seed,
+                # Ridge keeps the keys it always had; another learner is part of what the entry holds.
+                **({"learner": settings.learner} if settings.learner != "ridge" else {}),
             }
             out.append(_Setting(panel=panel, rows_index=rows_index, data=data, pool=pool, n=n, label_noise=noise,
                                 verifiers=verifiers, rates=rates, m=m_values, record=record))
@@ -543,6 +548,7 @@ def _split_tasks(cfg: FigureConfig, settings: PredictionSettings, entries: list[
                 "panel": entry.rows_index, "n": entry.n, "gamma": settings.gamma, "m": entry.m,
                 "label_noise": entry.label_noise, "verifiers": entry.rates, "seed": split_seed(cfg.seed, s),
                 "estimator": settings.estimator, "correction": settings.correction, "folds": settings.folds,
+                "learner": settings.learner,
             })
             keys.append(content_key(_CACHE_TAG, {**entry.record, "split": s}))
             owners.append((index, s))
@@ -555,6 +561,9 @@ def _usable_entry(task: dict[str, Any], entry: dict[str, np.ndarray]) -> bool:
 
 
 def _finite_prediction(result: dict[str, np.ndarray]) -> bool:
+    """A result worth caching: a finite prediction, or none at all for a learner it does not cover."""
+    if not bool(result.get("prediction_available", True)):
+        return bool(np.all(np.isfinite(result["measured_accuracy"])))
     return bool(np.all(np.isfinite(result["predicted"])))
 
 
