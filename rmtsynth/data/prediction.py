@@ -414,7 +414,7 @@ def predict_heldout(
     label_noise: float | None = None,
     verifier: VerifierSpec | None = None,
     estimator: str = "g",
-    correction: str = "cross-fit",
+    correction: str = "auto",
     folds: int = 5,
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
@@ -449,13 +449,13 @@ def predict_heldout(
     correction
         How the theory's ratio R = mean/sd becomes an accuracy. ``"none"``: Phi(R), the
         Gaussian answer. ``"score-shape"`` (THEORY.md 13.3): P_hat(r > -R) under the cross-fitted
-        law of standardised scores. ``"cross-fit"`` (default): the cross-fitted accuracy of the
+        law of standardised scores. ``"cross-fit"``: the cross-fitted accuracy of the
         same pipeline on (folds-1)/folds of the training rows plus the m synthetic rows, plus the
         theory's change from that size to n, Phi(R(n)) - mean over folds of Phi(R(fold rows)).
         ``"loo"`` (THEORY.md 13.6): the exact leave-one-out accuracy of the whole protocol at
         m = 0, and for m > 0 that accuracy plus the change the LOO-calibrated two-covariance
         theory predicts (real rows only, the estimator is not used and the cost follows
-        min(n, p)). ``"auto"``: the one the benchmark measured best for the case (AUTO_RULE:
+        min(n, p)). ``"auto"`` (default): the one the benchmark measured best for the case (AUTO_RULE:
         ``loo`` where m = 0, ``cross-fit`` where m > 0). Only the training rows and the pool are
         used in every case.
     folds, seed
