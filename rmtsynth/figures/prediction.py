@@ -428,8 +428,7 @@ def _split_task(context: list[tuple[Any, ...]], task: dict[str, Any]) -> dict[st
         estimator=task["estimator"], corrections=(task["correction"],), folds=task["folds"],
         learner=task.get("learner", "ridge"),
     )
-    return {"measured_accuracy": got["measured"], "predicted": got["predicted"][task["correction"]],
-            "prediction_available": np.array("prediction_note" not in got)}
+    return {"measured_accuracy": got["measured"], "predicted": got["predicted"][task["correction"]]}
 
 
 def _verifier_name(v: Any, rates: dict[str, tuple[float, float]]) -> str:
@@ -561,9 +560,7 @@ def _usable_entry(task: dict[str, Any], entry: dict[str, np.ndarray]) -> bool:
 
 
 def _finite_prediction(result: dict[str, np.ndarray]) -> bool:
-    """A result worth caching: a finite prediction, or none at all for a learner it does not cover."""
-    if not bool(result.get("prediction_available", True)):
-        return bool(np.all(np.isfinite(result["measured_accuracy"])))
+    # A learner the prediction does not cover has none (NaN): such splits are measured anew each run.
     return bool(np.all(np.isfinite(result["predicted"])))
 
 
