@@ -28,11 +28,10 @@ from rmtsynth.core.verifiers import FeatureVerifier, Verifier
 from rmtsynth.errors import ParameterError
 from rmtsynth.sim.samplers import (
     Factor,
-    _check_factor,
-    _check_inputs,
     _compact_factor,
     _exact_block,
     apply_factor,
+    checked_inputs,
     factor_dim,
     sample_exact,
     wishart_root,
@@ -144,13 +143,7 @@ def sample_feature_exact(
             f"the exact sampler knows only the linear-score feature verifier, not {type(verifier).__name__}; "
             "use sampler: naive."
         )
-    mu = np.asarray(mu, dtype=float)
-    mu_beta = np.asarray(mu_beta, dtype=float)
-    n, m = int(n), int(m)
-    _check_inputs(mu, mu_beta, n, m, label_noise, verifier)
-    p = mu.shape[0]
-    _check_factor(factor, p)
-    _check_factor(real_factor, p)
+    mu, mu_beta, n, m, p = checked_inputs(mu, mu_beta, factor, n, m, label_noise, verifier, real_factor)
     factor = _compact_factor(factor, p)
     real_factor = _compact_factor(real_factor, p)
     tilt = _Tilt(factor, verifier.direction)

@@ -34,6 +34,7 @@ Factor: TypeAlias = "float | np.ndarray | None"
 
 __all__ = [
     "Factor",
+    "checked_inputs",
     "draw_naive_data",
     "ridge_weights_from_data",
     "draw_generator",
@@ -205,6 +206,19 @@ def _check_inputs(mu: np.ndarray, mu_beta: np.ndarray, n: int, m: int, label_noi
                 raise ParameterError(f"{name} must lie in [0, 1], got {value}")
 
 
+def checked_inputs(mu, mu_beta, factor: Factor, n, m, label_noise: float, verifier: Verifier,
+                   real_factor: Factor) -> tuple[np.ndarray, np.ndarray, int, int, int]:
+    """The samplers' shared opening: (mu, mu_beta, n, m, p) as arrays and ints, every input checked."""
+    mu = np.asarray(mu, dtype=float)
+    mu_beta = np.asarray(mu_beta, dtype=float)
+    n, m = int(n), int(m)
+    _check_inputs(mu, mu_beta, n, m, label_noise, verifier)
+    p = mu.shape[0]
+    _check_factor(factor, p)
+    _check_factor(real_factor, p)
+    return mu, mu_beta, n, m, p
+
+
 def draw_naive_data(
     mu: np.ndarray,
     mu_beta: np.ndarray,
@@ -229,13 +243,7 @@ def draw_naive_data(
     c : (n + k,) array
         Their (observed) labels.
     """
-    mu = np.asarray(mu, dtype=float)
-    mu_beta = np.asarray(mu_beta, dtype=float)
-    n, m = int(n), int(m)
-    _check_inputs(mu, mu_beta, n, m, label_noise, verifier)
-    p = mu.shape[0]
-    _check_factor(factor, p)
-    _check_factor(real_factor, p)
+    mu, mu_beta, n, m, p = checked_inputs(mu, mu_beta, factor, n, m, label_noise, verifier, real_factor)
 
     y = 2.0 * rng.integers(0, 2, size=n) - 1.0
     x = np.outer(mu, y) + apply_factor(real_factor, rng.standard_normal((factor_dim(real_factor, p), n)))
@@ -345,13 +353,7 @@ def sample_exact(
     (1-eps) phi, eps rho, rest) through ``k = k_+ + k_-`` and ``t = k_+ - k_-`` (THEORY.md 9.5).
     Parameters and returns are those of :func:`sample_naive`.
     """
-    mu = np.asarray(mu, dtype=float)
-    mu_beta = np.asarray(mu_beta, dtype=float)
-    n, m = int(n), int(m)
-    _check_inputs(mu, mu_beta, n, m, label_noise, verifier)
-    p = mu.shape[0]
-    _check_factor(factor, p)
-    _check_factor(real_factor, p)
+    mu, mu_beta, n, m, p = checked_inputs(mu, mu_beta, factor, n, m, label_noise, verifier, real_factor)
     factor = _compact_factor(factor, p)
     real_factor = _compact_factor(real_factor, p)
 
