@@ -15,7 +15,6 @@ selects a matplotlib backend.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -28,6 +27,7 @@ from rmtsynth.data.prediction import measure_heldout, predict_heldout
 from rmtsynth.engine.loops import plan_loop, predict_loop, simulate_loop
 from rmtsynth.engine.points import theory_for_points
 from rmtsynth.engine.sweep import SweepOptions, mean_and_se, run_simulations
+from rmtsynth.data.table import Table
 from rmtsynth.data.validation import check_integer
 from rmtsynth.errors import ConfigError, ParameterError, ParameterTypeError, RmtsynthError
 from rmtsynth.io.output import json_ready  # noqa: F401  (the CLI prints through it)
@@ -243,31 +243,6 @@ def simulate_points(
         mean[i], se[i] = mean_and_se(res["accuracy"])
         count[i] = len(res["accuracy"])
     return {"accuracy_mean": mean, "accuracy_se": se, "seeds": count} | _feature_outputs(points)
-
-
-@dataclass
-class Table:
-    """A results table: ``columns`` in order and one mapping per row (the CSV's content)."""
-
-    columns: list[str]
-    rows: list[dict[str, Any]]
-    info: dict[str, Any] = field(default_factory=dict)
-    files: list[Path] = field(default_factory=list)
-
-    def column(self, name: str) -> np.ndarray:
-        """One column as an array."""
-        return np.asarray([row.get(name) for row in self.rows])
-
-    def to_pandas(self):
-        """The table as a :class:`pandas.DataFrame` (pandas is not a dependency: install it to use this)."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError("Table.to_pandas needs pandas; install it with 'pip install pandas'.") from None
-        return pd.DataFrame(self.rows, columns=self.columns)
-
-    def __len__(self) -> int:
-        return len(self.rows)
 
 
 def load(config: str | Path | Mapping[str, Any], *, quick: bool = False, overrides: Iterable[str] = ()):

@@ -34,5 +34,13 @@ def get_learner(name: "str | Learner" = DEFAULT_LEARNER) -> Learner:
     raise ParameterError(f"learner = {name!r} is unknown{hint}; use one of {', '.join(LEARNERS)}.")
 
 
-__all__ = ["Learner", "Ridge", "Logistic", "SquareHinge", "Hinge", "LEARNERS", "DEFAULT_LEARNER", "get_learner",
+def learner_of_estimator(estimator: object) -> Learner | None:
+    """The registered learner that adopts a scikit-learn ``estimator``, or None (it is then cross-fitted)."""
+    for learner in LEARNERS.values():
+        if learner.adopts(estimator):
+            return learner
+    return None
+
+
+__all__ = ["learner_of_estimator", "Learner", "Ridge", "Logistic", "SquareHinge", "Hinge", "LEARNERS", "DEFAULT_LEARNER", "get_learner",
            "ridge_weights", "ridge_weights_from_data"]

@@ -8,12 +8,18 @@ A learner fits a linear classifier ``x -> sign(w'x)`` with a per-row regularisat
   which determine the fit only for a quadratic loss (``quadratic``): the exact sampler of
   THEORY.md 9.5 draws them and needs such a learner;
 * :meth:`Learner.theory`: the deterministic equivalent for a data model and a mix.
+
+On a user's own rows the learner is the scikit-learn estimator the user runs after a
+``StandardScaler``: :meth:`Learner.estimator` builds the default one, :meth:`Learner.adopts` says
+whether a given estimator is this learner's, and :meth:`Learner.leave_out` gives its pipeline's
+held-out decision values on the real rows (exact, approximate, or ``None``: the caller then
+cross-fits, which any estimator supports).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,3 +53,24 @@ class Learner(ABC):
     @abstractmethod
     def theory(self, model: "DataModel", mix: "Mix", *, convention: "Convention" = "exact") -> "TheoryResult":
         """The deterministic equivalent of the test accuracy for this data model and mix."""
+
+    #: How :meth:`leave_out` answers: "exact", "approximate" or "cross-fit" (it returns None).
+    leave_out_method: str = "cross-fit"
+
+    def estimator(self) -> Any:
+        """The scikit-learn classifier this learner is on a user's rows, with its default settings."""
+        raise ParameterError(f"learner = {self.name!r} has no scikit-learn estimator; pass an estimator object.")
+
+    def adopts(self, estimator: Any) -> bool:
+        """Whether ``estimator`` (a scikit-learn classifier) is this learner with settings it can leave rows out of."""
+        return False
+
+    def leave_out(self, estimator: Any, X: np.ndarray, y: np.ndarray, groups: np.ndarray,
+                  scored: np.ndarray) -> np.ndarray | None:
+        """Decision values of ``StandardScaler`` + ``estimator`` on each scored row, fitted without its group.
+
+        ``X`` raw rows, ``y`` labels -1/+1 (+1 is the estimator's second class), ``groups`` one id
+        per row (a group leaves training whole), ``scored`` a mask; NaN where not scored. ``None``
+        when this learner has no leave-out of its own (the caller cross-fits).
+        """
+        return None

@@ -18,6 +18,16 @@ class Hinge(ConvexLearner):
     name = "hinge"
     channel = HingeChannel()
 
+    def estimator(self):
+        from sklearn.svm import LinearSVC
+
+        return LinearSVC(C=1.0, loss="hinge", max_iter=10_000)
+
+    def adopts(self, estimator) -> bool:
+        if type(estimator).__name__ != "LinearSVC" or not hasattr(estimator, "get_params"):
+            return False
+        return estimator.get_params().get("loss") == "hinge"
+
     def _fit_one(self, features, targets, weights, penalty):
         from sklearn.svm import LinearSVC
 

@@ -12,6 +12,7 @@ import numpy as np
 import scipy.linalg
 
 from rmtsynth.core.learners.base import Learner
+from rmtsynth.core.leave_out import ridge_leave_out
 from rmtsynth.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -33,6 +34,24 @@ class Ridge(Learner):
 
     def theory(self, model: "DataModel", mix: "Mix", *, convention: "Convention" = "exact") -> "TheoryResult":
         return model.theory(mix, convention=convention)
+
+    leave_out_method = "exact"
+
+    def estimator(self):
+        from sklearn.linear_model import RidgeClassifier
+
+        return RidgeClassifier(alpha=1.0)
+
+    def adopts(self, estimator) -> bool:
+        if type(estimator).__name__ != "RidgeClassifier" or not hasattr(estimator, "get_params"):
+            return False
+        params = estimator.get_params()
+        return params.get("class_weight") is None and not params.get("positive", False)
+
+    def leave_out(self, estimator, X, y, groups, scored):
+        params = estimator.get_params()
+        return ridge_leave_out(X, y, float(params["alpha"]), groups, scored,
+                               fit_intercept=bool(params.get("fit_intercept", True)))
 
 def ridge_weights(s: np.ndarray, r: np.ndarray, n_total: float, gamma: float | np.ndarray) -> np.ndarray:
     """Ridge weights ``w = (S/N + gamma I)^{-1} r/N``.

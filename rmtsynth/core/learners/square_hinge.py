@@ -11,6 +11,7 @@ import numpy as np
 
 from rmtsynth.core.convex_channels import SquareHingeChannel
 from rmtsynth.core.learners.convex import ConvexLearner
+from rmtsynth.core.leave_out import LOSSES, convex_leave_out
 
 
 class SquareHinge(ConvexLearner):
@@ -18,6 +19,35 @@ class SquareHinge(ConvexLearner):
 
     name = "square_hinge"
     channel = SquareHingeChannel()
+
+    leave_out_method = "approximate"
+
+    def estimator(self):
+        from sklearn.svm import LinearSVC
+
+        return LinearSVC(C=1.0)
+
+    def adopts(self, estimator) -> bool:
+        if type(estimator).__name__ != "LinearSVC" or not hasattr(estimator, "get_params"):
+            return False
+        params = estimator.get_params()
+        return (params.get("loss") == "squared_hinge" and params.get("penalty") == "l2"
+                and params.get("class_weight") is None)
+
+    def leave_out(self, estimator, X, y, groups, scored):
+        from sklearn.base import clone
+
+        params = estimator.get_params()
+        scaling = float(params.get("intercept_scaling", 1.0))
+        precise = clone(estimator).set_params(tol=1e-8, dual=False, max_iter=100_000)
+
+        def fit(Z, labels):
+            model = precise.fit(Z, labels)
+            return np.asarray(model.coef_, dtype=float).ravel(), float(np.ravel(model.intercept_)[0])
+
+        intercept = "penalised" if params.get("fit_intercept", True) else "none"
+        return convex_leave_out(X, y, LOSSES["squared_hinge"], float(params["C"]), fit, groups, scored,
+                                intercept=intercept, intercept_scaling=scaling)
 
     def _fit_one(self, features, targets, weights, penalty):
         from sklearn.svm import LinearSVC

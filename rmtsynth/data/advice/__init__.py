@@ -1,0 +1,145 @@
+"""The advisor: should a user add their synthetic rows, how many, at which score threshold, with which learner?
+
+What is predicted is the held-out accuracy, on new real rows drawn like the user's, of the pipeline
+the user would run: ``make_pipeline(StandardScaler(), learner)`` fitted on the real rows plus the
+synthetic rows the verifier keeps (score >= threshold) out of m rows drawn from the pool, averaged
+over the draw. It is measured on the user's own rows, with nothing assumed about the generator:
+each real row is held out of a fit on the other real rows and the kept synthetic rows (an exact
+leave-one-out for ridge, an approximate one for logistic regression and the squared hinge,
+K-fold cross-fitting for any other estimator), and rows identical to it leave with it.
+
+:func:`advise_rows` computes on checked inputs; ``map_tasks`` runs its independent fits (one per
+learner and distinct kept set) and may be an executor's map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from rmtsynth.core.leave_out import duplicate_groups
+from rmtsynth.data.advice.grid import Grid, draw_orders, kept_rows, kept_sets, make_grid
+from rmtsynth.data.advice.inputs import AdviceInputs, check_inputs
+from rmtsynth.data.advice.learners import AdviceLearner, held_out_correct, pipeline, resolve_learners
+from rmtsynth.data.advice.summary import COLUMNS, grid_row, recommend
+from rmtsynth.data.table import Table
+
+MapTasks = Callable[[Callable[[Any, Any], Any], Sequence[Any], Any], list[Any]]
+
+
+def serial_map(fn: Callable[[Any, Any], Any], tasks: Sequence[Any], context: Any) -> list[Any]:
+    """Run ``fn(context, task)`` for every task here, in order."""
+    return [fn(context, task) for task in tasks]
+
+
+@dataclass(frozen=True)
+class _Context:
+    inputs: AdviceInputs
+    learners: tuple[AdviceLearner, ...]
+    sets: tuple[np.ndarray, ...]
+    seed: int
+
+
+def fit_task(context: _Context, task: tuple[int, int]) -> np.ndarray:
+    """Held-out correctness of the real rows for one (learner, kept set)."""
+    learner_index, set_index = task
+    inputs = context.inputs
+    rows = context.sets[set_index]
+    # One fold assignment per learner for every kept set: the gains are paired on the same folds.
+    return held_out_correct(context.learners[learner_index], inputs.real_features, inputs.real_labels,
+                            inputs.pool_features[rows], inputs.pool_labels[rows], seed=context.seed)
+
+
+@dataclass
+class Advice:
+    """The advisor's answer.
+
+    ``table`` has one row per (learner, threshold, m) (m = 0: the real rows alone);
+    ``recommendation`` the best of them with its verdict; ``notes`` what the user should know
+    about the grid; :meth:`pipeline` fits the recommended pipeline.
+    """
+
+    table: Table
+    recommendation: dict[str, Any]
+    notes: list[str]
+    inputs: AdviceInputs = field(repr=False)
+    learners: tuple[AdviceLearner, ...] = field(repr=False)
+    orders: list[np.ndarray] = field(repr=False)
+
+    def kept_rows(self, threshold: float, m: int, draw: int = 0) -> np.ndarray:
+        """The pool rows kept at (threshold, m) in a draw (indices into the pool)."""
+        return kept_rows(self.orders[draw], int(m), float(threshold), self.inputs.scores)
+
+    def pipeline(self, learner: str | None = None, threshold: float | None = None, m: int | None = None):
+        """The scikit-learn pipeline fitted on the real rows and the kept synthetic rows, at the recommendation by default."""
+        rec = self.recommendation
+        label = rec["learner"] if learner is None else learner
+        chosen = [a for a in self.learners if a.label == label]
+        if not chosen:
+            from rmtsynth.errors import ParameterError
+
+            raise ParameterError(f"learner = {label!r} is not in this advice; it has {', '.join(a.label for a in self.learners)}.")
+        rows = self.kept_rows(rec["threshold"] if threshold is None else threshold, rec["m"] if m is None else m)
+        X = np.vstack([self.inputs.real_features, self.inputs.pool_features[rows]])
+        y = self.inputs.user_labels(np.concatenate([self.inputs.real_labels, self.inputs.pool_labels[rows]]))
+        return pipeline(chosen[0].estimator).fit(X, y)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"recommendation": self.recommendation, "notes": list(self.notes),
+                "classes": list(self.inputs.classes), "columns": self.table.columns, "rows": self.table.rows}
+
+
+def _notes(inputs: AdviceInputs, grid: Grid, sets: Sequence[np.ndarray], cell_set: dict) -> list[str]:
+    notes = []
+    empty = [t for t in grid.thresholds if all(sets[cell_set[(0, grid.thresholds.index(t), j)]].size == 0
+                                               for j in range(len(grid.m_values)) if grid.m_values[j] > 0)]
+    for t in empty:
+        notes.append(f"threshold {t:g} keeps no synthetic row: it equals the real rows alone.")
+    return notes
+
+
+def advise_rows(inputs: AdviceInputs, grid: Grid, learners: Sequence[AdviceLearner], seed: int = 0,
+                map_tasks: MapTasks = serial_map) -> Advice:
+    """The advice on checked inputs: every (learner, threshold, m) over ``grid.draws`` draws of the pool."""
+    orders = draw_orders(inputs.pool_rows, grid.draws, seed)
+    sets, cell_set = kept_sets(grid, orders, inputs.scores)
+    empty = next((k for k, rows in enumerate(sets) if rows.size == 0), len(sets))
+    if empty == len(sets):
+        sets = list(sets) + [np.zeros(0, dtype=np.int64)]  # the real rows alone
+    tasks = [(i, s) for i in range(len(learners)) for s in range(len(sets))]
+    context = _Context(inputs, tuple(learners), tuple(sets), int(seed))
+    results = dict(zip(tasks, map_tasks(fit_task, tasks, context)))
+    groups = duplicate_groups(inputs.real_features)
+    rows = []
+    for i, learner in enumerate(learners):
+        baseline = results[(i, empty)].astype(float)
+        rows.append(grid_row(learner.label, learner.method, -np.inf, 0, 0.0, [baseline], baseline, groups))
+        for t, threshold in enumerate(grid.thresholds):
+            for j, m in enumerate(grid.m_values):
+                if m == 0:
+                    continue
+                cells = [cell_set[(d, t, j)] for d in range(grid.draws)]
+                kept = float(np.mean([sets[c].size for c in cells]))
+                note = "keeps no synthetic row" if kept == 0 else ""
+                rows.append(grid_row(learner.label, learner.method, threshold, m, kept,
+                                     [results[(i, c)] for c in cells], baseline, groups, note))
+    table = Table(columns=list(COLUMNS), rows=rows)
+    return Advice(table, recommend(rows), _notes(inputs, grid, sets, cell_set), inputs, tuple(learners), orders)
+
+
+def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthetic_labels: Any,
+           scores: Any = None, thresholds: Any = None, m_values: Any = None, learner: Any = "ridge",
+           seed: int = 0, draws: int = 1, map_tasks: MapTasks = serial_map) -> Advice:
+    """Check the inputs, build the grid and compute the advice (see :func:`advise_rows`)."""
+    from rmtsynth.data.validation import check_integer
+
+    seed = check_integer(seed, "seed", low=0)
+    inputs = check_inputs(real_features, real_labels, synthetic_features, synthetic_labels, scores)
+    grid = make_grid(thresholds, m_values, draws, inputs.scores, inputs.pool_rows)
+    return advise_rows(inputs, grid, resolve_learners(learner), seed, map_tasks)
+
+
+__all__ = ["Advice", "AdviceInputs", "Grid", "advise", "advise_rows", "check_inputs", "make_grid",
+           "resolve_learners", "serial_map"]
