@@ -35,7 +35,7 @@ from rmtsynth.config.resolve import ResolvedPoint, broadcast_grid, resolve_point
 from rmtsynth.config.schema import ALIASES, PARAMS, unknown_key
 
 __all__ = [
-    "predict", "simulate", "sweep", "plan", "Table", "predict_loop", "simulate_loop", "plan_loop",
+    "advise", "predict", "simulate", "sweep", "plan", "Table", "predict_loop", "simulate_loop", "plan_loop",
     "predict_heldout", "measure_heldout",
 ]
 
@@ -312,6 +312,79 @@ def _api_dir(value: Any, name: str, check: Any) -> Path | None:
         return check(Path(value))
     except RmtsynthError as exc:
         raise ParameterError(f"{name}: {exc}") from None
+
+
+def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthetic_labels: Any, *,
+           scores: Any = None, thresholds: Any = None, m_values: Any = None, learner: Any = "ridge",
+           seed: int = 0, draws: int = 1, workers: int = 1, executor: str = "local",
+           scheduler: str | None = None, progress: bool = False):
+    """Should your synthetic rows be added to your real rows, how many, at which score threshold, with which learner?
+
+    Predicts the held-out accuracy, on new real rows, of ``make_pipeline(StandardScaler(), learner)``
+    fitted on the real rows plus the synthetic rows whose score is at least the threshold out of m
+    rows drawn at random from the pool, from the user's rows alone: each real row is held out of a
+    fit on the others and the kept rows (exact for ridge, approximate leave-one-out for logistic
+    regression and ``LinearSVC``, 10-fold cross-fitting for any other estimator).
+
+    Parameters
+    ----------
+    real_features, synthetic_features : array-like or DataFrame (rows x features)
+        The same features in the same order (DataFrame columns are matched by name).
+    real_labels, synthetic_labels : array-like
+        Any two label values (numbers or strings); the pool's labels are the ones its generator gave.
+    scores : array-like, optional
+        One score per synthetic row, higher meaning keep (a reward model, a classifier's
+        confidence in the given label); a row is kept when ``score >= threshold``.
+    thresholds : sequence of float, optional
+        Score thresholds to compare (``-inf`` keeps all); by default keep-all and the scores'
+        20, 40, 60 and 80 % quantiles.
+    m_values : sequence of int, optional
+        Rows drawn from the pool before the verifier (at most the pool's rows); by default 1/8, 1/4,
+        1/2, 3/4 and all of the pool. m = 0, the real rows alone, is always in the table.
+    learner : str, scikit-learn classifier, or a list of them
+        ``"ridge"`` (``RidgeClassifier()``), ``"logistic"`` (``LogisticRegression()``),
+        ``"square_hinge"`` (``LinearSVC()``), ``"hinge"``, or an estimator object such as
+        ``RidgeClassifier(alpha=10)``; a list compares them.
+    seed : int
+        Seeds the draws of the pool (and the folds of a cross-fitted estimator).
+    draws : int
+        Random draws of m rows from the pool averaged at each m < pool size.
+    workers, executor, scheduler, progress
+        Where the fits run (``executor="dask"`` with a ``scheduler`` address for a cluster) and
+        whether a progress bar is shown.
+
+    Returns
+    -------
+    rmtsynth.data.advice.Advice
+        ``.table`` (columns learner, method, threshold, m, kept, predicted_accuracy, accuracy_se,
+        gain, gain_se, extrapolation, note; ``.table.to_pandas()``), ``.recommendation`` (a mapping
+        with the verdict ``add``, ``do not add`` or ``cannot tell``), ``.notes`` and
+        ``.pipeline()``, the fitted scikit-learn pipeline at the recommendation.
+
+    Raises
+    ------
+    rmtsynth.errors.RmtsynthError
+        One sentence naming the argument (a ``ValueError`` or ``TypeError`` subclass).
+
+    Examples
+    --------
+    >>> import numpy as np, rmtsynth
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat(["cat", "dog"], 20); X = rng.normal(size=(40, 5)) + (y == "dog")[:, None]
+    >>> pool_y = np.repeat(["cat", "dog"], 50); pool = rng.normal(size=(100, 5)) + (pool_y == "dog")[:, None]
+    >>> advice = rmtsynth.advise(X, y, pool, pool_y, m_values=[50, 100])
+    >>> advice.recommendation["verdict"] in ("add", "do not add", "cannot tell")
+    True
+    """
+    from rmtsynth.engine.advise import advise_on_executor
+    from rmtsynth.engine.executors import check_executor
+
+    check_executor(executor, scheduler)
+    options = SweepOptions(workers=check_integer(workers, "workers", low=1), progress=bool(progress),
+                           executor=executor, scheduler=scheduler)
+    return advise_on_executor(real_features, real_labels, synthetic_features, synthetic_labels, scores=scores,
+                              thresholds=thresholds, m_values=m_values, learner=learner, seed=seed, draws=draws,
+                              options=options)
 
 
 def plan(config: str | Path) -> dict[str, Any]:

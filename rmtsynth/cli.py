@@ -274,6 +274,81 @@ def theory(
         typer.echo(f"{key:<{width}}  {shown}")
 
 
+def _number_list(text: Optional[str], option: str, whole: bool = False) -> Optional[list[float]]:
+    """'a,b,c' as numbers ('-inf' and 'inf' allowed unless ``whole``)."""
+    if text is None:
+        return None
+    values = []
+    for part in (p.strip() for p in text.split(",")):
+        try:
+            value = float(part)
+        except ValueError:
+            raise RmtsynthError(f"{option} = {text!r} must be numbers separated by commas; {part!r} is not a number.") from None
+        if whole and not (np.isfinite(value) and value.is_integer()):
+            raise RmtsynthError(f"{option} = {text!r} must be whole numbers separated by commas; {part!r} is not.")
+        values.append(value)
+    return values
+
+
+def _names(values: List[str]) -> list[str]:
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+@app.command()
+@handle_errors
+def advise(
+    real: Path = typer.Argument(..., help="The real rows: a CSV, NPZ or Parquet file with a label column."),
+    pool: Path = typer.Argument(..., help="The synthetic pool: the same feature columns, its generator's labels, a score column."),
+    label_column: Optional[str] = typer.Option(None, "--label-column", help="The label column of both files (default: label, y, target or class)."),
+    score_column: Optional[str] = typer.Option(None, "--score-column", help="The pool's verifier score column (higher keeps)."),
+    drop_columns: List[str] = typer.Option([], "--drop-columns", help="Columns that are not features (comma-separated, repeatable)."),
+    feature_columns: List[str] = typer.Option([], "--feature-columns", help="The feature columns (default: every other column)."),
+    learner: List[str] = typer.Option(["ridge"], "--learner", help="ridge, logistic, square_hinge or hinge (repeatable: compare them)."),
+    thresholds: Optional[str] = typer.Option(None, "--thresholds", help="Score thresholds, e.g. '-inf,0.5,0.9' (default: keep-all and score quantiles)."),
+    m_values: Optional[str] = typer.Option(None, "--m", help="Rows drawn from the pool before the verifier, e.g. '100,400,800' (default: up to the pool)."),
+    draws: int = typer.Option(1, "--draws", help="Random draws of the pool averaged at each m."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the draws of the pool."),
+    out: Path = typer.Option(Path("advice"), "--out", "-o", help="Directory for the CSV, the figure and the manifest."),
+    name: str = typer.Option("advice", "--name", help="File name of the outputs (NAME.csv, .pdf, .png, .json)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the recommendation and the table."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes."),
+    executor: str = typer.Option("local", "--executor", help="local or dask."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address."),
+) -> None:
+    """Should the synthetic rows be added, how many, at which score threshold, with which learner."""
+    import time
+
+    from rmtsynth.api import advise as run_advice
+    from rmtsynth.api import json_ready
+    from rmtsynth.data.advice.files import read_pool_pair
+    from rmtsynth.engine.advice_report import format_advice
+    from rmtsynth.runner import check_out_dir, write_advice
+
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise RmtsynthError(f"--name = {name!r} must be a file name of letters, digits, '_', '.' and '-'.")
+    out = check_out_dir(out)
+    X, y, S, t, scores, features = read_pool_pair(
+        real, pool, label_column=label_column, score_column=score_column, drop_columns=_names(drop_columns),
+        feature_columns=_names(feature_columns) or None)
+    t0 = time.perf_counter()
+    advice = run_advice(X, y, S, t, scores=scores, thresholds=_number_list(thresholds, "--thresholds"),
+                        m_values=_number_list(m_values, "--m", whole=True), learner=_names(learner), seed=seed,
+                        draws=draws, workers=workers, executor=executor, scheduler=scheduler,
+                        progress=not quiet and sys.stderr.isatty())
+    request = {"real": str(real), "pool": str(pool), "label_column": label_column, "score_column": score_column,
+               "drop_columns": _names(drop_columns), "feature_columns": list(features), "learner": _names(learner),
+               "thresholds": thresholds, "m_values": m_values, "draws": draws}
+    written = write_advice(advice, out, name=name, request=request, seed=seed, inputs={real, pool},
+                           wall=time.perf_counter() - t0)
+    if as_json:
+        typer.echo(json.dumps(json_ready(advice.to_dict()), indent=2, default=str))
+    else:
+        typer.echo(format_advice(advice))
+    if not quiet:
+        typer.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
+
+
 @app.command()
 @handle_errors
 def sweep(

@@ -164,3 +164,27 @@ def _config_summary(cfg: FigureConfig) -> dict[str, Any]:
         "simulation": asdict(cfg.simulation),
         "theory": asdict(cfg.theory),
     }
+
+
+def write_advice(advice: Any, out_dir: Path, *, name: str, request: dict[str, Any], seed: int,
+                 inputs: set[Path], wall: float) -> list[Path]:
+    """The advisor's CSV, manifest and figure (PDF, PNG), written together or not at all."""
+    from rmtsynth.figures.advice import draw_advice
+
+    paths = {ext: out_dir / f"{name}.{ext}" for ext in ("csv", "pdf", "png", "json")}
+    check_targets(list(paths.values()), {p.resolve() for p in inputs})
+    data = manifest(config_path=None, config_text="", config_resolved=request, overrides=[], seed=seed,
+                    outputs=[p.name for p in paths.values()], info={"wall_seconds": round(wall, 3)}, options={})
+    data["recommendation"] = advice.recommendation
+    data["notes"] = advice.notes
+    data["classes"] = list(advice.inputs.classes)
+    fig = draw_advice(advice.table.rows, recommendation=advice.recommendation)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RmtsynthError(f"--out {out_dir} cannot be created ({exc.strerror}).") from None
+    with atomic_group(list(paths.values())) as (tmp_csv, tmp_pdf, tmp_png, tmp_json):
+        tmp_csv.write_text(table_csv(advice.table.columns, advice.table.rows), encoding="utf-8")
+        figure_style.save_figure(fig, tmp_pdf, tmp_png)
+        tmp_json.write_text(manifest_json(data), encoding="utf-8")
+    return list(paths.values())
