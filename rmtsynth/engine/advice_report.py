@@ -34,11 +34,11 @@ def format_recommendation(rec: dict[str, Any]) -> list[str]:
 
 
 def format_table(rows: list[dict[str, Any]]) -> list[str]:
-    header = f"{'learner':<12} {"threshold":>14} {'m':>7} {'kept':>8} {'accuracy':>9} {'+-':>6} {'gain':>7} {'+-':>6}"
+    header = f"{'learner':<12} {'threshold':>14} {'m':>7} {'kept':>8} {'accuracy':>9} {'+-':>6} {'gain':>7} {'+-':>6}"
     lines = [header]
     for r in rows:
         lines.append(
-            f"{str(r['learner'])[:12]:<12} {_threshold(r["threshold"]):>14} {r['m']:>7d} {r['kept']:>8.1f} "
+            f"{str(r['learner'])[:12]:<12} {_threshold(r['threshold']):>14} {r['m']:>7d} {r['kept']:>8.1f} "
             f"{r['predicted_accuracy']:>9.3f} {r['accuracy_se']:>6.3f} {r['gain']:>+7.3f} {r['gain_se']:>6.3f}"
         )
     return lines

@@ -1,0 +1,85 @@
+"""``rmtsynth advise`` on files: the recommendation first, the outputs written, bad files refused in one sentence."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from clitools import assert_clean_error, invoke, snapshot
+
+
+def _write(path, header, rows):
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def files(tmp_path):
+    rng = np.random.default_rng(0)
+    names = [f"f{j}" for j in range(6)]
+
+    def rows(count, flip):
+        y = rng.integers(0, 2, count)
+        X = (2 * y[:, None] - 1) * 0.8 + rng.normal(size=(count, 6))
+        given = np.where(rng.random(count) < flip, 1 - y, y)
+        return X, np.where(given == 1, "spam", "ham"), given != y
+
+    X, y, _ = rows(40, 0.0)
+    S, t, wrong = rows(100, 0.3)
+    score = rng.normal(size=100) - 2.0 * wrong
+    real = _write(tmp_path / "real.csv", names + ["label", "row_id"],
+                  [list(X[i]) + [y[i], i] for i in range(40)])
+    pool = _write(tmp_path / "pool.csv", ["row_id", "reward", "label"] + names[::-1],
+                  [[i, score[i], t[i]] + list(S[i][::-1]) for i in range(100)])
+    return real, pool
+
+
+def test_advise_prints_the_recommendation_first_and_writes_its_outputs(files, tmp_path):
+    real, pool = files
+    out = tmp_path / "out"
+    result = invoke("advise", real, pool, "--score-column", "reward", "--drop-columns", "row_id",
+                    "--learner", "ridge", "--learner", "logistic", "--m", "50,100", "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(("Add synthetic rows", "Do not add synthetic rows", "Cannot tell"))
+    assert {p.name for p in out.iterdir()} == {"advice.csv", "advice.pdf", "advice.png", "advice.json"}
+    manifest = json.loads((out / "advice.json").read_text())
+    assert manifest["recommendation"]["verdict"] in ("add", "do not add", "cannot tell")
+    assert manifest["classes"] == ["ham", "spam"] and manifest["seed"] == 0
+    table = list(csv.DictReader((out / "advice.csv").open()))
+    assert len(table) == 2 * (1 + 5 * 2)
+    assert all(0.0 <= float(r["predicted_accuracy"]) <= 1.0 for r in table)
+
+
+def test_same_files_and_seed_give_the_same_csv(files, tmp_path):
+    real, pool = files
+    texts = []
+    for k in range(2):
+        out = tmp_path / f"out{k}"
+        result = invoke("advise", real, pool, "--score-column", "reward", "--drop-columns", "row_id",
+                        "--m", "50", "--draws", "2", "--out", out, "-q")
+        assert result.exit_code == 0, result.output
+        texts.append((out / "advice.csv").read_bytes())
+    assert texts[0] == texts[1]
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["--score-column", "confidence", "--drop-columns", "row_id"], ["confidence", "pool.csv"]),
+    (["--score-column", "reward", "--feature-columns", "f0,f9"], ["f9", "--feature-columns"]),
+    (["--score-column", "reward", "--drop-columns", "row_id", "--m", "500"], ["m_values", "100"]),
+    (["--score-column", "reward", "--drop-columns", "row_id", "--label-column", "kind"], ["kind"]),
+    (["--score-column", "reward", "--drop-columns", "row_id", "--thresholds", "0.5,high"], ["--thresholds", "high"]),
+    (["--score-column", "reward", "--drop-columns", "row_id", "--learner", "forest"], ["forest"]),
+])
+def test_bad_options_are_one_sentence_and_write_nothing(files, tmp_path, args, needles):
+    real, pool = files
+    before = snapshot(tmp_path)
+    result = invoke("advise", real, pool, *args, "--out", tmp_path / "out", "-q")
+    assert_clean_error(result, *needles)
+    assert snapshot(tmp_path) == before
