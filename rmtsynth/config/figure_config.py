@@ -820,14 +820,14 @@ def _apply_quick(quick_over: dict[str, Any], sim: SimulationSpec, x_axis: Axis |
 
 EXTRA_SECTIONS = (
     "data", "protocols", "mp", "description", "mnist", "generations", "prediction", "synthetic_data",
-    "fitted_gaussian_theory",
+    "fitted_gaussian_theory", "advice",
 )
 
 
 def _extra_sections(data: dict[str, Any], base_dir: Path) -> dict[str, Any]:
     """The kind-specific top-level keys, with the sections the schema declares checked."""
     extra = {k: data[k] for k in EXTRA_SECTIONS if k in data}
-    for section in ("mnist", "generations", "prediction"):
+    for section in ("mnist", "generations", "prediction", "advice"):
         # A kind's own section is checked here once its keys are declared in the schema.
         if extra.get(section) is not None and SECTIONS[section].keys:
             extra[section] = check_section(section, extra[section])

@@ -31,6 +31,7 @@ FIGURE_KINDS: dict[str, str] = {
     "mnist": "a small neural network on MNIST trained with verified Gaussian synthetic images",
     "generations": "a model retrained over generations of its own synthetic data",
     "prediction": "predicted against measured accuracy on real data",
+    "advice": "the advisor on a learned generator and classifier verifiers: predicted against measured accuracy",
 }
 # Kinds whose every key is declared here: a section meant for another kind is refused. The
 # remaining kinds declare their sections as they are built (see register_section).
@@ -335,12 +336,13 @@ TOP_LEVEL: dict[str, str] = {
     "generations": "with kind: generations, the loop: regime, labels, generator covariance, generations",
     "prediction": "with kind: prediction, the predicted-against-measured settings",
     "synthetic_data": "with kind: prediction, a file of synthetic rows with their labels and the verifier's decisions",
+    "advice": "with kind: advice, the data split, the generator, the verifiers and the advisor's grid",
 }
 
 # The kinds that take a top-level key meant for some kinds only (the others take it from any kind).
 KEY_KINDS: dict[str, tuple[str, ...]] = {
     "y": ("heatmap",),
-    "data": ("generator_samples", "real_data", "mnist", "prediction"),
+    "data": ("generator_samples", "real_data", "mnist", "prediction", "advice"),
     "protocols": ("real_data",),
     "fitted_gaussian_theory": ("real_data",),
     "mp": ("marchenko_pastur",),
@@ -348,6 +350,7 @@ KEY_KINDS: dict[str, tuple[str, ...]] = {
     "generations": ("generations",),
     "prediction": ("prediction",),
     "synthetic_data": ("prediction",),
+    "advice": ("advice",),
 }
 
 Y_QUANTITIES = (
@@ -734,6 +737,47 @@ register_section(
         Param("quick.prediction", "mapping", "kind prediction: keys that replace those of the prediction section with "
               "--quick (default: splits at most 4)", rule_text="a mapping of prediction keys"),
     ),
+)
+
+# The advisor on a learned pipeline (kind advice): MNIST digits, a generator learned from other
+# images, classifier verifiers trained on few or many images.
+ADVICE_KEYS: dict[str, Param] = _params(
+    "advice",
+    Param("advice.classes", "int_pair", "the two digits", 0, 9, default=[4, 9], form="[a, b]"),
+    Param("advice.real_per_class", "int", "real training rows per class (the advisor sees only these and the pool)",
+          2, MAX_IMAGES_PER_CLASS, default=50),
+    Param("advice.generator_per_class", "int", "images per class the generator is learned from (never trained or "
+          "tested on)", 2, MAX_IMAGES_PER_CLASS, default=150),
+    Param("advice.generator_dimension", "int", "principal components of the generator's per-class mixture", 1, 784,
+          default=30),
+    Param("advice.generator_components", "int", "Gaussian components per class", 1, 100, default=3),
+    Param("advice.pool_rows", "int", "synthetic rows the generator draws (half per class)", 2, 10**6, default=800),
+    Param("advice.label_noise", "float", "probability that a pool row's label is flipped", 0, 1, default=0.25),
+    Param("advice.verifiers", "custom", "the verifiers (a panel each): {title, train_per_class}: logistic regression "
+          "on that many real images per class, scoring its probability of the given label",
+          default=[{"title": "strong verifier (100 images per class)", "train_per_class": 100},
+                   {"title": "weak verifier (5 images per class)", "train_per_class": 5}],
+          rule_text="a non-empty list of {title, train_per_class (an integer >= 1)}"),
+    Param("advice.kept_fractions", "numbers", "verifier thresholds as the share of the pool they keep (a line each)",
+          0, 1, low_open=True, default=[1.0, 0.6, 0.3]),
+    Param("advice.m", "custom", "pool rows drawn before the verifier (the x axis)", default=[100, 200, 400, 800],
+          rule_text="a non-empty list of integers from 1 to pool_rows"),
+    Param("advice.splits", "int", "random splits of the images (the measured accuracy's replicates)", 1, 1000,
+          default=10),
+    Param("advice.learner", "choice", "the learner of the pipeline StandardScaler + learner", choices=tuple(LEARNERS),
+          default="ridge"),
+)
+register_section(
+    "advice",
+    ADVICE_KEYS,
+    kinds=("advice",),
+    doc="the data split, the learned generator, the verifiers and the advisor's grid",
+    notes=("The test rows of a split are the images of the two digits that no other part uses.",),
+)
+register_section(
+    "quick",
+    _params("quick", Param("quick.advice", "mapping", "kind advice: keys that replace those of the advice section "
+                           "with --quick", rule_text="a mapping of advice keys")),
 )
 
 # The self-consuming loop (kind generations); the point parameters stay in params and series.

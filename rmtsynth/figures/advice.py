@@ -1,19 +1,38 @@
-"""The advisor's figure: predicted held-out accuracy against the synthetic rows drawn, one line per threshold.
+"""The advisor's figures: held-out accuracy against the synthetic rows drawn, one line per verifier threshold.
 
-One panel per learner (or per panel of a figure config), sharing the accuracy axis. Lines with
-bands (one standard error) are the advisor's predictions; markers with error bars, where given,
-are accuracies measured on held-out real rows; the dotted line is the real rows alone and the star
-the recommendation.
+One panel per learner (an ``rmtsynth advise`` run) or per verifier (kind ``advice``), sharing the
+accuracy axis. Lines with bands (one standard error) are the advisor's predictions; markers with
+error bars are accuracies measured on held-out real rows; the dotted line is the real rows alone
+and the star the recommendation.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from rmtsynth.figures.style import COLORS, new_figure, style
+
+if TYPE_CHECKING:
+    from rmtsynth.config.figure_config import FigureConfig
+    from rmtsynth.engine.sweep import SweepOptions, SweepResult
+
+
+@dataclass(frozen=True)
+class Point:
+    """One drawn grid point: its panel and line, m, the prediction and its band, the measurement if any."""
+
+    panel: str
+    line: str
+    order: float
+    m: int
+    predicted: float
+    band: float
+    measured: float = float("nan")
+    measured_se: float = 0.0
 
 
 def threshold_label(threshold: float, kept_fraction: float | None = None) -> str:
@@ -23,44 +42,87 @@ def threshold_label(threshold: float, kept_fraction: float | None = None) -> str
     return f"score $\\geq$ {threshold:.4g}{share}"
 
 
-def _panel(ax: Any, rows: list[dict[str, Any]], measured: list[dict[str, Any]], recommended: dict | None) -> None:
-    base = [r for r in rows if r["m"] == 0]
-    thresholds = sorted({r["threshold"] for r in rows if r["m"] > 0})
-    for k, threshold in enumerate(thresholds):
+def fraction_label(fraction: float) -> str:
+    return "keep all" if fraction >= 1.0 else f"keep the top {100 * fraction:.0f} % of scores"
+
+
+def _panel(ax: Any, points: list[Point]) -> None:
+    lines = sorted({(p.order, p.line) for p in points if p.m > 0}, reverse=True)
+    for k, (_, name) in enumerate(lines):
         color = COLORS[k % len(COLORS)]
-        line = sorted((r for r in rows if r["m"] > 0 and r["threshold"] == threshold), key=lambda r: r["m"])
-        m = np.array([r["m"] for r in line], dtype=float)
-        acc = np.array([r["predicted_accuracy"] for r in line])
-        se = np.array([r["accuracy_se"] for r in line])
-        kept_fraction = line[-1]["kept"] / line[-1]["m"]
-        ax.plot(m, acc, color=color, lw=1.8, label=threshold_label(threshold, kept_fraction))
-        ax.fill_between(m, np.clip(acc - se, 0, 1), np.clip(acc + se, 0, 1), color=color, alpha=0.1, lw=0)
-        points = sorted((r for r in measured if r["m"] > 0 and r["threshold"] == threshold), key=lambda r: r["m"])
-        if points:
-            ax.errorbar([r["m"] for r in points], [r["accuracy"] for r in points],
-                        yerr=[r.get("accuracy_se", 0.0) for r in points], fmt="o", ms=4, color=color, capsize=2)
+        line = sorted((p for p in points if p.m > 0 and p.line == name), key=lambda p: p.m)
+        m = np.array([p.m for p in line], dtype=float)
+        acc = np.array([p.predicted for p in line])
+        band = np.array([p.band for p in line])
+        ax.plot(m, acc, color=color, lw=1.8, label=name)
+        ax.fill_between(m, np.clip(acc - band, 0, 1), np.clip(acc + band, 0, 1), color=color, alpha=0.12, lw=0)
+        measured = [p for p in line if np.isfinite(p.measured)]
+        if measured:
+            ax.errorbar([p.m for p in measured], [p.measured for p in measured], yerr=[p.measured_se for p in measured],
+                        fmt="o", ms=4.5, color=color, capsize=2, mfc="white")
+    base = [p for p in points if p.m == 0]
     if base:
-        ax.axhline(base[0]["predicted_accuracy"], color="0.3", ls=":", lw=1.4, label="real rows alone")
-    if recommended is not None and recommended["m"] > 0:
-        ax.plot([recommended["m"]], [recommended["predicted_accuracy"]], marker="*", ms=14, color="k", ls="none",
-                label="recommended")
+        ax.axhline(base[0].predicted, color="0.3", ls=":", lw=1.4, label="real rows alone (predicted)")
+        if np.isfinite(base[0].measured):
+            ax.axhline(base[0].measured, color="0.55", ls="--", lw=1.0, label="real rows alone (measured)")
     ax.set_xlabel("synthetic rows drawn from the pool, $m$")
 
 
-def draw_advice(rows: Sequence[dict[str, Any]], *, recommendation: dict[str, Any] | None = None,
-                measured: Sequence[dict[str, Any]] = (), panel_key: str = "learner", title: str = "") -> Figure:
-    """The figure of an advice table (``rows``: its rows; ``measured``: rows with panel, threshold, m, accuracy)."""
-    panels = list(dict.fromkeys(r[panel_key] for r in rows))
+def draw_points(points: Sequence[Point], *, recommendation: dict[str, Any] | None = None, title: str = "",
+                measured_legend: bool = False) -> Figure:
+    """One panel per distinct ``Point.panel``, in order of first appearance."""
+    panels = list(dict.fromkeys(p.panel for p in points))
     with style():
-        fig = new_figure(figsize=(4.6 * len(panels) + 0.6, 4.0), layout="constrained")
+        fig = new_figure(figsize=(4.8 * len(panels) + 0.6, 4.2), layout="constrained")
         axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
         for ax, panel in zip(axes, panels):
-            mine = [r for r in rows if r[panel_key] == panel]
-            rec = recommendation if recommendation and recommendation.get(panel_key) == panel else None
-            _panel(ax, mine, [r for r in measured if r.get(panel_key) == panel], rec)
+            _panel(ax, [p for p in points if p.panel == panel])
+            if recommendation and recommendation.get("panel") == panel and recommendation["m"] > 0:
+                ax.plot([recommendation["m"]], [recommendation["predicted_accuracy"]], marker="*", ms=14,
+                        color="k", ls="none", label="recommended")
             ax.set_title(str(panel))
         axes[0].set_ylabel("held-out accuracy on real rows")
+        if measured_legend:
+            axes[0].errorbar([], [], yerr=[], fmt="o", mfc="white", color="0.3", label="measured (markers)")
         axes[-1].legend(loc="best")
         if title:
             fig.suptitle(title)
     return fig
+
+
+def draw_advice(rows: Sequence[dict[str, Any]], *, recommendation: dict[str, Any] | None = None) -> Figure:
+    """The figure of an advice table (the rows of ``Advice.table``), a panel per learner."""
+    points = []
+    for r in rows:
+        fraction = None
+        if r["m"] > 0 and r["kept"] and np.isfinite(r["threshold"]):
+            fraction = r["kept"] / r["m"]
+        points.append(Point(r["learner"], threshold_label(r["threshold"], fraction), -r["threshold"], r["m"],
+                            r["predicted_accuracy"], r["accuracy_se"]))
+    rec = None if recommendation is None else recommendation | {"panel": recommendation["learner"]}
+    return draw_points(points, recommendation=rec)
+
+
+# --- the figure kind ``advice`` ------------------------------------------------------------------
+
+
+def check(cfg: "FigureConfig") -> int:
+    """Every check that needs no computing; returns the number of rows of the table."""
+    from rmtsynth.config.advice_config import advice_settings
+
+    settings = advice_settings(cfg)
+    return len(settings.verifiers) * (1 + len(settings.kept_fractions) * len(settings.m))
+
+
+def compute(cfg: "FigureConfig", options: "SweepOptions") -> "SweepResult":
+    from rmtsynth.engine.advice_figure import run_advice_figure
+
+    return run_advice_figure(cfg, options)
+
+
+def draw(cfg: "FigureConfig", result: "SweepResult") -> Figure:
+    """Predicted lines (band: one standard error over splits) and measured markers, a panel per verifier."""
+    points = [Point(r["panel"], fraction_label(r["kept_fraction"]), r["kept_fraction"], r["m"],
+                    r["predicted_accuracy"], r["predicted_se"], r["measured_accuracy"], r["measured_se"])
+              for r in result.rows]
+    return draw_points(points, title=cfg.title, measured_legend=True)
