@@ -297,17 +297,17 @@ def _names(values: List[str]) -> list[str]:
 @app.command()
 @handle_errors
 def advise(
-    real: Path = typer.Argument(..., help="The real rows: a CSV, NPZ or Parquet file with a label column."),
-    pool: Path = typer.Argument(..., help="The synthetic pool: the same feature columns, its generator's labels, a score column."),
-    label_column: Optional[str] = typer.Option(None, "--label-column", help="The label column of both files (default: label, y, target or class)."),
+    real: Path = typer.Argument(..., help="The real rows (a CSV, NPZ or Parquet file with a label column), or a config with an advise: section."),
+    pool: Optional[Path] = typer.Argument(None, help="The synthetic pool: the same feature columns, its generator's labels, a score column."),
+    label_column: Optional[str] = typer.Option(None, "--label-column", help="The label column of both files (default: label, labels, y, target or class)."),
     score_column: Optional[str] = typer.Option(None, "--score-column", help="The pool's verifier score column (higher keeps)."),
     drop_columns: List[str] = typer.Option([], "--drop-columns", help="Columns that are not features (comma-separated, repeatable)."),
     feature_columns: List[str] = typer.Option([], "--feature-columns", help="The feature columns (default: every other column)."),
-    learner: List[str] = typer.Option(["ridge"], "--learner", help="ridge, logistic, square_hinge or hinge (repeatable: compare them)."),
+    learner: List[str] = typer.Option([], "--learner", help="ridge (default), logistic, square_hinge or hinge (repeatable: compare them)."),
     thresholds: Optional[str] = typer.Option(None, "--thresholds", help="Score thresholds, e.g. '-inf,0.5,0.9' (default: keep-all and score quantiles)."),
     m_values: Optional[str] = typer.Option(None, "--m", help="Rows drawn from the pool before the verifier, e.g. '100,400,800' (default: up to the pool)."),
-    draws: int = typer.Option(1, "--draws", help="Random draws of the pool averaged at each m."),
-    seed: int = typer.Option(0, "--seed", help="Seeds the draws of the pool."),
+    draws: Optional[int] = typer.Option(None, "--draws", help="Random draws of the pool averaged at each m (default 1)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seeds the draws of the pool (default 0)."),
     out: Path = typer.Option(Path("advice"), "--out", "-o", help="Directory for the CSV, the figure and the manifest."),
     name: str = typer.Option("advice", "--name", help="File name of the outputs (NAME.csv, .pdf, .png, .json)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the recommendation and the table."),
@@ -318,29 +318,48 @@ def advise(
 ) -> None:
     """Should the synthetic rows be added, how many, at which score threshold, with which learner."""
     import time
+    from dataclasses import asdict
 
     from rmtsynth.api import advise as run_advice
     from rmtsynth.api import json_ready
+    from rmtsynth.config.advise_config import AdviseRequest, load_advise_config
     from rmtsynth.data.advice.files import read_pool_pair
     from rmtsynth.engine.advice_report import format_advice
     from rmtsynth.runner import check_out_dir, write_advice
 
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise RmtsynthError(f"--name = {name!r} must be a file name of letters, digits, '_', '.' and '-'.")
+    given = {"--label-column": label_column, "--score-column": score_column, "--drop-columns": drop_columns or None,
+             "--feature-columns": feature_columns or None, "--learner": learner or None, "--thresholds": thresholds,
+             "--m": m_values, "--draws": draws, "--seed": seed}
+    if pool is None:
+        if real.suffix.lower() not in (".yaml", ".yml"):
+            raise RmtsynthError(f"{real} is not a config (.yaml); give the real rows' file and the pool's file, or a config.")
+        request = load_advise_config(real)
+        clash = [option for option, value in given.items() if value is not None]
+        if clash:
+            raise RmtsynthError(f"{clash[0]} is given with the config {real}; set it in its advise: section instead.")
+    else:
+        request = AdviseRequest(
+            real=real, pool=pool, label_column=label_column, score_column=score_column,
+            drop_columns=tuple(_names(drop_columns)), feature_columns=tuple(_names(feature_columns)),
+            learner=tuple(_names(learner)) or ("ridge",),
+            thresholds=None if thresholds is None else tuple(_number_list(thresholds, "--thresholds")),
+            m=None if m_values is None else tuple(int(v) for v in _number_list(m_values, "--m", whole=True)),
+            draws=1 if draws is None else draws, seed=0 if seed is None else seed)
     out = check_out_dir(out)
     X, y, S, t, scores, features = read_pool_pair(
-        real, pool, label_column=label_column, score_column=score_column, drop_columns=_names(drop_columns),
-        feature_columns=_names(feature_columns) or None)
+        request.real, request.pool, label_column=request.label_column, score_column=request.score_column,
+        drop_columns=request.drop_columns, feature_columns=request.feature_columns or None)
     t0 = time.perf_counter()
-    advice = run_advice(X, y, S, t, scores=scores, thresholds=_number_list(thresholds, "--thresholds"),
-                        m_values=_number_list(m_values, "--m", whole=True), learner=_names(learner), seed=seed,
-                        draws=draws, workers=workers, executor=executor, scheduler=scheduler,
-                        progress=not quiet and sys.stderr.isatty())
-    request = {"real": str(real), "pool": str(pool), "label_column": label_column, "score_column": score_column,
-               "drop_columns": _names(drop_columns), "feature_columns": list(features), "learner": _names(learner),
-               "thresholds": thresholds, "m_values": m_values, "draws": draws}
-    written = write_advice(advice, out, name=name, request=request, seed=seed, inputs={real, pool},
-                           wall=time.perf_counter() - t0)
+    advice = run_advice(X, y, S, t, scores=scores, thresholds=request.thresholds, m_values=request.m,
+                        learner=list(request.learner), seed=request.seed, draws=request.draws, workers=workers,
+                        executor=executor, scheduler=scheduler, progress=not quiet and sys.stderr.isatty())
+    record = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(request).items() if k != "source"}
+    record["feature_columns"] = list(features)
+    written = write_advice(advice, out, name=name, request=record, seed=request.seed,
+                           inputs={request.real, request.pool} | ({real} if pool is None else set()),
+                           wall=time.perf_counter() - t0, config_text=request.source)
     if as_json:
         typer.echo(json.dumps(json_ready(advice.to_dict()), indent=2, default=str))
     else:

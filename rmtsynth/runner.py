@@ -167,13 +167,13 @@ def _config_summary(cfg: FigureConfig) -> dict[str, Any]:
 
 
 def write_advice(advice: Any, out_dir: Path, *, name: str, request: dict[str, Any], seed: int,
-                 inputs: set[Path], wall: float) -> list[Path]:
+                 inputs: set[Path], wall: float, config_text: str = "") -> list[Path]:
     """The advisor's CSV, manifest and figure (PDF, PNG), written together or not at all."""
     from rmtsynth.figures.advice import draw_advice
 
     paths = {ext: out_dir / f"{name}.{ext}" for ext in ("csv", "pdf", "png", "json")}
     check_targets(list(paths.values()), {p.resolve() for p in inputs})
-    data = manifest(config_path=None, config_text="", config_resolved=request, overrides=[], seed=seed,
+    data = manifest(config_path=None, config_text=config_text, config_resolved=request, overrides=[], seed=seed,
                     outputs=[p.name for p in paths.values()], info={"wall_seconds": round(wall, 3)}, options={})
     data["recommendation"] = advice.recommendation
     data["notes"] = advice.notes

@@ -171,3 +171,12 @@ def test_prediction_matches_the_held_out_accuracy_on_fresh_rows():
         values = np.asarray(values)
         se = values.std(ddof=1) / np.sqrt(values.size)
         assert abs(values.mean()) < 3 * se, (point, values.mean(), se)
+
+
+def test_the_theory_refuses_scores_it_cannot_read_and_names_the_advisor():
+    """A pool's scores without per-row correctness flags are not silently treated as keep-all."""
+    X, y, S, t, scores = _setting(seed=7)
+    signs = lambda labels: np.where(labels == "pos", 1.0, -1.0)  # noqa: E731
+    pool = {"features": S, "labels": signs(t), "score": scores, "threshold": 0.0}
+    with pytest.raises(RmtsynthError, match="rmtsynth.advise"):
+        rmtsynth.predict_heldout(X, signs(y), synthetic=pool, m_values=[60], gamma=0.1)

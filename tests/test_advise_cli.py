@@ -83,3 +83,19 @@ def test_bad_options_are_one_sentence_and_write_nothing(files, tmp_path, args, n
     result = invoke("advise", real, pool, *args, "--out", tmp_path / "out", "-q")
     assert_clean_error(result, *needles)
     assert snapshot(tmp_path) == before
+
+
+def test_a_config_gives_the_same_answer_as_the_options(files, tmp_path):
+    real, pool = files
+    config = tmp_path / "advise.yaml"
+    config.write_text("advise:\n  real: real.csv\n  pool: pool.csv\n  score_column: reward\n"
+                      "  drop_columns: [row_id]\n  m: [50, 100]\n  thresholds: [-.inf, 0.0]\n")
+    by_config = invoke("advise", config, "--out", tmp_path / "a", "-q")
+    by_options = invoke("advise", real, pool, "--score-column", "reward", "--drop-columns", "row_id", "--m", "50,100",
+                        "--thresholds", "-inf,0", "--out", tmp_path / "b", "-q")
+    assert by_config.exit_code == 0 and by_options.exit_code == 0, (by_config.output, by_options.output)
+    assert (tmp_path / "a" / "advice.csv").read_bytes() == (tmp_path / "b" / "advice.csv").read_bytes()
+    clash = invoke("advise", config, "--seed", "2", "--out", tmp_path / "c", "-q")
+    assert_clean_error(clash, "--seed", "advise:")
+    config.write_text("advise:\n  real: real.csv\n  pool: pool.csv\n  score_colum: reward\n")
+    assert_clean_error(invoke("advise", config, "--out", tmp_path / "d", "-q"), "score_colum", "score_column")

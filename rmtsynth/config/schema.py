@@ -780,6 +780,27 @@ register_section(
                            "with --quick", rule_text="a mapping of advice keys")),
 )
 
+# The advisor's command as a config file (``rmtsynth advise CONFIG.yaml``): its section ``advise:``.
+ADVISE_KEYS: dict[str, Param] = _params(
+    "advise",
+    Param("advise.real", "path", "the real rows: a CSV, NPZ or Parquet file with a label column"),
+    Param("advise.pool", "path", "the synthetic pool: the same feature columns, the generator's labels, a score column"),
+    Param("advise.label_column", "name", "the label column of both files (default: label, labels, y, target or class)"),
+    Param("advise.score_column", "name", "the pool's verifier score column (higher keeps)"),
+    Param("advise.drop_columns", "custom", "columns that are not features", default=[], rule_text="a list of column names"),
+    Param("advise.feature_columns", "custom", "the feature columns (default: every other column)",
+          rule_text="a list of column names"),
+    Param("advise.learner", "custom", "learners to compare: names of registered learners", default=["ridge"],
+          rule_text="a learner name or a list of them (" + ", ".join(LEARNERS) + ")"),
+    Param("advise.thresholds", "custom", "score thresholds (-.inf keeps all; default: keep-all and score quantiles)",
+          rule_text="a list of numbers"),
+    Param("advise.m", "custom", "pool rows drawn before the verifier (default: up to the pool)",
+          rule_text="a list of integers >= 0"),
+    Param("advise.draws", "int", "random draws of the pool averaged at each m", 1, 100, default=1),
+    Param("advise.seed", "int", "seeds the draws of the pool", 0, 2**63 - 1, default=0),
+)
+register_section("advise", ADVISE_KEYS, doc="rmtsynth advise CONFIG: the files, their columns and the grid")
+
 # The self-consuming loop (kind generations); the point parameters stay in params and series.
 GENERATION_FIGURES = ("accuracy", "generator", "stability", "pseudo_labels")
 register_section(

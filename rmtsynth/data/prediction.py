@@ -316,6 +316,15 @@ def _predict(
         return [replace(g, accuracy={corrections[0]: g.accuracy["loo"]}) for g in got]
     fit = _fit_sources(X_train, y_train, synthetic, m_values, label_noise)
     pool, eps, estimated_rates = fit.pool, fit.label_noise, fit.estimated_rates
+    if pool is not None and pool.kept is not None and not np.isfinite(estimated_rates[0]) and any(
+            v is None or v == "estimated" for v in verifiers):
+        # The rows the verifier keeps are known but not which labels are wrong: answering as if
+        # every row were kept would silently ignore the scores.
+        raise RmtsynthError(
+            "synthetic: the pool's score and threshold (or kept flags) cannot be turned into the verifier's rates "
+            "without a label_correct flag per row; rmtsynth.advise predicts from the scores themselves, or give "
+            "verifier=(rho, phi)."
+        )
     rates = [_verifier_rates(v, estimated_rates) for v in verifiers]
     use_kept_flags = [
         pool is not None and pool.kept is not None and (v is None or v == "estimated") and

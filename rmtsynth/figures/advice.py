@@ -106,7 +106,7 @@ def draw_advice(rows: Sequence[dict[str, Any]], *, recommendation: dict[str, Any
 # --- the figure kind ``advice`` ------------------------------------------------------------------
 
 
-def check(cfg: "FigureConfig") -> int:
+def check(cfg: FigureConfig) -> int:
     """Every check that needs no computing; returns the number of rows of the table."""
     from rmtsynth.config.advice_config import advice_settings
 
@@ -114,13 +114,13 @@ def check(cfg: "FigureConfig") -> int:
     return len(settings.verifiers) * (1 + len(settings.kept_fractions) * len(settings.m))
 
 
-def compute(cfg: "FigureConfig", options: "SweepOptions") -> "SweepResult":
+def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     from rmtsynth.engine.advice_figure import run_advice_figure
 
     return run_advice_figure(cfg, options)
 
 
-def draw(cfg: "FigureConfig", result: "SweepResult") -> Figure:
+def draw(cfg: FigureConfig, result: SweepResult) -> Figure:
     """Predicted lines (band: one standard error over splits) and measured markers, a panel per verifier."""
     points = [Point(r["panel"], fraction_label(r["kept_fraction"]), r["kept_fraction"], r["m"],
                     r["predicted_accuracy"], r["predicted_se"], r["measured_accuracy"], r["measured_se"])
