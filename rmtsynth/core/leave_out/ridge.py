@@ -12,7 +12,7 @@ without a group G of k rows
   ``lambda_j = (sum_G z_j^2 + (sum_G z_j)^2/(N-k)) / N``.
 
 So the left-out weights solve ``(B - U M U' - alpha' diag(lambda)) v = b`` with
-``B = Z'Z + alpha' I``, applied from one eigendecomposition of the smaller Gram matrix: the group's
+``B = Z'Z + alpha' I``, applied from a Cholesky factor of the smaller Gram matrix: the group's
 rank and the features with a large lambda by Woodbury, the remaining small diagonal by an
 iteration that contracts by at most the largest small lambda. Rows alone in their group (almost
 all) are solved together, as matrices.
@@ -20,10 +20,9 @@ all) are solved together, as matrices.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import lu_factor, lu_solve
+from scipy.linalg import cho_factor, cho_solve, lu_factor, lu_solve
 
 from rmtsynth.core.leave_out.scaling import penalty_shrinkage, scored_groups, singleton_shrinkage, standard_scaling
 
@@ -34,32 +33,24 @@ _MAX_ITERATIONS = 200
 _TOLERANCE = 1e-12
 
 
-@dataclass(frozen=True)
-class _Spectrum:
-    """Z'Z = V diag(s2) V' with V orthonormal (p x r, r <= min(N, p))."""
+class _Scatter:
+    """Applies (Z'Z + ridge I)^{-1} through a Cholesky factor of the smaller Gram matrix, one per ridge value."""
 
-    V: np.ndarray
-    s2: np.ndarray
+    def __init__(self, Z: np.ndarray) -> None:
+        self.Z = Z
+        self.primal = Z.shape[1] <= Z.shape[0]
+        self.gram = Z.T @ Z if self.primal else Z @ Z.T
+        self._factors: dict[float, tuple] = {}
 
     def inverse(self, ridge: float):
-        coef = 1.0 / (self.s2 + ridge) - 1.0 / ridge
-
-        def apply(b: np.ndarray) -> np.ndarray:
-            c = coef if b.ndim == 1 else coef[:, None]
-            return b / ridge + self.V @ (c * (self.V.T @ b))
-
-        return apply
-
-
-def _spectrum(Z: np.ndarray) -> _Spectrum:
-    N, p = Z.shape
-    if N < p:
-        s2, U = np.linalg.eigh(Z @ Z.T)
-        keep = s2 > s2.max(initial=0.0) * 1e-13
-        s2, U = s2[keep], U[:, keep]
-        return _Spectrum(V=(Z.T @ U) / np.sqrt(s2), s2=s2)
-    s2, V = np.linalg.eigh(Z.T @ Z)
-    return _Spectrum(V=V, s2=np.maximum(s2, 0.0))
+        if ridge not in self._factors:
+            self._factors[ridge] = cho_factor(self.gram + ridge * np.eye(self.gram.shape[0]))
+        factor = self._factors[ridge]
+        if self.primal:
+            return lambda b: cho_solve(factor, b)
+        Z = self.Z
+        # (Z'Z + r I)^{-1} = (I - Z'(ZZ' + r I)^{-1} Z) / r
+        return lambda b: (b - Z.T @ cho_solve(factor, Z @ b)) / ridge
 
 
 def ridge_leave_out(X: np.ndarray, y: np.ndarray, alpha: float, groups: np.ndarray, scored: np.ndarray, *,
@@ -74,7 +65,7 @@ def ridge_leave_out(X: np.ndarray, y: np.ndarray, alpha: float, groups: np.ndarr
     scored = np.asarray(scored, dtype=bool)
     mean, scale = standard_scaling(X)
     Z = (X - mean) / scale
-    spectrum = _spectrum(Z)
+    spectrum = _Scatter(Z)
     signal = Z.T @ y
     out = np.full(y.size, np.nan)
     single, larger = scored_groups(groups, scored)
