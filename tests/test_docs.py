@@ -22,7 +22,7 @@ def _examples(page: str) -> list[tuple[str, str]]:
     return BLOCK.findall((ROOT / "docs" / page).read_text())
 
 
-PAGES = {"python.md": 5, "generations.md": 3, "prediction.md": 5, "extending.md": 4}
+PAGES = {"python.md": 5, "generations.md": 3, "prediction.md": 5, "extending.md": 4, "advise.md": 1}
 
 
 @pytest.mark.parametrize(("page", "at_least"), PAGES.items())
