@@ -27,6 +27,7 @@ from rmtsynth.data.prediction import measure_heldout, predict_heldout
 from rmtsynth.engine.loops import plan_loop, predict_loop, simulate_loop
 from rmtsynth.engine.points import theory_for_points
 from rmtsynth.engine.sweep import SweepOptions, mean_and_se, run_simulations
+from rmtsynth.data.advice.grid import DEFAULT_DRAWS
 from rmtsynth.data.table import Table
 from rmtsynth.data.validation import check_integer
 from rmtsynth.errors import ConfigError, ParameterError, ParameterTypeError, RmtsynthError
@@ -316,7 +317,7 @@ def _api_dir(value: Any, name: str, check: Any) -> Path | None:
 
 def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthetic_labels: Any, *,
            scores: Any = None, thresholds: Any = None, m_values: Any = None, learner: Any = "ridge",
-           seed: int = 0, draws: int = 1, workers: int = 1, executor: str = "local",
+           seed: int = 0, draws: int = DEFAULT_DRAWS, workers: int = 1, executor: str = "local",
            scheduler: str | None = None, progress: bool = False):
     """Should your synthetic rows be added to your real rows, how many, at which score threshold, with which learner?
 

@@ -306,7 +306,7 @@ def advise(
     learner: List[str] = typer.Option([], "--learner", help="ridge (default), logistic, square_hinge or hinge (repeatable: compare them)."),
     thresholds: Optional[str] = typer.Option(None, "--thresholds", help="Score thresholds, e.g. '-inf,0.5,0.9' (default: keep-all and score quantiles)."),
     m_values: Optional[str] = typer.Option(None, "--m", help="Rows drawn from the pool before the verifier, e.g. '100,400,800' (default: up to the pool)."),
-    draws: Optional[int] = typer.Option(None, "--draws", help="Random draws of the pool averaged at each m (default 1)."),
+    draws: Optional[int] = typer.Option(None, "--draws", help="Random draws of the pool averaged at each m (default 3)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seeds the draws of the pool (default 0)."),
     out: Path = typer.Option(Path("advice"), "--out", "-o", help="Directory for the CSV, the figure and the manifest."),
     name: str = typer.Option("advice", "--name", help="File name of the outputs (NAME.csv, .pdf, .png, .json)."),
@@ -324,6 +324,7 @@ def advise(
     from rmtsynth.api import json_ready
     from rmtsynth.config.advise_config import AdviseRequest, load_advise_config
     from rmtsynth.data.advice.files import read_pool_pair
+    from rmtsynth.data.advice.grid import DEFAULT_DRAWS
     from rmtsynth.engine.advice_report import format_advice
     from rmtsynth.runner import check_out_dir, write_advice
 
@@ -346,7 +347,7 @@ def advise(
             learner=tuple(_names(learner)) or ("ridge",),
             thresholds=None if thresholds is None else tuple(_number_list(thresholds, "--thresholds")),
             m=None if m_values is None else tuple(int(v) for v in _number_list(m_values, "--m", whole=True)),
-            draws=1 if draws is None else draws, seed=0 if seed is None else seed)
+            draws=DEFAULT_DRAWS if draws is None else draws, seed=0 if seed is None else seed)
     out = check_out_dir(out)
     X, y, S, t, scores, features = read_pool_pair(
         request.real, request.pool, label_column=request.label_column, score_column=request.score_column,

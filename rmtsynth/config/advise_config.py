@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rmtsynth.config.figure_config import read_config_file
+from rmtsynth.data.advice.grid import DEFAULT_DRAWS
 from rmtsynth.config.schema import _show, check_section, section_defaults, unknown_key
 from rmtsynth.errors import ConfigError
 
@@ -24,7 +25,7 @@ class AdviseRequest:
     learner: tuple[str, ...] = ("ridge",)
     thresholds: tuple[float, ...] | None = None
     m: tuple[int, ...] | None = None
-    draws: int = 1
+    draws: int = DEFAULT_DRAWS
     seed: int = 0
     source: str = field(default="", compare=False)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rmtsynth.core.learners import DEFAULT_LEARNER, LEARNERS
+from rmtsynth.data.advice.grid import DEFAULT_DRAWS
 from rmtsynth.errors import ConfigError
 
 # The figure kinds, each with what it draws: the one list of kind names (config checking, the
@@ -796,7 +797,7 @@ ADVISE_KEYS: dict[str, Param] = _params(
           rule_text="a list of numbers"),
     Param("advise.m", "custom", "pool rows drawn before the verifier (default: up to the pool)",
           rule_text="a list of integers >= 0"),
-    Param("advise.draws", "int", "random draws of the pool averaged at each m", 1, 100, default=1),
+    Param("advise.draws", "int", "random draws of the pool averaged at each m", 1, 100, default=DEFAULT_DRAWS),
     Param("advise.seed", "int", "seeds the draws of the pool", 0, 2**63 - 1, default=0),
 )
 register_section("advise", ADVISE_KEYS, doc="rmtsynth advise CONFIG: the files, their columns and the grid")

@@ -25,7 +25,7 @@ from rmtsynth.engine.sweep import SweepOptions, SweepResult
 from rmtsynth.engine.tasks import run_cached
 
 # Bump when a split's numbers change for the same inputs, so that stale cache entries are not read.
-_CACHE_TAG = "advice-figure/1"
+_CACHE_TAG = "advice-figure/2"
 
 COLUMNS = ["figure", "panel", "kept_fraction", "m", "splits", "predicted_accuracy", "predicted_se",
            "measured_accuracy", "measured_se", "gap", "gap_se", "kept", "learner", "label_noise", "n_real"]
@@ -71,12 +71,16 @@ def split_task(context: tuple[np.ndarray, np.ndarray, AdviceFigureSettings, int]
         for f, threshold in enumerate(thresholds):
             for j, m in enumerate(settings.m):
                 row = by_point[(threshold, m)]
-                kept = advice.kept_rows(threshold, m)
                 out["predicted"][v, f, j] = row["predicted_accuracy"]
                 out["predicted_se"][v, f, j] = row["accuracy_se"]
-                out["kept"][v, f, j] = kept.size
-                out["measured"][v, f, j] = measured_accuracy(estimator, real_X, real_y, pool_X[kept], given[kept],
-                                                             test_X, test_y)
+                out["kept"][v, f, j] = row["kept"]
+                # The measurement averages the same draws of the pool as the prediction.
+                kept_sets = {advice.kept_rows(threshold, m, d).tobytes(): advice.kept_rows(threshold, m, d)
+                             for d in range(len(advice.orders))}
+                accuracy = {key: measured_accuracy(estimator, real_X, real_y, pool_X[k], given[k], test_X, test_y)
+                            for key, k in kept_sets.items()}
+                out["measured"][v, f, j] = np.mean([accuracy[advice.kept_rows(threshold, m, d).tobytes()]
+                                                    for d in range(len(advice.orders))])
     empty = np.zeros((0, real_X.shape[1]))
     out["baseline_measured"] = np.array([measured_accuracy(estimator, real_X, real_y, empty, real_y[:0], test_X, test_y)])
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from rmtsynth.data.advice import Advice, advise
+from rmtsynth.data.advice.grid import DEFAULT_DRAWS
 from rmtsynth.engine.sweep import SweepOptions
 from rmtsynth.engine.tasks import run_on_executor
 
@@ -21,7 +22,7 @@ def executor_map(options: SweepOptions) -> Callable[[Callable[[Any, Any], Any], 
 
 def advise_on_executor(real_features: Any, real_labels: Any, synthetic_features: Any, synthetic_labels: Any, *,
                        scores: Any = None, thresholds: Any = None, m_values: Any = None, learner: Any = "ridge",
-                       seed: int = 0, draws: int = 1, options: SweepOptions | None = None) -> Advice:
+                       seed: int = 0, draws: int = DEFAULT_DRAWS, options: SweepOptions | None = None) -> Advice:
     """:func:`rmtsynth.data.advice.advise` with its fits on an executor (one local process by default)."""
     options = options or SweepOptions(workers=1, progress=False)
     return advise(real_features, real_labels, synthetic_features, synthetic_labels, scores=scores,

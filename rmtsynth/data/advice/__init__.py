@@ -20,9 +20,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from rmtsynth.core.leave_out import duplicate_groups
-from rmtsynth.data.advice.grid import Grid, draw_orders, kept_rows, kept_sets, make_grid
+from rmtsynth.data.advice.grid import DEFAULT_DRAWS, Grid, draw_orders, kept_rows, kept_sets, make_grid
 from rmtsynth.data.advice.inputs import AdviceInputs, check_inputs
-from rmtsynth.data.advice.learners import AdviceLearner, held_out_correct, pipeline, resolve_learners
+from rmtsynth.data.advice.learners import AdviceLearner, held_out_decisions, pipeline, resolve_learners
 from rmtsynth.data.advice.summary import COLUMNS, grid_row, recommend
 from rmtsynth.data.table import Table
 
@@ -43,12 +43,12 @@ class _Context:
 
 
 def fit_task(context: _Context, task: tuple[int, int]) -> np.ndarray:
-    """Held-out correctness of the real rows for one (learner, kept set)."""
+    """Held-out decision values of the real rows for one (learner, kept set)."""
     learner_index, set_index = task
     inputs = context.inputs
     rows = context.sets[set_index]
     # One fold assignment per learner for every kept set: the gains are paired on the same folds.
-    return held_out_correct(context.learners[learner_index], inputs.real_features, inputs.real_labels,
+    return held_out_decisions(context.learners[learner_index], inputs.real_features, inputs.real_labels,
                             inputs.pool_features[rows], inputs.pool_labels[rows], seed=context.seed)
 
 
@@ -114,8 +114,9 @@ def advise_rows(inputs: AdviceInputs, grid: Grid, learners: Sequence[AdviceLearn
     groups = duplicate_groups(inputs.real_features)
     rows = []
     for i, learner in enumerate(learners):
-        baseline = results[(i, empty)].astype(float)
-        rows.append(grid_row(learner.label, learner.method, -np.inf, 0, 0.0, [baseline], baseline, groups))
+        baseline = results[(i, empty)]
+        rows.append(grid_row(learner.label, learner.method, -np.inf, 0, 0.0, [baseline], baseline, inputs.real_labels,
+                             groups))
         for t, threshold in enumerate(grid.thresholds):
             for j, m in enumerate(grid.m_values):
                 if m == 0:
@@ -124,14 +125,14 @@ def advise_rows(inputs: AdviceInputs, grid: Grid, learners: Sequence[AdviceLearn
                 kept = float(np.mean([sets[c].size for c in cells]))
                 note = "keeps no synthetic row" if kept == 0 else ""
                 rows.append(grid_row(learner.label, learner.method, threshold, m, kept,
-                                     [results[(i, c)] for c in cells], baseline, groups, note))
+                                     [results[(i, c)] for c in cells], baseline, inputs.real_labels, groups, note))
     table = Table(columns=list(COLUMNS), rows=rows)
     return Advice(table, recommend(rows), _notes(inputs, grid, sets, cell_set), inputs, tuple(learners), orders)
 
 
 def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthetic_labels: Any,
            scores: Any = None, thresholds: Any = None, m_values: Any = None, learner: Any = "ridge",
-           seed: int = 0, draws: int = 1, map_tasks: MapTasks = serial_map) -> Advice:
+           seed: int = 0, draws: int = DEFAULT_DRAWS, map_tasks: MapTasks = serial_map) -> Advice:
     """Check the inputs, build the grid and compute the advice (see :func:`advise_rows`)."""
     from rmtsynth.data.validation import check_integer
 

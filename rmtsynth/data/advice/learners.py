@@ -82,9 +82,9 @@ def _decisions(model: Any, X: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(model.predict(X), dtype=float) > 0, 1.0, -1.0)
 
 
-def held_out_correct(learner: AdviceLearner, real_X: np.ndarray, real_y: np.ndarray, kept_X: np.ndarray,
-                     kept_y: np.ndarray, seed: int) -> np.ndarray:
-    """Whether each real row is classified correctly by the pipeline fitted on the other real rows and the kept rows.
+def held_out_decisions(learner: AdviceLearner, real_X: np.ndarray, real_y: np.ndarray, kept_X: np.ndarray,
+                       kept_y: np.ndarray, seed: int) -> np.ndarray:
+    """Each real row's decision value (> 0: the second class) by the pipeline fitted on the other real rows and the kept rows.
 
     Rows identical to a real row (real or kept) leave training with it.
     """
@@ -101,5 +101,4 @@ def held_out_correct(learner: AdviceLearner, real_X: np.ndarray, real_y: np.ndar
 
         rng = np.random.default_rng(np.random.SeedSequence(seed))
         decisions = cross_fit_decisions(X, y, fit_predict, groups, scored, CROSS_FIT_FOLDS, rng)
-    predicted = np.where(decisions[: real_y.size] > 0, 1.0, -1.0)
-    return predicted == real_y
+    return decisions[: real_y.size]
