@@ -574,7 +574,7 @@ def write_report(path: Path | None, args, summary: list[dict], point_summary: pd
                  timings: list[dict], meta: dict) -> str:
     lines = [f"# Advisor acceptance benchmark{' (stub: 5-fold CV stand-in)' if args.stub else ''}", ""]
     lines += [f"`{meta['command']}`", "",
-              f"{meta['date']}; {meta['machine']}; rmtsynth {meta['version']}; {meta['seeds']} split seeds, "
+              f"{meta['date']}; {meta['machine']}; rmtsynth {meta['version']}; {meta['seeds']} split seeds from {args.first_seed}, "
               f"{args.draws} draws of the pool per (threshold, m) below the pool size; BLAS on one thread per "
               f"process, {args.workers} worker processes; total {meta['total']:.0f} s; load average "
               f"{meta['load_before']:.1f} before, {meta['load_after']:.1f} after.", ""]
@@ -675,6 +675,8 @@ def parse_args(argv=None):
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 scenarios, 3 seeds, 5 draws")
     parser.add_argument("--stub", action="store_true", help="use the 5-fold CV stand-in instead of rmtsynth.advise")
     parser.add_argument("--seeds", type=int, default=None, help="split seeds per scenario (default 10, quick 3)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="first split seed: a fresh range checks a method chosen while looking at earlier reports")
     parser.add_argument("--draws", type=int, default=None, help="draws of m pool rows per point (default 20, quick 5)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--advise-draws", type=int, default=None,
@@ -702,7 +704,7 @@ def main(argv=None) -> None:
     for t in timings:
         outcome = t["error"] or f"{t['seconds']:.2f} s"
         print(f"timing: {t['case']}: {outcome}", file=sys.stderr)
-    records = run_all(selected_scenarios(args), list(range(args.seeds)), args.draws, args.stub, args.workers,
+    records = run_all(selected_scenarios(args), list(range(args.first_seed, args.first_seed + args.seeds)), args.draws, args.stub, args.workers,
                       args.advise_draws)
     for r in records:
         if r["error"]:
