@@ -23,6 +23,10 @@ MNIST at p = 784, n = 100, a pool of 800, 8 thresholds x 6 m values x 2 learners
     python benchmarks/bench_advise.py --out benchmarks/advise.md            # full, ~15 min on 2 cores
     python benchmarks/bench_advise.py --quick                               # smoke run: 2 scenarios, 3 seeds
     python benchmarks/bench_advise.py --stub --quick                        # the harness alone (5-fold CV stand-in)
+    python benchmarks/bench_advise.py --first-seed 100 --seeds 30 --skip-timing --out /tmp/fresh.md
+
+A method chosen while looking at this report should be checked on split seeds it has not seen
+(``--first-seed``); ``--scenario`` selects scenarios by a substring of their names.
 
 Seeds are fixed, so runs reproduce. BLAS is held to one thread in every process.
 """
@@ -704,8 +708,8 @@ def main(argv=None) -> None:
     for t in timings:
         outcome = t["error"] or f"{t['seconds']:.2f} s"
         print(f"timing: {t['case']}: {outcome}", file=sys.stderr)
-    records = run_all(selected_scenarios(args), list(range(args.first_seed, args.first_seed + args.seeds)), args.draws, args.stub, args.workers,
-                      args.advise_draws)
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    records = run_all(selected_scenarios(args), seeds, args.draws, args.stub, args.workers, args.advise_draws)
     for r in records:
         if r["error"]:
             print(f"advise failed: {r['scenario']} seed {r['seed']} {r['learner']}: {r['error']}\n{r.get('traceback', '')}",

@@ -12,10 +12,10 @@ without a group G of k rows
   ``lambda_j = (sum_G z_j^2 + (sum_G z_j)^2/(N-k)) / N``.
 
 So the left-out weights solve ``(B - U M U' - alpha' diag(lambda)) v = b`` with
-``B = Z'Z + alpha' I``, applied from a Cholesky factor of the smaller Gram matrix: the group's
-rank and the features with a large lambda by Woodbury, the remaining small diagonal by an
-iteration that contracts by at most the largest small lambda. Rows alone in their group (almost
-all) are solved together, as matrices.
+``B = Z'Z + alpha' I``, applied from a Cholesky factor of the smaller Gram matrix. Rows alone in
+their group (almost all) are solved together, as matrices, by conjugate gradients preconditioned
+with the rank-one solve; a group of duplicates by Woodbury on its rank and its features with a
+large lambda, and an iteration that contracts by at most the largest remaining lambda.
 """
 
 from __future__ import annotations
@@ -26,11 +26,14 @@ from scipy.linalg import cho_factor, cho_solve, lu_factor, lu_solve
 
 from rmtsynth.core.leave_out.scaling import penalty_shrinkage, scored_groups, singleton_shrinkage, standard_scaling
 
-# Features whose lambda exceeds this are Woodbury columns; the others are iterated (contraction <= it).
+# In a group's solve, features whose lambda exceeds this are Woodbury columns; the others are
+# iterated (contraction <= it).
 THRESHOLD = 0.3
 _MAX_ITERATIONS = 200
 # Relative change at which the iteration stops; below about 1e-13 round-off in the solves dominates.
 _TOLERANCE = 1e-12
+# Relative residual at which conjugate gradients stop.
+_RESIDUAL = 1e-12
 
 
 class _Scatter:
@@ -41,6 +44,11 @@ class _Scatter:
         self.primal = Z.shape[1] <= Z.shape[0]
         self.gram = Z.T @ Z if self.primal else Z @ Z.T
         self._factors: dict[float, tuple] = {}
+
+    def product(self, b: np.ndarray, ridge: float) -> np.ndarray:
+        """(Z'Z + ridge I) b."""
+        scatter = self.gram @ b if self.primal else self.Z.T @ (self.Z @ b)
+        return scatter + ridge * b
 
     def inverse(self, ridge: float):
         if ridge not in self._factors:
@@ -69,23 +77,24 @@ def ridge_leave_out(X: np.ndarray, y: np.ndarray, alpha: float, groups: np.ndarr
     signal = Z.T @ y
     out = np.full(y.size, np.nan)
     single, larger = scored_groups(groups, scored)
-    fallback = _singletons(Z, y, float(alpha), spectrum, signal, single, fit_intercept, out)
-    for rows in [np.array([i]) for i in fallback] + larger:
+    _singletons(Z, y, float(alpha), spectrum, signal, single, fit_intercept, out)
+    for rows in larger:
         _group(Z, y, float(alpha), spectrum, signal, rows, scored, fit_intercept, out)
     return out
 
 
-def _singletons(Z, y, alpha, spectrum, signal, rows, fit_intercept, out) -> np.ndarray:
-    """Every row alone in its group at once; returns the rows with a large lambda, left to the general path."""
+def _singletons(Z, y, alpha, spectrum, signal, rows, fit_intercept, out) -> None:
+    """Every row alone in its group at once, by conjugate gradients preconditioned with the rank-one solve.
+
+    The system of row j is (S_j - alpha' diag(lambda_j)) v = b_j with S_j = B - kappa u_j u_j'. With
+    S_j^{-1} (Sherman-Morrison on B's factor) as preconditioner the eigenvalues lie in
+    [1 - max lambda_j, 1], 1 except for the few features the row dominates, so the iteration count
+    follows the number of such features, however close to 1 their lambda is.
+    """
     N = y.size
     if rows.size == 0:
-        return rows
-    lam = singleton_shrinkage(Z[rows], N)
-    hard = lam.max(axis=1) > THRESHOLD
-    hard_rows = rows[hard]
-    rows, lam = rows[~hard], lam[~hard]
-    if rows.size == 0:
-        return hard_rows
+        return
+    lam = singleton_shrinkage(Z[rows], N).T  # p x k
     ridge = alpha * N / (N - 1.0)
     kappa = N / (N - 1.0)
     inverse = spectrum.inverse(ridge)
@@ -95,15 +104,39 @@ def _singletons(Z, y, alpha, spectrum, signal, rows, fit_intercept, out) -> np.n
     ybar = (y.sum() - y[rows]) / (N - 1.0)
     rhs = signal[:, None] - U * y[rows] + U * ybar
 
-    def solve(b: np.ndarray) -> np.ndarray:
+    def precondition(b: np.ndarray) -> np.ndarray:
         Bb = inverse(b)
         return Bb + BU * (kappa * np.einsum("ij,ij->j", U, Bb) / denominator)
 
-    small = ridge * lam.T
-    v = _iterate(solve, rhs, small)
+    def operator(x: np.ndarray) -> np.ndarray:
+        return spectrum.product(x, ridge) - kappa * U * np.einsum("ij,ij->j", U, x) - ridge * lam * x
+
+    v = _conjugate_gradients(operator, precondition, rhs)
     scores = np.einsum("ij,ij->j", v, U) * kappa
     out[rows] = scores + (ybar if fit_intercept else 0.0)
-    return hard_rows
+
+
+def _conjugate_gradients(operator, precondition, rhs: np.ndarray) -> np.ndarray:
+    """Column-wise preconditioned conjugate gradients for SPD systems, to round-off."""
+    v = precondition(rhs)
+    r = rhs - operator(v)
+    z = precondition(r)
+    d = z.copy()
+    rz = np.einsum("ij,ij->j", r, z)
+    scale = np.linalg.norm(rhs, axis=0) + 1e-300
+    for _ in range(_MAX_ITERATIONS):
+        if np.all(np.linalg.norm(r, axis=0) <= _RESIDUAL * scale):
+            break
+        Ad = operator(d)
+        curvature = np.einsum("ij,ij->j", d, Ad)
+        step = np.where(curvature > 0, rz / np.where(curvature > 0, curvature, 1.0), 0.0)
+        v += d * step
+        r -= Ad * step
+        z = precondition(r)
+        rz_next = np.einsum("ij,ij->j", r, z)
+        d = z + d * np.where(rz > 0, rz_next / np.where(rz > 0, rz, 1.0), 0.0)
+        rz = rz_next
+    return v
 
 
 def _iterate(solve, rhs: np.ndarray, small: np.ndarray) -> np.ndarray:
