@@ -73,7 +73,7 @@ def draw_points(points: Sequence[Point], *, recommendation: dict[str, Any] | Non
     """One panel per distinct ``Point.panel``, in order of first appearance."""
     panels = list(dict.fromkeys(p.panel for p in points))
     with style():
-        fig = new_figure(figsize=(4.8 * len(panels) + 0.6, 4.2), layout="constrained")
+        fig = new_figure(figsize=(4.8 * len(panels) + 0.6, 4.8), layout="constrained")
         axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
         for ax, panel in zip(axes, panels):
             _panel(ax, [p for p in points if p.panel == panel])
@@ -82,9 +82,13 @@ def draw_points(points: Sequence[Point], *, recommendation: dict[str, Any] | Non
                         color="k", ls="none", label="recommended")
             ax.set_title(str(panel))
         axes[0].set_ylabel("held-out accuracy on real rows")
+        handles, labels = axes[-1].get_legend_handles_labels()
         if measured_legend:
-            axes[0].errorbar([], [], yerr=[], fmt="o", mfc="white", color="0.3", label="measured (markers)")
-        axes[-1].legend(loc="best")
+            from matplotlib.lines import Line2D
+
+            handles.append(Line2D([], [], marker="o", mfc="white", color="0.3", ls="none"))
+            labels.append("measured on held-out images (markers)")
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(3, max(1, len(labels))), frameon=False)
         if title:
             fig.suptitle(title)
     return fig
