@@ -121,3 +121,26 @@ def test_every_registered_learner_answers_for_its_estimator():
         assert learner.leave_out_method in ("exact", "approximate", "cross-fit")
     assert learner_of_estimator(KNeighborsClassifier()) is None
     assert learner_of_estimator(LogisticRegression(l1_ratio=1.0, solver="saga")) is None
+
+
+def test_convex_leave_out_of_rows_that_dominate_a_rare_feature():
+    """A row holding most of a feature's variance (a rare pixel or category): its removal rescales
+    that feature by a large factor, which the Newton step must carry in its Hessian."""
+    rng = np.random.default_rng(11)
+    rows, dense, rare = 60, 15, 40
+    y = np.where(rng.random(rows) < 0.5, -1.0, 1.0)
+    X = np.zeros((rows, dense + rare))
+    X[:, :dense] = y[:, None] * 0.4 + rng.normal(size=(rows, dense))
+    for j in range(rare):  # each rare feature is on in one or two rows only
+        on = rng.choice(rows, size=rng.integers(1, 3), replace=False)
+        X[on, dense + j] = rng.uniform(1.0, 5.0, size=on.size)
+    estimator = LogisticRegression(C=1.0, tol=1e-10, max_iter=10_000)
+    groups = duplicate_groups(X)
+    scored = np.ones(rows, dtype=bool)
+    got = LEARNERS["logistic"].leave_out(estimator, X, y, groups, scored)
+    want = _brute_force(estimator, X, y, groups, scored)
+    full = make_pipeline(StandardScaler(), estimator).fit(X, y).decision_function(X)
+    error, moved = np.abs(got - want), np.abs(full - want)
+    assert error.mean() < 0.2 * moved.mean(), (error.mean(), moved.mean())
+    differ = np.sign(got) != np.sign(want)
+    assert np.all(np.abs(want[differ]) <= error[differ])

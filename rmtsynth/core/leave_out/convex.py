@@ -48,6 +48,9 @@ def _squared_hinge(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 LOSSES = {"logistic": ConvexLoss("logistic", _logistic), "squared_hinge": ConvexLoss("squared_hinge", _squared_hinge)}
 
+# Features whose penalty a row's removal changes by this much (lambda) enter that row's Hessian exactly.
+DOMINATED = 0.3
+
 # Fits (Z, y) -> (w, b) on the standardised rows; b = 0 without an intercept.
 Fit = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, float]]
 
@@ -84,6 +87,34 @@ class _Curvature:
         return b - self.F.T @ back
 
 
+@dataclass(frozen=True)
+class _Hessian:
+    """H^{-1} of the full objective on stacked vectors (weights, then the intercept when it is free)."""
+
+    curvature: _Curvature
+    free: bool
+    a: np.ndarray | None = None
+    Aa: np.ndarray | None = None
+    sigma: float = np.inf
+
+    @classmethod
+    def build(cls, F: np.ndarray, C: float, D: np.ndarray, free: bool) -> "_Hessian":
+        curvature = _Curvature.build(F, C, D)
+        if not free:
+            return cls(curvature, False)
+        a = C * F.T @ D
+        Aa = curvature.solve(a)
+        # The intercept's Schur complement; positive unless no row has curvature.
+        return cls(curvature, True, a, Aa, max(float(C * D.sum() - a @ Aa), 1e-300))
+
+    def solve(self, V: np.ndarray) -> np.ndarray:
+        if not self.free:
+            return self.curvature.solve(V)
+        weights = self.curvature.solve(V[:-1])
+        intercept = (V[-1] - self.a @ weights) / self.sigma
+        return np.vstack([weights - np.outer(self.Aa, intercept), intercept[None, :]])
+
+
 def convex_leave_out(X: np.ndarray, y: np.ndarray, loss: ConvexLoss, C: float, fit: Fit, groups: np.ndarray,
                      scored: np.ndarray, *, intercept: str = "free", intercept_scaling: float = 1.0) -> np.ndarray:
     """Approximate leave-group-out decision values of the scored rows (NaN elsewhere).
@@ -97,54 +128,90 @@ def convex_leave_out(X: np.ndarray, y: np.ndarray, loss: ConvexLoss, C: float, f
     mean, scale = standard_scaling(X)
     Z = (X - mean) / scale
     w, b = fit(Z, y)
+    free = intercept == "free"
     F = np.column_stack([Z, np.full(y.size, intercept_scaling)]) if intercept == "penalised" else Z
     theta = np.append(w, b / intercept_scaling) if intercept == "penalised" else np.asarray(w, dtype=float)
-    f = F @ theta + (b if intercept == "free" else 0.0)
+    f = F @ theta + (b if free else 0.0)
     first, D = loss.derivatives(y * f)
     g = y * first
-    curvature = _Curvature.build(F, float(C), D)
-    gradient = C * F.T @ g + theta
-    free = intercept == "free"
+    hessian = _Hessian.build(F, float(C), D, free)
+    design = np.column_stack([F, np.ones(y.size)]) if free else F  # rows of the stacked parameter
+    gradient = np.append(C * F.T @ g + theta, C * g.sum()) if free else C * F.T @ g + theta
     out = np.full(y.size, np.nan)
     single, larger = scored_groups(groups, scored)
-    rows_of_interest = np.concatenate([single] + larger).astype(np.int64)
-    if rows_of_interest.size == 0:
+    rows = np.concatenate([single] + larger).astype(np.int64)
+    if rows.size == 0:
         return out
-    AF = curvature.solve(F[rows_of_interest].T)  # q x R
-    rescaled = _rescaled_penalty_gradients(Z, w, single, larger, F.shape[1])  # q x R
-    steps = curvature.solve(gradient[:, None] + rescaled)
-    if free:
-        a = C * F.T @ D
-        Aa = curvature.solve(a)
-        sigma = max(float(C * D.sum() - a @ Aa), 1e-300)
-        q_rows = a @ AF
-        steps_b = (float(C * g.sum()) - a @ steps) / sigma
-        steps = steps - Aa[:, None] * steps_b
-    else:
-        q_rows, sigma, steps_b = np.zeros(rows_of_interest.size), np.inf, np.zeros(rows_of_interest.size)
-    Hr = np.einsum("ij,ji->i", F[rows_of_interest], steps) + steps_b
-    index = {int(r): j for j, r in enumerate(rows_of_interest)}
-
-    def kernel(js: np.ndarray) -> np.ndarray:
-        K = F[rows_of_interest[js]] @ AF[:, js]
-        if free:
-            K = K + np.outer(1.0 - q_rows[js], 1.0 - q_rows[js]) / sigma
-        return K
-
-    js = np.arange(single.size)
-    h = np.einsum("ij,ji->i", F[single], AF[:, js])
-    if free:
-        h = h + (1.0 - q_rows[js]) ** 2 / sigma
-    cd = C * D[single]
-    out[single] = f[single] - (Hr[js] - C * h * g[single]) / (1.0 - h * cd)
-    for rows in larger:
-        js = np.asarray([index[int(r)] for r in rows])
-        # every member of a group carries the group's own rescaled-penalty gradient
-        K = kernel(js)
-        moved = f[rows] - np.linalg.solve(np.eye(rows.size) - K * (C * D[rows])[None, :], Hr[js] - C * K @ g[rows])
-        members = scored[rows]
-        out[rows[members]] = moved[members]
+    rescaled = _rescaled_penalty_gradients(Z, w, single, larger, design.shape[1])  # the scaler's refit, first order
+    HF = hessian.solve(design[rows].T)
+    HG = hessian.solve(gradient[:, None] + rescaled)
+    shrink = np.zeros((Z.shape[1], single.size)) if single.size == 0 else singleton_shrinkage(Z[single], y.size).T
+    step = _SingleStep(design, f, g, D, float(C), hessian, HF, HG, w, shrink, y.size)
+    out[single] = step.moved(np.arange(single.size), single)
+    start = single.size
+    for members in larger:
+        js = start + np.arange(members.size)
+        start += members.size
+        K = design[members] @ HF[:, js]
+        moved = f[members] - np.linalg.solve(np.eye(members.size) - K * (C * D[members])[None, :],
+                                             np.einsum("ij,ji->i", design[members], HG[:, js]) - C * K @ g[members])
+        out[members[scored[members]]] = moved[scored[members]]
     return out
+
+
+@dataclass
+class _SingleStep:
+    """The Newton step of each row left out alone: rank one for its loss term, plus the features it dominates.
+
+    Refitting the scaler without row i multiplies feature j's penalty by c_ij; where that change is
+    large (lambda_ij > DOMINATED: the row holds most of the feature's variance, as a rare pixel or a
+    rare category does) it enters the Hessian exactly, by Woodbury on those coordinates.
+    """
+
+    design: np.ndarray
+    f: np.ndarray
+    g: np.ndarray
+    D: np.ndarray
+    C: float
+    hessian: _Hessian
+    HF: np.ndarray
+    HG: np.ndarray
+    w: np.ndarray
+    shrink: np.ndarray
+    rows_total: int
+
+    def moved(self, js: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        if rows.size == 0:
+            return np.zeros(0)
+        h = np.einsum("ij,ji->i", self.design[rows], self.HF[:, js])
+        Hx = np.einsum("ij,ji->i", self.design[rows], self.HG[:, js]) - self.C * self.g[rows] * h
+        out = self.f[rows] - Hx / (1.0 - self.C * self.D[rows] * h)
+        hard = np.flatnonzero(self.shrink.max(axis=0) > DOMINATED) if self.shrink.size else np.zeros(0, dtype=int)
+        if hard.size:
+            columns = self._unit_columns(np.unique(np.nonzero(self.shrink[:, hard] > DOMINATED)[0]))
+            for k in hard:
+                out[k] = self._dominated(js[k], rows[k], columns)
+        return out
+
+    def _unit_columns(self, features: np.ndarray) -> dict[int, np.ndarray]:
+        units = np.zeros((self.HF.shape[0], features.size))
+        units[features, np.arange(features.size)] = 1.0
+        solved = self.hessian.solve(units)
+        return {int(j): solved[:, k] for k, j in enumerate(features)}
+
+    def _dominated(self, j: int, row: int, columns: dict[int, np.ndarray]) -> float:
+        """One row's decision value with its dominated features' penalty change in the Hessian (Woodbury)."""
+        N = self.rows_total
+        features = np.flatnonzero(self.shrink[:, j] > DOMINATED)
+        reduction = 1.0 - N / (N - 1.0) * (1.0 - self.shrink[features, j])
+        x_row = self.design[row]
+        HW = np.column_stack([self.HF[:, j]] + [columns[int(k)] for k in features])
+        weights = np.concatenate([[self.C * self.D[row]], reduction])
+        Hx = self.HG[:, j] - self.C * self.g[row] * self.HF[:, j]  # H^{-1} of the left-out gradient
+        WtHW = np.vstack([x_row @ HW] + [HW[int(k)] for k in features])
+        WtHx = np.concatenate([[x_row @ Hx], Hx[features]])
+        correction = np.linalg.solve(np.eye(weights.size) - weights[:, None] * WtHW, weights * WtHx)
+        return float(self.f[row] - (x_row @ Hx + (x_row @ HW) @ correction))
 
 
 def _rescaled_penalty_gradients(Z: np.ndarray, w: np.ndarray, single: np.ndarray, larger: list[np.ndarray],
