@@ -8,7 +8,7 @@ EXTRAS ?= dev,digits,dask,mnist
 
 AMAZON_OUT ?= build/figures-amazon
 
-.PHONY: all figures figures-quick figures-amazon test bench bench-prediction setup clean
+.PHONY: all figures figures-quick figures-amazon test bench bench-advise bench-prediction setup clean
 
 all: test
 
@@ -37,6 +37,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_dask.py --out benchmarks/bench_dask.md
 	$(BIN)/python benchmarks/bench_generations.py --out benchmarks/generations.md
 	$(BIN)/python benchmarks/bench_mnist.py --out benchmarks/mnist.md
+
+# The advisor's accuracy targets on data it was not tuned on, and its timings (about 25 minutes).
+bench-advise: $(STAMP)
+	$(BIN)/python benchmarks/bench_advise.py --out benchmarks/advise.md
 
 # The real-data prediction targets (about 20 minutes; the Amazon rows need its features beside the project).
 bench-prediction: $(STAMP)
