@@ -76,6 +76,7 @@ def test_same_files_and_seed_give_the_same_csv(files, tmp_path):
     (["--score-column", "reward", "--drop-columns", "row_id", "--label-column", "kind"], ["kind"]),
     (["--score-column", "reward", "--drop-columns", "row_id", "--thresholds", "0.5,high"], ["--thresholds", "high"]),
     (["--score-column", "reward", "--drop-columns", "row_id", "--learner", "forest"], ["forest"]),
+    (["--score-column", "row_id", "--drop-columns", "reward", "--m", "0,100,-3"], ["m_values", "-3"]),
 ])
 def test_bad_options_are_one_sentence_and_write_nothing(files, tmp_path, args, needles):
     real, pool = files
@@ -99,3 +100,26 @@ def test_a_config_gives_the_same_answer_as_the_options(files, tmp_path):
     assert_clean_error(clash, "--seed", "advise:")
     config.write_text("advise:\n  real: real.csv\n  pool: pool.csv\n  score_colum: reward\n")
     assert_clean_error(invoke("advise", config, "--out", tmp_path / "d", "-q"), "score_colum", "score_column")
+
+
+def test_a_score_column_with_a_gap_is_named_with_its_file(files, tmp_path):
+    real, pool = files
+    lines = pool.read_text().splitlines()
+    cells = lines[4].split(",")
+    cells[1] = "nan"
+    lines[4] = ",".join(cells)
+    holed = tmp_path / "holed.csv"
+    holed.write_text("\n".join(lines) + "\n")
+    result = invoke("advise", real, holed, "--score-column", "reward", "--drop-columns", "row_id", "--out",
+                    tmp_path / "out", "-q")
+    assert_clean_error(result, "holed.csv", "'reward'", "not finite")
+
+
+def test_thresholds_that_keep_nothing_answer_with_the_real_rows_and_say_why(files, tmp_path):
+    real, pool = files
+    result = invoke("advise", real, pool, "--score-column", "reward", "--drop-columns", "row_id",
+                    "--thresholds", "1000", "--out", tmp_path / "out", "-q")
+    assert result.exit_code == 0, result.output
+    first, *rest = result.stdout.splitlines()
+    assert first.startswith("Cannot tell") and "no grid point keeps a synthetic row" in first
+    assert any("keeps no synthetic row" in line for line in rest)

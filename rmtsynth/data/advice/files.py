@@ -134,6 +134,9 @@ def select(columns: Columns, *, label_column: str | None, score_column: str | No
     scores = None if score_column is None else _needed(columns, score_column, "--score-column")
     if scores is not None and scores.dtype.kind not in "biuf":
         raise RmtsynthError(f"{columns.path}: the score column {score_column!r} holds text; scores must be numbers.")
+    if scores is not None and not np.all(np.isfinite(scores)):
+        bad = int(np.count_nonzero(~np.isfinite(scores)))
+        raise RmtsynthError(f"{columns.path}: the score column {score_column!r} has {bad} value(s) that are not finite numbers.")
     for name in drop_columns:
         _needed(columns, name, "--drop-columns")
     if feature_columns:

@@ -86,20 +86,24 @@ def recommend(rows: list[dict[str, Any]]) -> dict[str, Any]:
     if best["m"] > 0 and best["kept"] > 0:
         significant = best["gain"] > SIGNIFICANCE * best["gain_se"]
         verdict = "add" if significant else "cannot tell"
+    elif not same_learner:
+        verdict = "cannot tell"
     else:
-        worse = bool(same_learner) and all(r["gain"] < -SIGNIFICANCE * r["gain_se"] for r in same_learner)
-        verdict = "do not add" if worse or not same_learner else "cannot tell"
+        worse = all(r["gain"] < -SIGNIFICANCE * r["gain_se"] for r in same_learner)
+        verdict = "do not add" if worse else "cannot tell"
     keys = ("learner", "method", "threshold", "m", "kept", "predicted_accuracy", "accuracy_se", "gain", "gain_se",
             "smoothed_accuracy")
-    return {k: best[k] for k in keys} | {"verdict": verdict, "reason": _reason(best, verdict)}
+    return {k: best[k] for k in keys} | {"verdict": verdict, "reason": _reason(best, verdict, bool(same_learner))}
 
 
-def _reason(best: dict[str, Any], verdict: str) -> str:
+def _reason(best: dict[str, Any], verdict: str, mixes: bool = True) -> str:
     gain = f"{best['gain']:+.3f} +- {best['gain_se']:.3f}"
     if verdict == "add":
         return f"keeping rows with score >= {best['threshold']:g} out of {best['m']} drawn gains {gain} over the real rows alone."
     if verdict == "do not add":
         return "every mix of synthetic rows is predicted worse than the real rows alone, beyond its uncertainty."
+    if not mixes:
+        return "no grid point keeps a synthetic row (lower the threshold or draw more rows): there is no mix to compare."
     if best["m"] > 0:
         return f"the best mix gains {gain}, within its uncertainty: the synthetic rows may neither help nor hurt."
     return "no mix of synthetic rows is predicted better than the real rows alone, but the differences are within their uncertainty."
