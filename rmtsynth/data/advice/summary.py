@@ -5,13 +5,14 @@ when they are held out, averaged over the draws of the pool; its gain is paired:
 correctness with the kept synthetic rows minus without them, with the standard error of that
 mean difference over the real rows (duplicates count once).
 
-The recommendation is the grid point with the highest *smoothed* accuracy, sum_c pi_c
-Phi(mean_c / sd_c) of the held-out signed decision values of each class: a count of correct rows
-has the noise of a coin per row, and choosing the best of many noisy counts chases that noise. On
-the benchmark's splits (benchmarks/advise.md) choosing by the smoothed accuracy lost about half as
-much accuracy against the best grid point as choosing by the count, while the count, unbiased,
-remains the reported prediction. The verdict says whether the recommendation's counted gain is
-beyond its uncertainty.
+The recommendation is the grid point with the highest mean of the count and the *smoothed*
+accuracy, sum_c pi_c Phi(mean_c / sd_c) of the held-out signed decision values of each class: a
+count of correct rows has the noise of a coin per row, and choosing the best of many noisy counts
+chases that noise. On repeated splits of two data sets (breast cancer and digits with learned
+generators and classifier verifiers, 40 splits each) choosing so lost 0.009 and 0.008 of accuracy
+against the best grid point, against 0.014 and 0.011 choosing by the count (and the smoothed
+accuracy alone 0.010 and 0.008), while the count, unbiased, remains the reported prediction. The
+verdict says whether the recommendation's counted gain is beyond its uncertainty.
 """
 
 from __future__ import annotations
@@ -74,13 +75,18 @@ def grid_row(learner: str, method: str, threshold: float, m: int, kept: float, d
     }
 
 
+def choice_score(row: dict[str, Any]) -> float:
+    """What the recommendation maximises: the mean of the counted and the smoothed accuracy."""
+    return 0.5 * (row["predicted_accuracy"] + row["smoothed_accuracy"])
+
+
 def _order_key(row: dict[str, Any]) -> tuple:
-    # Highest smoothed accuracy first; on a tie the higher count, fewer synthetic rows, the stricter verifier.
-    return (-row["smoothed_accuracy"], -row["predicted_accuracy"], row["m"] > 0, row["kept"], -row["threshold"])
+    # Highest choice score first; on a tie fewer synthetic rows, then the stricter verifier.
+    return (-choice_score(row), row["m"] > 0, row["kept"], -row["threshold"])
 
 
 def recommend(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The grid point of highest smoothed accuracy, with its verdict: ``add``, ``do not add`` or ``cannot tell``."""
+    """The grid point of highest :func:`choice_score`, with its verdict: ``add``, ``do not add`` or ``cannot tell``."""
     best = min(rows, key=_order_key)
     same_learner = [r for r in rows if r["learner"] == best["learner"] and r["m"] > 0 and r["kept"] > 0]
     if best["m"] > 0 and best["kept"] > 0:
