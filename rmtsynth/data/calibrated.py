@@ -24,7 +24,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
-from rmtsynth.core.theory import Spectrum, evaluate
+from rmtsynth.core.theory import Spectrum, evaluate, within_unit_interval
 from rmtsynth.core.two_covariance import TwoCovarianceModel, make_model
 from rmtsynth.data.loo import LeaveOneOut, exact_loo, standardised_rows
 
@@ -126,7 +126,7 @@ class CalibratedTheory:
     def anchored(self, ratio) -> np.ndarray:
         """LOO accuracy + shape(ratio) - shape(base ratio): the accuracy of points of the given ratios."""
         base = float(smoothed_shape(self.loo.residuals, self.base_ratio()))
-        return self.loo.accuracy + smoothed_shape(self.loo.residuals, ratio) - base
+        return within_unit_interval(self.loo.accuracy + smoothed_shape(self.loo.residuals, ratio) - base)
 
     def real_only(self, n, gamma=None) -> np.ndarray:
         """Predicted held-out accuracy of the real rows alone at size n (and gamma)."""

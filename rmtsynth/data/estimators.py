@@ -143,19 +143,22 @@ def g_estimator(stats: GaussianFit, gamma: float, *, degrees_of_freedom: bool = 
         values = values * N / (N - 2)
         gamma = gamma * N / (N - 2)
         N = N - 2
-    p = values.size
     h = 1.0 / (values + gamma)
     a2 = (vectors.T @ stats.mu) ** 2
-    theta = (p - gamma * h.sum()) / N
-    theta_d = -(h.sum() - gamma * (h * h).sum()) / N
+    # theta = (p - gamma tr h)/N and the combinations x + gamma x' below are written with
+    # 1 - gamma h = values h, so that no difference of nearly equal terms is taken as gamma grows.
+    vh = values * h
+    theta = vh.sum() / N
+    theta_d = -(vh @ h) / N
     delta = theta / (1.0 - theta)
-    delta_d = theta_d / (1.0 - theta) ** 2
     u = 1.0 - theta
     u_d = -theta_d
     A = float(a2 @ h - k * N * delta)
-    A_d = float(-(a2 @ (h * h)) - k * N * delta_d)
-    M = (A + gamma * A_d) / (u - gamma * u_d)
-    T = (delta + gamma * delta_d) / (u - gamma * u_d)
+    # delta + gamma delta' = (theta + gamma theta' - theta^2)/(1 - theta)^2, theta + gamma theta' = tr(vh^2)/N.
+    delta_combo = ((vh @ vh) / N - theta * theta) / (1.0 - theta) ** 2
+    A_combo = float(a2 @ (vh * h) - k * N * delta_combo)
+    M = A_combo / (u - gamma * u_d)
+    T = delta_combo / (u - gamma * u_d)
     X = 1.0 / (1.0 - u * u * T)
     variance = X * (M + k * N * T)
     ratio = _ratio(A, variance)
@@ -360,9 +363,11 @@ class _SampleResolvent:
         a_t = u + t * u_t
         a_b = t * u_b
         # tr(Sigma_r B) = n (1/u - 1)/t and tr(Sigma_s B) = tr(Sigma_s R), as functions of (t, b).
-        D_r = n * (1.0 / u - 1.0) / t
-        D_r_t = -n * (1.0 / u - 1.0) / t**2 - n * u_t / (t * u * u)
-        D_r_b = -n * u_b / (t * u * u)
+        # With 1 - u = t s1/n these are written without the differences of nearly equal terms
+        # that 1/u - 1 and its derivatives would take when u is close to 1 (large gamma).
+        D_r = s1 / u
+        D_r_t = (s1 * s1 / n - s_rr) / (u * u)
+        D_r_b = -s_rS / (u * u)
         D_s = s_S
         D_s_t = -s_rS
         D_s_b = -s_SS

@@ -28,6 +28,7 @@ from scipy.special import ndtr
 
 from rmtsynth.core.feature_verifier.dense import _solve_points
 from rmtsynth.core.learners import get_learner
+from rmtsynth.core.theory import within_unit_interval
 from rmtsynth.data.estimators import fit_standardisation
 from rmtsynth.data.protocols import fit_gaussian
 from rmtsynth.errors import RmtsynthError
@@ -149,7 +150,7 @@ def predict_kept_groups(
             g_f = kept_groups(synthetic, l_f, s_f)
             cv.append(_pipeline_accuracy(Zf[tr], y[tr], Zf[te], y[te], g_f, kept_rows, gamma))
             fold_theory.append(kept_group_accuracy(Zf[tr], y[tr], g_f, m, gamma))
-        accuracy[j] = float(np.mean(cv)) + gaussian[j] - float(np.mean(fold_theory))
+        accuracy[j] = within_unit_interval(float(np.mean(cv)) + gaussian[j] - float(np.mean(fold_theory)))
     f_plus, f_minus = groups.shares
     return {
         "m": m_arr, "accuracy": accuracy, "accuracy_gaussian": gaussian,

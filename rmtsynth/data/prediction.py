@@ -52,7 +52,7 @@ from rmtsynth.data.estimators import (
     shape_corrected_accuracy,
     shrunk_within_class_covariance,
 )
-from rmtsynth.core.theory import evaluate
+from rmtsynth.core.theory import evaluate, within_unit_interval
 from rmtsynth.data.calibrated import calibrate, pool_two_covariance_model, smoothed_shape
 from rmtsynth.data.protocols import GaussianFit, fit_gaussian, stratified_split
 from rmtsynth.data.validation import (
@@ -346,7 +346,7 @@ def _predict(
         else:
             cv, fold_gauss = _cross_fit(X_train, y_train, pool, m_values, rates, use_kept_flags, gamma,
                                         label_noise, estimator, folds, sub_rng, full)
-            out = [cv[v] + gaussian[v] - fold_gauss[v] for v in range(len(rates))]
+            out = [within_unit_interval(cv[v] + gaussian[v] - fold_gauss[v]) for v in range(len(rates))]
         computed[correction] = out
         return out
 
@@ -354,7 +354,8 @@ def _predict(
     return [
         _Prediction(
             m=m_values.astype(float),
-            accuracy={name: np.asarray(acc[v], dtype=float) for name, acc in by_correction.items()},
+            # Every path above bounds its answer; the guard keeps any new one honest too.
+            accuracy={name: within_unit_interval(acc[v]) for name, acc in by_correction.items()},
             accuracy_gaussian=np.asarray(gaussian[v], dtype=float),
             ratio=full[v].ratio,
             mean=full[v].mean,
@@ -400,7 +401,7 @@ def _loo_mix_accuracy(X, y, fit: _Sources, m_values: np.ndarray, rates, gamma: f
         got = evaluate_two_covariance(model, theory.n, m_k, eps_k, rho_k, phi_k, gamma)
         ratio = _ratio(np.asarray(got.mean, dtype=float), np.asarray(got.variance, dtype=float))
         shape = smoothed_shape(theory.loo.residuals, ratio)
-        out.append(theory.loo.accuracy + shape[1:] - shape[0])
+        out.append(within_unit_interval(theory.loo.accuracy + shape[1:] - shape[0]))
     return out
 
 
