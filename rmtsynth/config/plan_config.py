@@ -182,6 +182,7 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
             f"The configured mix has m = {point.m} synthetic samples; give the mix you are considering with m >= 1 "
             "(plan also finds the best one)."
         )
+    _check_learner_is_covered(point, data_spec)
     model = spectrum_model or model_for_point(point, seed=seed)
     if data_info is not None and data_info.get("generator_covariance") == "fitted":
         point = point.replace(covariance="fitted")
@@ -207,6 +208,18 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
         synthetic_data=synthetic,
         estimator=estimator,
     )
+
+
+def _check_learner_is_covered(point: ResolvedPoint, data_spec: DataSpec | None) -> None:
+    """Refuse a learner whose answers the plan would silently replace by ridge's."""
+    if point.learner == DEFAULT_LEARNER:
+        return
+    if data_spec is not None:
+        raise ConfigError(f"params.learner = {point.learner} cannot be used with data: the held-out prediction on "
+                          "the data's rows covers ridge only; leave learner out.")
+    if point.feature is not None:
+        raise ConfigError(f"params.learner = {point.learner} cannot be used with params.verifier_keep = "
+                          f"{point.feature.keep}: the feature-aware verifier's theory covers ridge only; leave learner out.")
 
 
 def _plan_header(data: dict[str, Any]) -> tuple[Any, Any, int]:

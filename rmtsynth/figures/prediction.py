@@ -60,6 +60,9 @@ PREDICTION_COLUMNS = [
     "label_noise", "verifier", "rho", "phi", "gamma", "estimator", "correction", "predicted_accuracy",
     "measured_accuracy_mean", "measured_accuracy_se", "gap_mean", "gap_se", "splits",
 ]
+# What the manifest says when the splits train another learner than the one the prediction covers.
+PREDICTION_NOTE = ("the held-out prediction covers ridge only; {learner} is measured on every split and its "
+                   "predicted_accuracy is not available (NaN)")
 ESTIMATOR_NAMES = {
     "g": "G-estimator",
     "nls": "nonlinear-shrinkage covariance with debiased quadratic forms",
@@ -593,7 +596,9 @@ def run_prediction_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResu
         entries[index].predicted[s] = result["predicted"][0]
     rows = [row for entry in entries for row in _setting_rows(cfg, settings, entry, splits)]
     stats = {"cached_points": cached, "computed_points": len(tasks) - cached}
-    return SweepResult(config=cfg, columns=list(PREDICTION_COLUMNS), rows=rows,
+    # Ridge's tables keep the columns they always had; another learner is named in every row.
+    columns = list(PREDICTION_COLUMNS) + (["learner"] if settings.learner != "ridge" else [])
+    return SweepResult(config=cfg, columns=columns, rows=rows,
                        info=_prediction_info(settings, loaded, rows, splits, time.perf_counter() - t0, stats))
 
 
@@ -640,6 +645,7 @@ def _setting_rows(cfg: FigureConfig, settings: PredictionSettings, entry: _Setti
                 "gap_mean": float(gaps[:, iv, j].mean()),
                 "gap_se": float(g_se[iv, j]),
                 "splits": splits,
+                **({"learner": settings.learner} if settings.learner != "ridge" else {}),
             })
     return rows
 
@@ -652,6 +658,8 @@ def _prediction_info(settings: PredictionSettings, loaded: dict[int, LoadedData]
         "splits": splits,
         "estimator": settings.estimator,
         "correction": settings.correction,
+        "learner": settings.learner,
+        **({"prediction_note": PREDICTION_NOTE.format(learner=settings.learner)} if settings.learner != "ridge" else {}),
         "x": {p.title or settings.data[p.data_index].where: settings.x_of(p) for p in settings.panels},
         "data": [{"title": s.title, "description": loaded[i].description, "sha256": loaded[i].digest,
                   "rows": loaded[i].rows, "p": loaded[i].p} for i, s in enumerate(settings.data)],
