@@ -1,0 +1,134 @@
+"""What a user out to break the learners, the feature verifiers and the data plans tries: the
+right numbers (checked against limits derived by hand or brute force), or one sentence naming
+the key or the file with exit 2 (a TypeError/ValueError subclass naming the parameter in the
+API), and no outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.special import ndtr
+
+import rmtsynth
+from clitools import assert_clean_error, invoke, write_file
+from rmtsynth.errors import ConfigError, ParameterError
+
+pytestmark = pytest.mark.usefixtures("isolated")
+
+
+def _gaussian_rows(rows: int, p: int, seed: int, shift: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.where(np.arange(rows) % 2 == 0, -1.0, 1.0)
+    mu = np.zeros(p)
+    mu[:3] = shift
+    return y[:, None] * mu + rng.standard_normal((rows, p)), y
+
+
+# ----------------------------------------------------------------------------- large gamma
+
+
+def _mean_difference_accuracy(n, m, p, mu_norm, alpha, lam):
+    """The gamma -> infinity limit for C = I and mu_beta = mu, by hand.
+
+    w is then proportional to sum_i y_i x_i over the real and the kept rows: its mean is
+    (n + lam m) mu, its noise has covariance (n + alpha m) I, so mu'w concentrates on
+    (n + lam m) |mu|^2 and |w|^2 on (n + lam m)^2 |mu|^2 + p (n + alpha m).
+    """
+    signal = (n + lam * m) * mu_norm**2
+    norm2 = (n + lam * m) ** 2 * mu_norm**2 + p * (n + alpha * m)
+    return ndtr(signal / np.sqrt(norm2))
+
+
+@pytest.mark.parametrize("m", [0, 200])
+def test_ridge_theory_reaches_the_mean_difference_limit_as_gamma_grows(m: int) -> None:
+    gammas = np.array([1e6, 1e8, 1e10, 1e12])
+    params = dict(n=100, m=m, p=50, mu_norm=1.5, label_noise=0.2, verifier_precision=0.9, verifier_recall=0.8)
+    got = rmtsynth.predict(gamma=gammas, **params)
+    expected = _mean_difference_accuracy(100, m, 50, 1.5, got["alpha"][0], got["lambda"][0])
+    # The distance to the limit is O(1/gamma), below 1e-5 from gamma = 1e6 on.
+    np.testing.assert_allclose(got["accuracy"], expected, atol=1e-5)
+    if m == 0:
+        assert abs(float(rmtsynth.predict(n=100, m=0, p=50, mu_norm=1.5, gamma=1e8)["accuracy"]) - 0.91258) < 1e-4
+
+
+def test_ridge_theory_at_huge_gamma_agrees_with_a_brute_force_simulation() -> None:
+    params = dict(n=100, m=200, p=50, mu_norm=1.5, label_noise=0.2, verifier_precision=0.9, verifier_recall=0.8,
+                  gamma=1e12)
+    sim = rmtsynth.simulate(seeds=400, **params)
+    theory = rmtsynth.predict(**params)
+    assert abs(float(sim["accuracy_mean"]) - float(theory["accuracy"])) < 4.0 * float(sim["accuracy_se"]) + 1e-3
+
+
+@pytest.mark.parametrize("learner", ["ridge", "logistic"])
+def test_theory_cli_at_gamma_1e12_equals_gamma_1e6(learner: str) -> None:
+    def accuracy(gamma: str) -> float:
+        result = invoke("theory", "--n", 100, "--m", 200, "--p", 50, "--gamma", gamma, "--learner", learner, "--json")
+        assert result.exit_code == 0, result.output
+        return float(json.loads(result.stdout)["accuracy"])
+
+    assert abs(accuracy("1e12") - accuracy("1e6")) < 1e-5
+
+
+@pytest.mark.parametrize("correction", ["cross-fit", "loo", "none", "score-shape", "auto"])
+def test_predict_heldout_at_huge_gamma_is_the_large_gamma_value_and_a_probability(correction: str) -> None:
+    X, y = _gaussian_rows(120, 20, 0)
+    Xs, ys = _gaussian_rows(300, 20, 1, shift=0.4)
+    pool = {"features": Xs, "labels": ys}
+
+    def accuracy(gamma: float) -> np.ndarray:
+        got = rmtsynth.predict_heldout(X, y, synthetic=pool, gamma=gamma, m_values=[0, 100, 300],
+                                       correction=correction, folds=3)
+        return np.asarray(got["accuracy"])
+
+    huge, large = accuracy(1e12), accuracy(1e7)
+    assert np.all((huge >= 0.0) & (huge <= 1.0))
+    np.testing.assert_allclose(huge, large, atol=1e-4)
+
+
+def test_an_anchored_accuracy_never_leaves_the_unit_interval() -> None:
+    # 30 rows that the folds classify without an error: the cross-fit correction adds the theory's
+    # (positive) change from the fold size to n to a measured 1.0, which unbounded passes 1.
+    X, y = _gaussian_rows(30, 10, 2, shift=1.0)
+    Xs, ys = _gaussian_rows(200, 10, 102, shift=1.0)
+    got = rmtsynth.predict_heldout(X, y, synthetic={"features": Xs, "labels": ys}, gamma=1.0,
+                                   m_values=[0, 200], correction="cross-fit", folds=3)
+    accuracy = np.asarray(got["accuracy"])
+    assert np.all((accuracy >= 0.0) & (accuracy <= 1.0))
+    assert accuracy[0] > 0.99  # the case really sits at the bound
+
+
+# ----------------------------------------------------------------------------- learners
+
+
+def _plan_with(tmp_path: Path, source: Path, extra_param: str) -> Path:
+    text = source.read_text().replace("params:\n", f"params:\n{extra_param}", 1)
+    return write_file(tmp_path / "plan" / source.name, text)
+
+
+def test_a_data_plan_refuses_a_learner_other_than_ridge(tmp_path: Path) -> None:
+    cfg = _plan_with(tmp_path, Path(__file__).parents[1] / "configs" / "plan" / "digits.yaml", "  learner: logistic\n")
+    assert_clean_error(invoke("plan", cfg), "params.learner", "logistic", "data")
+
+
+def test_a_feature_verifier_plan_refuses_a_learner_other_than_ridge(tmp_path: Path) -> None:
+    cfg = _plan_with(tmp_path, Path(__file__).parents[1] / "configs" / "plan" / "feature_verifier.yaml",
+                     "  learner: logistic\n")
+    assert_clean_error(invoke("plan", cfg), "params.learner", "logistic", "verifier_keep")
+
+
+def test_a_prediction_figure_records_its_learner_and_says_its_prediction_is_ridges(tmp_path: Path) -> None:
+    X, y = _gaussian_rows(120, 8, 4)
+    np.savez(tmp_path / "real.npz", X=X, y=y)
+    cfg = write_file(tmp_path / "pred.yaml", "kind: prediction\nseed: 0\ndata: {path: real.npz}\nprediction:\n"
+                     "  gamma: 0.1\n  splits: 2\n  folds: 3\n  n: [60]\n  learner: logistic\n")
+    result = invoke("sweep", cfg, "--out", tmp_path / "out", "-q", "--workers", 1, "--no-cache")
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "out" / "pred.csv").read_text().splitlines()
+    row = dict(zip(lines[0].split(","), lines[1].split(",")))
+    assert row["learner"] == "logistic"
+    assert row["predicted_accuracy"] in ("", "nan", "NaN")
+    run = json.loads((tmp_path / "out" / "pred.json").read_text())["run"]
+    assert run["learner"] == "logistic" and "ridge only" in run["prediction_note"]
