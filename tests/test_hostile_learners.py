@@ -132,3 +132,24 @@ def test_a_prediction_figure_records_its_learner_and_says_its_prediction_is_ridg
     assert row["predicted_accuracy"] in ("", "nan", "NaN")
     run = json.loads((tmp_path / "out" / "pred.json").read_text())["run"]
     assert run["learner"] == "logistic" and "ridge only" in run["prediction_note"]
+
+
+# ----------------------------------------------------------------------------- the verifier given twice
+
+
+@pytest.mark.parametrize(("decisions", "verifier", "named"), [
+    ("kept_key: kept", "  verifier_precision: 0.9\n  verifier_recall: 0.8\n", "params.verifier_precision"),
+    ("score_key: score, threshold: 0.5", "  rho: 0.2\n  phi: 0.9\n", "params.rho"),
+])
+def test_a_pools_own_decisions_and_a_verifier_in_params_are_refused(tmp_path: Path, decisions, verifier, named) -> None:
+    X, y = _gaussian_rows(60, 6, 5)
+    Xs, ys = _gaussian_rows(120, 6, 6)
+    np.savez(tmp_path / "real.npz", X=X, y=y)
+    correct = np.arange(ys.size) % 5 != 0
+    np.savez(tmp_path / "pool.npz", X=Xs, y=np.where(correct, ys, -ys), ok=correct, kept=correct,
+             score=correct.astype(float))
+    cfg = write_file(tmp_path / "plan.yaml", (
+        "seed: 0\ndata: {path: real.npz}\n"
+        f"synthetic_data: {{path: pool.npz, label_correct_key: ok, {decisions}}}\n"
+        f"params:\n  label_noise: 0.2\n  gamma: 0.1\n  m: 60\n{verifier}"))
+    assert_clean_error(invoke("plan", cfg), "synthetic_data." + decisions.split(":")[0], named)

@@ -173,6 +173,7 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
         data_spec = parse_data_entry(data["data"], "data", base_dir, use="plan")
         data_info, spectrum_model, params = _apply_data(data_spec, params, seed)
     synthetic, estimator = _heldout_inputs(data, base_dir, data_spec)
+    _check_one_verifier(synthetic, params, roc)
 
     point = resolve_point(params, base_dir, "params", seed=seed)
     if point.n < 1:
@@ -220,6 +221,20 @@ def _check_learner_is_covered(point: ResolvedPoint, data_spec: DataSpec | None) 
     if point.feature is not None:
         raise ConfigError(f"params.learner = {point.learner} cannot be used with params.verifier_keep = "
                           f"{point.feature.keep}: the feature-aware verifier's theory covers ridge only; leave learner out.")
+
+
+def _check_one_verifier(synthetic: SyntheticDataSpec | None, params: dict[str, Any], roc: np.ndarray | None) -> None:
+    """The pool's own decisions (kept flags or scores) are a verifier: a second one in params would be ignored."""
+    if synthetic is None:
+        return
+    decided_by = "kept_key" if synthetic.kept_key is not None else "score_key" if synthetic.score_key is not None else None
+    if decided_by is None:
+        return
+    # With verifier_roc, params holds only its placeholder rates (a verifier in params was refused).
+    given = ["verifier_roc"] if roc is not None else [f"params.{k}" for k in VERIFIER_KEYS if k in params]
+    if given:
+        raise ConfigError(f"The verifier is given twice ({synthetic.where}.{decided_by}, whose rows say which were kept, "
+                          f"and {given[0]}); give only one of them.")
 
 
 def _plan_header(data: dict[str, Any]) -> tuple[Any, Any, int]:
