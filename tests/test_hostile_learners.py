@@ -109,7 +109,10 @@ def _plan_with(tmp_path: Path, source: Path, extra_param: str) -> Path:
 
 
 def test_a_data_plan_refuses_a_learner_other_than_ridge(tmp_path: Path) -> None:
-    cfg = _plan_with(tmp_path, Path(__file__).parents[1] / "configs" / "plan" / "digits.yaml", "  learner: logistic\n")
+    X, y = _gaussian_rows(40, 6, 7)
+    np.savez(tmp_path / "real.npz", X=X, y=y)
+    cfg = write_file(tmp_path / "plan.yaml", "seed: 0\ndata: {path: real.npz}\n"
+                     "params: {label_noise: 0.1, rho: 0.2, phi: 0.9, gamma: 0.1, m: 40, learner: logistic}\n")
     assert_clean_error(invoke("plan", cfg), "params.learner", "logistic", "data")
 
 
@@ -123,7 +126,7 @@ def test_a_prediction_figure_records_its_learner_and_says_its_prediction_is_ridg
     X, y = _gaussian_rows(120, 8, 4)
     np.savez(tmp_path / "real.npz", X=X, y=y)
     cfg = write_file(tmp_path / "pred.yaml", "kind: prediction\nseed: 0\ndata: {path: real.npz}\nprediction:\n"
-                     "  gamma: 0.1\n  splits: 2\n  folds: 3\n  n: [60]\n  learner: logistic\n")
+                     "  gamma: 0.1\n  splits: 2\n  folds: 3\n  n: [40]\n  learner: logistic\n")
     result = invoke("sweep", cfg, "--out", tmp_path / "out", "-q", "--workers", 1, "--no-cache")
     assert result.exit_code == 0, result.output
     lines = (tmp_path / "out" / "pred.csv").read_text().splitlines()
@@ -153,3 +156,71 @@ def test_a_pools_own_decisions_and_a_verifier_in_params_are_refused(tmp_path: Pa
         f"synthetic_data: {{path: pool.npz, label_correct_key: ok, {decisions}}}\n"
         f"params:\n  label_noise: 0.2\n  gamma: 0.1\n  m: 60\n{verifier}"))
     assert_clean_error(invoke("plan", cfg), "synthetic_data." + decisions.split(":")[0], named)
+
+
+# ----------------------------------------------------------------------------- copies of rows
+
+
+def _copied_rows(distinct: int, copies, p: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.where(np.arange(distinct) % 2 == 0, -1.0, 1.0)
+    X = rng.standard_normal((distinct, p)) + 0.3 * y[:, None]
+    copies = np.broadcast_to(np.asarray(copies), (distinct,))
+    return np.repeat(X, copies, axis=0), np.repeat(y, copies), np.repeat(np.arange(distinct), copies)
+
+
+def _refit_without_each_group(X, y, groups, gamma):
+    """Brute force: y times the score of each row by the pipeline refitted without all its copies."""
+    from rmtsynth.data.estimators import fit_pipeline
+
+    margins = np.empty(y.size)
+    for g in np.unique(groups):
+        out = groups == g
+        margins[out] = y[out] * fit_pipeline(X[~out], y[~out], gamma).scores(X[out])
+    return margins
+
+
+@pytest.mark.parametrize("gamma", [0.05, 1.0])
+def test_the_exact_leave_one_out_leaves_the_copies_of_a_row_out_together(gamma: float) -> None:
+    from rmtsynth.data.loo import exact_loo
+
+    X, y, groups = _copied_rows(14, np.arange(14) % 4 + 1, 8, 1)
+    loo = exact_loo(X, y, gamma)
+    brute = _refit_without_each_group(X, y, groups, gamma)
+    # The margins are defined up to a positive factor per refit; here that factor is 1.
+    np.testing.assert_allclose(loo.margins, brute, rtol=1e-8)
+    assert loo.accuracy == pytest.approx(float(np.mean(brute >= 0.0)))
+
+
+def test_rows_repeated_thirty_times_do_not_predict_a_perfect_held_out_accuracy(tmp_path: Path) -> None:
+    X, y, groups = _copied_rows(10, 30, 5, 0)
+    expected = float(np.mean(_refit_without_each_group(X, y, groups, 0.1) >= 0.0))
+    assert expected < 1.0
+    for correction in ("loo", "auto"):
+        got = rmtsynth.predict_heldout(X, y, gamma=0.1, correction=correction)
+        assert float(got["accuracy"][0]) == pytest.approx(expected, abs=1e-12)
+    # The plan's real-only answer is the same leave-out (fewer copies keep its jackknife quick).
+    X, y, groups = _copied_rows(10, 6, 5, 0)
+    expected = float(np.mean(_refit_without_each_group(X, y, groups, 0.1) >= 0.0))
+    np.savez(tmp_path / "real.npz", X=X, y=y)
+    cfg = write_file(tmp_path / "plan.yaml", "seed: 0\ndata: {path: real.npz}\n"
+                     "params: {label_noise: 0.1, rho: 0.2, phi: 0.9, gamma: 0.1, m: 60}\n")
+    assert rmtsynth.plan(cfg)["accuracy_real_only"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_cross_fit_folds_keep_the_copies_of_a_row_together() -> None:
+    from rmtsynth.data.protocols import copy_groups, group_folds
+
+    X, y, groups = _copied_rows(20, np.arange(20) % 7 + 1, 4, 2)
+    found = copy_groups(X, y)
+    fold_of = group_folds(found, y, 5, np.random.default_rng(0))
+    for g in np.unique(groups):
+        assert np.unique(found[groups == g]).size == 1 and np.unique(fold_of[groups == g]).size == 1
+    # Without copies the folds are the usual stratified round robin: sizes differ by at most one.
+    Xd, yd, _ = _copied_rows(23, 1, 4, 3)
+    folds = group_folds(copy_groups(Xd, yd), yd, 5, np.random.default_rng(0))
+    for cls in (-1.0, 1.0):
+        sizes = np.bincount(folds[yd == cls], minlength=5)
+        assert sizes.max() - sizes.min() <= 1
+    got = rmtsynth.predict_heldout(*_copied_rows(10, 30, 5, 0)[:2], gamma=0.1, correction="cross-fit")
+    assert float(got["accuracy"][0]) < 0.9

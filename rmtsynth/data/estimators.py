@@ -34,7 +34,7 @@ from scipy.special import ndtr
 
 from rmtsynth.core.two_covariance import Statistics, moments_from_statistics
 from rmtsynth.core.verifier import keep_rate, label_signal
-from rmtsynth.data.protocols import GaussianFit, fit_gaussian
+from rmtsynth.data.protocols import GaussianFit, copy_groups, fit_gaussian, group_folds
 from rmtsynth.errors import RmtsynthError
 from rmtsynth.core.learners import ridge_weights
 
@@ -499,11 +499,7 @@ def score_shape_residuals(
     """
     X_raw = np.asarray(X_raw, dtype=float)
     y = np.asarray(y, dtype=float).reshape(-1)
-    fold_of = np.empty(y.size, dtype=np.int64)
-    for cls in (-1.0, 1.0):
-        idx = np.flatnonzero(y == cls)
-        perm = rng.permutation(idx)
-        fold_of[perm] = np.arange(perm.size) % folds
+    fold_of = group_folds(copy_groups(X_raw, y), y, folds, rng)
     signed = np.empty(y.size)
     for f in range(folds):
         test = fold_of == f

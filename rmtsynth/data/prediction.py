@@ -54,7 +54,7 @@ from rmtsynth.data.estimators import (
 )
 from rmtsynth.core.theory import evaluate, within_unit_interval
 from rmtsynth.data.calibrated import calibrate, pool_two_covariance_model, smoothed_shape
-from rmtsynth.data.protocols import GaussianFit, fit_gaussian, stratified_split
+from rmtsynth.data.protocols import GaussianFit, copy_groups, fit_gaussian, group_folds, stratified_split
 from rmtsynth.data.validation import (
     check_features,
     check_integer,
@@ -188,17 +188,9 @@ def _dense_model(real: GaussianFit, source: SyntheticSource, estimator: str) -> 
     )
 
 
-def _fold_labels(y: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
-    fold_of = np.empty(y.size, dtype=np.int64)
-    for cls in (-1.0, 1.0):
-        perm = rng.permutation(np.flatnonzero(y == cls))
-        fold_of[perm] = np.arange(perm.size) % folds
-    return fold_of
-
-
 def _cross_fit(X, y, pool, m_values, rates, use_kept_flags, gamma, label_noise, estimator, folds, rng, full):
     """Out-of-fold accuracy of the mixed ridge per (verifier, m), and the theory on each fold."""
-    fold_of = _fold_labels(y, folds, rng)
+    fold_of = group_folds(copy_groups(X, y), y, folds, rng)
     n = y.size
     V, M = len(rates), m_values.size
     correct = np.zeros((V, M))
