@@ -224,3 +224,44 @@ def test_cross_fit_folds_keep_the_copies_of_a_row_together() -> None:
         assert sizes.max() - sizes.min() <= 1
     got = rmtsynth.predict_heldout(*_copied_rows(10, 30, 5, 0)[:2], gamma=0.1, correction="cross-fit")
     assert float(got["accuracy"][0]) < 0.9
+
+
+# ----------------------------------------------------------------------------- constant features
+
+
+def _with_constant_columns(X: np.ndarray, count: int) -> np.ndarray:
+    return np.hstack([X, np.tile(np.linspace(-3.0, 7.0, count), (X.shape[0], 1))])
+
+
+@pytest.mark.parametrize("correction", ["loo", "cross-fit", "none"])
+def test_constant_columns_leave_the_held_out_prediction_unchanged(correction: str) -> None:
+    X, y = _gaussian_rows(80, 10, 0)
+    Xs, ys = _gaussian_rows(300, 10, 1, shift=0.4)
+
+    def accuracy(count: int) -> np.ndarray:
+        pool = {"features": _with_constant_columns(Xs, count), "labels": ys}
+        return np.asarray(rmtsynth.predict_heldout(_with_constant_columns(X, count), y, synthetic=pool, gamma=0.1,
+                                                   m_values=[0, 100], correction=correction, label_noise=0.0)["accuracy"])
+
+    plain = accuracy(0)
+    for count in (1, 40):
+        np.testing.assert_allclose(accuracy(count), plain, atol=1e-9)
+
+
+def test_constant_columns_leave_the_data_plans_unchanged(tmp_path: Path) -> None:
+    X, y = _gaussian_rows(40, 6, 8)
+    answers = []
+    for count in (0, 40):
+        np.savez(tmp_path / f"real{count}.npz", X=_with_constant_columns(X, count), y=y)
+        plan = write_file(tmp_path / f"plan{count}.yaml", f"seed: 0\ndata: {{path: real{count}.npz}}\n"
+                          "params: {label_noise: 0.1, rho: 0.2, phi: 0.9, gamma: 0.1, m: 80}\n")
+        loop = write_file(tmp_path / "plan" / f"loop{count}.yaml", f"data: {{path: ../real{count}.npz}}\n"
+                          "params: {n: 40, m_over_n: 2, label_noise: 0.1, verifier_precision: 0.95, verifier_recall: 1.0, "
+                          "gamma: 0.5}\n"
+                          "loop: {regime: replace}\n")
+        got = rmtsynth.plan(plan)
+        looped = rmtsynth.plan(loop)
+        answers.append([got["max_label_noise"], got["accuracy_real_only"], got["data"]["p"],
+                        looped["accuracy_end"], looped["accuracy_real_only"]])
+    for other in answers[1:]:
+        np.testing.assert_allclose(other, answers[0], atol=1e-9)

@@ -33,6 +33,7 @@ from rmtsynth.config.data import DataSpec, SyntheticDataSpec, load_data, parse_d
 from rmtsynth.config.resolve import ResolvedPoint, resolve_point
 from rmtsynth.config.schema import PLAN_SECTIONS, PLAN_TOP_LEVEL, _show, unknown_key
 from rmtsynth.config.schema import TOP_LEVEL as TOP_LEVEL_FIGURE
+from rmtsynth.data.estimators import varying_features
 from rmtsynth.data.validation import check_rows_per_class
 
 TOP_LEVEL = PLAN_TOP_LEVEL
@@ -345,7 +346,7 @@ def _apply_data(spec: DataSpec, params: dict[str, Any], seed: int):
     # One power of two for the whole matrix: the plan's numbers do not depend on the units (the
     # noise is rescaled to unit variance), and the squares below then cannot overflow.
     X = X / np.ldexp(1.0, np.frexp(max(float(np.max(np.abs(X))), 1e-300))[1])
-    keep = X.std(axis=0) > 0
+    keep = varying_features(X)
     X = X[:, keep]
     if X.shape[1] == 0:
         raise ConfigError(f"data ({source}) has no feature that varies.")

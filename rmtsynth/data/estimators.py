@@ -52,19 +52,39 @@ def fit_standardisation(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     1e-12 of its own magnitude, whatever its units (features of size 1e-12 are not constant).
     """
     X = np.asarray(X, dtype=float)
-    top = np.max(np.abs(X), axis=0) if X.shape[0] else np.zeros(X.shape[1:])
-    unit = np.ldexp(1.0, np.frexp(top)[1])
-    unit[top == 0] = 1.0
-    U = X / unit
+    top, unit, U = _unit_scaled(X)
     loc = U.mean(axis=0) * unit
     spread = U.std(axis=0)
-    constant = spread <= 1e-12 * (top / unit)
+    constant = ~_varies(spread, top, unit)
     scale = spread * unit
     # A constant feature keeps scale 1 (the protocol's), and its exact value as loc so that it
     # standardises to exactly 0; beyond 2^40 a unit scale would let rounding residuals dominate.
     loc[constant] = X[0, constant] if X.shape[0] else 0.0
     scale[constant] = np.maximum(1.0, np.ldexp(unit[constant], -40))
     return loc, scale
+
+
+def _unit_scaled(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each feature's largest magnitude, the power of two just above it, and the features divided by it."""
+    top = np.max(np.abs(X), axis=0) if X.shape[0] else np.zeros(X.shape[1:])
+    unit = np.ldexp(1.0, np.frexp(top)[1])
+    unit[top == 0] = 1.0
+    return top, unit, X / unit
+
+
+def _varies(spread: np.ndarray, top: np.ndarray, unit: np.ndarray) -> np.ndarray:
+    return spread > 1e-12 * (top / unit)
+
+
+def varying_features(X: np.ndarray) -> np.ndarray:
+    """Which features vary over the rows, by the standardisation's own rule (a boolean mask).
+
+    The dimension p of every theory on the user's rows counts these only: a constant feature
+    standardises to 0, carries no signal and no noise, and must not move any answer.
+    """
+    X = np.asarray(X, dtype=float)
+    top, unit, U = _unit_scaled(X)
+    return _varies(U.std(axis=0), top, unit)
 
 
 @dataclass(frozen=True)
