@@ -265,3 +265,27 @@ def test_constant_columns_leave_the_data_plans_unchanged(tmp_path: Path) -> None
                         looped["accuracy_end"], looped["accuracy_real_only"]])
     for other in answers[1:]:
         np.testing.assert_allclose(other, answers[0], atol=1e-9)
+
+
+# ----------------------------------------------------------------------------- heatmap of a feature verifier
+
+
+def test_a_heatmap_over_a_feature_verifiers_keys_carries_its_columns() -> None:
+    params = dict(n=50, m=150, p=40, mu_norm=1.5, label_noise=0.3, gamma=1.0, verifier_keep="easy",
+                  generator_alignment=0.9, generator_shift=0.5)
+    table = rmtsynth.sweep({
+        "title": "t", "kind": "heatmap", "seed": 0,
+        "params": {**params, "verifier_threshold": [-0.5, 0.5], "verifier_angle": [0.0, 45.0]},
+        "x": {"param": "verifier_threshold"}, "y": {"param": "verifier_angle"},
+    })
+    for column in ("verifier_keep", "verifier_threshold", "verifier_angle", "kept_correct_share", "kept_wrong_share"):
+        assert column in table.columns
+    for row in table.rows:
+        assert row["verifier_keep"] == "easy"
+        assert row["verifier_threshold"] == row["x"] and row["verifier_angle"] == row["y"]
+        # The verifier keeps some rows and drops others: shares strictly between none and all.
+        assert 0.0 < row["kept_correct_share"] < 0.7 and 0.0 < row["kept_wrong_share"] < 0.3
+        assert np.isnan(row["eps_star"])
+        # Each cell is the feature verifier's theory, as the API gives it.
+        expected = rmtsynth.predict(**params, verifier_threshold=row["x"], verifier_angle=row["y"])["accuracy"]
+        assert row["theory_accuracy"] == pytest.approx(float(expected), abs=1e-12)
