@@ -289,3 +289,117 @@ def test_a_heatmap_over_a_feature_verifiers_keys_carries_its_columns() -> None:
         # Each cell is the feature verifier's theory, as the API gives it.
         expected = rmtsynth.predict(**params, verifier_threshold=row["x"], verifier_angle=row["y"])["accuracy"]
         assert row["theory_accuracy"] == pytest.approx(float(expected), abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- wide data
+
+
+def _dual_refit_margins(X: np.ndarray, y: np.ndarray, gamma: float) -> np.ndarray:
+    """Brute force in the rows: standardise, centre and fit the ridge without each row, w = Z'(ZZ' + N gamma)^-1 y."""
+    from rmtsynth.data.estimators import fit_standardisation
+
+    margins = np.empty(y.size)
+    for i in range(y.size):
+        keep = np.arange(y.size) != i
+        loc, scale = fit_standardisation(X[keep])
+        Z = (X[keep] - loc) / scale
+        yk = y[keep]
+        Z = Z - (Z[yk > 0].mean(axis=0) + Z[yk < 0].mean(axis=0)) / 2.0
+        w = Z.T @ np.linalg.solve(Z @ Z.T + yk.size * gamma * np.eye(yk.size), yk)
+        centre_free = (X[i] - loc) / scale - ((X[keep][yk > 0].mean(axis=0) + X[keep][yk < 0].mean(axis=0)) / 2.0
+                                              - loc) / scale
+        margins[i] = y[i] * float(centre_free @ w)
+    return margins
+
+
+def test_the_leave_one_out_of_few_rows_in_many_features_is_exact_and_quick(tmp_path: Path) -> None:
+    from rmtsynth.data.loo import exact_loo
+
+    X, y = _gaussian_rows(20, 1000, 9, shift=0.4)
+    brute = _dual_refit_margins(X, y, 0.1)
+    loo = exact_loo(X, y, 0.1)
+    # The margins are defined up to a positive factor per refit; here that factor is 1.
+    np.testing.assert_allclose(loo.margins, brute, rtol=1e-8)
+    np.savez(tmp_path / "wide.npz", X=X, y=y)
+    cfg = write_file(tmp_path / "plan.yaml", "seed: 0\ndata: {path: wide.npz}\n"
+                     "params: {label_noise: 0.1, rho: 0.2, phi: 0.9, gamma: 0.1, m: 40}\n")
+    assert rmtsynth.plan(cfg)["accuracy_real_only"] == pytest.approx(float(np.mean(brute >= 0)), abs=1e-12)
+
+
+def test_wide_data_where_the_prediction_needs_p_x_p_matrices_is_refused_before_any_work(tmp_path: Path) -> None:
+    X, y = _gaussian_rows(30, 2500, 10)
+    np.savez(tmp_path / "wide.npz", X=X, y=y)
+    cfg = write_file(tmp_path / "pred.yaml", "kind: prediction\nseed: 0\ndata: {path: wide.npz}\nprediction:\n"
+                     "  gamma: 0.1\n  splits: 2\n  folds: 3\n  n: [20]\n")
+    result = invoke("sweep", cfg, "--out", tmp_path / "out", "-q", "--workers", 1, "--no-cache")
+    assert_clean_error(result, "wide.npz", "2500 features")
+    assert not (tmp_path / "out").exists()
+    plan = write_file(tmp_path / "plan.yaml", "seed: 0\ndata: {path: wide.npz}\nsynthetic_data: {path: wide.npz}\n"
+                      "params: {label_noise: 0.1, rho: 0.2, phi: 0.9, gamma: 0.1, m: 20}\n")
+    assert_clean_error(invoke("plan", plan), "synthetic_data", "2500 features")
+
+
+# ----------------------------------------------------------------------------- internal errors and messages
+
+
+@pytest.mark.parametrize("real_labels", [(-1.0, 1.0), (3, 8)])
+def test_a_synthetic_pool_with_one_class_is_refused_naming_its_file(tmp_path: Path, real_labels) -> None:
+    X, y = _gaussian_rows(40, 5, 11)
+    np.savez(tmp_path / "real.npz", X=X, y=np.where(y > 0, real_labels[1], real_labels[0]))
+    np.savez(tmp_path / "pool.npz", X=_gaussian_rows(50, 5, 12)[0], y=np.full(50, real_labels[1]))
+    plan = write_file(tmp_path / "plan.yaml", "seed: 0\ndata: {path: real.npz}\nsynthetic_data: {path: pool.npz}\n"
+                      "params: {label_noise: 0.1, rho: 0.2, phi: 0.9, gamma: 0.1, m: 20}\n")
+    assert_clean_error(invoke("plan", plan), "pool.npz", "only the class", "both classes")
+    with pytest.raises(ParameterError, match=r"synthetic\['labels'\] has only the class"):
+        rmtsynth.predict_heldout(X, y, synthetic={"features": X, "labels": np.ones(y.size)}, gamma=0.1, m_values=[10])
+
+
+def test_an_mnist_file_with_an_empty_test_split_is_named(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "mnist.npz", x_train=rng.integers(0, 255, (100, 28, 28)).astype(np.uint8),
+             y_train=np.arange(100) % 10, x_test=np.zeros((0, 28, 28), np.uint8), y_test=np.zeros(0, int))
+    cfg = write_file(tmp_path / "mnist.yaml", "kind: mnist\nseed: 0\ndata: {path: mnist.npz}\nsimulation: {seeds: 1}\n"
+                     "mnist:\n  n_per_class: 5\n  m_per_class: [0]\n  pool_per_class: 5\n  test_per_class: 5\n"
+                     "  panels:\n    - title: a\n      series:\n        - {label: x}\n")
+    result = invoke("sweep", cfg, "--out", tmp_path / "out", "-q", "--workers", 1, "--no-cache")
+    assert_clean_error(result, "mnist.npz", "test images", "empty")
+    assert not (tmp_path / "out").exists()
+
+
+def test_simulate_loop_names_a_cache_dir_that_is_a_file(tmp_path: Path) -> None:
+    blocker = write_file(tmp_path / "a_file", "")
+    with pytest.raises(ParameterError, match="cache_dir"):
+        rmtsynth.simulate_loop(n=20, m=20, p=10, generations=1, seeds=2, cache_dir=blocker)
+
+
+def test_a_list_of_learners_broadcasts_in_predict_and_is_named_in_measure_heldout() -> None:
+    point = dict(n=100, m=200, p=50, gamma=0.1, label_noise=0.2)
+    both = rmtsynth.predict(learner=["ridge", "logistic"], **point)["accuracy"]
+    alone = [float(rmtsynth.predict(learner=name, **point)["accuracy"]) for name in ("ridge", "logistic")]
+    np.testing.assert_allclose(both, alone, rtol=1e-12)
+    X, y = _gaussian_rows(40, 3, 13)
+    with pytest.raises(TypeError, match="learner"):
+        rmtsynth.measure_heldout(X, y, n=20, gamma=0.1, learner=["ridge", "logistic"])
+
+
+def test_a_six_row_plan_works_and_with_a_pool_names_the_file_and_the_rows_per_class(tmp_path: Path) -> None:
+    X, y = _gaussian_rows(6, 4, 14, shift=1.5)
+    np.savez(tmp_path / "six.npz", X=X, y=y)
+    np.savez(tmp_path / "pool.npz", X=_gaussian_rows(40, 4, 15)[0], y=_gaussian_rows(40, 4, 15)[1])
+    params = "params: {label_noise: 0.1, rho: 0.2, phi: 0.9, gamma: 0.1, m: 6}\n"
+    alone = write_file(tmp_path / "alone.yaml", "seed: 0\ndata: {path: six.npz}\n" + params)
+    assert invoke("plan", alone).exit_code == 0
+    mixed = write_file(tmp_path / "mixed.yaml", "seed: 0\ndata: {path: six.npz}\nsynthetic_data: {path: pool.npz}\n" + params)
+    line = assert_clean_error(invoke("plan", mixed), "six.npz", "5 rows per class")
+    assert "real_labels" not in line and "correction" not in line
+
+
+def test_a_feature_verifier_too_wide_for_its_dimension_names_the_key_set_and_the_true_minimum() -> None:
+    common = dict(n=50, m=100, label_noise=0.2, verifier_keep="easy")
+    with pytest.raises(ConfigError) as raised:
+        rmtsynth.predict(p=1, verifier_angle=45, **common)
+    assert "verifier_angle" in str(raised.value) and "p >= 2" in str(raised.value)
+    assert "verifier_toward_shift" not in str(raised.value)
+    assert 0.5 < float(rmtsynth.predict(p=2, verifier_angle=45, **common)["accuracy"]) < 1.0
+    with pytest.raises(ConfigError, match=r"verifier_toward_shift = 90.*p >= 3"):
+        rmtsynth.predict(p=2, verifier_angle=45, verifier_toward_shift=90, **common)

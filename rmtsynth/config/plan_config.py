@@ -44,6 +44,8 @@ MAX_ROC_POINTS = 1000
 # Rows of each class the plan's held-out predictor needs: its jackknife subsets set a fifth of the
 # rows aside and the leave-one-out on each must still leave two rows of a class.
 HELDOUT_ROWS_PER_CLASS = 3
+# The folds of the cross-fit correction that the direct held-out prediction uses with synthetic rows.
+HELDOUT_FOLDS = 5
 PLAN_ESTIMATORS = ("g", "nls", "plugin")
 
 AccuracyFn = Callable[[Mix], np.ndarray]
@@ -175,6 +177,12 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
         data_info, spectrum_model, params = _apply_data(data_spec, params, seed)
     synthetic, estimator = _heldout_inputs(data, base_dir, data_spec)
     _check_one_verifier(synthetic, params, roc)
+    if synthetic is not None and data_info is not None:
+        width = data_info["p"] + data_info["constant_features_dropped"]
+        if width > MAX_POOL_FEATURES:
+            raise ConfigError(f"synthetic_data with data ({data_info['source']}, {width} features): the mix is predicted "
+                              f"with dense p x p matrices, which is limited to {MAX_POOL_FEATURES} features; plan the "
+                              "real rows alone (leave synthetic_data out), whose cost follows min(n, p).")
 
     point = resolve_point(params, base_dir, "params", seed=seed)
     if point.n < 1:
@@ -185,6 +193,8 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
             "(plan also finds the best one)."
         )
     _check_learner_is_covered(point, data_spec)
+    if synthetic is not None and data_info is not None:
+        _check_fold_rows(data_info, int(point.n))
     model = spectrum_model or model_for_point(point, seed=seed)
     if data_info is not None and data_info.get("generator_covariance") == "fitted":
         point = point.replace(covariance="fitted")
@@ -210,6 +220,18 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
         synthetic_data=synthetic,
         estimator=estimator,
     )
+
+
+def _check_fold_rows(data_info: dict[str, Any], n: int) -> None:
+    """With synthetic rows the direct held-out prediction cross-fits: each class of its training rows needs a row per fold."""
+    fewest = min(data_info["n_pos"], data_info["n_neg"])
+    if n < data_info["rows"]:
+        # A stratified subset of n rows gives each class about n/2 of them.
+        fewest = min(fewest, n // 2)
+    if fewest < HELDOUT_FOLDS:
+        raise ConfigError(f"data ({data_info['source']}) gives {fewest} training row(s) of its smaller class (n = {n}); "
+                          f"with synthetic_data the held-out prediction's {HELDOUT_FOLDS}-fold cross-fit needs at least "
+                          f"{HELDOUT_FOLDS} rows per class.")
 
 
 def _check_learner_is_covered(point: ResolvedPoint, data_spec: DataSpec | None) -> None:
@@ -324,6 +346,9 @@ def _parse_roc(value: Any) -> np.ndarray | None:
 # The fitted covariance of data.use_covariance is eigendecomposed: beyond this many features that
 # takes minutes and gigabytes.
 MAX_COVARIANCE_FEATURES = 4000
+# With synthetic_data the mixes go through the dense two-covariance theory: p x p factorisations at
+# every point of the searches.
+MAX_POOL_FEATURES = 2000
 
 
 def _apply_data(spec: DataSpec, params: dict[str, Any], seed: int):

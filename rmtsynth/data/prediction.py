@@ -473,7 +473,7 @@ def predict_heldout(
         if m_arr.max() > synthetic["labels"].size:
             raise ParameterError(f"m_values has m = {m_arr.max():g}, more than the {synthetic['labels'].size} rows of "
                                  "the synthetic pool.")
-    _check_fit_rows(y, folds, correction)
+    _check_fit_rows(y, folds, correction, pooled=synthetic is not None)
     if verifier == "kept_groups":
         # A verifier given by scores keeps rows for what they look like, not at random: the
         # kept rows' own group moments (THEORY.md 15.8), not a thinning of the pool's.
@@ -502,10 +502,13 @@ def _check_m_values(m_values: Any) -> list[int]:
     return [check_integer(m, f"m_values[{i}]", low=0, high=MAX_POOL_ROWS) for i, m in enumerate(items)]
 
 
-def _check_fit_rows(y: np.ndarray, folds: int, correction: str) -> None:
+def _check_fit_rows(y: np.ndarray, folds: int, correction: str, pooled: bool = True) -> None:
     """Enough rows of each class for the class means and, with a cross-fitted correction, for its folds."""
     if correction == "none":
         check_rows_per_class(y, 2, "real_labels", "estimating the class means and their noise")
+    elif correction == "loo" or (correction == "auto" and not pooled):
+        # Without synthetic rows auto is the leave-one-out, which folds nothing.
+        check_rows_per_class(y, 2, "real_labels", "the leave-one-out (a class mean without the row left out)")
     else:
         check_rows_per_class(y, folds, "real_labels", f"the {folds}-fold cross-fit of correction = {correction!r}")
 
