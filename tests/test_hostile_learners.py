@@ -72,6 +72,18 @@ def test_theory_cli_at_gamma_1e12_equals_gamma_1e6(learner: str) -> None:
     assert abs(accuracy("1e12") - accuracy("1e6")) < 1e-5
 
 
+def test_the_planners_gamma_search_never_beats_the_large_gamma_limit(tmp_path: Path) -> None:
+    # Real data only with C = I: the accuracy rises with gamma towards the mean-difference limit,
+    # so no gamma of the search may report more than that limit.
+    cfg = write_file(tmp_path / "plan.yaml", "seed: 0\nparams: {n: 100, p: 50, mu_norm: 1.5, label_noise: 0.2, "
+                     "verifier_precision: 0.9, verifier_recall: 0.8, gamma: 1.0, m: 200}\n"
+                     "search: {gamma_range: [1.0e-4, 1.0e+12]}\n")
+    got = rmtsynth.plan(cfg)
+    limit = float(_mean_difference_accuracy(100, 0, 50, 1.5, 1.0, 1.0))
+    assert got["accuracy_real_only_best_gamma"] <= limit + 1e-9
+    assert got["accuracy_real_only_best_gamma"] > limit - 1e-4
+
+
 @pytest.mark.parametrize("correction", ["cross-fit", "loo", "none", "score-shape", "auto"])
 def test_predict_heldout_at_huge_gamma_is_the_large_gamma_value_and_a_probability(correction: str) -> None:
     X, y = _gaussian_rows(120, 20, 0)
