@@ -135,10 +135,10 @@ def test_a_feature_verifier_plan_refuses_a_learner_other_than_ridge(tmp_path: Pa
 
 
 def test_a_prediction_figure_records_its_learner_and_says_its_prediction_is_ridges(tmp_path: Path) -> None:
-    X, y = _gaussian_rows(120, 8, 4)
+    X, y = _gaussian_rows(60, 4, 4)
     np.savez(tmp_path / "real.npz", X=X, y=y)
     cfg = write_file(tmp_path / "pred.yaml", "kind: prediction\nseed: 0\ndata: {path: real.npz}\nprediction:\n"
-                     "  gamma: 0.1\n  splits: 2\n  folds: 3\n  n: [40]\n  learner: logistic\n")
+                     "  gamma: 0.1\n  splits: 2\n  folds: 3\n  n: [30]\n  learner: logistic\n")
     result = invoke("sweep", cfg, "--out", tmp_path / "out", "-q", "--workers", 1, "--no-cache")
     assert result.exit_code == 0, result.output
     lines = (tmp_path / "out" / "pred.csv").read_text().splitlines()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.optimize import brentq
@@ -140,9 +141,14 @@ class CalibratedTheory:
         """The theory's ratio at the training size, real rows only, at the calibration's gamma."""
         return float(_ratio(evaluate(self.real_spectrum(), self.n, 0.0, 0.0, 1.0, 1.0, self.gamma))[()])
 
+    @cached_property
+    def _base_shape(self) -> float:
+        # The planner's searches anchor thousands of points on the same base.
+        return float(smoothed_shape(self.loo.residuals, self.base_ratio()))
+
     def anchored(self, ratio) -> np.ndarray:
         """LOO accuracy + shape(ratio) - shape(base ratio): the accuracy of points of the given ratios."""
-        base = float(smoothed_shape(self.loo.residuals, self.base_ratio()))
+        base = self._base_shape
         return within_unit_interval(self.loo.accuracy + smoothed_shape(self.loo.residuals, ratio) - base)
 
     def real_only(self, n, gamma=None) -> np.ndarray:
