@@ -87,8 +87,18 @@ def _checked_seed(seed: Any) -> int:
 def _learner_name(learner: Any) -> str:
     try:
         return get_learner(learner).name
+    except ParameterTypeError:
+        raise
     except ParameterError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _broadcast_learner(learner: Any, params: dict[str, Any]) -> str:
+    """A sequence of learners joins the broadcast grid like any parameter; one name applies to every point."""
+    if isinstance(learner, (list, tuple, np.ndarray)):
+        params["learner"] = learner
+        return DEFAULT_LEARNER
+    return _learner_name(learner)
 
 
 def _resolve_all(grid: list[dict[str, Any]], seed: int, learner: str = DEFAULT_LEARNER) -> list[ResolvedPoint]:
@@ -138,7 +148,7 @@ def predict(*, seed: int = 0, convention: str = "exact", learner: str = DEFAULT_
     """
     if convention not in ("exact", "reference"):
         raise ConfigError(f"convention = {convention!r} is not allowed; it must be exact or reference.")
-    learner = _learner_name(learner)
+    learner = _broadcast_learner(learner, params)
     seed = _checked_seed(seed)
     shape, grid = _grid(params)
     out = predict_points(_resolve_all(grid, seed, learner), seed=seed, convention=convention)

@@ -165,9 +165,15 @@ def test_a_rare_class_is_refused_before_any_split(tmp_path: Path) -> None:
 @pytest.mark.parametrize("rows", [2, 4])
 def test_too_few_rows_for_the_cross_fit_are_refused(rows: int) -> None:
     with pytest.raises(ParameterError, match="5-fold cross-fit"):
-        rmtsynth.predict_heldout(REAL_X[:rows], PM[:rows], gamma=0.1)
+        rmtsynth.predict_heldout(REAL_X[:rows], PM[:rows], gamma=0.1, correction="cross-fit")
     with pytest.raises(ParameterError, match="at least 2"):
         rmtsynth.predict_heldout(REAL_X[:2], PM[:2], gamma=0.1, correction="none")
+    # Without synthetic rows the default is the leave-one-out, which folds nothing: 2 rows per class do.
+    if rows == 2:
+        with pytest.raises(ParameterError, match="leave-one-out.*at least 2"):
+            rmtsynth.predict_heldout(REAL_X[:rows], PM[:rows], gamma=0.1)
+    else:
+        assert 0.0 <= float(rmtsynth.predict_heldout(REAL_X[:rows], PM[:rows], gamma=0.1)["accuracy"][0]) <= 1.0
 
 
 # ----------------------------------------------------------------------------- the Python API

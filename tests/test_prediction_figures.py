@@ -213,6 +213,9 @@ def test_planner_with_synthetic_rows(tmp_path: Path) -> None:
     data = yaml.safe_load((ROOT / "configs" / "plan" / "digits.yaml").read_text(encoding="utf-8"))
     data["synthetic_data"] = {"path": str(tmp_path / "synthetic.npz"), "label_correct_key": "correct", "kept_key": "kept"}
     data["params"]["m_over_n"] = 1
+    # The file's kept flags are the verifier: a second one in params would be an input error.
+    for key in ("verifier_precision", "verifier_recall"):
+        data["params"].pop(key)
     out = run_plan(parse_plan(data, base_dir=ROOT / "configs" / "plan"))
     pred = out["heldout_prediction"]
     assert set(pred["accuracy_mix"]) == {"none", "oracle", "configured", "estimated"}

@@ -480,6 +480,9 @@ def _checked_synthetic_rows(spec: SyntheticDataSpec, arrays: dict[str, np.ndarra
         if raw.size != features.shape[0]:
             raise ConfigError(f"{where}: {raw.size} labels for {features.shape[0]} synthetic rows.")
         labels = _synthetic_labels(raw, classes, where)
+        if np.unique(labels).size < 2:
+            raise ConfigError(f"{where} has only the class {_label_key(raw[0])} among its labels; the synthetic rows "
+                              "need both classes (the pool's class means are estimated from them).")
         out: dict[str, Any] = {"features": np.ascontiguousarray(features), "labels": labels}
         rows = features.shape[0]
         for key in ("label_correct", "kept"):
@@ -508,7 +511,11 @@ def _synthetic_labels(raw: np.ndarray, classes: tuple[Any, Any] | None, where: s
     conflict = any(_label_key(v) == _label_key(c) and v != sign for c, sign in zip(classes, (-1, 1)) for v in (-1, 1))
     if signs is not None and np.all((signs == -1) | (signs == 1)) and not conflict:
         return signs
-    other = next(v for v in raw if _label_key(v) not in {_label_key(c) for c in classes})
+    known = {_label_key(c) for c in classes}
+    if {_label_key(v) for v in np.unique(raw)} <= known:
+        raise ConfigError(f"{where} has only the class {_label_key(raw[0])} among its labels; the synthetic rows need "
+                          "both classes (the pool's class means are estimated from them).")
+    other = next(v for v in raw if _label_key(v) not in known)
     raise ConfigError(f"{where} has the label {_show(_plain(other))}, which is not one of the real data's classes "
                       f"{_show(classes[0])} and {_show(classes[1])} (nor -1/+1 for them); the synthetic labels must be the "
                       "real classes.")

@@ -33,6 +33,7 @@ from rmtsynth.config.data import DataSpec, SyntheticDataSpec, load_data, parse_d
 from rmtsynth.config.resolve import ResolvedPoint, resolve_point
 from rmtsynth.config.schema import PLAN_SECTIONS, PLAN_TOP_LEVEL, _show, unknown_key
 from rmtsynth.config.schema import TOP_LEVEL as TOP_LEVEL_FIGURE
+from rmtsynth.data.estimators import varying_features
 from rmtsynth.data.validation import check_rows_per_class
 
 TOP_LEVEL = PLAN_TOP_LEVEL
@@ -43,6 +44,8 @@ MAX_ROC_POINTS = 1000
 # Rows of each class the plan's held-out predictor needs: its jackknife subsets set a fifth of the
 # rows aside and the leave-one-out on each must still leave two rows of a class.
 HELDOUT_ROWS_PER_CLASS = 3
+# The folds of the cross-fit correction that the direct held-out prediction uses with synthetic rows.
+HELDOUT_FOLDS = 5
 PLAN_ESTIMATORS = ("g", "nls", "plugin")
 
 AccuracyFn = Callable[[Mix], np.ndarray]
@@ -173,6 +176,13 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
         data_spec = parse_data_entry(data["data"], "data", base_dir, use="plan")
         data_info, spectrum_model, params = _apply_data(data_spec, params, seed)
     synthetic, estimator = _heldout_inputs(data, base_dir, data_spec)
+    _check_one_verifier(synthetic, params, roc)
+    if synthetic is not None and data_info is not None:
+        width = data_info["p"] + data_info["constant_features_dropped"]
+        if width > MAX_POOL_FEATURES:
+            raise ConfigError(f"synthetic_data with data ({data_info['source']}, {width} features): the mix is predicted "
+                              f"with dense p x p matrices, which is limited to {MAX_POOL_FEATURES} features; plan the "
+                              "real rows alone (leave synthetic_data out), whose cost follows min(n, p).")
 
     point = resolve_point(params, base_dir, "params", seed=seed)
     if point.n < 1:
@@ -182,6 +192,9 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
             f"The configured mix has m = {point.m} synthetic samples; give the mix you are considering with m >= 1 "
             "(plan also finds the best one)."
         )
+    _check_learner_is_covered(point, data_spec)
+    if synthetic is not None and data_info is not None:
+        _check_fold_rows(data_info, int(point.n))
     model = spectrum_model or model_for_point(point, seed=seed)
     if data_info is not None and data_info.get("generator_covariance") == "fitted":
         point = point.replace(covariance="fitted")
@@ -207,6 +220,44 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
         synthetic_data=synthetic,
         estimator=estimator,
     )
+
+
+def _check_fold_rows(data_info: dict[str, Any], n: int) -> None:
+    """With synthetic rows the direct held-out prediction cross-fits: each class of its training rows needs a row per fold."""
+    fewest = min(data_info["n_pos"], data_info["n_neg"])
+    if n < data_info["rows"]:
+        # A stratified subset of n rows gives each class about n/2 of them.
+        fewest = min(fewest, n // 2)
+    if fewest < HELDOUT_FOLDS:
+        raise ConfigError(f"data ({data_info['source']}) gives {fewest} training row(s) of its smaller class (n = {n}); "
+                          f"with synthetic_data the held-out prediction's {HELDOUT_FOLDS}-fold cross-fit needs at least "
+                          f"{HELDOUT_FOLDS} rows per class.")
+
+
+def _check_learner_is_covered(point: ResolvedPoint, data_spec: DataSpec | None) -> None:
+    """Refuse a learner whose answers the plan would silently replace by ridge's."""
+    if point.learner == DEFAULT_LEARNER:
+        return
+    if data_spec is not None:
+        raise ConfigError(f"params.learner = {point.learner} cannot be used with data: the held-out prediction on "
+                          "the data's rows covers ridge only; leave learner out.")
+    if point.feature is not None:
+        raise ConfigError(f"params.learner = {point.learner} cannot be used with params.verifier_keep = "
+                          f"{point.feature.keep}: the feature-aware verifier's theory covers ridge only; leave learner out.")
+
+
+def _check_one_verifier(synthetic: SyntheticDataSpec | None, params: dict[str, Any], roc: np.ndarray | None) -> None:
+    """The pool's own decisions (kept flags or scores) are a verifier: a second one in params would be ignored."""
+    if synthetic is None:
+        return
+    decided_by = "kept_key" if synthetic.kept_key is not None else "score_key" if synthetic.score_key is not None else None
+    if decided_by is None:
+        return
+    # With verifier_roc, params holds only its placeholder rates (a verifier in params was refused).
+    given = ["verifier_roc"] if roc is not None else [f"params.{k}" for k in VERIFIER_KEYS if k in params]
+    if given:
+        raise ConfigError(f"The verifier is given twice ({synthetic.where}.{decided_by}, whose rows say which were kept, "
+                          f"and {given[0]}); give only one of them.")
 
 
 def _plan_header(data: dict[str, Any]) -> tuple[Any, Any, int]:
@@ -295,6 +346,9 @@ def _parse_roc(value: Any) -> np.ndarray | None:
 # The fitted covariance of data.use_covariance is eigendecomposed: beyond this many features that
 # takes minutes and gigabytes.
 MAX_COVARIANCE_FEATURES = 4000
+# With synthetic_data the mixes go through the dense two-covariance theory: p x p factorisations at
+# every point of the searches.
+MAX_POOL_FEATURES = 2000
 
 
 def _apply_data(spec: DataSpec, params: dict[str, Any], seed: int):
@@ -317,7 +371,7 @@ def _apply_data(spec: DataSpec, params: dict[str, Any], seed: int):
     # One power of two for the whole matrix: the plan's numbers do not depend on the units (the
     # noise is rescaled to unit variance), and the squares below then cannot overflow.
     X = X / np.ldexp(1.0, np.frexp(max(float(np.max(np.abs(X))), 1e-300))[1])
-    keep = X.std(axis=0) > 0
+    keep = varying_features(X)
     X = X[:, keep]
     if X.shape[1] == 0:
         raise ConfigError(f"data ({source}) has no feature that varies.")

@@ -169,6 +169,9 @@ def _moments(pi, c, u, us, lam, t_ss, t_sl, t_ll, G, H_sigma, H_C):
     b2 = c * us**2 * t_ll
     h = (1.0 - a1) * (1.0 - b2) - a2 * b1
     X = (1.0 - b2) / h
+    # X - 1 written without the subtraction: both a's and b's are O(1/gamma^2), so (1 - b2)/h - 1
+    # would cancel to rounding noise at large gamma, where the accuracy still has a limit.
+    X_minus_1 = (a1 * (1.0 - b2) + a2 * b1) / h
     Y = b1 / h
     # Written with lambda instead of (lambda / alpha) * Y so that it stays finite at alpha = 0.
     Y_lam = lam * (1.0 - pi) * us**2 * t_sl / h
@@ -193,7 +196,7 @@ def _moments(pi, c, u, us, lam, t_ss, t_sl, t_ll, G, H_sigma, H_C):
 
     q_sigma = quad(H_sigma)
     q_C = quad(H_C)
-    variance = (X - 1.0) * (1.0 - P_mu) ** 2 + X * q_sigma + Y * (1.0 + P_beta**2 + q_C) - 2.0 * Y_lam * P_beta
+    variance = X_minus_1 * (1.0 - P_mu) ** 2 + X * q_sigma + Y * (1.0 + P_beta**2 + q_C) - 2.0 * Y_lam * P_beta
     variance = np.maximum(variance, 0.0)
     mean = P_mu
     second_moment = mean**2 + variance
@@ -210,6 +213,15 @@ def signed_accuracy(mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
         ratio = np.where(sd > 0, mean / np.where(sd > 0, sd, 1.0), np.sign(mean) * np.inf)
     ratio = np.where((sd == 0) & (mean == 0), 0.0, ratio)
     return ndtr(ratio)
+
+
+def within_unit_interval(accuracy) -> np.ndarray:
+    """An accuracy assembled from differences (a measured value moved by the theory's change) kept in [0, 1].
+
+    Anchoring a measured accuracy and adding the theory's change can step past 0 or 1 where the
+    measured value already sits at the bound; no accuracy lies outside it.
+    """
+    return np.clip(np.asarray(accuracy, dtype=float), 0.0, 1.0)
 
 
 def evaluate(

@@ -158,6 +158,8 @@ def moments_from_statistics(st: Statistics) -> tuple[float, float]:
     b2 = c * us**2 * st.t_ss
     h = (1.0 - a1) * (1.0 - b2) - a2 * b1
     X = (1.0 - b2) / h
+    # X - 1 without the cancelling subtraction (exact at large gamma, where a's and b's vanish).
+    X_minus_1 = (a1 * (1.0 - b2) + a2 * b1) / h
     Y = b1 / h
     # (lambda / alpha) Y written without alpha, so that nothing kept (alpha = 0) stays finite.
     Y_label = st.label_weight * us**2 * st.t_rs / h
@@ -168,7 +170,7 @@ def moments_from_statistics(st: Statistics) -> tuple[float, float]:
     P_real, P_synth = st.G @ z
     q_real = z @ st.H_real @ z
     q_synth = z @ st.H_synth @ z
-    variance = (X - 1.0) * (1.0 - P_real) ** 2 + X * q_real + Y * (1.0 + P_synth**2 + q_synth) - 2.0 * Y_label * P_synth
+    variance = X_minus_1 * (1.0 - P_real) ** 2 + X * q_real + Y * (1.0 + P_synth**2 + q_synth) - 2.0 * Y_label * P_synth
     return float(P_real), float(max(variance, 0.0))
 
 

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
-from rmtsynth.core.theory import Spectrum, evaluate
+from rmtsynth.core.theory import Spectrum, evaluate, within_unit_interval
 from rmtsynth.core.two_covariance import TwoCovarianceModel, make_model
+from rmtsynth.data.estimators import varying_features
+from rmtsynth.errors import RmtsynthError
 from rmtsynth.data.loo import LeaveOneOut, exact_loo, standardised_rows
 
 S_RANGE = (1e-6, 1e3)
@@ -43,19 +46,29 @@ class ResidualSpectrum:
     a2: np.ndarray
     mu: np.ndarray
     k: float
+    varying: np.ndarray  # which features vary; the others have no variance, shrunk or not
 
     def dense(self) -> np.ndarray:
         """The p x p covariance (for the two-covariance theory with a synthetic pool)."""
         V = self.basis
         q = V.shape[1]
         out = (V * self.values[:q]) @ V.T
-        out += self.null_value * (np.eye(V.shape[0]) - V @ V.T)
+        out += self.null_value * (np.diag(self.varying.astype(float)) - V @ V.T)
         return (out + out.T) / 2.0
 
 
-def residual_spectrum(mu: np.ndarray, residuals: np.ndarray, n_pos: int, n_neg: int) -> ResidualSpectrum:
-    """Ledoit-Wolf (2004) shrinkage of the pooled residual covariance W/(N - 2), thin."""
-    N, p = residuals.shape
+def residual_spectrum(mu: np.ndarray, residuals: np.ndarray, n_pos: int, n_neg: int,
+                      varying: np.ndarray | None = None) -> ResidualSpectrum:
+    """Ledoit-Wolf (2004) shrinkage of the pooled residual covariance W/(N - 2), thin, in the features that vary."""
+    N = residuals.shape[0]
+    varying = np.ones(residuals.shape[1], dtype=bool) if varying is None else np.asarray(varying, dtype=bool)
+    p = int(np.count_nonzero(varying))
+    if p == 0:
+        raise RmtsynthError("No feature of the training rows varies, so there is nothing to classify with.")
+    full_mu = mu
+    if not varying.all():
+        # Everything below lives in the features that vary; a constant one has no variance to shrink.
+        residuals, mu = residuals[:, varying], mu[varying]
     dof = N - 2
     _, sv, Vt = np.linalg.svd(residuals, full_matrices=False)
     omega = sv * sv / dof
@@ -78,7 +91,12 @@ def residual_spectrum(mu: np.ndarray, residuals: np.ndarray, n_pos: int, n_neg: 
         values = np.concatenate([values, [null_value]])
         mult = np.concatenate([mult, [float(p - q)]])
         a2 = np.concatenate([a2, [rest - k * (p - q) * null_value]])
-    return ResidualSpectrum(values=values, mult=mult, basis=Vt.T, null_value=null_value, a2=a2, mu=mu, k=k)
+    basis = Vt.T
+    if not varying.all():
+        basis = np.zeros((varying.size, q))
+        basis[varying] = Vt.T
+    return ResidualSpectrum(values=values, mult=mult, basis=basis, null_value=null_value, a2=a2, mu=full_mu, k=k,
+                            varying=varying)
 
 
 def smoothed_shape(residuals: np.ndarray, ratio) -> np.ndarray:
@@ -123,10 +141,15 @@ class CalibratedTheory:
         """The theory's ratio at the training size, real rows only, at the calibration's gamma."""
         return float(_ratio(evaluate(self.real_spectrum(), self.n, 0.0, 0.0, 1.0, 1.0, self.gamma))[()])
 
+    @cached_property
+    def _base_shape(self) -> float:
+        # The planner's searches anchor thousands of points on the same base.
+        return float(smoothed_shape(self.loo.residuals, self.base_ratio()))
+
     def anchored(self, ratio) -> np.ndarray:
         """LOO accuracy + shape(ratio) - shape(base ratio): the accuracy of points of the given ratios."""
-        base = float(smoothed_shape(self.loo.residuals, self.base_ratio()))
-        return self.loo.accuracy + smoothed_shape(self.loo.residuals, ratio) - base
+        base = self._base_shape
+        return within_unit_interval(self.loo.accuracy + smoothed_shape(self.loo.residuals, ratio) - base)
 
     def real_only(self, n, gamma=None) -> np.ndarray:
         """Predicted held-out accuracy of the real rows alone at size n (and gamma)."""
@@ -139,7 +162,8 @@ def calibrate(X_raw: np.ndarray, y: np.ndarray, gamma: float, *, loo: LeaveOneOu
     y = np.asarray(y, dtype=float).reshape(-1)
     loo = exact_loo(X_raw, y, gamma) if loo is None else loo
     _, mu, _, R = standardised_rows(X_raw, y)
-    spectrum = residual_spectrum(mu, R, int(np.count_nonzero(y > 0)), int(np.count_nonzero(y < 0)))
+    spectrum = residual_spectrum(mu, R, int(np.count_nonzero(y > 0)), int(np.count_nonzero(y < 0)),
+                                 varying_features(X_raw))
     n = int(y.size)
     target = float(ndtri(min(max(loo.gaussian_accuracy, 1e-9), 1.0 - 1e-9)))
 

@@ -34,7 +34,7 @@ from scipy.special import ndtr
 
 from rmtsynth.core.two_covariance import Statistics, moments_from_statistics
 from rmtsynth.core.verifier import keep_rate, label_signal
-from rmtsynth.data.protocols import GaussianFit, fit_gaussian
+from rmtsynth.data.protocols import GaussianFit, copy_groups, fit_gaussian, group_folds
 from rmtsynth.errors import RmtsynthError
 from rmtsynth.core.learners import ridge_weights
 
@@ -52,19 +52,39 @@ def fit_standardisation(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     1e-12 of its own magnitude, whatever its units (features of size 1e-12 are not constant).
     """
     X = np.asarray(X, dtype=float)
-    top = np.max(np.abs(X), axis=0) if X.shape[0] else np.zeros(X.shape[1:])
-    unit = np.ldexp(1.0, np.frexp(top)[1])
-    unit[top == 0] = 1.0
-    U = X / unit
+    top, unit, U = _unit_scaled(X)
     loc = U.mean(axis=0) * unit
     spread = U.std(axis=0)
-    constant = spread <= 1e-12 * (top / unit)
+    constant = ~_varies(spread, top, unit)
     scale = spread * unit
     # A constant feature keeps scale 1 (the protocol's), and its exact value as loc so that it
     # standardises to exactly 0; beyond 2^40 a unit scale would let rounding residuals dominate.
     loc[constant] = X[0, constant] if X.shape[0] else 0.0
     scale[constant] = np.maximum(1.0, np.ldexp(unit[constant], -40))
     return loc, scale
+
+
+def _unit_scaled(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each feature's largest magnitude, the power of two just above it, and the features divided by it."""
+    top = np.max(np.abs(X), axis=0) if X.shape[0] else np.zeros(X.shape[1:])
+    unit = np.ldexp(1.0, np.frexp(top)[1])
+    unit[top == 0] = 1.0
+    return top, unit, X / unit
+
+
+def _varies(spread: np.ndarray, top: np.ndarray, unit: np.ndarray) -> np.ndarray:
+    return spread > 1e-12 * (top / unit)
+
+
+def varying_features(X: np.ndarray) -> np.ndarray:
+    """Which features vary over the rows, by the standardisation's own rule (a boolean mask).
+
+    The dimension p of every theory on the user's rows counts these only: a constant feature
+    standardises to 0, carries no signal and no noise, and must not move any answer.
+    """
+    X = np.asarray(X, dtype=float)
+    top, unit, U = _unit_scaled(X)
+    return _varies(U.std(axis=0), top, unit)
 
 
 @dataclass(frozen=True)
@@ -143,19 +163,22 @@ def g_estimator(stats: GaussianFit, gamma: float, *, degrees_of_freedom: bool = 
         values = values * N / (N - 2)
         gamma = gamma * N / (N - 2)
         N = N - 2
-    p = values.size
     h = 1.0 / (values + gamma)
     a2 = (vectors.T @ stats.mu) ** 2
-    theta = (p - gamma * h.sum()) / N
-    theta_d = -(h.sum() - gamma * (h * h).sum()) / N
+    # theta = (p - gamma tr h)/N and the combinations x + gamma x' below are written with
+    # 1 - gamma h = values h, so that no difference of nearly equal terms is taken as gamma grows.
+    vh = values * h
+    theta = vh.sum() / N
+    theta_d = -(vh @ h) / N
     delta = theta / (1.0 - theta)
-    delta_d = theta_d / (1.0 - theta) ** 2
     u = 1.0 - theta
     u_d = -theta_d
     A = float(a2 @ h - k * N * delta)
-    A_d = float(-(a2 @ (h * h)) - k * N * delta_d)
-    M = (A + gamma * A_d) / (u - gamma * u_d)
-    T = (delta + gamma * delta_d) / (u - gamma * u_d)
+    # delta + gamma delta' = (theta + gamma theta' - theta^2)/(1 - theta)^2, theta + gamma theta' = tr(vh^2)/N.
+    delta_combo = ((vh @ vh) / N - theta * theta) / (1.0 - theta) ** 2
+    A_combo = float(a2 @ (vh * h) - k * N * delta_combo)
+    M = A_combo / (u - gamma * u_d)
+    T = delta_combo / (u - gamma * u_d)
     X = 1.0 / (1.0 - u * u * T)
     variance = X * (M + k * N * T)
     ratio = _ratio(A, variance)
@@ -360,9 +383,11 @@ class _SampleResolvent:
         a_t = u + t * u_t
         a_b = t * u_b
         # tr(Sigma_r B) = n (1/u - 1)/t and tr(Sigma_s B) = tr(Sigma_s R), as functions of (t, b).
-        D_r = n * (1.0 / u - 1.0) / t
-        D_r_t = -n * (1.0 / u - 1.0) / t**2 - n * u_t / (t * u * u)
-        D_r_b = -n * u_b / (t * u * u)
+        # With 1 - u = t s1/n these are written without the differences of nearly equal terms
+        # that 1/u - 1 and its derivatives would take when u is close to 1 (large gamma).
+        D_r = s1 / u
+        D_r_t = (s1 * s1 / n - s_rr) / (u * u)
+        D_r_b = -s_rS / (u * u)
         D_s = s_S
         D_s_t = -s_rS
         D_s_b = -s_SS
@@ -494,11 +519,7 @@ def score_shape_residuals(
     """
     X_raw = np.asarray(X_raw, dtype=float)
     y = np.asarray(y, dtype=float).reshape(-1)
-    fold_of = np.empty(y.size, dtype=np.int64)
-    for cls in (-1.0, 1.0):
-        idx = np.flatnonzero(y == cls)
-        perm = rng.permutation(idx)
-        fold_of[perm] = np.arange(perm.size) % folds
+    fold_of = group_folds(copy_groups(X_raw, y), y, folds, rng)
     signed = np.empty(y.size)
     for f in range(folds):
         test = fold_of == f

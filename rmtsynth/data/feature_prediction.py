@@ -28,8 +28,9 @@ from scipy.special import ndtr
 
 from rmtsynth.core.feature_verifier.dense import _solve_points
 from rmtsynth.core.learners import get_learner
+from rmtsynth.core.theory import within_unit_interval
 from rmtsynth.data.estimators import fit_standardisation
-from rmtsynth.data.protocols import fit_gaussian
+from rmtsynth.data.protocols import copy_groups, fit_gaussian, group_folds
 from rmtsynth.errors import RmtsynthError
 
 FOLDS = 5
@@ -127,10 +128,7 @@ def predict_kept_groups(
     if np.any(m_arr < 0) or np.any(m_arr > pool_rows):
         raise RmtsynthError(f"m_values must lie between 0 and the pool's {pool_rows} rows.")
     rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(3,)))
-    fold_of = np.empty(y.size, dtype=np.int64)
-    for cls in (-1.0, 1.0):
-        members = rng.permutation(np.flatnonzero(y == cls))
-        fold_of[members] = np.arange(members.size) % folds
+    fold_of = group_folds(copy_groups(X, y), y, folds, rng)
     # m rows drawn from the pool in a random order, of which the verifier keeps some, as measured.
     order = rng.permutation(pool_rows)
     kept_index = np.cumsum(groups.kept) - 1
@@ -149,7 +147,7 @@ def predict_kept_groups(
             g_f = kept_groups(synthetic, l_f, s_f)
             cv.append(_pipeline_accuracy(Zf[tr], y[tr], Zf[te], y[te], g_f, kept_rows, gamma))
             fold_theory.append(kept_group_accuracy(Zf[tr], y[tr], g_f, m, gamma))
-        accuracy[j] = float(np.mean(cv)) + gaussian[j] - float(np.mean(fold_theory))
+        accuracy[j] = within_unit_interval(float(np.mean(cv)) + gaussian[j] - float(np.mean(fold_theory)))
     f_plus, f_minus = groups.shares
     return {
         "m": m_arr, "accuracy": accuracy, "accuracy_gaussian": gaussian,

@@ -25,6 +25,7 @@ from scipy.linalg import lu_factor, lu_solve
 from scipy.special import ndtr
 
 from rmtsynth.data.estimators import fit_standardisation
+from rmtsynth.data.protocols import copy_groups
 from rmtsynth.errors import RmtsynthError
 
 # Features whose lambda_ij exceeds this are Woodbury columns; the others are iterated (contraction <= it).
@@ -33,6 +34,9 @@ THRESHOLD = 0.3
 # coefficient is 0 whatever its penalty, so it keeps the full one.
 _CONSTANT_WITHOUT_ROW = 1e-9
 _MAX_ITERATIONS = 400
+# The rows-side solve is used up to this many rows, when the features outnumber them this many times.
+DIRECT_MAX_ROWS = 128
+DIRECT_MIN_RATIO = 4
 
 
 @dataclass(frozen=True)
@@ -79,30 +83,61 @@ def standardised_rows(X_raw: np.ndarray, y: np.ndarray):
 def exact_loo(X_raw: np.ndarray, y: np.ndarray, gamma: float) -> LeaveOneOut:
     """The exact leave-one-out of standardise-centre-ridge on the rows (X_raw, y), labels -1/+1.
 
-    Each class needs at least 2 rows (leaving one out must leave a class mean).
+    Each class needs at least 2 rows (leaving one out must leave a class mean). Copies of a row
+    (same features and label) are left out together, so that no row is scored by a fit that saw
+    it: k identical rows change the class scatter by a rank-one term too, kappa = k n_c/(n_c - k),
+    and the standardisation by lambda_j = k z_j^2/(N - k).
     """
     y = np.asarray(y, dtype=float).reshape(-1)
     counts = {c: int(np.count_nonzero(y == c)) for c in (-1.0, 1.0)}
     if min(counts.values()) < 2:
         raise RmtsynthError("The leave-one-out needs at least 2 training rows of each class.")
+    groups = copy_groups(X_raw, y)
+    heads, copies = np.unique(groups, return_counts=True)
+    for head, k in zip(heads, copies):
+        if counts[y[head]] - k < 1:
+            raise RmtsynthError(f"Every training row of class {y[head]:+g} is a copy of one row, so leaving it out "
+                                "leaves that class without rows.")
     Z, mu, centre, R = standardised_rows(X_raw, y)
     N = y.size
-    _, sv, Vt = np.linalg.svd(R, full_matrices=False)
     ridge = N * float(gamma)
-    inverse = _Inverse(V=Vt.T, coef=1.0 / (sv * sv + ridge) - 1.0 / ridge, ridge=ridge)
-    margins = np.empty(N)
-    for i in range(N):
+    # Few rows in many features: the per-feature penalties come close to 0 for features that one
+    # row dominates, and the iteration below then contracts slowly; an n x n solve per row is exact.
+    few_rows = N <= DIRECT_MAX_ROWS and R.shape[1] >= DIRECT_MIN_RATIO * N
+    if not few_rows:
+        _, sv, Vt = np.linalg.svd(R, full_matrices=False)
+        inverse = _Inverse(V=Vt.T, coef=1.0 / (sv * sv + ridge) - 1.0 / ridge, ridge=ridge)
+    margin_of_head = {}
+    for i, k in zip(heads, copies):
         n_c = counts[y[i]]
-        e = 1.0 / (2.0 * (n_c - 1))
+        e = k / (2.0 * (n_c - k))
         r = R[i]
         mu_i = mu - y[i] * e * r
         x_i = Z[i] - centre + e * r
-        lam = Z[i] ** 2 / (N - 1)
+        lam = k * Z[i] ** 2 / (N - k)
         lam[1.0 - lam <= _CONSTANT_WITHOUT_ROW] = 0.0
-        g = _solve_left_out(inverse, r, n_c / (n_c - 1.0), lam, mu_i)
+        if few_rows:
+            g = _solve_in_rows(R, groups == i, k * n_c / (n_c - k), ridge * (1.0 - lam), mu_i)
+        else:
+            g = _solve_left_out(inverse, r, k * n_c / (n_c - k), lam, mu_i)
         t1, t2 = float(mu_i @ g), float(x_i @ g)
-        margins[i] = y[i] * (N - 1) * t2 / (1.0 + (N - 1) * t1)
+        margin_of_head[i] = y[i] * (N - k) * t2 / (1.0 + (N - k) * t1)
+    margins = np.array([margin_of_head[h] for h in groups])
     return _summary(margins, y)
+
+
+def _solve_in_rows(R: np.ndarray, copies: np.ndarray, kappa: float, penalty: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x = (R^T S R + diag(penalty))^{-1} b by Woodbury in the n rows, O(n^2 p).
+
+    S is 1 on every row but the k copies being left out, where it is 1 - kappa/k (negative), so
+    that R^T S R = W - kappa r r^T.
+    """
+    weight = np.where(copies, 1.0 - kappa / np.count_nonzero(copies), 1.0)
+    E = 1.0 / penalty
+    ER = R * E
+    core = np.diag(1.0 / weight) + ER @ R.T
+    Eb = E * b
+    return Eb - ER.T @ np.linalg.solve(core, R @ Eb)
 
 
 def _solve_left_out(inverse: _Inverse, r: np.ndarray, kappa: float, lam: np.ndarray, b: np.ndarray) -> np.ndarray:

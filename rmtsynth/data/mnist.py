@@ -102,7 +102,8 @@ def _checked_split(images: Any, labels: Any, name: str, where: str) -> tuple[np.
     images = np.asarray(images)
     labels = np.asarray(labels).ravel()
     if images.ndim == 3:
-        images = images.reshape(images.shape[0], -1)
+        # Both sizes given: an empty split has no -1 to infer, and must reach the sentence below.
+        images = images.reshape(images.shape[0], images.shape[1] * images.shape[2])
     if images.ndim != 2 or images.shape[1] != PIXELS:
         raise RmtsynthError(f"{where}: the {name} have shape {images.shape}; MNIST needs {PIXELS} pixels per image (28 x 28).")
     if images.shape[0] == 0:

@@ -52,9 +52,9 @@ from rmtsynth.data.estimators import (
     shape_corrected_accuracy,
     shrunk_within_class_covariance,
 )
-from rmtsynth.core.theory import evaluate
+from rmtsynth.core.theory import evaluate, within_unit_interval
 from rmtsynth.data.calibrated import calibrate, pool_two_covariance_model, smoothed_shape
-from rmtsynth.data.protocols import GaussianFit, fit_gaussian, stratified_split
+from rmtsynth.data.protocols import GaussianFit, copy_groups, fit_gaussian, group_folds, stratified_split
 from rmtsynth.data.validation import (
     check_features,
     check_integer,
@@ -188,17 +188,9 @@ def _dense_model(real: GaussianFit, source: SyntheticSource, estimator: str) -> 
     )
 
 
-def _fold_labels(y: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
-    fold_of = np.empty(y.size, dtype=np.int64)
-    for cls in (-1.0, 1.0):
-        perm = rng.permutation(np.flatnonzero(y == cls))
-        fold_of[perm] = np.arange(perm.size) % folds
-    return fold_of
-
-
 def _cross_fit(X, y, pool, m_values, rates, use_kept_flags, gamma, label_noise, estimator, folds, rng, full):
     """Out-of-fold accuracy of the mixed ridge per (verifier, m), and the theory on each fold."""
-    fold_of = _fold_labels(y, folds, rng)
+    fold_of = group_folds(copy_groups(X, y), y, folds, rng)
     n = y.size
     V, M = len(rates), m_values.size
     correct = np.zeros((V, M))
@@ -355,7 +347,7 @@ def _predict(
         else:
             cv, fold_gauss = _cross_fit(X_train, y_train, pool, m_values, rates, use_kept_flags, gamma,
                                         label_noise, estimator, folds, sub_rng, full)
-            out = [cv[v] + gaussian[v] - fold_gauss[v] for v in range(len(rates))]
+            out = [within_unit_interval(cv[v] + gaussian[v] - fold_gauss[v]) for v in range(len(rates))]
         computed[correction] = out
         return out
 
@@ -363,7 +355,8 @@ def _predict(
     return [
         _Prediction(
             m=m_values.astype(float),
-            accuracy={name: np.asarray(acc[v], dtype=float) for name, acc in by_correction.items()},
+            # Every path above bounds its answer; the guard keeps any new one honest too.
+            accuracy={name: within_unit_interval(acc[v]) for name, acc in by_correction.items()},
             accuracy_gaussian=np.asarray(gaussian[v], dtype=float),
             ratio=full[v].ratio,
             mean=full[v].mean,
@@ -409,7 +402,7 @@ def _loo_mix_accuracy(X, y, fit: _Sources, m_values: np.ndarray, rates, gamma: f
         got = evaluate_two_covariance(model, theory.n, m_k, eps_k, rho_k, phi_k, gamma)
         ratio = _ratio(np.asarray(got.mean, dtype=float), np.asarray(got.variance, dtype=float))
         shape = smoothed_shape(theory.loo.residuals, ratio)
-        out.append(theory.loo.accuracy + shape[1:] - shape[0])
+        out.append(within_unit_interval(theory.loo.accuracy + shape[1:] - shape[0]))
     return out
 
 
@@ -489,7 +482,7 @@ def predict_heldout(
         if m_arr.max() > synthetic["labels"].size:
             raise ParameterError(f"m_values has m = {m_arr.max():g}, more than the {synthetic['labels'].size} rows of "
                                  "the synthetic pool.")
-    _check_fit_rows(y, folds, correction)
+    _check_fit_rows(y, folds, correction, pooled=synthetic is not None)
     if verifier == "kept_groups":
         # A verifier given by scores keeps rows for what they look like, not at random: the
         # kept rows' own group moments (THEORY.md 15.8), not a thinning of the pool's.
@@ -518,10 +511,13 @@ def _check_m_values(m_values: Any) -> list[int]:
     return [check_integer(m, f"m_values[{i}]", low=0, high=MAX_POOL_ROWS) for i, m in enumerate(items)]
 
 
-def _check_fit_rows(y: np.ndarray, folds: int, correction: str) -> None:
+def _check_fit_rows(y: np.ndarray, folds: int, correction: str, pooled: bool = True) -> None:
     """Enough rows of each class for the class means and, with a cross-fitted correction, for its folds."""
     if correction == "none":
         check_rows_per_class(y, 2, "real_labels", "estimating the class means and their noise")
+    elif correction == "loo" or (correction == "auto" and not pooled):
+        # Without synthetic rows auto is the leave-one-out, which folds nothing.
+        check_rows_per_class(y, 2, "real_labels", "the leave-one-out (a class mean without the row left out)")
     else:
         check_rows_per_class(y, folds, "real_labels", f"the {folds}-fold cross-fit of correction = {correction!r}")
 

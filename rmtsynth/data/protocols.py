@@ -224,6 +224,40 @@ def fitted_gaussian_theory_inputs(X_train: np.ndarray, y_train: np.ndarray) -> F
 # --------------------------------------------------------------------------------------------
 
 
+def copy_groups(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The group of each row: rows with the same features and label share one (numbered by first row).
+
+    A held-out row must not stay in training through a copy of itself, so every leave-out and
+    fold of the held-out protocol moves a whole group at once.
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float).reshape(-1, 1)
+    _, first, inverse = np.unique(np.hstack([X, y]), axis=0, return_index=True, return_inverse=True)
+    return first[inverse.reshape(-1)]
+
+
+def group_folds(groups: np.ndarray, y: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
+    """The fold of each row, stratified by class, with the copies of a row always in one fold.
+
+    Groups are dealt in a random order to the fold of their class holding the fewest rows so far;
+    with no copies this is the usual round robin over a random permutation of each class.
+    """
+    y = np.asarray(y, dtype=float).reshape(-1)
+    fold_of = np.empty(y.size, dtype=np.int64)
+    for cls in (-1.0, 1.0):
+        members = np.flatnonzero(y == cls)
+        heads = np.unique(groups[members])
+        sizes = np.bincount(np.searchsorted(heads, groups[members]), minlength=heads.size)
+        filled = np.zeros(folds, dtype=np.int64)
+        fold_of_head = np.empty(heads.size, dtype=np.int64)
+        for h in rng.permutation(heads.size):
+            f = int(np.argmin(filled))
+            fold_of_head[h] = f
+            filled[f] += sizes[h]
+        fold_of[members] = fold_of_head[np.searchsorted(heads, groups[members])]
+    return fold_of
+
+
 def stratified_split(y: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A random training split of n rows, balanced across the two classes as far as possible.
 

@@ -186,4 +186,9 @@ def check_pool(synthetic: Any, name: str, *, columns: int | None = None) -> dict
             raise ParameterError(f"{name}: give the verifier's decisions as 'kept' or as 'score' with 'threshold', not both.")
         pool["score"] = check_scores(synthetic["score"], f"{name}['score']", rows=rows)
         pool["threshold"] = check_real(synthetic["threshold"], f"{name}['threshold']")
+    # The pool's class means are estimated by class: the true ones when the flags say which labels are wrong.
+    classes = pool["labels"] if "label_correct" not in pool else np.where(pool["label_correct"], 1.0, -1.0) * pool["labels"]
+    if np.unique(classes).size < 2:
+        raise ParameterError(f"{name}['labels'] has only the class {classes[0]:+g}; the pool needs rows of both classes "
+                             "(its class means are estimated from them).")
     return pool

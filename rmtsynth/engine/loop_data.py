@@ -46,12 +46,13 @@ def loop_params_from_data(spec, params: Mapping[str, Any], resolve) -> tuple[dic
     """
     from rmtsynth.config.data import load_data
     from rmtsynth.data.calibrated import calibrate
+    from rmtsynth.data.estimators import varying_features
     from rmtsynth.data.validation import check_rows_per_class
 
     loaded = load_data(spec)
     X, y = loaded.X, loaded.y
     check_rows_per_class(y, 2, f"data ({loaded.description})", "the leave-one-out of the held-out prediction")
-    p = int(np.count_nonzero(X.max(axis=0) > X.min(axis=0)))
+    p = int(np.count_nonzero(varying_features(X)))
     if p == 0:
         raise ConfigError(f"data ({loaded.description}) has no feature that varies.")
     point = resolve({**params, "p": p, "mu_norm": 1.0})

@@ -16,6 +16,8 @@ import numpy as np
 from rmtsynth.core.loop import LoopSpec
 from rmtsynth.engine.cache import PointCache, content_key
 from rmtsynth.engine.loop_points import LoopPoint, keyword, loop_spec, resolve_grid
+from rmtsynth.errors import ParameterError, ParameterTypeError, RmtsynthError
+from rmtsynth.io.atomic import check_dir
 from rmtsynth.sim.loop import loop_replicates, seed_params
 from rmtsynth.sim.seeding import stable_key
 
@@ -242,8 +244,7 @@ def simulate_loop(
     seed = keyword("seed", seed)
     shape, points = resolve_grid(params, loop.labels)
     requests = [LoopRequest(pt, loop) for pt in points]
-    options = SweepOptions(workers=int(workers), cache_dir=None if cache_dir is None else Path(cache_dir),
-                           progress=progress)
+    options = SweepOptions(workers=int(workers), cache_dir=_cache_dir(cache_dir), progress=progress)
     results, _ = run_loop_simulations(requests, root_seed=seed, replicates=seeds, options=options)
     summaries = [summarise(r) for r in results]
     out: dict[str, Any] = {}
@@ -254,3 +255,15 @@ def simulate_loop(
     out["seeds"] = int(seeds)
     out["generation"] = np.arange(loop.generations + 1)
     return out
+
+
+def _cache_dir(value: Any) -> Path | None:
+    """The cache directory, checked before any simulation: a path that is, or can become, a writable folder."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, Path)):
+        raise ParameterTypeError(f"cache_dir = {value!r} must be a path (str or pathlib.Path), not {type(value).__name__}.")
+    try:
+        return check_dir(Path(value), "The cache directory")
+    except RmtsynthError as exc:
+        raise ParameterError(f"cache_dir: {exc}") from None

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rmtsynth.config.plan_config import PlanConfig
+from rmtsynth.config.plan_config import HELDOUT_FOLDS, PlanConfig
 
 # The paired gap (prediction - measured held-out accuracy) of the plan's direct estimator
 # (``heldout_prediction``: the G-estimator with correction auto, i.e. the exact leave-one-out at
@@ -181,7 +181,7 @@ def _predict_subsets(
         for v in pool.verifiers:
             got = predict_heldout(X[rows_k], y[rows_k], synthetic=pool.rows, gamma=point.gamma, m_values=(pool.m,),
                                   label_noise=pool.label_noise, verifier=v, estimator=estimator, correction=correction,
-                                  seed=cfg.seed + k)
+                                  folds=HELDOUT_FOLDS, seed=cfg.seed + k)
             mixes[names[v]].append(float(got["accuracy"][0]))
     return real_only, mixes
 

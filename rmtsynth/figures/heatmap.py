@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from matplotlib.lines import Line2D
 
+from rmtsynth.config.feature_point import FEATURE_COLUMNS
 from rmtsynth.config.figure_config import FigureConfig, heatmap_settings
 from rmtsynth.core.learners import DEFAULT_LEARNER
 from rmtsynth.engine.points import theory_for_points
@@ -94,13 +95,15 @@ def run_heatmap(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
         raise ConfigError("The gain needs real data (n > 0) to compare with; use plot.y: accuracy for synthetic data only.")
     stars = eps_star(np.array([pt.rho for pt in points]), np.array([pt.phi for pt in points]))
     learner_column = learner_columns(points)
+    # Feature-aware verifiers add their columns, as in a curve's table; other heatmaps keep theirs.
+    feature = FEATURE_COLUMNS if any(pt.feature is not None for pt in points) else []
     rows: list[dict[str, Any]] = []
     by_cell = dict(zip(where, range(len(points))))
     for i, (ip, xv, yv, _params) in enumerate(cells):
         row: dict[str, Any] = {"figure": cfg.name, "panel": cfg.panels[ip].label, "x": xv, "y": yv, "valid": valid[i]}
         k = by_cell.get(i)
         if k is None:
-            row.update({c: None for c in COLUMNS if c not in row})
+            row.update({c: None for c in COLUMNS + feature if c not in row})
             if learner_column:
                 row["learner"] = _params.get("learner", DEFAULT_LEARNER)
             row["gain"] = float("nan")
@@ -108,14 +111,17 @@ def run_heatmap(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
             pt = points[k]
             # The fields are flat scalars, so this equals pt.record() without asdict's deep copies.
             row.update({c: getattr(pt, c) for c in RESOLVED_COLUMNS + learner_column})
+            if feature:
+                row.update(pt.feature_record())
             acc = float(theory["accuracy"][k])
-            row["eps_star"] = float(stars[k])
+            # eps* = phi / (phi + rho) is the transition of a feature-blind verifier only.
+            row["eps_star"] = float(stars[k]) if pt.feature is None else float("nan")
             row["theory_accuracy"] = acc
             row["theory_accuracy_real_only"] = float(base[k])
             row["gain"] = acc - float(base[k])
         rows.append(row)
     info = {"points": len(rows), "valid_points": len(points), "theory_seconds": time.perf_counter() - t0, "quantity": quantity}
-    columns = COLUMNS[:len(COLUMNS) - 4] + learner_column + COLUMNS[len(COLUMNS) - 4:]
+    columns = COLUMNS[:len(COLUMNS) - 4] + learner_column + feature + COLUMNS[len(COLUMNS) - 4:]
     return SweepResult(config=cfg, columns=columns, rows=rows, info=info)
 
 

@@ -60,6 +60,12 @@ PREDICTION_COLUMNS = [
     "label_noise", "verifier", "rho", "phi", "gamma", "estimator", "correction", "predicted_accuracy",
     "measured_accuracy_mean", "measured_accuracy_se", "gap_mean", "gap_se", "splits",
 ]
+# The measurement and the prediction with synthetic rows form p x p matrices (O(p^2) memory, O(p^3)
+# time per split): beyond this many features a split takes minutes and gigabytes.
+MAX_FEATURES = 2000
+# What the manifest says when the splits train another learner than the one the prediction covers.
+PREDICTION_NOTE = ("the held-out prediction covers ridge only; {learner} is measured on every split and its "
+                   "predicted_accuracy is not available (NaN)")
 ESTIMATOR_NAMES = {
     "g": "G-estimator",
     "nls": "nonlinear-shrinkage covariance with debiased quadratic forms",
@@ -571,6 +577,8 @@ def run_prediction_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResu
     check(cfg)
     splits = int(options.seeds or settings.splits)
     loaded: dict[int, LoadedData] = {i: load_data(spec) for i, spec in enumerate(settings.data)}
+    for i, data in loaded.items():
+        _check_width(settings.data[i], data)
     context: list[tuple[Any, ...]] = []
     entries: list[_Setting] = []
     for panel in settings.panels:
@@ -593,8 +601,19 @@ def run_prediction_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResu
         entries[index].predicted[s] = result["predicted"][0]
     rows = [row for entry in entries for row in _setting_rows(cfg, settings, entry, splits)]
     stats = {"cached_points": cached, "computed_points": len(tasks) - cached}
-    return SweepResult(config=cfg, columns=list(PREDICTION_COLUMNS), rows=rows,
+    # Ridge's tables keep the columns they always had; another learner is named in every row.
+    columns = list(PREDICTION_COLUMNS) + (["learner"] if settings.learner != "ridge" else [])
+    return SweepResult(config=cfg, columns=columns, rows=rows,
                        info=_prediction_info(settings, loaded, rows, splits, time.perf_counter() - t0, stats))
+
+
+def _check_width(spec: DataSpec, data: LoadedData) -> None:
+    """Refuse, before any split, data whose p x p Gram matrices the measurement cannot afford."""
+    if data.p > MAX_FEATURES:
+        raise ConfigError(f"{spec.where} ({data.description}) has {data.p} features; the prediction figure fits the "
+                          f"ridge on p x p matrices, which is limited to {MAX_FEATURES} features; "
+                          "rmtsynth.predict_heldout on real rows only, whose leave-one-out costs min(n, p), takes "
+                          "wider data.")
 
 
 def _setting_rows(cfg: FigureConfig, settings: PredictionSettings, entry: _Setting, splits: int) -> list[dict[str, Any]]:
@@ -640,6 +659,7 @@ def _setting_rows(cfg: FigureConfig, settings: PredictionSettings, entry: _Setti
                 "gap_mean": float(gaps[:, iv, j].mean()),
                 "gap_se": float(g_se[iv, j]),
                 "splits": splits,
+                **({"learner": settings.learner} if settings.learner != "ridge" else {}),
             })
     return rows
 
@@ -652,6 +672,8 @@ def _prediction_info(settings: PredictionSettings, loaded: dict[int, LoadedData]
         "splits": splits,
         "estimator": settings.estimator,
         "correction": settings.correction,
+        "learner": settings.learner,
+        **({"prediction_note": PREDICTION_NOTE.format(learner=settings.learner)} if settings.learner != "ridge" else {}),
         "x": {p.title or settings.data[p.data_index].where: settings.x_of(p) for p in settings.panels},
         "data": [{"title": s.title, "description": loaded[i].description, "sha256": loaded[i].digest,
                   "rows": loaded[i].rows, "p": loaded[i].p} for i, s in enumerate(settings.data)],

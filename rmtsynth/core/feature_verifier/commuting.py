@@ -158,7 +158,8 @@ def _variance_chunk(ts: TiltedSpectrum, n, m, gamma, delta, delta_s, alpha, grou
     a1, a2 = pi * u**2 * t_ss, pi * u**2 * t_sl
     b1, b2 = c * us**2 * t_sl, c * us**2 * t_ll
     h = (1.0 - a1) * (1.0 - b2) - a2 * b1
-    real_part = (1.0 - b2) / h - 1.0
+    # (1 - b2)/h - 1 without the cancelling subtraction (exact at large gamma).
+    real_part = (a1 * (1.0 - b2) + a2 * b1) / h
     groups_part = group_c * (us**2 * t_sl / h)[:, None]
     mean, P, q_sigma, q_groups = _rank3_moments(ts.geometry, pi * u, group_c * us[:, None], forms)
     synthetic = np.sum(groups_part * (q_groups + (1.0 - P) ** 2), axis=1)

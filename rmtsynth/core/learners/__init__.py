@@ -14,7 +14,7 @@ from rmtsynth.core.learners.hinge import Hinge
 from rmtsynth.core.learners.logistic import Logistic
 from rmtsynth.core.learners.ridge import Ridge, ridge_weights, ridge_weights_from_data
 from rmtsynth.core.learners.square_hinge import SquareHinge
-from rmtsynth.errors import ParameterError
+from rmtsynth.errors import ParameterError, ParameterTypeError
 
 #: Every learner, by the name configs and API calls use.
 LEARNERS: dict[str, Learner] = {learner.name: learner for learner in (Ridge(), Logistic(), SquareHinge(), Hinge())}
@@ -27,6 +27,8 @@ def get_learner(name: "str | Learner" = DEFAULT_LEARNER) -> Learner:
     """The learner registered as ``name`` (a :class:`Learner` is returned as it is)."""
     if isinstance(name, Learner):
         return name
+    if not isinstance(name, str):
+        raise ParameterTypeError(f"learner = {name!r} is not allowed; it must be one name: {', '.join(LEARNERS)}.")
     if name in LEARNERS:
         return LEARNERS[name]
     close = difflib.get_close_matches(str(name), LEARNERS, n=1)

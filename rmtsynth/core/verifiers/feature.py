@@ -86,6 +86,20 @@ def tilted_normal_moments(rule: str, a, ratio: float | None = None) -> tuple[np.
     raise ParameterError(f"keep = {rule!r} is unknown; use one of {', '.join(KEEP_RULES)}.")
 
 
+# sin of 180 degrees in floating point is 1.2e-16, not 0.
+_ROUND_OFF = 1e-12
+
+
+def _check_room(p: int, angle: float, toward_shift: float, *, tilted: bool, out_of_plane: bool) -> None:
+    """The dimension the verifier's direction needs: p >= 2 to leave mu's line, p >= 3 to leave the plane of the shift."""
+    if tilted and p < 2:
+        raise ParameterError(f"verifier_angle = {angle!r} tilts v away from mu, which needs a second dimension (p >= 2, "
+                             f"here p = {p}); use verifier_angle 0 or 180.")
+    if tilted and out_of_plane:
+        raise ParameterError(f"verifier_toward_shift = {toward_shift!r} turns v out of the plane of mu and the generator's "
+                             f"shift, which needs a third dimension (p >= 3, here p = {p}); use 0 or 180.")
+
+
 def _geometry_directions(mu: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unit vectors: mu's direction, the generator's shift direction and one orthogonal to both.
 
@@ -198,9 +212,9 @@ class FeatureVerifier(Verifier):
         toward = np.deg2rad(_number("verifier_toward_shift", verifier_toward_shift, 0.0, 180.0, " degrees"))
         mu = np.asarray(model.mu, dtype=float)
         e_mu, e_shift, e_third = _geometry_directions(mu, np.asarray(model.mean, dtype=float))
+        _check_room(mu.size, verifier_angle, verifier_toward_shift, tilted=abs(np.sin(angle)) > _ROUND_OFF,
+                    out_of_plane=abs(np.sin(toward)) > _ROUND_OFF and not np.any(e_third))
         side = np.cos(toward) * e_shift + np.sin(toward) * e_third
-        if np.sin(angle) != 0.0 and np.linalg.norm(side) == 0.0:
-            raise ParameterError(f"verifier_toward_shift = {verifier_toward_shift!r} needs a dimension p >= 3.")
         direction = np.cos(angle) * e_mu + np.sin(angle) * side
         verifier = cls(direction, angle=float(verifier_angle), toward_shift=float(verifier_toward_shift), **rule)
         v = verifier.direction
