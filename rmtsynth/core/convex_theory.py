@@ -359,7 +359,7 @@ def _solve_points(channel: Channel, grid: _Grid, idx: np.ndarray, settings: Solv
 
 # A grid of at least WARM_MIN points is solved from its neighbours: every WARM_STRIDE-th point (and
 # the last) from the fixed start, each other point by chord steps (Newton with the Jacobian of its
-# nearest solved point, in grid order) from that point's solution. A point the chord steps do not
+# nearest solved point, in grid order) from between the solutions on either side. A point the chord steps do not
 # settle within CHORD_STEPS, or whose residual falls by less than CHORD_RATE a step, or whose solved
 # neighbours differ by more than WARM_GAP (relative), is solved from the fixed start. Every answer meets the same residual.
 WARM_MIN = 16
@@ -391,10 +391,12 @@ def _solve_grid(channel: Channel, grid: _Grid, size: int, settings: SolverSettin
     used = np.unique(np.concatenate([right[close], right[close] - 1]))
     jac = np.zeros((seeds.size, 6, 6))
     jac[used] = _jacobian(channel, grid, z_seed[used], seeds[used], _residual(channel, grid, z_seed[used], seeds[used]))
-    # The nearer of the solved points on either side, in grid order.
-    nearest = np.where(seeds[right] - others < others - seeds[right - 1], right, right - 1)[close]
+    # Start on the line between the solved points on either side (in grid order), with the nearer one's Jacobian.
+    t = ((others - seeds[right - 1]) / (seeds[right] - seeds[right - 1]))[:, None]
+    start = ((1.0 - t) * z_seed[right - 1] + t * z_seed[right])[close]
+    nearest = np.where(t[:, 0] > 0.5, right, right - 1)[close]
     warm = others[close]
-    z, res, steps = _chord(channel, grid, z_seed[nearest], jac[nearest], warm, settings)
+    z, res, steps = _chord(channel, grid, start, jac[nearest], warm, settings)
     done = res <= settings.newton_tol
     x[warm[done]], rounds[warm[done]], residual[warm[done]] = _from_z(z[done]), steps[done], res[done]
     rest = np.union1d(others[~close], warm[~done])
