@@ -321,7 +321,7 @@ def solve_convex(spectrum: Spectrum, channel: Channel, n, m, label_noise, rho, p
 
     _refuse_separable(grid, spectrum.p, describe)
     settings = replace(settings, newton_tol=max(settings.newton_tol, 10.0 * default_tolerance(spectrum.ell.size)))
-    x, picard, rounds, residual = _solve_grid(channel, grid, n.size, settings, describe)
+    x, picard, rounds, residual = _solve_grid(channel, grid, np.arange(n.size), settings, describe)
     alpha, lam = keep_rate(eps, rho, phi), label_signal(eps, rho, phi)
     columns = [*x.T, alpha, lam, picard, rounds, residual]
     return ConvexSolution(*(np.asarray(c).reshape(shape) for c in columns))
@@ -369,40 +369,45 @@ CHORD_RATE = 0.25
 WARM_GAP = 1.0
 
 
-def _solve_grid(channel: Channel, grid: _Grid, size: int, settings: SolverSettings,
+def _solve_grid(channel: Channel, grid: _Grid, idx: np.ndarray, settings: SolverSettings,
                 describe) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every point's order parameters, Picard steps, Newton rounds and residual (see WARM_MIN)."""
-    idx = np.arange(size)
+    """The order parameters, Picard steps, Newton rounds and residual at the points ``idx`` (see WARM_MIN).
+
+    The solved points are themselves a grid, solved the same way, so a long sweep starts from scratch
+    at one point in WARM_STRIDE ** levels.
+    """
+    size = idx.size
     if size < WARM_MIN:
         return _solve_points(channel, grid, idx, settings, describe)
     seeds = np.unique(np.append(np.arange(0, size, WARM_STRIDE), size - 1))
     try:
-        solved = _solve_points(channel, grid, seeds, settings, describe)
+        solved = _solve_grid(channel, grid, idx[seeds], settings, describe)
     except (ConvergenceError, ParameterError):
         return _solve_points(channel, grid, idx, settings, describe)  # raises at the grid's first bad point
     x, picard, rounds = np.empty((size, 6)), np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64)
     residual = np.full(size, np.inf)
     x[seeds], picard[seeds], rounds[seeds], residual[seeds] = solved
-    others = np.setdiff1d(idx, seeds)
+    others = np.setdiff1d(np.arange(size), seeds)
     z_seed = _to_z(x[seeds])
     right = np.searchsorted(seeds, others)
     # Where the solutions on either side differ by more than WARM_GAP the grid is too coarse to borrow.
     close = _relative(z_seed[right] - z_seed[right - 1], x[seeds][right - 1]) <= WARM_GAP
     used = np.unique(np.concatenate([right[close], right[close] - 1]))
     jac = np.zeros((seeds.size, 6, 6))
-    jac[used] = _jacobian(channel, grid, z_seed[used], seeds[used], _residual(channel, grid, z_seed[used], seeds[used]))
+    at = idx[seeds[used]]
+    jac[used] = _jacobian(channel, grid, z_seed[used], at, _residual(channel, grid, z_seed[used], at))
     # Start on the line between the solved points on either side (in grid order), with the nearer one's Jacobian.
     t = ((others - seeds[right - 1]) / (seeds[right] - seeds[right - 1]))[:, None]
     start = ((1.0 - t) * z_seed[right - 1] + t * z_seed[right])[close]
     nearest = np.where(t[:, 0] > 0.5, right, right - 1)[close]
     warm = others[close]
-    z, res, steps = _chord(channel, grid, start, jac[nearest], warm, settings)
+    z, res, steps = _chord(channel, grid, start, jac[nearest], idx[warm], settings)
     done = res <= settings.newton_tol
     x[warm[done]], rounds[warm[done]], residual[warm[done]] = _from_z(z[done]), steps[done], res[done]
     rest = np.union1d(others[~close], warm[~done])
     if rest.size:
         try:
-            x[rest], picard[rest], rounds[rest], residual[rest] = _solve_points(channel, grid, rest, settings, describe)
+            x[rest], picard[rest], rounds[rest], residual[rest] = _solve_points(channel, grid, idx[rest], settings, describe)
         except (ConvergenceError, ParameterError):
             return _solve_points(channel, grid, idx, settings, describe)
     return x, picard, rounds, residual
