@@ -106,7 +106,7 @@ class LogisticChannel(Channel):
     name: str = "logistic"
 
     def expectations(self, omega_bar, q, v):
-        xi, weight = gauss_hermite(self.nodes)
+        xi, weight = significant_nodes(self.nodes)
         omega_bar, q, v = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (omega_bar, q, v)))
         shape = omega_bar.shape
         ob, sd, vv = omega_bar.reshape(-1, 1), np.sqrt(np.maximum(q, 0.0)).reshape(-1, 1), v.reshape(-1, 1)
@@ -128,6 +128,20 @@ def gauss_hermite(nodes: int) -> tuple[np.ndarray, np.ndarray]:
     weight = weight / weight.sum()
     weight.flags.writeable = False
     return xi, weight
+
+
+# The three integrands (s, s^2 and the curvature term) lie in [0, 1], so the nodes whose weights
+# are below this add less than 1e-18 to any expectation: skipping them (118 of 200 nodes) changes
+# no result beyond rounding and more than halves the prox's work.
+NEGLIGIBLE_WEIGHT = 1e-20
+
+
+@lru_cache(maxsize=8)
+def significant_nodes(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The Gauss-Hermite nodes and weights of :func:`gauss_hermite` whose weight is above NEGLIGIBLE_WEIGHT."""
+    xi, weight = gauss_hermite(nodes)
+    keep = weight > NEGLIGIBLE_WEIGHT
+    return xi[keep], weight[keep]
 
 
 PROX_MAX_STEPS = 300

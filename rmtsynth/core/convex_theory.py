@@ -10,7 +10,9 @@ solve ``x = prior(channel(x))``: the loss's channel (:mod:`rmtsynth.core.convex_
 the conjugates of each cluster, and the prior equations (16.4) give x back in O(groups) from the
 model's :class:`~rmtsynth.core.theory.Spectrum` (real rows may have a noise covariance Sigma that
 shares C's eigenbasis; Sigma = I reproduces 16.4). The solver (16.6) is a damped Picard iteration
-followed by Newton with a finite-difference Jacobian, vectorised over the points of a grid.
+followed by Newton with a finite-difference Jacobian, vectorised over the points of a grid; on a
+grid of 16 points or more, one point in 8 is solved so and the others by chord steps from between
+their solved neighbours (see WARM_MIN), to the same residual.
 
 Public functions:
 
