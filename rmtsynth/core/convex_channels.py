@@ -44,6 +44,15 @@ class Channel(ABC):
     def expectations(self, omega_bar: np.ndarray, q: np.ndarray, v: np.ndarray) -> Expectations:
         """(E f, E f^2, E[-df/domega]) for fields N(omega_bar, q) and prox parameter V."""
 
+    def expectations_from(self, omega_bar: np.ndarray, q: np.ndarray, v: np.ndarray,
+                          start: np.ndarray | None) -> tuple[Expectations, np.ndarray | None]:
+        """:meth:`expectations` and the prox's solutions at the quadrature nodes, from a guess of them.
+
+        ``start`` (NaN where unknown) only speeds an iterative prox up; a closed form ignores it
+        and returns None.
+        """
+        return self.expectations(omega_bar, q, v), None
+
 
 class SquareChannel(Channel):
     """L(h) = (1 - h)^2 / 2, the ridge loss: f = (1 - omega) / (1 + V)."""
@@ -106,18 +115,21 @@ class LogisticChannel(Channel):
     name: str = "logistic"
 
     def expectations(self, omega_bar, q, v):
+        return self.expectations_from(omega_bar, q, v, None)[0]
+
+    def expectations_from(self, omega_bar, q, v, start):
         xi, weight = significant_nodes(self.nodes)
         omega_bar, q, v = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (omega_bar, q, v)))
         shape = omega_bar.shape
         ob, sd, vv = omega_bar.reshape(-1, 1), np.sqrt(np.maximum(q, 0.0)).reshape(-1, 1), v.reshape(-1, 1)
-        h = logistic_prox(ob + sd * xi, vv)
+        h = logistic_prox(ob + sd * xi, vv, None if start is None else np.reshape(start, (-1, xi.size)))
         s = expit(-h)
         curv = s * (1.0 - s)
         return (
             (s @ weight).reshape(shape),
             ((s * s) @ weight).reshape(shape),
             ((curv / (1.0 + vv * curv)) @ weight).reshape(shape),
-        )
+        ), h
 
 
 @lru_cache(maxsize=8)
@@ -147,19 +159,27 @@ def significant_nodes(nodes: int) -> tuple[np.ndarray, np.ndarray]:
 PROX_MAX_STEPS = 300
 
 
-def logistic_prox(omega: np.ndarray, v: np.ndarray) -> np.ndarray:
+def logistic_prox(omega: np.ndarray, v: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
     """The root h of ``g(h) = h - V sigma(-h) - omega = 0`` (the logistic prox), elementwise.
 
     Newton safeguarded by the bracket [omega, omega + V]: a point bisects when its Newton step
     would leave the bracket or would not halve the step before last (so Newton cannot cycle); it
-    stops on a relative step below 1e-14 (THEORY.md 16.6).
+    stops on a relative step below 1e-14 (THEORY.md 16.6). ``start`` (of omega's shape; NaN where
+    unknown) is a guess of the root, such as the root at nearby arguments.
     """
     omega, v = np.broadcast_arrays(np.asarray(omega, dtype=float), np.asarray(v, dtype=float))
     shape = omega.shape
     omega, v = omega.ravel(), v.ravel()
     lo, hi = omega.copy(), omega + v
-    # omega + V sigma(-omega) is an upper end: g is increasing and g(start) >= 0.
-    h = omega + v * expit(-omega)
+    guess = None if start is None else np.ravel(start)
+    known = None if guess is None else np.isfinite(guess)
+    if known is not None and known.all():
+        h = np.clip(guess, lo, hi)
+    else:
+        # omega + V sigma(-omega) is an upper end: g is increasing and g(start) >= 0.
+        h = omega + v * expit(-omega)
+        if known is not None:
+            h = np.where(known, np.clip(guess, lo, hi), h)
     last_step = hi - lo
     todo = np.arange(h.size)
     for _ in range(PROX_MAX_STEPS):

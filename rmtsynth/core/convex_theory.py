@@ -23,7 +23,7 @@ Public functions:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -104,6 +104,9 @@ class _Grid:
     gamma: np.ndarray
     n_total: np.ndarray
     spectrum: Spectrum
+    # The channel's latest prox solutions per point (K, 3 clusters, nodes), the start of its next
+    # evaluation there: the solver evaluates each point many times at nearby order parameters.
+    starts: dict = field(default_factory=dict)
 
 
 def _grid(spectrum: Spectrum, n, m, eps, rho, phi, gamma) -> _Grid:
@@ -116,13 +119,24 @@ def _grid(spectrum: Spectrum, n, m, eps, rho, phi, gamma) -> _Grid:
     return _Grid(weights=weights, gamma=gamma, n_total=n_total, spectrum=spectrum)
 
 
-def _conjugates(channel: Channel, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """(m_r, q_r, v_r, m_c - m_f, q_c + q_f, v_c + v_f) hats from the channel, shape (k, 6)."""
+def _conjugates(channel: Channel, x: np.ndarray, grid: _Grid, idx: np.ndarray) -> np.ndarray:
+    """(m_r, q_r, v_r, m_c - m_f, q_c + q_f, v_c + v_f) hats from the channel, shape (k, 6).
+
+    The prox starts from the solutions of the last evaluation at the same points and keeps its new ones.
+    """
     overlap, overlap_b, q_r, q_s, v_r, v_s = x.T
     omega = np.concatenate([overlap, overlap_b, -overlap_b])
     q = np.concatenate([q_r, q_s, q_s])
     v = np.concatenate([v_r, v_s, v_s])
-    mean, second, slope = (e.reshape(3, -1).T * weights for e in channel.expectations(omega, q, v))
+    starts = grid.starts.get("h")
+    start = None if starts is None else np.swapaxes(starts[idx], 0, 1)
+    expectations, h = channel.expectations_from(omega, q, v, start)
+    if h is not None and idx.size:
+        if starts is None:
+            starts = grid.starts["h"] = np.full((grid.gamma.size, 3, h.shape[-1]), np.nan)
+        # Where idx repeats (the Jacobian's shifted copies) the last copy's solutions are kept.
+        starts[idx] = np.swapaxes(h.reshape(3, idx.size, -1), 0, 1)
+    mean, second, slope = (e.reshape(3, -1).T * grid.weights[idx] for e in expectations)
     return np.stack([mean[:, 0], second[:, 0], slope[:, 0], mean[:, 1] - mean[:, 2],
                      second[:, 1] + second[:, 2], slope[:, 1] + slope[:, 2]], axis=1)
 
@@ -156,7 +170,7 @@ def _map(channel: Channel, grid: _Grid, x: np.ndarray, idx: np.ndarray) -> np.nd
     """F(x) at the points ``idx`` (rows of x)."""
     # Only a gamma = 0 point on separable rows overflows; it is refused once its V runs off.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        hats = _conjugates(channel, x, grid.weights[idx])
+        hats = _conjugates(channel, x, grid, idx)
         return _prior(hats, grid.gamma[idx], grid.n_total[idx], grid.spectrum)
 
 
