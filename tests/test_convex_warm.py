@@ -66,3 +66,29 @@ def test_a_grid_with_a_separable_point_raises_as_the_point_by_point_solve(monkey
         _solve(ISO, CHANNELS["hinge"], params, True, monkeypatch)
     assert str(got.value) == str(want.value)
     assert "gamma = 0" in str(got.value)
+
+
+def _prox_by_bisection(omega: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The logistic prox by 200 plain bisections of h - V sigma(-h) - omega on [omega, omega + V]."""
+    lo, hi = omega.astype(float).copy(), (omega + v).astype(float)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        positive = mid - v / (1.0 + np.exp(mid)) - omega > 0
+        hi, lo = np.where(positive, mid, hi), np.where(positive, lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def test_the_prox_solves_its_equation_with_and_without_a_start() -> None:
+    from rmtsynth.core.convex_channels import logistic_prox
+
+    rng = np.random.default_rng(7)
+    omega = np.concatenate([rng.normal(0.0, 5.0, 4000), [-40.0, -1.0, 0.0, 3.0, 40.0]])
+    v = np.concatenate([rng.uniform(0.0, 30.0, 4000), [0.0, 1e-12, 50.0, 1e3, 2.0]])
+    want = _prox_by_bisection(omega, v)
+    cold = logistic_prox(omega, v)
+    np.testing.assert_allclose(cold, want, rtol=1e-13, atol=1e-13)
+    nearby = want * (1.0 + 1e-4 * rng.normal(size=want.size)) + 1e-3 * rng.normal(size=want.size)
+    start = np.where(np.arange(want.size) % 5 == 0, np.nan, nearby)  # NaN: no guess there
+    np.testing.assert_allclose(logistic_prox(omega, v, start), want, rtol=1e-13, atol=1e-13)
+    far = np.full(want.size, 1e6)  # a useless guess is clipped into the bracket and still converges
+    np.testing.assert_allclose(logistic_prox(omega, v, far), want, rtol=1e-13, atol=1e-13)

@@ -180,21 +180,34 @@ def logistic_prox(omega: np.ndarray, v: np.ndarray, start: np.ndarray | None = N
         h = omega + v * expit(-omega)
         if known is not None:
             h = np.where(known, np.clip(guess, lo, hi), h)
+    out = h
+    # Whole-array steps (finished elements frozen) while many are unsettled, then only the unsettled
+    # ones: indexing costs more than the arithmetic it saves until few remain.
+    where = None
     last_step = hi - lo
-    todo = np.arange(h.size)
+    done = np.zeros(h.size, dtype=bool)
     for _ in range(PROX_MAX_STEPS):
-        hh, vv = h[todo], v[todo]
-        s = expit(-hh)
-        g = hh - vv * s - omega[todo]
-        hi[todo] = np.where(g > 0, hh, hi[todo])
-        lo[todo] = np.where(g < 0, hh, lo[todo])
-        newton = hh - g / (1.0 + vv * s * (1.0 - s))
-        use_newton = ((newton >= lo[todo]) & (newton <= hi[todo])
-                      & (2.0 * np.abs(newton - hh) <= np.abs(last_step[todo])))
-        step = np.where(g != 0, np.where(use_newton, newton, 0.5 * (lo[todo] + hi[todo])) - hh, 0.0)
-        h[todo] = hh + step
-        last_step[todo] = step
-        todo = todo[np.abs(step) > 1e-14 * np.maximum(np.abs(hh + step), 1.0)]
-        if todo.size == 0:
-            break
-    return h.reshape(shape)
+        s = expit(-h)
+        g = h - v * s - omega
+        hi = np.where(g > 0, h, hi)
+        lo = np.where(g < 0, h, lo)
+        newton = h - g / (1.0 + v * s * (1.0 - s))
+        use_newton = (newton >= lo) & (newton <= hi) & (2.0 * np.abs(newton - h) <= np.abs(last_step))
+        step = np.where(done | (g == 0), 0.0, np.where(use_newton, newton, 0.5 * (lo + hi)) - h)
+        h = h + step
+        last_step = step
+        moving = ~done & (np.abs(step) > 1e-14 * np.maximum(np.abs(h), 1.0))
+        done = ~moving
+        count = int(np.count_nonzero(moving))
+        if count == 0 or count * 4 < h.size:
+            if where is None:
+                out = h
+            else:
+                out[where] = h
+            if count == 0:
+                break
+            keep = np.flatnonzero(moving)
+            where = keep if where is None else where[keep]
+            h, lo, hi, last_step, omega, v = h[keep], lo[keep], hi[keep], last_step[keep], omega[keep], v[keep]
+            done = np.zeros(count, dtype=bool)
+    return out.reshape(shape)
