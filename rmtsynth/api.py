@@ -78,13 +78,15 @@ def _grid(params: Mapping[str, Any]) -> tuple[tuple[int, ...], list[dict[str, An
 def _resolved(params: Mapping[str, Any], seed: int, learner: str) -> tuple[tuple[int, ...], list[ResolvedPoint]]:
     """The broadcast shape and the resolved points, each shared parameter checked and resolved once."""
     shape, shared, varying = broadcast_columns(_named(params))
+    size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if size == 0:  # nothing to check or resolve, as on the point-by-point path
+        return shape, []
     try:
         shared = {name: _checked_param(name, value) for name, value in shared.items()}
         varying = {name: [_checked_param(name, v) for v in column] for name, column in varying.items()}
     except RmtsynthError:
         _grid(params)  # raises the first bad point's error, in the order of the points
         raise
-    size = int(np.prod(shape, dtype=np.int64)) if shape else 1
     chosen = None if learner == DEFAULT_LEARNER else learner
     return shape, resolve_columns(shared, varying, size, Path.cwd(), "params", seed=seed, learner=chosen)
 

@@ -38,6 +38,7 @@ CASES = {
     "verifier object": dict(n=20, m=[0, 30, 90], p=20, label_noise=0.2, verifier=LabelVerifier(0.2, 0.8)),
     "feature verifier": dict(n=20, m=[30, 90], p=20, label_noise=0.2, verifier_keep="easy", verifier_threshold=0.3),
     "a scalar point": dict(n=20, m=30, p=20, label_noise=0.2),
+    "an empty grid": dict(n=20, m=np.array([], dtype=int), p=20, gamma="not checked without points"),
 }
 
 
