@@ -374,10 +374,11 @@ def _solve_points(channel: Channel, grid: _Grid, idx: np.ndarray, settings: Solv
 
 
 # A grid of at least WARM_MIN points is solved from its neighbours: every WARM_STRIDE-th point (and
-# the last) from the fixed start, each other point by chord steps (Newton with the Jacobian of its
-# nearest solved point, in grid order) from between the solutions on either side. A point the chord steps do not
-# settle within CHORD_STEPS, or whose residual falls by less than CHORD_RATE a step, or whose solved
-# neighbours differ by more than WARM_GAP (relative), is solved from the fixed start. Every answer meets the same residual.
+# the last) from the fixed start, each other point by chord steps (Newton with a fixed Jacobian)
+# from between the solutions on either side, in grid order, with the Jacobian between theirs. A
+# point the chord steps do not settle within CHORD_STEPS, or whose residual falls by less than
+# CHORD_RATE a step, or whose solved neighbours differ by more than WARM_GAP (relative), is solved
+# from the fixed start. Every answer meets the same residual.
 WARM_MIN = 16
 WARM_STRIDE = 8
 CHORD_STEPS = 10
@@ -412,12 +413,14 @@ def _solve_grid(channel: Channel, grid: _Grid, idx: np.ndarray, settings: Solver
     jac = np.zeros((seeds.size, 6, 6))
     at = idx[seeds[used]]
     jac[used] = _jacobian(channel, grid, z_seed[used], at, _residual(channel, grid, z_seed[used], at))
-    # Start on the line between the solved points on either side (in grid order), with the nearer one's Jacobian.
-    t = ((others - seeds[right - 1]) / (seeds[right] - seeds[right - 1]))[:, None]
-    start = ((1.0 - t) * z_seed[right - 1] + t * z_seed[right])[close]
-    nearest = np.where(t[:, 0] > 0.5, right, right - 1)[close]
+    # Start on the line between the solved points on either side (in grid order), and interpolate
+    # their Jacobians likewise: both errors are then second order in the spacing.
+    t = ((others - seeds[right - 1]) / (seeds[right] - seeds[right - 1]))[close, None]
+    left, right = right[close] - 1, right[close]
+    start = (1.0 - t) * z_seed[left] + t * z_seed[right]
     warm = others[close]
-    z, res, steps = _chord(channel, grid, start, jac[nearest], idx[warm], settings)
+    borrowed = (1.0 - t[:, :, None]) * jac[left] + t[:, :, None] * jac[right]
+    z, res, steps = _chord(channel, grid, start, borrowed, idx[warm], settings)
     done = res <= settings.newton_tol
     x[warm[done]], rounds[warm[done]], residual[warm[done]] = _from_z(z[done]), steps[done], res[done]
     rest = np.union1d(others[~close], warm[~done])
