@@ -420,6 +420,9 @@ def _solve_grid(channel: Channel, grid: _Grid, idx: np.ndarray, settings: Solver
     start = (1.0 - t) * z_seed[left] + t * z_seed[right]
     warm = others[close]
     borrowed = (1.0 - t[:, :, None]) * jac[left] + t[:, :, None] * jac[right]
+    prox = grid.starts.get("h")
+    if prox is not None:  # the prox starts between its neighbours' solutions too
+        prox[idx[warm]] = (1.0 - t[:, :, None]) * prox[idx[seeds[left]]] + t[:, :, None] * prox[idx[seeds[right]]]
     z, res, steps = _chord(channel, grid, start, borrowed, idx[warm], settings)
     done = res <= settings.newton_tol
     x[warm[done]], rounds[warm[done]], residual[warm[done]] = _from_z(z[done]), steps[done], res[done]
