@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_dask.py --out benchmarks/bench_dask.md
 	$(BIN)/python benchmarks/bench_generations.py --out benchmarks/generations.md
 	$(BIN)/python benchmarks/bench_mnist.py --out benchmarks/mnist.md
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_speed.py --out benchmarks/speed.md
 
 # The advisor's accuracy targets on data it was not tuned on, and its timings (about 25 minutes).
 bench-advise: $(STAMP)

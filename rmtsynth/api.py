@@ -32,7 +32,7 @@ from rmtsynth.data.table import Table
 from rmtsynth.data.validation import check_integer
 from rmtsynth.errors import ConfigError, ParameterError, ParameterTypeError, RmtsynthError
 from rmtsynth.io.output import json_ready  # noqa: F401  (the CLI prints through it)
-from rmtsynth.config.resolve import ResolvedPoint, broadcast_grid, resolve_point
+from rmtsynth.config.resolve import ResolvedPoint, broadcast_columns, broadcast_grid, resolve_columns, resolve_each
 from rmtsynth.config.schema import ALIASES, PARAMS, unknown_key
 
 __all__ = [
@@ -59,16 +59,37 @@ def _verifier_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return params
 
 
-def _grid(params: Mapping[str, Any]) -> tuple[tuple[int, ...], list[dict[str, Any]]]:
-    """Broadcast the parameters and return the shape and one checked mapping per grid element."""
+def _named(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters under their canonical names; an unknown name is an error."""
     named = {}
     for raw_name, value in _verifier_params(params).items():
         name = ALIASES.get(raw_name, raw_name)
         if name not in PARAMS:
             raise unknown_key(raw_name, "", list(PARAMS))
         named[name] = value
-    shape, grid = broadcast_grid(named)
+    return named
+
+
+def _grid(params: Mapping[str, Any]) -> tuple[tuple[int, ...], list[dict[str, Any]]]:
+    """Broadcast the parameters and return the shape and one checked mapping per grid element."""
+    shape, grid = broadcast_grid(_named(params))
     return shape, [{name: _checked_param(name, value) for name, value in point.items()} for point in grid]
+
+
+def _resolved(params: Mapping[str, Any], seed: int, learner: str) -> tuple[tuple[int, ...], list[ResolvedPoint]]:
+    """The broadcast shape and the resolved points, each shared parameter checked and resolved once."""
+    shape, shared, varying = broadcast_columns(_named(params))
+    size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if size == 0:  # nothing to check or resolve, as on the point-by-point path
+        return shape, []
+    try:
+        shared = {name: _checked_param(name, value) for name, value in shared.items()}
+        varying = {name: [_checked_param(name, v) for v in column] for name, column in varying.items()}
+    except RmtsynthError:
+        _grid(params)  # raises the first bad point's error, in the order of the points
+        raise
+    chosen = None if learner == DEFAULT_LEARNER else learner
+    return shape, resolve_columns(shared, varying, size, Path.cwd(), "params", seed=seed, learner=chosen)
 
 
 def _checked_param(name: str, value: Any) -> Any:
@@ -102,16 +123,8 @@ def _broadcast_learner(learner: Any, params: dict[str, Any]) -> str:
 
 
 def _resolve_all(grid: list[dict[str, Any]], seed: int, learner: str = DEFAULT_LEARNER) -> list[ResolvedPoint]:
-    # Equal parameter sets resolve once: a broadcast grid often repeats most of its columns.
-    cache: dict[str, ResolvedPoint] = {}
-    points = []
-    for params in grid:
-        key = repr(sorted(params.items()))
-        if key not in cache:
-            point = resolve_point(params, Path.cwd(), "params", seed=seed)
-            cache[key] = point if learner == DEFAULT_LEARNER else point.replace(learner=learner)
-        points.append(cache[key])
-    return points
+    """Every point resolved on its own: the reference for :func:`_resolved`."""
+    return resolve_each(grid, Path.cwd(), "params", seed=seed, learner=None if learner == DEFAULT_LEARNER else learner)
 
 
 def predict(*, seed: int = 0, convention: str = "exact", learner: str = DEFAULT_LEARNER,
@@ -150,8 +163,8 @@ def predict(*, seed: int = 0, convention: str = "exact", learner: str = DEFAULT_
         raise ConfigError(f"convention = {convention!r} is not allowed; it must be exact or reference.")
     learner = _broadcast_learner(learner, params)
     seed = _checked_seed(seed)
-    shape, grid = _grid(params)
-    out = predict_points(_resolve_all(grid, seed, learner), seed=seed, convention=convention)
+    shape, points = _resolved(params, seed, learner)
+    out = predict_points(points, seed=seed, convention=convention)
     return {key: value.reshape(shape) for key, value in out.items()}
 
 
@@ -230,8 +243,8 @@ def simulate(
     if sampler == "exact" and not get_learner(learner).quadratic:
         raise ConfigError(f"sampler = 'exact' fits on sufficient statistics, which need a quadratic loss; "
                           f"learner = {learner!r} needs sampler = 'naive'.")
-    shape, grid = _grid(params)
-    out = simulate_points(_resolve_all(grid, seed, learner), seeds=seeds, seed=seed, sampler=sampler, workers=workers, progress=progress)
+    shape, points = _resolved(params, seed, learner)
+    out = simulate_points(points, seeds=seeds, seed=seed, sampler=sampler, workers=workers, progress=progress)
     return {key: value.reshape(shape) for key, value in out.items()}
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from rmtsynth.errors import ConfigError, ParameterError
+from rmtsynth.errors import ConfigError, ParameterError, RmtsynthError
 from rmtsynth.config.schema import MAX_GRID_POINTS, MAX_P, PARAM_DEFAULTS, key_text
 from rmtsynth.config.feature_point import FeaturePoint, blind_record, resolve_feature
 from rmtsynth.core.model import Covariance, Mix, ModelSpec
@@ -322,8 +322,13 @@ def broadcast_grid(params: dict[str, Any]) -> tuple[tuple[int, ...], list[dict[s
     ]
 
 
-def resolve_point(params: dict[str, Any], base_dir: Path, where: str = "params", *, seed: int = 0) -> ResolvedPoint:
-    """Resolve one point's raw parameters (already type- and range-checked) to model quantities."""
+def resolve_point(params: dict[str, Any], base_dir: Path, where: str = "params", *, seed: int = 0,
+                  spectra: dict[tuple[int, int], tuple[np.ndarray, str]] | None = None) -> ResolvedPoint:
+    """Resolve one point's raw parameters (already type- and range-checked) to model quantities.
+
+    ``spectra`` keeps parsed spectra by (id of the written spectrum, p) for points resolved
+    together from the same objects; the caller keeps those objects alive while it is used.
+    """
     full = dict(PARAM_DEFAULTS)
     full.update(params)
     n, m, p = _sizes(full, where)
@@ -355,7 +360,13 @@ def resolve_point(params: dict[str, Any], base_dir: Path, where: str = "params",
     if cov == "diagonal":
         if "covariance_spectrum" not in full:
             raise ConfigError(f"{where}: covariance = diagonal needs covariance_spectrum.")
-        values, source = parse_spectrum(full["covariance_spectrum"], p, base_dir, where)
+        written = full["covariance_spectrum"]
+        if spectra is None:
+            values, source = parse_spectrum(written, p, base_dir, where)
+        else:
+            if (id(written), p) not in spectra:
+                spectra[id(written), p] = parse_spectrum(written, p, base_dir, where)
+            values, source = spectra[id(written), p]
     elif cov == "file":
         if "covariance_file" not in full:
             raise ConfigError(f"{where}: covariance = file needs covariance_file.")
@@ -406,3 +417,149 @@ def auto_label_noise(gen: ModelSpec, seed: int, m: int, gamma: float) -> float:
     res = placed_model(gen, seed).theory(Mix(n=0.0, m=float(m), label_noise=0.0, rho=0.0, phi=1.0, gamma=gamma))
     acc = float(res.accuracy)
     return float(min(max(1.0 - acc, 0.0), 1.0))
+
+
+# Parameters that change only what a point trains on (its mix, its verifier's rates): points that
+# agree on everything else share one resolved model, and only these are read per point.
+MIX_ONLY = ("n", "m", "gamma", "label_noise", "rho", "phi", "verifier_precision", "verifier_recall", "verifier")
+# Sizes written as ratios tie n, m, p and n_hat together, so a point's sizes are not its n and m alone.
+_SIZE_RATIOS = ("synthetic_proportion", "m_over_n", "p_over_n", "p_over_m", "n_hat_over_n")
+
+
+def broadcast_columns(params: dict[str, Any]) -> tuple[tuple[int, ...], dict[str, Any], dict[str, list[Any]]]:
+    """Broadcast parameter values as :func:`broadcast_grid` does, but by column.
+
+    Returns the broadcast shape, the parameters with one value for every point (``shared``) and,
+    for the others, one plain Python value per point in C order (``varying``).
+    """
+    names = list(params)
+    arrays = [np.asarray(params[name], dtype=object) for name in names]
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
+    except ValueError:
+        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))
+        raise ConfigError(f"The parameters cannot be broadcast together ({shapes}).") from None
+    size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if size > MAX_GRID_POINTS:
+        raise ConfigError(f"The parameters make a grid of {size} points; at most {MAX_GRID_POINTS} are allowed.")
+    shared: dict[str, Any] = {}
+    varying: dict[str, list[Any]] = {}
+    for name, arr in zip(names, arrays):
+        if arr.size == 1:
+            shared[name] = _plain(arr.reshape(-1)[0])
+        else:
+            varying[name] = [_plain(v) for v in np.broadcast_to(arr, shape).reshape(-1)]
+    return shape, shared, varying
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def resolve_each(grid: list[dict[str, Any]], base_dir: Path, where: str = "params", *, seed: int = 0,
+                 learner: str | None = None) -> list[ResolvedPoint]:
+    """Resolve every point of a grid on its own (equal parameter sets once): the reference path."""
+    cache: dict[str, ResolvedPoint] = {}
+    points = []
+    for params in grid:
+        key = repr(sorted(params.items()))
+        if key not in cache:
+            point = resolve_point(params, base_dir, where, seed=seed)
+            cache[key] = point if learner is None else point.replace(learner=learner)
+        points.append(cache[key])
+    return points
+
+
+def resolve_columns(shared: dict[str, Any], varying: dict[str, list[Any]], size: int, base_dir: Path,
+                    where: str = "params", *, seed: int = 0, learner: str | None = None) -> list[ResolvedPoint]:
+    """Resolve a broadcast grid given by column, each shared setting once.
+
+    Points are grouped by what they vary beyond their mix; each group's model (covariance,
+    spectrum, geometry, learner, verifier form) resolves once through :func:`resolve_point`,
+    and its points differ only in n, m, gamma, the label noise and the verifier's rates. Grids
+    this does not cover (sizes given as ratios, ``label_noise: auto``, a verifier that looks at
+    the features, unhashable varying values) resolve point by point, with the same results.
+    """
+    names = list(shared) + list(varying)
+    if any(k in names for k in _SIZE_RATIOS) or "auto" in _values(shared, varying, "label_noise"):
+        return _each_of_columns(shared, varying, size, base_dir, where, seed, learner)
+    model_keys = [k for k in varying if k not in MIX_ONLY]
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    try:
+        for i in range(size):
+            groups.setdefault(tuple(varying[k][i] for k in model_keys), []).append(i)
+    except TypeError:  # an unhashable varying value: no grouping
+        return _each_of_columns(shared, varying, size, base_dir, where, seed, learner)
+    try:
+        points = _grouped(shared, varying, size, groups, base_dir, where, seed, learner)
+    except RmtsynthError:
+        points = None  # the point-by-point path raises the grid's first error, as it always did
+    return _each_of_columns(shared, varying, size, base_dir, where, seed, learner) if points is None else points
+
+
+def _grouped(shared: dict[str, Any], varying: dict[str, list[Any]], size: int, groups: dict[tuple[Any, ...], list[int]],
+             base_dir: Path, where: str, seed: int, learner: str | None) -> list[ResolvedPoint] | None:
+    """Each group's model resolved once, then its points' mixes (None: a grid to resolve point by point)."""
+    points: list[ResolvedPoint | None] = [None] * size
+    mix_keys = [k for k in varying if k in MIX_ONLY]
+    spectra: dict[tuple[int, int], tuple[np.ndarray, str]] = {}
+    for idx in groups.values():
+        first = {**shared, **{k: varying[k][idx[0]] for k in varying}}
+        template = resolve_point(first, base_dir, where, seed=seed, spectra=spectra)
+        if learner is not None:
+            template = template.replace(learner=learner)
+        if template.feature is not None:
+            return None
+        group = _mix_points(template, first, {k: [varying[k][i] for i in idx] for k in mix_keys}, len(idx), where)
+        if group is None:
+            return None
+        for i, point in zip(idx, group):
+            points[i] = point
+    return points  # type: ignore[return-value]
+
+
+def _values(shared: dict[str, Any], varying: dict[str, list[Any]], key: str) -> list[Any]:
+    return [shared[key]] if key in shared else list(varying.get(key, []))
+
+
+def _each_of_columns(shared: dict[str, Any], varying: dict[str, list[Any]], size: int, base_dir: Path,
+                     where: str, seed: int, learner: str | None) -> list[ResolvedPoint]:
+    grid = [{**shared, **{k: col[i] for k, col in varying.items()}} for i in range(size)]
+    return resolve_each(grid, base_dir, where, seed=seed, learner=learner)
+
+
+_VERIFIER_KEYS = ("rho", "phi", "verifier_precision", "verifier_recall", "verifier", "verifier_roc", "roc_index")
+
+
+def _mix_points(template: ResolvedPoint, first: dict[str, Any], columns: dict[str, list[Any]], count: int,
+                where: str) -> list[ResolvedPoint] | None:
+    """The points of one group: the template's model with each point's mix (None: not hashable).
+
+    Each point is checked as :func:`resolve_point` checks it, in order, so the first bad point
+    raises the same error; the verifier resolves once per distinct (label noise, verifier keys).
+    """
+    full = dict(PARAM_DEFAULTS)
+    full.update(first)
+    verifier_keys = [k for k in _VERIFIER_KEYS if k in full]
+    rates: dict[tuple[Any, ...], tuple[float, float, float, float]] = {}
+    points = []
+    for i in range(count):
+        for key, column in columns.items():
+            full[key] = column[i]
+        n, m = full["n"], full["m"]
+        if n + m < 1:
+            raise ConfigError(f"{where}: n + m = 0; there must be at least one training sample.")
+        eps = float(full["label_noise"])
+        try:
+            key = (eps, *(full[k] for k in verifier_keys))
+            rate = rates.get(key)
+        except TypeError:
+            return None
+        if rate is None:
+            verifier = _verifier(full, eps, where)
+            precision, recall = verifier.precision_recall(eps)
+            rate = rates[key] = (float(verifier.rho), float(verifier.phi), float(precision), float(recall))
+        mix = Mix(n=int(n), m=int(m), label_noise=eps, rho=rate[0], phi=rate[1], gamma=float(full["gamma"]))
+        points.append(ResolvedPoint(model=template.model, mix=mix, label_noise_auto=False, verifier_precision=rate[2],
+                                    verifier_recall=rate[3], learner=template.learner))
+    return points

@@ -10,7 +10,9 @@ solve ``x = prior(channel(x))``: the loss's channel (:mod:`rmtsynth.core.convex_
 the conjugates of each cluster, and the prior equations (16.4) give x back in O(groups) from the
 model's :class:`~rmtsynth.core.theory.Spectrum` (real rows may have a noise covariance Sigma that
 shares C's eigenbasis; Sigma = I reproduces 16.4). The solver (16.6) is a damped Picard iteration
-followed by Newton with a finite-difference Jacobian, vectorised over the points of a grid.
+followed by Newton with a finite-difference Jacobian, vectorised over the points of a grid; on a
+grid of 16 points or more, one point in 8 is solved so and the others by chord steps from between
+their solved neighbours (see WARM_MIN), to the same residual.
 
 Public functions:
 
@@ -21,7 +23,7 @@ Public functions:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -102,6 +104,9 @@ class _Grid:
     gamma: np.ndarray
     n_total: np.ndarray
     spectrum: Spectrum
+    # The channel's latest prox solutions per point (K, 3 clusters, nodes), the start of its next
+    # evaluation there: the solver evaluates each point many times at nearby order parameters.
+    starts: dict = field(default_factory=dict)
 
 
 def _grid(spectrum: Spectrum, n, m, eps, rho, phi, gamma) -> _Grid:
@@ -114,13 +119,24 @@ def _grid(spectrum: Spectrum, n, m, eps, rho, phi, gamma) -> _Grid:
     return _Grid(weights=weights, gamma=gamma, n_total=n_total, spectrum=spectrum)
 
 
-def _conjugates(channel: Channel, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """(m_r, q_r, v_r, m_c - m_f, q_c + q_f, v_c + v_f) hats from the channel, shape (k, 6)."""
+def _conjugates(channel: Channel, x: np.ndarray, grid: _Grid, idx: np.ndarray) -> np.ndarray:
+    """(m_r, q_r, v_r, m_c - m_f, q_c + q_f, v_c + v_f) hats from the channel, shape (k, 6).
+
+    The prox starts from the solutions of the last evaluation at the same points and keeps its new ones.
+    """
     overlap, overlap_b, q_r, q_s, v_r, v_s = x.T
     omega = np.concatenate([overlap, overlap_b, -overlap_b])
     q = np.concatenate([q_r, q_s, q_s])
     v = np.concatenate([v_r, v_s, v_s])
-    mean, second, slope = (e.reshape(3, -1).T * weights for e in channel.expectations(omega, q, v))
+    starts = grid.starts.get("h")
+    start = None if starts is None else np.swapaxes(starts[idx], 0, 1)
+    expectations, h = channel.expectations_from(omega, q, v, start)
+    if h is not None and idx.size:
+        if starts is None:
+            starts = grid.starts["h"] = np.full((grid.gamma.size, 3, h.shape[-1]), np.nan)
+        # Where idx repeats (the Jacobian's shifted copies) the last copy's solutions are kept.
+        starts[idx] = np.swapaxes(h.reshape(3, idx.size, -1), 0, 1)
+    mean, second, slope = (e.reshape(3, -1).T * grid.weights[idx] for e in expectations)
     return np.stack([mean[:, 0], second[:, 0], slope[:, 0], mean[:, 1] - mean[:, 2],
                      second[:, 1] + second[:, 2], slope[:, 1] + slope[:, 2]], axis=1)
 
@@ -154,7 +170,7 @@ def _map(channel: Channel, grid: _Grid, x: np.ndarray, idx: np.ndarray) -> np.nd
     """F(x) at the points ``idx`` (rows of x)."""
     # Only a gamma = 0 point on separable rows overflows; it is refused once its V runs off.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        hats = _conjugates(channel, x, grid.weights[idx])
+        hats = _conjugates(channel, x, grid, idx)
         return _prior(hats, grid.gamma[idx], grid.n_total[idx], grid.spectrum)
 
 
@@ -321,31 +337,129 @@ def solve_convex(spectrum: Spectrum, channel: Channel, n, m, label_noise, rho, p
 
     _refuse_separable(grid, spectrum.p, describe)
     settings = replace(settings, newton_tol=max(settings.newton_tol, 10.0 * default_tolerance(spectrum.ell.size)))
-    idx = np.arange(n.size)
-    x = _map(channel, grid, np.repeat(_START[None], n.size, axis=0), idx)
-    picard = np.zeros(n.size, dtype=np.int64)
-    rounds = np.zeros(n.size, dtype=np.int64)
-    residual = np.full(n.size, np.inf)
-    pending = idx
+    x, picard, rounds, residual = _solve_grid(channel, grid, np.arange(n.size), settings, describe)
+    alpha, lam = keep_rate(eps, rho, phi), label_signal(eps, rho, phi)
+    columns = [*x.T, alpha, lam, picard, rounds, residual]
+    return ConvexSolution(*(np.asarray(c).reshape(shape) for c in columns))
+
+
+def _solve_points(channel: Channel, grid: _Grid, idx: np.ndarray, settings: SolverSettings,
+                  describe) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each point of ``idx`` from the fixed start: damped steps, then Newton, up to ``settings.rounds`` times.
+
+    A point's answer does not depend on the others solved with it. Raises as :func:`solve_convex`.
+    """
+    x = _map(channel, grid, np.repeat(_START[None], idx.size, axis=0), idx)
+    picard = np.zeros(idx.size, dtype=np.int64)
+    rounds = np.zeros(idx.size, dtype=np.int64)
+    residual = np.full(idx.size, np.inf)
+    pending = np.arange(idx.size)
     for attempt in range(settings.rounds):
-        x[pending], steps = _picard(channel, grid, x[pending], pending, settings, 0.5 ** (attempt + 1))
-        _refuse_diverged(grid, x, describe)
-        x[pending], residual[pending], newton = _newton(channel, grid, x[pending], pending, settings)
+        x[pending], steps = _picard(channel, grid, x[pending], idx[pending], settings, 0.5 ** (attempt + 1))
+        _refuse_diverged(grid, x, describe, at=idx)
+        x[pending], residual[pending], newton = _newton(channel, grid, x[pending], idx[pending], settings)
         picard[pending] += steps
         rounds[pending] += newton
         pending = pending[~(residual[pending] <= settings.newton_tol)]
         if pending.size == 0:
             break
-    _refuse_diverged(grid, x, describe, unsettled=pending)
+    _refuse_diverged(grid, x, describe, unsettled=pending, at=idx)
     if pending.size:
         k = int(pending[0])
         raise ConvergenceError(
-            f"The {channel.name} fixed point did not converge at {describe(k)} (relative residual "
+            f"The {channel.name} fixed point did not converge at {describe(int(idx[k]))} (relative residual "
             f"{residual[k]:.2e} after {picard[k]} damped and {rounds[k]} Newton steps); try a larger gamma."
         )
-    alpha, lam = keep_rate(eps, rho, phi), label_signal(eps, rho, phi)
-    columns = [*x.T, alpha, lam, picard, rounds, residual]
-    return ConvexSolution(*(np.asarray(c).reshape(shape) for c in columns))
+    return x, picard, rounds, residual
+
+
+# A grid of at least WARM_MIN points is solved from its neighbours: every WARM_STRIDE-th point (and
+# the last) from the fixed start, each other point by chord steps (Newton with a fixed Jacobian)
+# from between the solutions on either side, in grid order, with the Jacobian between theirs. A
+# point the chord steps do not settle within CHORD_STEPS, or whose residual falls by less than
+# CHORD_RATE a step, or whose solved neighbours differ by more than WARM_GAP (relative), is solved
+# from the fixed start. Every answer meets the same residual.
+WARM_MIN = 16
+WARM_STRIDE = 8
+CHORD_STEPS = 10
+CHORD_RATE = 0.25
+WARM_GAP = 1.0
+
+
+def _solve_grid(channel: Channel, grid: _Grid, idx: np.ndarray, settings: SolverSettings,
+                describe) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The order parameters, Picard steps, Newton rounds and residual at the points ``idx`` (see WARM_MIN).
+
+    The solved points are themselves a grid, solved the same way, so a long sweep starts from scratch
+    at one point in WARM_STRIDE ** levels.
+    """
+    size = idx.size
+    if size < WARM_MIN:
+        return _solve_points(channel, grid, idx, settings, describe)
+    seeds = np.unique(np.append(np.arange(0, size, WARM_STRIDE), size - 1))
+    try:
+        solved = _solve_grid(channel, grid, idx[seeds], settings, describe)
+    except (ConvergenceError, ParameterError):
+        return _solve_points(channel, grid, idx, settings, describe)  # raises at the grid's first bad point
+    x, picard, rounds = np.empty((size, 6)), np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64)
+    residual = np.full(size, np.inf)
+    x[seeds], picard[seeds], rounds[seeds], residual[seeds] = solved
+    others = np.setdiff1d(np.arange(size), seeds)
+    z_seed = _to_z(x[seeds])
+    right = np.searchsorted(seeds, others)
+    # Where the solutions on either side differ by more than WARM_GAP the grid is too coarse to borrow.
+    close = _relative(z_seed[right] - z_seed[right - 1], x[seeds][right - 1]) <= WARM_GAP
+    used = np.unique(np.concatenate([right[close], right[close] - 1]))
+    jac = np.zeros((seeds.size, 6, 6))
+    at = idx[seeds[used]]
+    jac[used] = _jacobian(channel, grid, z_seed[used], at, _residual(channel, grid, z_seed[used], at))
+    # Start on the line between the solved points on either side (in grid order), and interpolate
+    # their Jacobians likewise: both errors are then second order in the spacing.
+    t = ((others - seeds[right - 1]) / (seeds[right] - seeds[right - 1]))[close, None]
+    left, right = right[close] - 1, right[close]
+    start = (1.0 - t) * z_seed[left] + t * z_seed[right]
+    warm = others[close]
+    borrowed = (1.0 - t[:, :, None]) * jac[left] + t[:, :, None] * jac[right]
+    prox = grid.starts.get("h")
+    if prox is not None:  # the prox starts between its neighbours' solutions too
+        prox[idx[warm]] = (1.0 - t[:, :, None]) * prox[idx[seeds[left]]] + t[:, :, None] * prox[idx[seeds[right]]]
+    z, res, steps = _chord(channel, grid, start, borrowed, idx[warm], settings)
+    done = res <= settings.newton_tol
+    x[warm[done]], rounds[warm[done]], residual[warm[done]] = _from_z(z[done]), steps[done], res[done]
+    rest = np.union1d(others[~close], warm[~done])
+    if rest.size:
+        try:
+            x[rest], picard[rest], rounds[rest], residual[rest] = _solve_points(channel, grid, idx[rest], settings, describe)
+        except (ConvergenceError, ParameterError):
+            return _solve_points(channel, grid, idx, settings, describe)
+    return x, picard, rounds, residual
+
+
+def _chord(channel: Channel, grid: _Grid, z: np.ndarray, jac: np.ndarray, idx: np.ndarray,
+           settings: SolverSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps z -= J^{-1} r(z) with a fixed J per point, until the relative residual meets the tolerance.
+
+    Returns the iterates, their relative residuals (inf where a step left the finite numbers) and
+    the steps taken.
+    """
+    z = z.copy()
+    res = np.full(idx.size, np.inf)
+    steps = np.zeros(idx.size, dtype=np.int64)
+    active = np.arange(idx.size)
+    with np.errstate(all="ignore"):
+        for _ in range(CHORD_STEPS + 1):
+            r = _residual(channel, grid, z[active], idx[active])
+            last = res[active]
+            res[active] = _relative(r, _from_z(z[active]))
+            # A start too far for a borrowed Jacobian contracts slowly: such points go to the full solver.
+            going = np.isfinite(res[active]) & (res[active] > settings.newton_tol) & (res[active] < CHORD_RATE * last)
+            active, r = active[going], r[going]
+            if active.size == 0 or steps[active[0]] == CHORD_STEPS:
+                break
+            z[active] += _newton_step(jac[active], r)
+            steps[active] += 1
+    res[~np.isfinite(res)] = np.inf
+    return z, res, steps
 
 
 def _refuse_separable(grid: _Grid, p: int, describe) -> None:
@@ -364,15 +478,20 @@ def _runaway(x: np.ndarray) -> np.ndarray:
     return (x[:, 4] > _DIVERGED) | (x[:, 2] > _DIVERGED) | ~np.isfinite(x).all(axis=1)
 
 
-def _refuse_diverged(grid: _Grid, x: np.ndarray, describe, unsettled: np.ndarray | None = None) -> None:
-    """gamma = 0 where the iterates run off (or, among ``unsettled``, never settle): the rows are separable."""
+def _refuse_diverged(grid: _Grid, x: np.ndarray, describe, unsettled: np.ndarray | None = None,
+                     at: np.ndarray | None = None) -> None:
+    """gamma = 0 where the iterates run off (or, among ``unsettled``, never settle): the rows are separable.
+
+    ``x`` holds the points ``at`` of the grid (all of them by default).
+    """
+    at = np.arange(x.shape[0]) if at is None else at
     failed = _runaway(x)
     if unsettled is not None:
         failed[unsettled] = True
-    bad = np.flatnonzero((grid.gamma == 0) & failed)
+    bad = np.flatnonzero((grid.gamma[at] == 0) & failed)
     if bad.size:
         raise ParameterError(
-            f"gamma = 0 at {describe(int(bad[0]))} leaves no minimiser: the equations have no solution "
+            f"gamma = 0 at {describe(int(at[bad[0]]))} leaves no minimiser: the equations have no solution "
             "there, so the rows are linearly separable; use gamma > 0."
         )
 

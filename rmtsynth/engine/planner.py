@@ -171,13 +171,58 @@ class RocPointMix(RocPoint):
 # ----------------------------------------------------------------------------- searches
 
 
+# The searches evaluate every k-th grid point first (k about sqrt(size), both ends included), then
+# the whole grid only inside the coarse cells that hold the answer: about 3 sqrt(size) points instead
+# of size. The answer is the full grid's unless a feature of the curve is narrower than a coarse
+# cell (a second peak or a sign change the coarse points step over). With BRACKET off every grid
+# point is evaluated, as the reference.
+BRACKET = True
+
+
+class _LazyGrid:
+    """A function's values on a grid, evaluated vectorised on the points asked for, each once."""
+
+    def __init__(self, f: Callable[[np.ndarray], np.ndarray], grid: np.ndarray) -> None:
+        self.f, self.grid = f, grid
+        self.values = np.full(grid.size, np.nan)
+        self.known = np.zeros(grid.size, dtype=bool)
+        stride = max(1, math.isqrt(grid.size - 1) + 1) if BRACKET else 1
+        self.coarse = np.unique(np.append(np.arange(0, grid.size, stride), grid.size - 1))
+        self.fill(self.coarse)
+
+    def fill(self, idx: np.ndarray) -> None:
+        """Evaluate the points ``idx`` not yet known, in one call."""
+        todo = idx[~self.known[idx]]
+        if todo.size:
+            self.values[todo] = self.f(self.grid[todo])
+            self.known[todo] = True
+
+    def cell(self, j: int) -> np.ndarray:
+        """The grid indices from coarse point j to coarse point j + 1 (clipped to the coarse points), evaluated."""
+        lo, hi = self.coarse[max(j, 0)], self.coarse[min(j + 1, self.coarse.size - 1)]
+        idx = np.arange(lo, hi + 1)
+        self.fill(idx)
+        return idx
+
+
+def _best_index(lazy: _LazyGrid) -> int:
+    """The index of the grid's highest value (first of ties), searched near the best coarse point."""
+    coarse = lazy.values[lazy.coarse]
+    if not np.any(np.isfinite(coarse)):
+        lazy.fill(np.arange(lazy.grid.size))  # nothing finite on the coarse points: look everywhere
+        if not np.any(np.isfinite(lazy.values)):
+            raise RmtsynthError("The theory gave no finite accuracy on the search grid.")
+        return int(np.nanargmax(lazy.values))
+    j = int(np.nanargmax(coarse))
+    idx = np.union1d(lazy.cell(j - 1), lazy.cell(j))
+    return int(idx[np.nanargmax(lazy.values[idx])])
+
+
 def _maximise(f: Callable[[np.ndarray], np.ndarray], grid: np.ndarray, xtol: float) -> tuple[float, float]:
-    """Maximum of f over [grid[0], grid[-1]]: the best of a vectorised grid, refined between its neighbours."""
-    values = f(grid)
-    if not np.any(np.isfinite(values)):
-        raise RmtsynthError("The theory gave no finite accuracy on the search grid.")
-    k = int(np.nanargmax(values))
-    best_x, best_f = float(grid[k]), float(values[k])
+    """Maximum of f over [grid[0], grid[-1]]: the best grid point, refined between its neighbours."""
+    lazy = _LazyGrid(f, grid)
+    k = _best_index(lazy)
+    best_x, best_f = float(grid[k]), float(lazy.values[k])
     lo, hi = float(grid[max(k - 1, 0)]), float(grid[min(k + 1, grid.size - 1)])
     if hi > lo:
         res = minimize_scalar(lambda x: -float(f(np.array([x]))[0]), bounds=(lo, hi), method="bounded", options={"xatol": xtol})
@@ -268,6 +313,12 @@ def rho_for_precision(eps: float, precision, recall: float) -> np.ndarray:
     return np.clip(recall * (1.0 - eps) * (1.0 - precision) / (precision * eps), 0.0, 1.0)
 
 
+def _sign_changes(lazy: _LazyGrid) -> int:
+    """Sign changes of f > NO_GAIN along the evaluated points."""
+    positive = lazy.values[lazy.known] > NO_GAIN
+    return int(np.count_nonzero(positive[1:] != positive[:-1]))
+
+
 def _threshold_above(
     f: Callable[[np.ndarray], np.ndarray], grid: np.ndarray, xtol: float
 ) -> tuple[float | None, str, bool]:
@@ -276,32 +327,32 @@ def _threshold_above(
     status is ``everywhere`` (f > 0 on the whole grid: threshold = grid[0]), ``nowhere`` (f <= 0 at
     the top: threshold None) or ``crossing`` (the root, by brentq, of the highest sign change).
     """
-    values = f(grid)
-    positive = values > NO_GAIN
-    changes = int(np.count_nonzero(positive[1:] != positive[:-1]))
+    lazy = _LazyGrid(f, grid)
+    positive = lazy.values[lazy.coarse] > NO_GAIN
     if not positive[-1]:
-        return None, "nowhere", changes == 0
+        return None, "nowhere", _sign_changes(lazy) == 0
     if positive.all():
         return float(grid[0]), "everywhere", True
-    k = int(np.flatnonzero(~positive)[-1])
+    cell = lazy.cell(int(np.flatnonzero(~positive)[-1]))
+    k = int(cell[np.flatnonzero(~(lazy.values[cell] > NO_GAIN))[-1]])
     root = _root(lambda x: float(f(np.array([x]))[0]) - NO_GAIN, float(grid[k]), float(grid[k + 1]), xtol)
-    return root, "crossing", changes == 1
+    return root, "crossing", _sign_changes(lazy) == 1
 
 
 def _threshold_below(
     f: Callable[[np.ndarray], np.ndarray], grid: np.ndarray, xtol: float
 ) -> tuple[float | None, str, bool]:
     """Mirror of :func:`_threshold_above`: the sup of {x : f(x) > 0} on the grid."""
-    values = f(grid)
-    positive = values > NO_GAIN
-    changes = int(np.count_nonzero(positive[1:] != positive[:-1]))
+    lazy = _LazyGrid(f, grid)
+    positive = lazy.values[lazy.coarse] > NO_GAIN
     if not positive.any():
         return None, "nowhere", True
     if positive[-1]:
-        return float(grid[-1]), "everywhere" if positive.all() else "at_end", changes == 0
-    k = int(np.flatnonzero(positive)[-1])
+        return float(grid[-1]), "everywhere" if positive.all() else "at_end", _sign_changes(lazy) == 0
+    cell = lazy.cell(int(np.flatnonzero(positive)[-1]))
+    k = int(cell[np.flatnonzero(lazy.values[cell] > NO_GAIN)[-1]])
     root = _root(lambda x: float(f(np.array([x]))[0]) - NO_GAIN, float(grid[k]), float(grid[k + 1]), xtol)
-    return root, "crossing", changes == 1 and positive[0]
+    return root, "crossing", _sign_changes(lazy) == 1 and bool(positive[0])
 
 
 def min_verifier_precision(model: AccuracyModel, st: Mix) -> PrecisionThreshold:
@@ -357,16 +408,18 @@ def transition(model: AccuracyModel, st: Mix) -> Transition:
         return model(Mix(st.n, st.m, e, st.rho, st.phi, st.gamma))
 
     grid = np.linspace(0.0, 1.0, GRID_POINTS)
-    values = acc(grid)
-    a0, a1 = float(values[0]), float(values[-1])
+    lazy = _LazyGrid(acc, grid)
+    a0, a1 = float(lazy.values[0]), float(lazy.values[-1])
     if abs(a0 - a1) < 1e-9:
         return Transition(accuracy_eps_0=a0, accuracy_eps_1=a1)
     eps_q = []
     for q in (0.25, 0.75):
         level = a0 - q * (a0 - a1)
         # Signed so that the function is >= 0 before the crossing, whichever way A moves.
-        g = np.sign(a0 - a1) * (values - level)
-        k = int(np.flatnonzero(g <= 0)[0])
+        below = np.sign(a0 - a1) * (lazy.values[lazy.coarse] - level) <= 0
+        j = int(np.flatnonzero(below)[0])
+        cell = lazy.cell(j - 1) if j > 0 else np.array([0])
+        k = int(cell[np.flatnonzero(np.sign(a0 - a1) * (lazy.values[cell] - level) <= 0)[0]])
         if k == 0:
             eps_q.append(0.0)
             continue
