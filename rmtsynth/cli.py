@@ -447,8 +447,21 @@ def validate(
     from rmtsynth.engine.loops import parse_loop_plan
     from rmtsynth.config.figure_config import read_config_file
     from rmtsynth.config.plan_config import is_plan_config, load_plan
+    from rmtsynth.config.advise_config import is_advise_config, load_advise_config
+    from rmtsynth.data.advice import check_request
+    from rmtsynth.data.advice.files import read_pool_pair
 
     for path in configs:
+        if is_advise_config(path):
+            request = load_advise_config(path)
+            X, y, S, t, scores, _ = read_pool_pair(
+                request.real, request.pool, label_column=request.label_column, score_column=request.score_column,
+                drop_columns=request.drop_columns, feature_columns=request.feature_columns or None)
+            _, grid, learners = check_request(X, y, S, t, scores, request.thresholds, request.m, list(request.learner),
+                                              request.draws)
+            cells = len(learners) * len(grid.thresholds) * len(grid.m_values)
+            typer.echo(f"{path}: ok (advise, {cells} grid points)")
+            continue
         if is_plan_config(path):
             _, data = read_config_file(path)
             if isinstance(data, dict) and "loop" in data:

@@ -96,10 +96,15 @@ def test_a_config_gives_the_same_answer_as_the_options(files, tmp_path):
                         "--thresholds", "-inf,0", "--out", tmp_path / "b", "-q")
     assert by_config.exit_code == 0 and by_options.exit_code == 0, (by_config.output, by_options.output)
     assert (tmp_path / "a" / "advice.csv").read_bytes() == (tmp_path / "b" / "advice.csv").read_bytes()
+    checked = invoke("validate", config)
+    assert checked.exit_code == 0 and "ok (advise" in checked.stdout, checked.output
     clash = invoke("advise", config, "--seed", "2", "--out", tmp_path / "c", "-q")
     assert_clean_error(clash, "--seed", "advise:")
     config.write_text("advise:\n  real: real.csv\n  pool: pool.csv\n  score_colum: reward\n")
     assert_clean_error(invoke("advise", config, "--out", tmp_path / "d", "-q"), "score_colum", "score_column")
+    assert_clean_error(invoke("validate", config), "score_colum")
+    config.write_text("advise:\n  real: real.csv\n  pool: pool.csv\n  score_column: reward\n  m: [5000]\n")
+    assert_clean_error(invoke("validate", config), "m_values", "5000")
 
 
 def test_a_score_column_with_a_gap_is_named_with_its_file(files, tmp_path):

@@ -48,6 +48,15 @@ def _numbers(value: Any, where: str, whole: bool) -> tuple[Any, ...]:
     return tuple(int(v) for v in items) if whole else tuple(float(v) for v in items)
 
 
+def is_advise_config(path: Path | str) -> bool:
+    """Whether a config file is a request of ``rmtsynth advise`` (it has an ``advise:`` section)."""
+    try:
+        _, data = read_config_file(path)
+    except ConfigError:
+        return False
+    return isinstance(data, dict) and "advise" in data
+
+
 def load_advise_config(path: Path | str) -> AdviseRequest:
     """The checked ``advise:`` section of a config file; file paths are relative to the config."""
     path = Path(path)

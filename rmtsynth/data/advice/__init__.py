@@ -142,5 +142,14 @@ def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthe
     return advise_rows(inputs, grid, resolve_learners(learner), seed, map_tasks)
 
 
-__all__ = ["Advice", "AdviceInputs", "Grid", "advise", "advise_rows", "check_inputs", "make_grid",
+def check_request(real_features: Any, real_labels: Any, synthetic_features: Any, synthetic_labels: Any,
+                  scores: Any = None, thresholds: Any = None, m_values: Any = None, learner: Any = "ridge",
+                  draws: int = DEFAULT_DRAWS) -> tuple[AdviceInputs, Grid, list[AdviceLearner]]:
+    """Every check :func:`advise` makes before fitting anything (what ``rmtsynth validate`` runs)."""
+    inputs = check_inputs(real_features, real_labels, synthetic_features, synthetic_labels, scores)
+    grid = make_grid(thresholds, m_values, draws, inputs.scores, inputs.pool_rows)
+    return inputs, grid, resolve_learners(learner)
+
+
+__all__ = ["Advice", "check_request", "AdviceInputs", "Grid", "advise", "advise_rows", "check_inputs", "make_grid",
            "resolve_learners", "serial_map"]
