@@ -25,6 +25,7 @@ from rmtsynth.data.advice.inputs import AdviceInputs, check_inputs
 from rmtsynth.data.advice.learners import AdviceLearner, held_out_decisions, pipeline, resolve_learners
 from rmtsynth.data.advice.summary import COLUMNS, grid_row, recommend
 from rmtsynth.data.table import Table
+from rmtsynth.errors import ParameterError
 
 MapTasks = Callable[[Callable[[Any, Any], Any], Sequence[Any], Any], list[Any]]
 
@@ -78,8 +79,6 @@ class Advice:
         label = rec["learner"] if learner is None else learner
         chosen = [a for a in self.learners if a.label == label]
         if not chosen:
-            from rmtsynth.errors import ParameterError
-
             raise ParameterError(f"learner = {label!r} is not in this advice; it has {', '.join(a.label for a in self.learners)}.")
         rows = self.kept_rows(rec["threshold"] if threshold is None else threshold, rec["m"] if m is None else m)
         X = np.vstack([self.inputs.real_features, self.inputs.pool_features[rows]])
@@ -91,12 +90,16 @@ class Advice:
                 "classes": list(self.inputs.classes), "columns": self.table.columns, "rows": self.table.rows}
 
 
-def _notes(inputs: AdviceInputs, grid: Grid, sets: Sequence[np.ndarray], cell_set: dict) -> list[str]:
+def _notes(rows: list[dict[str, Any]]) -> list[str]:
+    """What the user should know about the grid: thresholds that keep nothing, a grid without a mix."""
+    first = rows[0]["learner"]
+    mixes = [r for r in rows if r["learner"] == first and r["m"] > 0]
+    if not mixes:
+        return ["no m above 0 was asked for: the table holds the real rows alone."]
     notes = []
-    empty = [t for t in grid.thresholds if all(sets[cell_set[(0, grid.thresholds.index(t), j)]].size == 0
-                                               for j in range(len(grid.m_values)) if grid.m_values[j] > 0)]
-    for t in empty:
-        notes.append(f"threshold {t:g} keeps no synthetic row: it equals the real rows alone.")
+    for threshold in dict.fromkeys(r["threshold"] for r in mixes):
+        if all(r["kept"] == 0 for r in mixes if r["threshold"] == threshold):
+            notes.append(f"threshold {threshold:g} keeps no synthetic row: it equals the real rows alone.")
     return notes
 
 
@@ -127,7 +130,7 @@ def advise_rows(inputs: AdviceInputs, grid: Grid, learners: Sequence[AdviceLearn
                 rows.append(grid_row(learner.label, learner.method, threshold, m, kept,
                                      [results[(i, c)] for c in cells], baseline, inputs.real_labels, groups, note))
     table = Table(columns=list(COLUMNS), rows=rows)
-    return Advice(table, recommend(rows), _notes(inputs, grid, sets, cell_set), inputs, tuple(learners), orders)
+    return Advice(table, recommend(rows), _notes(rows), inputs, tuple(learners), orders)
 
 
 def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthetic_labels: Any,
