@@ -411,17 +411,19 @@ def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthe
                               options=options)
 
 
-def plan(config: str | Path) -> dict[str, Any]:
+def plan(config: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
     """The planner's answer for a plan config: the mapping ``rmtsynth plan --json`` prints.
 
-    A config with a ``loop:`` section asks about a self-consuming loop (:func:`plan_loop`).
+    ``overrides`` are ``key=value`` strings as ``rmtsynth plan --set`` takes them (a bare key is a
+    param: ``gamma=0.5``). A config with a ``loop:`` section asks about a self-consuming loop
+    (:func:`plan_loop`).
     """
     from rmtsynth.engine.loops import load_loop_plan
     from rmtsynth.engine.planner import run_plan
-    from rmtsynth.config.figure_config import read_config_file
-    from rmtsynth.config.plan_config import load_plan
+    from rmtsynth.config.plan_config import load_plan, read_plan_file
 
-    _, data = read_config_file(config)
+    overrides = list(overrides)
+    _, data = read_plan_file(config, overrides)
     if isinstance(data, dict) and "loop" in data:
-        return load_loop_plan(config)
-    return run_plan(load_plan(config))
+        return load_loop_plan(config, overrides)
+    return run_plan(load_plan(config, overrides))

@@ -276,7 +276,7 @@ def read_config_file(path: str | Path) -> tuple[str, dict[str, Any]]:
     return text, load_yaml_text(text, f"The config file {path}")
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+def apply_overrides(data: dict[str, Any], overrides: list[str], top_level: Any = None) -> dict[str, Any]:
     """Apply ``key=value`` overrides (value parsed as YAML) to a copy of the config.
 
     A dotted key sets a nested value (``simulation.seeds=5``); a bare key that is not a top-level
@@ -292,7 +292,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             raise ConfigError(f"The override {_show(item)} has no key before '='.")
         value = parse_yaml(text, f"The override {_show(item)}") if text.strip() else None
         parts = key.split(".")
-        if len(parts) == 1 and parts[0] not in TOP_LEVEL:
+        if len(parts) == 1 and parts[0] not in (TOP_LEVEL if top_level is None else top_level):
             parts = ["params", parts[0]]
         node = data
         for part in parts[:-1]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from rmtsynth.core.theory import Spectrum, evaluate
 from rmtsynth.core.verifiers import LabelVerifier
 from rmtsynth.errors import ConfigError, RmtsynthError
 from rmtsynth.sim.geometry import placed_model
-from rmtsynth.config.figure_config import _check_param_values, read_config_file
+from rmtsynth.config.figure_config import _check_param_values, apply_overrides, read_config_file
 from rmtsynth.config.data import DataSpec, SyntheticDataSpec, load_data, parse_data_entry, parse_synthetic_data
 from rmtsynth.config.resolve import ResolvedPoint, resolve_point
 from rmtsynth.config.schema import PLAN_SECTIONS, PLAN_TOP_LEVEL, _show, unknown_key
@@ -131,11 +131,21 @@ class PlanConfig:
     estimator: str = "g"
 
 
-def load_plan(path: str | Path) -> PlanConfig:
-    """Read and validate a planner config file."""
+def load_plan(path: str | Path, overrides: Sequence[str] = ()) -> PlanConfig:
+    """Read and validate a planner config file, with ``key=value`` overrides (a bare key is a param)."""
     path = Path(path)
-    text, data = read_config_file(path)
+    text, data = read_plan_file(path, overrides)
     return parse_plan(data, base_dir=path.resolve().parent, source=text)
+
+
+def read_plan_file(path: str | Path, overrides: Sequence[str] = ()) -> tuple[str, Any]:
+    """The text and the mapping of a planner config after its overrides."""
+    text, data = read_config_file(path)
+    if overrides:
+        if not isinstance(data, dict):
+            raise ConfigError(f"The config file {path} must be a mapping of keys to values.")
+        data = apply_overrides(data, list(overrides), top_level=PLAN_TOP_LEVEL)
+    return text, data
 
 
 def is_plan_config(path: str | Path) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from rmtsynth.core import loop as loop_theory
 from rmtsynth.core.verifier import min_precision
@@ -228,11 +228,11 @@ def parse_loop_plan(data: Mapping[str, Any], base_dir: Path | None = None) -> di
     return {"title": str(title), "arguments": {**args, **params}, "data_spec": spec}
 
 
-def load_loop_plan(path: str | Path) -> dict[str, Any]:
-    """Read a loop plan file and answer it: :func:`plan_loop`'s mapping plus ``title``."""
-    from rmtsynth.config.figure_config import read_config_file
+def load_loop_plan(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Read a loop plan file (with ``key=value`` overrides) and answer it: :func:`plan_loop`'s mapping plus ``title``."""
+    from rmtsynth.config.plan_config import read_plan_file
 
-    _, data = read_config_file(Path(path))
+    _, data = read_plan_file(Path(path), overrides)
     parsed = parse_loop_plan(data, Path(path).resolve().parent)
     if parsed["data_spec"] is None:
         return {"title": parsed["title"], **plan_loop(**parsed["arguments"])}
