@@ -482,12 +482,16 @@ def show(
     overrides: List[str] = typer.Option([], "--set", help="Override a config value: key=value."),
     quick: bool = typer.Option(False, "--quick", help="Show the --quick variant."),
 ) -> None:
-    """Print the config after overrides and every resolved point."""
+    """Print the config after overrides and every resolved point (figure, plan and advise configs)."""
     import yaml
 
     from rmtsynth.config.figure_config import load_config
     from rmtsynth.engine.sweep import resolve_cells
 
+    other = _show_other_kinds(config, overrides)
+    if other is not None:
+        typer.echo(yaml.safe_dump(other, sort_keys=False, width=100))
+        return
     cfg = load_config(config, overrides, quick=quick)
     doc: dict[str, Any] = {"config": cfg.raw}
     if cfg.kind == "curves":
@@ -496,6 +500,31 @@ def show(
             for ip, iseries, xv, pt in resolve_cells(cfg)
         ]
     typer.echo(yaml.safe_dump(doc, sort_keys=False, width=100))
+
+
+def _show_other_kinds(config: Path, overrides: List[str]) -> dict[str, Any] | None:
+    """What ``show`` prints for a plan or an advise config (None for a figure config)."""
+    from dataclasses import asdict
+
+    from rmtsynth.api import json_ready
+    from rmtsynth.config.advise_config import is_advise_config, load_advise_config
+    from rmtsynth.config.plan_config import is_plan_config, load_plan, read_plan_file
+    from rmtsynth.engine.loops import parse_loop_plan
+
+    if is_advise_config(config):
+        if overrides:
+            raise RmtsynthError("--set applies to figure and plan configs; edit the advise: section instead.")
+        request = asdict(load_advise_config(config))
+        request.pop("source")
+        return json_ready({"advise": {k: (str(v) if isinstance(v, Path) else v) for k, v in request.items()}})
+    if not is_plan_config(config):
+        return None
+    _, data = read_plan_file(config, overrides)
+    if isinstance(data, dict) and "loop" in data:
+        parsed = parse_loop_plan(data, Path(config).resolve().parent)
+        return json_ready({"config": data, "loop_arguments": {k: v for k, v in parsed["arguments"].items()}})
+    plan_cfg = load_plan(config, overrides)
+    return json_ready({"config": data, "resolved_point": plan_cfg.point.record()})
 
 
 @app.command()

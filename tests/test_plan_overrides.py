@@ -31,3 +31,15 @@ def test_an_override_changes_the_plan_as_editing_the_file_would(tmp_path, monkey
 def test_a_misspelt_override_is_one_sentence(monkeypatch):
     monkeypatch.chdir(ROOT)
     assert_clean_error(invoke("plan", EXAMPLE, "--set", "gama=0.5"), "gama", "gamma")
+
+
+def test_show_prints_a_plan_config_after_its_overrides(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    import yaml
+
+    for config in ("configs/plan/roc.yaml", "configs/plan/example.yaml"):
+        result = invoke("show", config, "--set", "gamma=0.25")
+        assert result.exit_code == 0, result.output
+        shown = yaml.safe_load(result.stdout)
+        assert shown["config"]["params"]["gamma"] == 0.25
+        assert shown["resolved_point"]["gamma"] == 0.25
