@@ -335,3 +335,20 @@ def test_batches_group_small_tasks_and_keep_order() -> None:
     # Long tasks are never merged; mid-size ones fill about a second each.
     assert plan_batches([5.0] * 4, slots=2) == [[0], [1], [2], [3]]
     assert all(len(b) <= 4 for b in plan_batches([0.3] * 40, slots=2))
+
+
+@needs_dask
+def test_the_advisor_on_a_dask_cluster_gives_the_local_table(scheduler):
+    import rmtsynth
+
+    rng = np.random.default_rng(3)
+    y = np.repeat(["a", "b"], 20)
+    X = rng.normal(size=(40, 6)) + (y == "b")[:, None]
+    pool_y = np.repeat(["a", "b"], 60)
+    pool = rng.normal(size=(120, 6)) + (pool_y == "b")[:, None]
+    scores = rng.random(120)
+    args = dict(scores=scores, m_values=[60, 120], learner=["ridge", "logistic"])
+    local = rmtsynth.advise(X, y, pool, pool_y, **args)
+    remote = rmtsynth.advise(X, y, pool, pool_y, executor="dask", scheduler=scheduler, **args)
+    assert remote.table.rows == local.table.rows
+    assert remote.recommendation == local.recommendation
