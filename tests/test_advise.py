@@ -183,3 +183,23 @@ def test_the_theory_refuses_scores_it_cannot_read_and_names_the_advisor():
     pool = {"features": S, "labels": signs(t), "score": scores, "threshold": 0.0}
     with pytest.raises(RmtsynthError, match="rmtsynth.advise"):
         rmtsynth.predict_heldout(X, signs(y), synthetic=pool, m_values=[60], gamma=0.1)
+
+
+def test_every_registered_learner_answers_through_the_advisor():
+    """The contract: each learner of the registry gives a table of valid accuracies on the same grid."""
+    from rmtsynth.core.learners import LEARNERS
+
+    X, y, S, t, scores = _setting(seed=8, n=30, p=6, pool=60)
+    advice = rmtsynth.advise(X, y, S, t, scores=scores, m_values=[60], thresholds=[-np.inf, 0.0],
+                             learner=list(LEARNERS), draws=1)
+    by_learner = {}
+    for row in advice.table.rows:
+        by_learner.setdefault(row["learner"], []).append(row)
+        assert 0.0 <= row["predicted_accuracy"] <= 1.0 and 0.0 <= row["smoothed_accuracy"] <= 1.0
+    assert set(by_learner) == set(LEARNERS)
+    assert all(len(rows) == 3 for rows in by_learner.values())
+    for name, rows in by_learner.items():
+        expected = LEARNERS[name].leave_out_method
+        assert {r["method"] for r in rows} == {
+            "exact": {"exact leave-one-out"}, "approximate": {"approximate leave-one-out"},
+            "cross-fit": {"10-fold cross-fit"}}[expected]
