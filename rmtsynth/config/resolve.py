@@ -298,11 +298,8 @@ def load_dense_covariance(path: Path, p: int, where: str) -> tuple[np.ndarray, s
     return cov, digest
 
 
-def broadcast_grid(params: dict[str, Any]) -> tuple[tuple[int, ...], list[dict[str, Any]]]:
-    """Broadcast parameter values (numbers, strings or arrays) together.
-
-    Returns the broadcast shape and, in C order, one mapping of plain Python values per element.
-    """
+def _broadcast_shape(params: dict[str, Any]) -> tuple[list[str], list[np.ndarray], tuple[int, ...], int]:
+    """The names, object arrays, broadcast shape and point count of the parameters, checked."""
     names = list(params)
     arrays = [np.asarray(params[name], dtype=object) for name in names]
     try:
@@ -313,6 +310,15 @@ def broadcast_grid(params: dict[str, Any]) -> tuple[tuple[int, ...], list[dict[s
     points = int(np.prod(shape, dtype=np.int64)) if shape else 1
     if points > MAX_GRID_POINTS:
         raise ConfigError(f"The parameters make a grid of {points} points; at most {MAX_GRID_POINTS} are allowed.")
+    return names, arrays, shape, points
+
+
+def broadcast_grid(params: dict[str, Any]) -> tuple[tuple[int, ...], list[dict[str, Any]]]:
+    """Broadcast parameter values (numbers, strings or arrays) together.
+
+    Returns the broadcast shape and, in C order, one mapping of plain Python values per element.
+    """
+    names, arrays, shape, points = _broadcast_shape(params)
     broadcast = np.broadcast_arrays(*arrays) if arrays else []
     flat = [b.ravel() for b in broadcast]
     size = int(np.prod(shape)) if shape else 1
@@ -432,16 +438,7 @@ def broadcast_columns(params: dict[str, Any]) -> tuple[tuple[int, ...], dict[str
     Returns the broadcast shape, the parameters with one value for every point (``shared``) and,
     for the others, one plain Python value per point in C order (``varying``).
     """
-    names = list(params)
-    arrays = [np.asarray(params[name], dtype=object) for name in names]
-    try:
-        shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
-    except ValueError:
-        shapes = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))
-        raise ConfigError(f"The parameters cannot be broadcast together ({shapes}).") from None
-    size = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    if size > MAX_GRID_POINTS:
-        raise ConfigError(f"The parameters make a grid of {size} points; at most {MAX_GRID_POINTS} are allowed.")
+    names, arrays, shape, size = _broadcast_shape(params)
     shared: dict[str, Any] = {}
     varying: dict[str, list[Any]] = {}
     for name, arr in zip(names, arrays):
