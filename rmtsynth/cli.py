@@ -216,6 +216,7 @@ def theory(
     """Evaluate the theory at one point (and optionally simulate it)."""
     from rmtsynth.api import json_ready, predict_points, simulate_points
     from rmtsynth.config.resolve import resolve_point
+    from rmtsynth.core.learners import DEFAULT_LEARNER, get_learner
 
     params: dict[str, Any] = {
         "n": _check_option("--n", n, "n"),
@@ -228,7 +229,7 @@ def theory(
         "generator_shift": _check_option("--generator-shift", generator_shift, "generator_shift"),
         "learner": _check_option("--learner", learner, "learner"),
     }
-    if simulate and sampler == "exact" and learner != "ridge":
+    if simulate and sampler == "exact" and not get_learner(learner).quadratic:
         raise RmtsynthError(f"--sampler = exact draws sufficient statistics, which fit ridge only; "
                             f"--learner {learner} needs --sampler naive.")
     for opt, value, key in (("--rho", rho, "rho"), ("--phi", phi, "phi"), ("--precision", precision, "verifier_precision"), ("--recall", recall, "verifier_recall")):
@@ -256,7 +257,7 @@ def theory(
     except RmtsynthError as exc:
         raise RmtsynthError(_as_options(str(exc))) from None
     out: dict[str, Any] = {k: v.item() for k, v in predict_points([point], seed=seed, convention=convention).items()}
-    if learner != "ridge":
+    if learner != DEFAULT_LEARNER:
         out["learner"] = learner
     if simulate:
         sim = simulate_points([point], seeds=simulate, seed=seed, sampler=sampler, progress=sys.stderr.isatty())

@@ -144,3 +144,15 @@ def test_convex_leave_out_of_rows_that_dominate_a_rare_feature():
     assert error.mean() < 0.2 * moved.mean(), (error.mean(), moved.mean())
     differ = np.sign(got) != np.sign(want)
     assert np.all(np.abs(want[differ]) <= error[differ])
+
+
+def test_the_uses_beyond_a_learners_theory_are_the_plug_ins_to_declare():
+    """Ridge's sufficient statistics carry the held-out prediction, the feature verifier and the loop;
+    every other registered learner declares none of them, and is refused there by its own answer."""
+    from rmtsynth.core.learners import FEATURE_VERIFIER_THEORY, HELDOUT_PREDICTION, SELF_CONSUMING_LOOP
+
+    uses = (HELDOUT_PREDICTION, FEATURE_VERIFIER_THEORY, SELF_CONSUMING_LOOP)
+    assert all(LEARNERS["ridge"].supports(use) for use in uses)
+    for name, learner in LEARNERS.items():
+        if name != "ridge":
+            assert not any(learner.supports(use) for use in uses), name

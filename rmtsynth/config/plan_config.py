@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from rmtsynth.core.convex_theory import evaluate_convex
-from rmtsynth.core.learners import DEFAULT_LEARNER, get_learner
+from rmtsynth.core.learners import DEFAULT_LEARNER, FEATURE_VERIFIER_THEORY, HELDOUT_PREDICTION, get_learner
 from rmtsynth.core.model import Mix
 from rmtsynth.core.theory import Spectrum, evaluate
 from rmtsynth.core.verifiers import LabelVerifier
@@ -246,12 +246,11 @@ def _check_fold_rows(data_info: dict[str, Any], n: int) -> None:
 
 def _check_learner_is_covered(point: ResolvedPoint, data_spec: DataSpec | None) -> None:
     """Refuse a learner whose answers the plan would silently replace by ridge's."""
-    if point.learner == DEFAULT_LEARNER:
-        return
-    if data_spec is not None:
+    learner = get_learner(point.learner)
+    if data_spec is not None and not learner.supports(HELDOUT_PREDICTION):
         raise ConfigError(f"params.learner = {point.learner} cannot be used with data: the held-out prediction on "
                           "the data's rows covers ridge only; leave learner out.")
-    if point.feature is not None:
+    if point.feature is not None and not learner.supports(FEATURE_VERIFIER_THEORY):
         raise ConfigError(f"params.learner = {point.learner} cannot be used with params.verifier_keep = "
                           f"{point.feature.keep}: the feature-aware verifier's theory covers ridge only; leave learner out.")
 

@@ -40,7 +40,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from rmtsynth.core.two_covariance import TwoCovarianceModel, evaluate_two_covariance, kept_rows_parameters, make_model
-from rmtsynth.core.learners import Learner, get_learner
+from rmtsynth.core.learners import HELDOUT_PREDICTION, Learner, get_learner
 from rmtsynth.core.verifier import NAMED_VERIFIERS, keep_rate, label_signal
 from rmtsynth.core.verifiers import LabelVerifier, RowDecisions, as_verifier
 from rmtsynth.data.estimators import (
@@ -601,7 +601,7 @@ def measure_heldout(
             X, y, n=int(n), gamma=gamma, pool_rows=pool_rows, m_list=m_list, rates=rates,
             label_noise=label_noise, seed=int(seed), split=s, learner=learner,
         )
-        if predict and corrections and learner.quadratic:
+        if predict and corrections and learner.supports(HELDOUT_PREDICTION):
             got = _predict(X[train], y[train], synthetic=pool, gamma=gamma,
                            m_values=np.asarray(m_list, dtype=float), label_noise=None,
                            verifiers=list(rates), estimator=estimator, corrections=list(corrections),
@@ -611,7 +611,7 @@ def measure_heldout(
                     predicted[c][s, v] = res.accuracy[c]
     out = _measured_summary(measured, predicted, m_list=m_list, verifiers=verifiers, splits=int(splits),
                             n=n, gamma=gamma, label_noise=label_noise, estimator=estimator)
-    if learner.name != "ridge":
+    if not learner.supports(HELDOUT_PREDICTION):
         out["learner"] = learner.name
         out["prediction_note"] = (f"the held-out prediction covers ridge only; {learner.name} is measured, "
                                   "its prediction is not available")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from rmtsynth.core.learners import SELF_CONSUMING_LOOP, get_learner
 from rmtsynth.core.loop import LoopSpec
 from rmtsynth.core.model import Mix, ModelSpec
 from rmtsynth.errors import ConfigError
@@ -92,7 +93,7 @@ def _check_labels(checked: Mapping[str, Any], where: str, labels: str) -> None:
 def _check_loop_learner(learner: str, where: str) -> None:
     """The loop's theory (a recursion of Gram matrices) and its simulation (per-class sufficient
     statistics) hold for a quadratic loss only."""
-    if learner != "ridge":
+    if not get_learner(learner).supports(SELF_CONSUMING_LOOP):
         raise ConfigError(
             f"{where}: learner = {learner} is not covered by the loop, whose theory and simulation both rest on "
             "ridge's sufficient statistics; use learner: ridge (the default) for a loop."

@@ -32,6 +32,7 @@ import numpy as np
 from rmtsynth.engine.cache import content_key
 from rmtsynth.engine.sweep import SweepOptions, SweepResult
 from rmtsynth.engine.tasks import run_cached
+from rmtsynth.core.learners import DEFAULT_LEARNER, HELDOUT_PREDICTION, get_learner
 from rmtsynth.core.verifiers import as_verifier
 from rmtsynth.errors import ConfigError, ParameterError
 from rmtsynth.sim.seeding import named_rng, stable_key
@@ -121,7 +122,7 @@ class PredictionSettings:
     correction: str
     folds: int
     x: str  # "" : n for a panel without synthetic rows, else the proportion
-    learner: str = "ridge"  # what is trained; the prediction covers ridge only
+    learner: str = DEFAULT_LEARNER  # what is trained; the prediction covers the learners that support it
 
     def x_of(self, panel: PanelSetting) -> str:
         """The x axis of one panel."""
@@ -245,7 +246,7 @@ def prediction_settings(cfg: FigureConfig) -> PredictionSettings:
     x = values.get("x") or ""
     return PredictionSettings(data=specs, panels=panels, gamma=float(values["gamma"]), splits=int(values["splits"]),
                               estimator=values["estimator"], correction=values["correction"],
-                              folds=int(values["folds"]), x=x, learner=values.get("learner", "ridge"))
+                              folds=int(values["folds"]), x=x, learner=values.get("learner", DEFAULT_LEARNER))
 
 
 def _data_specs(cfg: FigureConfig) -> list[DataSpec]:
@@ -432,7 +433,7 @@ def _split_task(context: list[tuple[Any, ...]], task: dict[str, Any]) -> dict[st
         X, y, n=task["n"], gamma=task["gamma"], synthetic=synthetic, m_values=task["m"],
         label_noise=task["label_noise"], verifiers=task["verifiers"], splits=1, seed=task["seed"],
         estimator=task["estimator"], corrections=(task["correction"],), folds=task["folds"],
-        learner=task.get("learner", "ridge"),
+        learner=task.get("learner", DEFAULT_LEARNER),
     )
     return {"measured_accuracy": got["measured"], "predicted": got["predicted"][task["correction"]]}
 
@@ -536,7 +537,7 @@ def _panel_settings(cfg: FigureConfig, settings: PredictionSettings, panel: Pane
                 "estimator": settings.estimator, "correction": settings.correction, "folds": settings.folds,
                 "seed": cfg.seed,
                 # Ridge keeps the keys it always had; another learner is part of what the entry holds.
-                **({"learner": settings.learner} if settings.learner != "ridge" else {}),
+                **({"learner": settings.learner} if settings.learner != DEFAULT_LEARNER else {}),
             }
             out.append(_Setting(panel=panel, rows_index=rows_index, data=data, pool=pool, n=n, label_noise=noise,
                                 verifiers=verifiers, rates=rates, m=m_values, record=record))
@@ -602,7 +603,7 @@ def run_prediction_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResu
     rows = [row for entry in entries for row in _setting_rows(cfg, settings, entry, splits)]
     stats = {"cached_points": cached, "computed_points": len(tasks) - cached}
     # Ridge's tables keep the columns they always had; another learner is named in every row.
-    columns = list(PREDICTION_COLUMNS) + (["learner"] if settings.learner != "ridge" else [])
+    columns = list(PREDICTION_COLUMNS) + (["learner"] if settings.learner != DEFAULT_LEARNER else [])
     return SweepResult(config=cfg, columns=columns, rows=rows,
                        info=_prediction_info(settings, loaded, rows, splits, time.perf_counter() - t0, stats))
 
@@ -659,7 +660,7 @@ def _setting_rows(cfg: FigureConfig, settings: PredictionSettings, entry: _Setti
                 "gap_mean": float(gaps[:, iv, j].mean()),
                 "gap_se": float(g_se[iv, j]),
                 "splits": splits,
-                **({"learner": settings.learner} if settings.learner != "ridge" else {}),
+                **({"learner": settings.learner} if settings.learner != DEFAULT_LEARNER else {}),
             })
     return rows
 
@@ -673,7 +674,8 @@ def _prediction_info(settings: PredictionSettings, loaded: dict[int, LoadedData]
         "estimator": settings.estimator,
         "correction": settings.correction,
         "learner": settings.learner,
-        **({"prediction_note": PREDICTION_NOTE.format(learner=settings.learner)} if settings.learner != "ridge" else {}),
+        **({"prediction_note": PREDICTION_NOTE.format(learner=settings.learner)}
+           if not get_learner(settings.learner).supports(HELDOUT_PREDICTION) else {}),
         "x": {p.title or settings.data[p.data_index].where: settings.x_of(p) for p in settings.panels},
         "data": [{"title": s.title, "description": loaded[i].description, "sha256": loaded[i].digest,
                   "rows": loaded[i].rows, "p": loaded[i].p} for i, s in enumerate(settings.data)],

@@ -30,6 +30,13 @@ if TYPE_CHECKING:
     from rmtsynth.core.theory import Convention, TheoryResult
 
 
+#: Uses beyond a learner's theory and fits; each rests on ridge's sufficient statistics, so a plug-in
+#: lists those its numbers are defined for (:attr:`Learner.supported_uses`).
+HELDOUT_PREDICTION = "the theory's held-out prediction on a user's rows"
+FEATURE_VERIFIER_THEORY = "the feature-aware verifier's theory"
+SELF_CONSUMING_LOOP = "the self-consuming loop's theory and simulation"
+
+
 class Learner(ABC):
     """A linear classifier trained with a per-row regularisation gamma."""
 
@@ -53,6 +60,13 @@ class Learner(ABC):
     @abstractmethod
     def theory(self, model: "DataModel", mix: "Mix", *, convention: "Convention" = "exact") -> "TheoryResult":
         """The deterministic equivalent of the test accuracy for this data model and mix."""
+
+    #: The uses (HELDOUT_PREDICTION, ...) this learner's numbers are defined for.
+    supported_uses: frozenset[str] = frozenset()
+
+    def supports(self, use: str) -> bool:
+        """Whether this learner can be used for ``use`` (one of the module's use constants)."""
+        return use in self.supported_uses
 
     #: How :meth:`leave_out` answers: "exact", "approximate" or "cross-fit" (it returns None).
     leave_out_method: str = "cross-fit"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.linalg
 
-from rmtsynth.core.learners.base import Learner
+from rmtsynth.core.learners.base import FEATURE_VERIFIER_THEORY, HELDOUT_PREDICTION, SELF_CONSUMING_LOOP, Learner
 from rmtsynth.core.leave_out import ridge_leave_out
 from rmtsynth.errors import ParameterError
 
@@ -36,6 +36,7 @@ class Ridge(Learner):
         return model.theory(mix, convention=convention)
 
     leave_out_method = "exact"
+    supported_uses = frozenset({HELDOUT_PREDICTION, FEATURE_VERIFIER_THEORY, SELF_CONSUMING_LOOP})
 
     def estimator(self):
         from sklearn.linear_model import RidgeClassifier
