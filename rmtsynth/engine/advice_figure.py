@@ -75,12 +75,13 @@ def split_task(context: tuple[np.ndarray, np.ndarray, AdviceFigureSettings, int]
                 out["predicted_se"][v, f, j] = row["accuracy_se"]
                 out["kept"][v, f, j] = row["kept"]
                 # The measurement averages the same draws of the pool as the prediction.
-                kept_sets = {advice.kept_rows(threshold, m, d).tobytes(): advice.kept_rows(threshold, m, d)
-                             for d in range(len(advice.orders))}
-                accuracy = {key: measured_accuracy(estimator, real_X, real_y, pool_X[k], given[k], test_X, test_y)
-                            for key, k in kept_sets.items()}
-                out["measured"][v, f, j] = np.mean([accuracy[advice.kept_rows(threshold, m, d).tobytes()]
-                                                    for d in range(len(advice.orders))])
+                draws = [advice.kept_rows(threshold, m, d) for d in range(len(advice.orders))]
+                accuracy: dict[bytes, float] = {}  # a kept set shared by draws (m = the pool) is fitted once
+                for k in draws:
+                    if k.tobytes() not in accuracy:
+                        accuracy[k.tobytes()] = measured_accuracy(estimator, real_X, real_y, pool_X[k], given[k],
+                                                                  test_X, test_y)
+                out["measured"][v, f, j] = np.mean([accuracy[k.tobytes()] for k in draws])
     empty = np.zeros((0, real_X.shape[1]))
     out["baseline_measured"] = np.array([measured_accuracy(estimator, real_X, real_y, empty, real_y[:0], test_X, test_y)])
     return out
