@@ -21,7 +21,7 @@ class Hinge(ConvexLearner):
     def estimator(self):
         from sklearn.svm import LinearSVC
 
-        return LinearSVC(C=1.0, loss="hinge", max_iter=10_000)
+        return LinearSVC(C=1.0, loss="hinge", max_iter=100_000)
 
     def adopts(self, estimator) -> bool:
         if type(estimator).__name__ != "LinearSVC" or not hasattr(estimator, "get_params"):
