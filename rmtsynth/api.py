@@ -411,12 +411,14 @@ def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthe
                               options=options)
 
 
-def plan(config: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
+def plan(config: str | Path, overrides: Iterable[str] = (), diagnostics: bool = False) -> dict[str, Any]:
     """The planner's answer for a plan config: the mapping ``rmtsynth plan --json`` prints.
 
     ``overrides`` are ``key=value`` strings as ``rmtsynth plan --set`` takes them (a bare key is a
     param: ``gamma=0.5``). A config with a ``loop:`` section asks about a self-consuming loop
-    (:func:`plan_loop`).
+    (:func:`plan_loop`). With ``data:``, the answers come from one estimator; ``diagnostics=True``
+    adds, under ``diagnostics`` and labelled, the theory on the fitted Gaussian and a second
+    estimator for comparison (``rmtsynth plan --diagnostics``).
     """
     from rmtsynth.engine.loops import load_loop_plan
     from rmtsynth.engine.planner import run_plan
@@ -426,4 +428,4 @@ def plan(config: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
     _, data = read_plan_file(config, overrides)
     if isinstance(data, dict) and "loop" in data:
         return load_loop_plan(config, overrides)
-    return run_plan(load_plan(config, overrides))
+    return run_plan(load_plan(config, overrides), diagnostics=bool(diagnostics))

@@ -534,6 +534,8 @@ def plan(
     config: Path = typer.Argument(..., help="A planner config (see configs/plan/)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     overrides: List[str] = typer.Option([], "--set", help="Override a config value: key=value (a bare key is a param)."),
+    diagnostics: bool = typer.Option(False, "--diagnostics", help="With data: also show, labelled, the theory on "
+                                     "the fitted Gaussian and a second estimator (for comparison only)."),
 ) -> None:
     """Should synthetic data be added, how much, and how good must the verifier be (theory only)."""
     from rmtsynth.api import json_ready
@@ -541,7 +543,7 @@ def plan(
     from rmtsynth.engine.loops import format_loop_plan
     from rmtsynth.engine.plan_report import format_plan
 
-    result = make_plan(config, overrides)
+    result = make_plan(config, overrides, diagnostics=diagnostics)
     if as_json:
         typer.echo(json.dumps(json_ready(result), indent=2, default=str))
         return

@@ -54,7 +54,8 @@ def test_pool_mix_is_the_loo_anchored_two_covariance_prediction(tmp_path):
     assert res["uncertainty"]["jackknife_sd"]["accuracy_configured"] > 0
     # The best mix found by the searches is no worse than the configured one on the same model.
     assert res["accuracy_best_mix"] >= res["accuracy_configured"] - 1e-9
-    assert "heldout_prediction" in res and res["heldout_prediction"]["correction"] == "auto"
+    # One estimator answers; the others only on request, labelled as diagnostics.
+    assert "heldout_prediction" not in res and "fitted_gaussian" not in res and "diagnostics" not in res
 
 
 def test_family_interpolation_agrees_with_direct_dense_points():
@@ -144,3 +145,18 @@ def test_prediction_figure_refuses_bad_data_and_writes_nothing(tmp_path, case):
     before = snapshot(out)
     assert_clean_error(invoke("sweep", cfg, "--out", out, "--no-cache", "--workers", "1", "-q"), *needles)
     assert snapshot(out) == before
+
+
+def test_plan_shows_diagnostics_only_on_request_and_labels_them(tmp_path):
+    X, y = _rows(60, 6, seed=4)
+    _npz(tmp_path / "real.npz", X, y)
+    cfg = write_file(tmp_path / "plan.yaml", "seed: 0\ndata: {path: real.npz}\n"
+                     "params: {label_noise: 0.1, rho: 0.2, phi: 0.9, gamma: 0.1, m: 60}\n")
+    plain = invoke("plan", cfg)
+    assert plain.exit_code == 0 and "Diagnostic," not in plain.output
+    shown = invoke("plan", cfg, "--diagnostics")
+    assert shown.exit_code == 0
+    assert "Diagnostic, the theory on the Gaussian fitted" in shown.output
+    assert "Diagnostic, a second held-out estimator" in shown.output
+    # The headline answers are the same with or without the diagnostics.
+    assert shown.output.startswith(plain.output.split("\n\n")[0])

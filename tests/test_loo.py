@@ -73,13 +73,13 @@ def test_plan_with_data_decides_on_the_heldout_predictor(tmp_path):
     cfg = tmp_path / "plan.yaml"
     cfg.write_text("seed: 0\ndata: {digits: [3, 8]}\nparams: {n: 357, label_noise: 0.0, rho: 1.0, phi: 1.0, "
                    "gamma: 0.1, m_over_n: 1, generator_alignment: 1.0, generator_shift: 0.0}\n")
-    res = rmtsynth.plan(cfg)
+    res = rmtsynth.plan(cfg, diagnostics=True)
     # At the data's own n, real rows only, the answer is the exact leave-one-out of the rows.
     from rmtsynth.data.loaders import load_digits_pair
 
     X, y, _ = load_digits_pair((3, 8))
     assert res["accuracy_real_only"] == pytest.approx(exact_loo(X, y, 0.1).accuracy, abs=1e-12)
-    assert res["fitted_gaussian"]["accuracy_real_only"] > res["accuracy_real_only"]
+    assert res["diagnostics"]["fitted_gaussian"]["accuracy_real_only"] > res["accuracy_real_only"]
     sd = res["uncertainty"]["jackknife_sd"]
     assert sd["accuracy_real_only"] > 0 and sd["gain_configured"] is not None
     cannot_tell = any("the data cannot tell" in msg for msg in res["messages"])

@@ -177,8 +177,9 @@ def test_user_synthetic_file_with_flags(tmp_path: Path) -> None:
 
 def test_planner_reports_estimator_and_expected_error() -> None:
     data = yaml.safe_load((ROOT / "configs" / "plan" / "digits.yaml").read_text(encoding="utf-8"))
-    out = run_plan(parse_plan(data, base_dir=ROOT / "configs" / "plan"))
-    pred = out["heldout_prediction"]
+    out = run_plan(parse_plan(data, base_dir=ROOT / "configs" / "plan"), diagnostics=True)
+    pred = out["diagnostics"]["heldout_prediction"]
+    assert pred["label"].startswith("diagnostic")
     assert pred["estimator"] == "g" and "G-estimator" in pred["estimator_name"]
     assert pred["predicts"] == "held-out accuracy on new real rows"
     settings = [e["setting"] for e in pred["expected_error"]]
@@ -190,9 +191,10 @@ def test_planner_reports_estimator_and_expected_error() -> None:
     assert "estimator: g" in text and "expected error" in text and "MISSED" in text
 
     data["estimator"] = "plugin"
-    plug = run_plan(parse_plan(data, base_dir=ROOT / "configs" / "plan"))["heldout_prediction"]
+    plugged = run_plan(parse_plan(data, base_dir=ROOT / "configs" / "plan"), diagnostics=True)
+    plug = plugged["diagnostics"]["heldout_prediction"]
     assert "fitted to the training rows" in plug["predicts"] and plug["expected_error"] == []
-    assert "not a held-out prediction" in format_plan(run_plan(parse_plan(data, base_dir=ROOT / "configs" / "plan")))
+    assert "not a held-out prediction" in format_plan(plugged)
 
     data["estimator"] = "best"
     with pytest.raises(ConfigError, match="^estimator = 'best'"):
@@ -216,8 +218,8 @@ def test_planner_with_synthetic_rows(tmp_path: Path) -> None:
     # The file's kept flags are the verifier: a second one in params would be an input error.
     for key in ("verifier_precision", "verifier_recall"):
         data["params"].pop(key)
-    out = run_plan(parse_plan(data, base_dir=ROOT / "configs" / "plan"))
-    pred = out["heldout_prediction"]
+    out = run_plan(parse_plan(data, base_dir=ROOT / "configs" / "plan"), diagnostics=True)
+    pred = out["diagnostics"]["heldout_prediction"]
     assert set(pred["accuracy_mix"]) == {"none", "oracle", "configured", "estimated"}
     assert pred["m"] == 100 and pred["synthetic_data"] == "synthetic.npz"
     # With 30 % wrong labels, keeping only the correct ones is predicted to do better than keeping all.

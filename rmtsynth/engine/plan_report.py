@@ -147,7 +147,7 @@ def _with_se(acc: float, se: float | None) -> str:
 
 def format_heldout_prediction(pred: dict[str, Any]) -> list[str]:
     """The held-out prediction's lines of the plan's text."""
-    lines = ["", "A second estimator, for comparison (the answers above do not use it): "
+    lines = ["", "Diagnostic, a second held-out estimator (the answers above do not use it): "
              f"{pred['estimator_name']}; estimator: {pred['estimator']}, directly at the configured n and m:"]
     lines.append(f"  predicts: {pred['predicts']}")
     subsets = f"averaged over {pred['subsets']} random subsets of n = {pred['n']} rows" if pred["subsets"] > 1 else \
@@ -180,23 +180,25 @@ def format_plan(res: dict[str, Any]) -> str:
     lines = _setting_lines(res)
     lines.append("")
     spread = res.get("uncertainty", {}).get("jackknife_sd", {})
-    if "fitted_gaussian" in res:
+    on_data = "benchmarked_sd" in res.get("uncertainty", {})
+    if on_data:
         bench = res["uncertainty"]["benchmarked_sd"]
         lines.append("Held-out accuracy on new real rows, predicted from the data (exact leave-one-out moved by the "
                      f"LOO-calibrated theory; ± the spread over {res['uncertainty']['jackknife_subsets']} subsets; "
                      f"per-split error measured by the benchmark ± {bench['sd']:.3f}, {bench['nearest']}):")
     lines += _table_lines(res, spread)
-    if "fitted_gaussian" in res:
-        lines += ["", "Theory on the Gaussian fitted to the data (not held-out accuracy: too optimistic by about the gap "
-                  "between its real-only answer and the one above; for comparison):"]
-        lines += _table_lines({**res["fitted_gaussian"], "setting": res["setting"]}, {})
-    if "heldout_prediction" in res:
-        lines += format_heldout_prediction(res["heldout_prediction"])
+    diagnostics = res.get("diagnostics", {})
+    if "fitted_gaussian" in diagnostics:
+        fitted = diagnostics["fitted_gaussian"]
+        lines += ["", f"Diagnostic, {fitted['label'].removeprefix('diagnostic: ')}:"]
+        lines += _table_lines({**fitted, "setting": res["setting"]}, {})
+    if "heldout_prediction" in diagnostics:
+        lines += format_heldout_prediction(diagnostics["heldout_prediction"])
     lines.append("")
     lines += res["messages"]
     tol = res["tolerance"]
     lines.append(
-        "(" + ("" if "fitted_gaussian" in res else "theory only; ") + f"grids of {tol['grid_points']} points refined to tolerances: proportion {tol['synthetic_proportion']:g}, "
+        "(" + ("" if on_data else "theory only; ") + f"grids of {tol['grid_points']} points refined to tolerances: proportion {tol['synthetic_proportion']:g}, "
         f"log10 gamma {tol['log10_gamma']:g}, precision {tol['verifier_precision']:g}, label noise {tol['label_noise']:g})"
     )
     return "\n".join(lines)
