@@ -340,8 +340,8 @@ def _api_dir(value: Any, name: str, check: Any) -> Path | None:
 
 def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthetic_labels: Any, *,
            scores: Any = None, thresholds: Any = None, m_values: Any = None, learner: Any = "ridge",
-           seed: int = 0, draws: int = DEFAULT_DRAWS, workers: int = 1, executor: str = "local",
-           scheduler: str | None = None, progress: bool = False):
+           seed: int = 0, draws: int = DEFAULT_DRAWS, extrapolate: bool = False, workers: int = 1,
+           executor: str = "local", scheduler: str | None = None, progress: bool = False):
     """Should your synthetic rows be added to your real rows, how many, at which score threshold, with which learner?
 
     Predicts the held-out accuracy, on new real rows, of ``make_pipeline(StandardScaler(), learner)``
@@ -373,6 +373,10 @@ def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthe
         Seeds the draws of the pool (and the folds of a cross-fitted estimator).
     draws : int
         Random draws of m rows from the pool averaged at each m < pool size.
+    extrapolate : bool
+        Allow m beyond the pool's rows: those rows are the measured value at the largest m of the
+        pool moved by the random-matrix theory (learners whose plug-in supports it, such as
+        ridge), marked ``extrapolation`` and never recommended.
     workers, executor, scheduler, progress
         Where the fits run (``executor="dask"`` with a ``scheduler`` address for a cluster) and
         whether a progress bar is shown.
@@ -408,7 +412,7 @@ def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthe
                            executor=executor, scheduler=scheduler)
     return advise_on_executor(real_features, real_labels, synthetic_features, synthetic_labels, scores=scores,
                               thresholds=thresholds, m_values=m_values, learner=learner, seed=seed, draws=draws,
-                              options=options)
+                              extrapolate=extrapolate, options=options)
 
 
 def plan(config: str | Path, overrides: Iterable[str] = (), diagnostics: bool = False) -> dict[str, Any]:

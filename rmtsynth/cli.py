@@ -309,6 +309,8 @@ def advise(
     m_values: Optional[str] = typer.Option(None, "--m", help="Rows drawn from the pool before the verifier, e.g. '100,400,800' (default: up to the pool)."),
     draws: Optional[int] = typer.Option(None, "--draws", help="Random draws of the pool averaged at each m (default 3)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seeds the draws of the pool (default 0)."),
+    extrapolate: Optional[bool] = typer.Option(None, "--extrapolate", help="Allow --m beyond the pool: the theory "
+                                               "moves the measured answer, rows marked as extrapolations."),
     out: Path = typer.Option(Path("advice"), "--out", "-o", help="Directory for the CSV, the figure and the manifest."),
     name: str = typer.Option("advice", "--name", help="File name of the outputs (NAME.csv, .pdf, .png, .json)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the recommendation and the table."),
@@ -333,7 +335,7 @@ def advise(
         raise RmtsynthError(f"--name = {name!r} must be a file name of letters, digits, '_', '.' and '-'.")
     given = {"--label-column": label_column, "--score-column": score_column, "--drop-columns": drop_columns or None,
              "--feature-columns": feature_columns or None, "--learner": learner or None, "--thresholds": thresholds,
-             "--m": m_values, "--draws": draws, "--seed": seed}
+             "--m": m_values, "--draws": draws, "--seed": seed, "--extrapolate": extrapolate}
     if pool is None:
         if real.suffix.lower() not in (".yaml", ".yml"):
             raise RmtsynthError(f"{real} is not a config (.yaml); give the real rows' file and the pool's file, or a config.")
@@ -348,14 +350,16 @@ def advise(
             learner=tuple(_names(learner)) or ("ridge",),
             thresholds=None if thresholds is None else tuple(_number_list(thresholds, "--thresholds")),
             m=None if m_values is None else tuple(int(v) for v in _number_list(m_values, "--m", whole=True)),
-            draws=DEFAULT_DRAWS if draws is None else draws, seed=0 if seed is None else seed)
+            draws=DEFAULT_DRAWS if draws is None else draws, seed=0 if seed is None else seed,
+            extrapolate=bool(extrapolate))
     out = check_out_dir(out)
     X, y, S, t, scores, features = read_pool_pair(
         request.real, request.pool, label_column=request.label_column, score_column=request.score_column,
         drop_columns=request.drop_columns, feature_columns=request.feature_columns or None)
     t0 = time.perf_counter()
     advice = run_advice(X, y, S, t, scores=scores, thresholds=request.thresholds, m_values=request.m,
-                        learner=list(request.learner), seed=request.seed, draws=request.draws, workers=workers,
+                        learner=list(request.learner), seed=request.seed, draws=request.draws,
+                        extrapolate=request.extrapolate, workers=workers,
                         executor=executor, scheduler=scheduler, progress=not quiet and sys.stderr.isatty())
     record = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(request).items() if k != "source"}
     record["feature_columns"] = list(features)
@@ -459,8 +463,8 @@ def validate(
                 request.real, request.pool, label_column=request.label_column, score_column=request.score_column,
                 drop_columns=request.drop_columns, feature_columns=request.feature_columns or None)
             _, grid, learners = check_request(X, y, S, t, scores, request.thresholds, request.m, list(request.learner),
-                                              request.draws)
-            cells = len(learners) * len(grid.thresholds) * len(grid.m_values)
+                                              request.draws, request.extrapolate)
+            cells = len(learners) * len(grid.thresholds) * (len(grid.m_values) + len(grid.beyond))
             typer.echo(f"{path}: ok (advise, {cells} grid points)")
             continue
         if is_plan_config(path):

@@ -210,3 +210,56 @@ def test_every_registered_learner_answers_through_the_advisor():
         assert {r["method"] for r in rows} == {
             "exact": {"exact leave-one-out"}, "approximate": {"approximate leave-one-out"},
             "cross-fit": {"10-fold cross-fit"}}[expected]
+
+
+def test_m_beyond_the_pool_is_an_extrapolation_only_when_asked_and_never_recommended():
+    X, y, S, t, scores = _setting(seed=3, n=60, p=10, pool=120, flip=0.0)
+    with pytest.raises(ParameterError, match="m_values = 480 .*extrapolate=True"):
+        rmtsynth.advise(X, y, S, t, m_values=[60, 120, 480])
+    advice = rmtsynth.advise(X, y, S, t, m_values=[60, 120, 240, 480], extrapolate=True)
+    rows = advice.table.rows
+    beyond = [r for r in rows if r["m"] > 120]
+    assert [r["m"] for r in beyond] == [240, 480] and all(r["extrapolation"] for r in beyond)
+    assert not any(r["extrapolation"] for r in rows if r["m"] <= 120)
+    assert all(0.0 <= r["predicted_accuracy"] <= 1.0 for r in rows)
+    assert advice.recommendation["m"] <= 120
+    assert any("extrapolation" in note for note in advice.notes)
+    # Rows of the real rows' own law with correct labels: more of them can only help the theory's curve.
+    assert beyond[0]["predicted_accuracy"] <= beyond[1]["predicted_accuracy"]
+    assert beyond[0]["predicted_accuracy"] >= [r for r in rows if r["m"] == 120][0]["predicted_accuracy"]
+    with pytest.raises(ParameterError, match="beyond the pool"):
+        advice.pipeline(m=480)
+
+
+def test_an_extrapolation_is_refused_for_a_learner_without_the_theory():
+    X, y, S, t, scores = _setting(seed=3)
+    with pytest.raises(ParameterError, match="learner 'logistic' has no theory to extrapolate"):
+        rmtsynth.advise(X, y, S, t, m_values=[60, 120, 480], learner=["ridge", "logistic"], extrapolate=True)
+    with pytest.raises(ParameterError, match="at least two m up to the pool"):
+        rmtsynth.advise(X, y, S, t, m_values=[120, 480], extrapolate=True)
+
+
+def test_extrapolation_follows_fresh_pools_on_a_gaussian_with_flipped_labels():
+    """The theory's change from the whole pool to four times its size, against pipelines on fresh pools.
+
+    Tolerance: three standard errors of the measured change (16 fresh pools at each size, the
+    same 4000 test rows).
+    """
+    rng = np.random.default_rng(21)
+    p, n, pool = 60, 300, 300
+    X, y, _, _ = _gaussian(n, p, rng)
+    S, _, t, _ = _gaussian(pool, p, rng, flip=0.2)
+    advice = rmtsynth.advise(X, y, S, t, m_values=[75, 150, 300, 1200], extrapolate=True, draws=2)
+    at = {r["m"]: r["predicted_accuracy"] for r in advice.table.rows}
+    test_X, test_y, _, _ = _gaussian(4000, p, rng)
+
+    def measured(m):
+        out = []
+        for _ in range(16):
+            fresh_X, _, fresh_t, _ = _gaussian(m, p, rng, flip=0.2)
+            model = make_pipeline(StandardScaler(), RidgeClassifier()).fit(np.vstack([X, fresh_X]), np.r_[y, fresh_t])
+            out.append(np.mean(model.predict(test_X) == test_y))
+        return np.mean(out), np.std(out, ddof=1) / 4
+
+    (small, se_small), (large, se_large) = measured(pool), measured(4 * pool)
+    assert abs((at[1200] - at[300]) - (large - small)) < 3 * np.hypot(se_small, se_large)

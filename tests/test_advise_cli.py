@@ -128,3 +128,19 @@ def test_thresholds_that_keep_nothing_answer_with_the_real_rows_and_say_why(file
     first, *rest = result.stdout.splitlines()
     assert first.startswith("Cannot tell") and "no grid point keeps a synthetic row" in first
     assert any("keeps no synthetic row" in line for line in rest)
+
+
+def test_m_beyond_the_pool_needs_extrapolate_and_is_marked(files, tmp_path):
+    real, pool = files
+    out = tmp_path / "out"
+    args = ("advise", real, pool, "--score-column", "reward", "--drop-columns", "row_id", "--m", "50,100,400",
+            "--thresholds", "-inf,0", "--out", out, "-q")
+    before = snapshot(tmp_path)
+    assert_clean_error(invoke(*args), "m_values = 400", "--extrapolate")
+    assert snapshot(tmp_path) == before
+    result = invoke(*args, "--extrapolate")
+    assert result.exit_code == 0, result.output
+    marked = [line for line in result.stdout.splitlines() if line.rstrip().endswith("extrapolation")]
+    assert len(marked) == 2 and all(" 400 " in line for line in marked)
+    table = list(csv.DictReader((out / "advice.csv").open()))
+    assert {r["m"] for r in table if r["extrapolation"] == "true"} == {"400"}

@@ -27,6 +27,7 @@ class AdviseRequest:
     m: tuple[int, ...] | None = None
     draws: int = DEFAULT_DRAWS
     seed: int = 0
+    extrapolate: bool = False
     source: str = field(default="", compare=False)
 
 
@@ -79,5 +80,5 @@ def load_advise_config(path: Path | str) -> AdviseRequest:
         learner=_names(values["learner"], "advise.learner"),
         thresholds=_numbers(values["thresholds"], "advise.thresholds", False) if "thresholds" in values else None,
         m=_numbers(values["m"], "advise.m", True) if "m" in values else None,
-        draws=values["draws"], seed=values["seed"], source=text,
+        draws=values["draws"], seed=values["seed"], extrapolate=values["extrapolate"], source=text,
     )

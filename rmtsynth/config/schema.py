@@ -799,6 +799,8 @@ ADVISE_KEYS: dict[str, Param] = _params(
           rule_text="a list of integers >= 0"),
     Param("advise.draws", "int", "random draws of the pool averaged at each m", 1, 100, default=DEFAULT_DRAWS),
     Param("advise.seed", "int", "seeds the draws of the pool", 0, 2**63 - 1, default=0),
+    Param("advise.extrapolate", "bool", "allow m beyond the pool (answered by the theory, marked as extrapolations)",
+          default=False),
 )
 register_section("advise", ADVISE_KEYS, doc="rmtsynth advise CONFIG: the files, their columns and the grid")
 

@@ -40,6 +40,7 @@ def format_table(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"{str(r['learner'])[:12]:<12} {_threshold(r['threshold']):>14} {r['m']:>7d} {r['kept']:>8.1f} "
             f"{r['predicted_accuracy']:>9.3f} {r['accuracy_se']:>6.3f} {r['gain']:>+7.3f} {r['gain_se']:>6.3f}"
+            + ("  extrapolation" if r.get("extrapolation") else "")
         )
     return lines
 

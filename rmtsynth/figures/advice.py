@@ -1,9 +1,9 @@
 """The advisor's figures: held-out accuracy against the synthetic rows drawn, one line per verifier threshold.
 
 One panel per learner (an ``rmtsynth advise`` run) or per verifier (kind ``advice``), sharing the
-accuracy axis. Lines with bands (one standard error) are the advisor's predictions; markers with
-error bars are accuracies measured on held-out real rows; the dotted line is the real rows alone
-and the star the recommendation.
+accuracy axis. Lines with bands (one standard error) are the advisor's predictions (dashed beyond
+the pool: the theory's extrapolation); markers with error bars are accuracies measured on held-out
+real rows; the dotted line is the real rows alone and the star the recommendation.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class Point:
     band: float
     measured: float = float("nan")
     measured_se: float = 0.0
+    extrapolated: bool = False
 
 
 def threshold_label(threshold: float, kept_fraction: float | None = None) -> str:
@@ -51,11 +52,16 @@ def _panel(ax: Any, points: list[Point]) -> None:
     for k, (_, name) in enumerate(lines):
         color = COLORS[k % len(COLORS)]
         line = sorted((p for p in points if p.m > 0 and p.line == name), key=lambda p: p.m)
-        m = np.array([p.m for p in line], dtype=float)
-        acc = np.array([p.predicted for p in line])
-        band = np.array([p.band for p in line])
+        inside = [p for p in line if not p.extrapolated]
+        m = np.array([p.m for p in inside], dtype=float)
+        acc = np.array([p.predicted for p in inside])
+        band = np.array([p.band for p in inside])
         ax.plot(m, acc, color=color, lw=1.8, label=name)
         ax.fill_between(m, np.clip(acc - band, 0, 1), np.clip(acc + band, 0, 1), color=color, alpha=0.12, lw=0)
+        beyond = inside[-1:] + [p for p in line if p.extrapolated]
+        if len(beyond) > 1 and any(p.extrapolated for p in line):
+            # Beyond the pool the line is the theory's extrapolation, not a measurement.
+            ax.plot([p.m for p in beyond], [p.predicted for p in beyond], color=color, lw=1.6, ls="--")
         measured = [p for p in line if np.isfinite(p.measured)]
         if measured:
             ax.errorbar([p.m for p in measured], [p.measured for p in measured], yerr=[p.measured_se for p in measured],
@@ -102,7 +108,7 @@ def draw_advice(rows: Sequence[dict[str, Any]], *, recommendation: dict[str, Any
         if r["m"] > 0 and r["kept"] and np.isfinite(r["threshold"]):
             fraction = r["kept"] / r["m"]
         points.append(Point(r["learner"], threshold_label(r["threshold"], fraction), -r["threshold"], r["m"],
-                            r["predicted_accuracy"], r["accuracy_se"]))
+                            r["predicted_accuracy"], r["accuracy_se"], extrapolated=bool(r.get("extrapolation"))))
     rec = None if recommendation is None else recommendation | {"panel": recommendation["learner"]}
     return draw_points(points, recommendation=rec)
 

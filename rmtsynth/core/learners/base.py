@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 HELDOUT_PREDICTION = "the theory's held-out prediction on a user's rows"
 FEATURE_VERIFIER_THEORY = "the feature-aware verifier's theory"
 SELF_CONSUMING_LOOP = "the self-consuming loop's theory and simulation"
+POOL_EXTRAPOLATION = "the advisor's extrapolation beyond the user's pool by the two-covariance theory"
 
 
 class Learner(ABC):
@@ -78,6 +79,10 @@ class Learner(ABC):
     def adopts(self, estimator: Any) -> bool:
         """Whether ``estimator`` (a scikit-learn classifier) is this learner with settings it can leave rows out of."""
         return False
+
+    def theory_penalty(self, estimator: Any, rows: int) -> float:
+        """The theory's gamma for ``estimator`` fitted on ``rows`` standardised rows (needs POOL_EXTRAPOLATION)."""
+        raise ParameterError(f"learner = {self.name!r} has no theory of its scikit-learn estimator's penalty.")
 
     def leave_out(self, estimator: Any, X: np.ndarray, y: np.ndarray, groups: np.ndarray,
                   scored: np.ndarray) -> np.ndarray | None:

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.linalg
 
-from rmtsynth.core.learners.base import FEATURE_VERIFIER_THEORY, HELDOUT_PREDICTION, SELF_CONSUMING_LOOP, Learner
+from rmtsynth.core.learners.base import (
+    FEATURE_VERIFIER_THEORY,
+    HELDOUT_PREDICTION,
+    POOL_EXTRAPOLATION,
+    SELF_CONSUMING_LOOP,
+    Learner,
+)
 from rmtsynth.core.leave_out import ridge_leave_out
 from rmtsynth.errors import ParameterError
 
@@ -36,7 +42,7 @@ class Ridge(Learner):
         return model.theory(mix, convention=convention)
 
     leave_out_method = "exact"
-    supported_uses = frozenset({HELDOUT_PREDICTION, FEATURE_VERIFIER_THEORY, SELF_CONSUMING_LOOP})
+    supported_uses = frozenset({HELDOUT_PREDICTION, FEATURE_VERIFIER_THEORY, SELF_CONSUMING_LOOP, POOL_EXTRAPOLATION})
 
     def estimator(self):
         from sklearn.linear_model import RidgeClassifier
@@ -48,6 +54,10 @@ class Ridge(Learner):
             return False
         params = estimator.get_params()
         return params.get("class_weight") is None and not params.get("positive", False)
+
+    def theory_penalty(self, estimator, rows: int) -> float:
+        # RidgeClassifier minimises ||y - Xw||^2 + alpha ||w||^2, i.e. w = (S/N + (alpha/N) I)^{-1} r/N.
+        return float(estimator.get_params()["alpha"]) / rows
 
     def leave_out(self, estimator, X, y, groups, scored):
         params = estimator.get_params()

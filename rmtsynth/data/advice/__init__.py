@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from rmtsynth.core.leave_out import duplicate_groups
+from rmtsynth.data.advice.extrapolate import check_extrapolation, extrapolated_rows
 from rmtsynth.data.advice.grid import DEFAULT_DRAWS, Grid, draw_orders, kept_rows, kept_sets, make_grid
 from rmtsynth.data.advice.inputs import AdviceInputs, check_inputs
 from rmtsynth.data.advice.learners import AdviceLearner, held_out_decisions, pipeline, resolve_learners
@@ -80,7 +81,11 @@ class Advice:
         chosen = [a for a in self.learners if a.label == label]
         if not chosen:
             raise ParameterError(f"learner = {label!r} is not in this advice; it has {', '.join(a.label for a in self.learners)}.")
-        rows = self.kept_rows(rec["threshold"] if threshold is None else threshold, rec["m"] if m is None else m)
+        m = rec["m"] if m is None else m
+        if m > self.inputs.pool_rows:
+            raise ParameterError(f"m = {m} is beyond the pool's {self.inputs.pool_rows} rows; a pipeline needs rows "
+                                 "the pool has (an extrapolated row of the table cannot be fitted).")
+        rows = self.kept_rows(rec["threshold"] if threshold is None else threshold, m)
         X = np.vstack([self.inputs.real_features, self.inputs.pool_features[rows]])
         y = self.inputs.user_labels(np.concatenate([self.inputs.real_labels, self.inputs.pool_labels[rows]]))
         return pipeline(chosen[0].estimator).fit(X, y)
@@ -90,13 +95,16 @@ class Advice:
                 "classes": list(self.inputs.classes), "columns": self.table.columns, "rows": self.table.rows}
 
 
-def _notes(rows: list[dict[str, Any]]) -> list[str]:
-    """What the user should know about the grid: thresholds that keep nothing, a grid without a mix."""
+def _notes(rows: list[dict[str, Any]], grid: Grid, pool_rows: int) -> list[str]:
+    """What the user should know about the grid: thresholds that keep nothing, a grid without a mix, extrapolations."""
     first = rows[0]["learner"]
-    mixes = [r for r in rows if r["learner"] == first and r["m"] > 0]
-    if not mixes:
-        return ["no m above 0 was asked for: the table holds the real rows alone."]
+    mixes = [r for r in rows if r["learner"] == first and r["m"] > 0 and not r["extrapolation"]]
     notes = []
+    if grid.beyond:
+        notes.append(f"m = {', '.join(str(m) for m in grid.beyond)} exceed the pool's {pool_rows} rows: those rows are "
+                     "extrapolations by the theory (extrapolation = true), not measured, and never recommended.")
+    if not mixes:
+        return notes + ["no m above 0 within the pool was asked for: the measured table holds the real rows alone."]
     for threshold in dict.fromkeys(r["threshold"] for r in mixes):
         if all(r["kept"] == 0 for r in mixes if r["threshold"] == threshold):
             notes.append(f"threshold {threshold:g} keeps no synthetic row: it equals the real rows alone.")
@@ -129,29 +137,36 @@ def advise_rows(inputs: AdviceInputs, grid: Grid, learners: Sequence[AdviceLearn
                 note = "keeps no synthetic row" if kept == 0 else ""
                 rows.append(grid_row(learner.label, learner.method, threshold, m, kept,
                                      [results[(i, c)] for c in cells], baseline, inputs.real_labels, groups, note))
+    for learner in learners if grid.beyond else ():
+        rows += extrapolated_rows(inputs, learner, grid.thresholds, grid.beyond, rows)
     table = Table(columns=list(COLUMNS), rows=rows)
-    return Advice(table, recommend(rows), _notes(rows), inputs, tuple(learners), orders)
+    measured = [r for r in rows if not r["extrapolation"]]
+    return Advice(table, recommend(measured), _notes(rows, grid, inputs.pool_rows), inputs, tuple(learners), orders)
 
 
 def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthetic_labels: Any,
            scores: Any = None, thresholds: Any = None, m_values: Any = None, learner: Any = "ridge",
-           seed: int = 0, draws: int = DEFAULT_DRAWS, map_tasks: MapTasks = serial_map) -> Advice:
+           seed: int = 0, draws: int = DEFAULT_DRAWS, map_tasks: MapTasks = serial_map,
+           extrapolate: bool = False) -> Advice:
     """Check the inputs, build the grid and compute the advice (see :func:`advise_rows`)."""
     from rmtsynth.data.validation import check_integer
 
     seed = check_integer(seed, "seed", low=0)
-    inputs = check_inputs(real_features, real_labels, synthetic_features, synthetic_labels, scores)
-    grid = make_grid(thresholds, m_values, draws, inputs.scores, inputs.pool_rows)
-    return advise_rows(inputs, grid, resolve_learners(learner), seed, map_tasks)
+    inputs, grid, learners = check_request(real_features, real_labels, synthetic_features, synthetic_labels, scores,
+                                           thresholds, m_values, learner, draws, extrapolate)
+    return advise_rows(inputs, grid, learners, seed, map_tasks)
 
 
 def check_request(real_features: Any, real_labels: Any, synthetic_features: Any, synthetic_labels: Any,
                   scores: Any = None, thresholds: Any = None, m_values: Any = None, learner: Any = "ridge",
-                  draws: int = DEFAULT_DRAWS) -> tuple[AdviceInputs, Grid, list[AdviceLearner]]:
+                  draws: int = DEFAULT_DRAWS, extrapolate: bool = False,
+                  ) -> tuple[AdviceInputs, Grid, list[AdviceLearner]]:
     """Every check :func:`advise` makes before fitting anything (what ``rmtsynth validate`` runs)."""
     inputs = check_inputs(real_features, real_labels, synthetic_features, synthetic_labels, scores)
-    grid = make_grid(thresholds, m_values, draws, inputs.scores, inputs.pool_rows)
-    return inputs, grid, resolve_learners(learner)
+    grid = make_grid(thresholds, m_values, draws, inputs.scores, inputs.pool_rows, extrapolate)
+    learners = resolve_learners(learner)
+    check_extrapolation(learners, grid.beyond, inputs.pool_rows)
+    return inputs, grid, learners
 
 
 __all__ = ["Advice", "check_request", "AdviceInputs", "Grid", "advise", "advise_rows", "check_inputs", "make_grid",

@@ -32,6 +32,8 @@ class Grid:
     thresholds: tuple[float, ...]
     m_values: tuple[int, ...]
     draws: int
+    #: Pool sizes beyond the pool's rows, answered by the theory (extrapolations).
+    beyond: tuple[int, ...] = ()
 
 
 def _numbers(values: Any, name: str) -> list[float]:
@@ -60,25 +62,28 @@ def thresholds_for(thresholds: Any, scores: np.ndarray | None) -> tuple[float, .
     return tuple(sorted(set(values)))
 
 
-def m_values_for(m_values: Any, pool_rows: int) -> tuple[int, ...]:
-    """The pool sizes asked for (0 to the pool's rows), or a grid up to the pool."""
+def m_values_for(m_values: Any, pool_rows: int, extrapolate: bool = False) -> tuple[int, ...]:
+    """The pool sizes asked for (0 to the pool's rows, beyond it only with ``extrapolate``), or a grid up to the pool."""
     if m_values is None:
         return tuple(sorted({max(1, int(round(f * pool_rows))) for f in DEFAULT_POOL_FRACTIONS}))
     values = []
     for v in _numbers(m_values, "m_values"):
         m = check_integer(v, "m_values", low=0)
-        if m > pool_rows:
+        if m > pool_rows and not extrapolate:
             raise ParameterError(
                 f"m_values = {m} is more rows than the synthetic pool has ({pool_rows}); "
-                f"m counts rows drawn from the pool before the verifier, at most {pool_rows}."
+                f"m counts rows drawn from the pool before the verifier, at most {pool_rows} "
+                "(extrapolate=True, or --extrapolate, asks the theory beyond the pool, marked as extrapolations)."
             )
         values.append(m)
     return tuple(sorted(set(values)))
 
 
-def make_grid(thresholds: Any, m_values: Any, draws: Any, scores: np.ndarray | None, pool_rows: int) -> Grid:
-    grid = Grid(thresholds_for(thresholds, scores), m_values_for(m_values, pool_rows),
-                check_integer(draws, "draws", low=1, high=MAX_DRAWS))
+def make_grid(thresholds: Any, m_values: Any, draws: Any, scores: np.ndarray | None, pool_rows: int,
+              extrapolate: bool = False) -> Grid:
+    values = m_values_for(m_values, pool_rows, bool(extrapolate))
+    grid = Grid(thresholds_for(thresholds, scores), tuple(m for m in values if m <= pool_rows),
+                check_integer(draws, "draws", low=1, high=MAX_DRAWS), tuple(m for m in values if m > pool_rows))
     points = len(grid.thresholds) * len(grid.m_values) * grid.draws
     if points > MAX_GRID_POINTS:
         raise ParameterError(
