@@ -50,6 +50,10 @@ def test_pool_mix_is_the_loo_anchored_two_covariance_prediction(tmp_path):
     direct = predict_heldout(X, y, synthetic={"features": Xs, "labels": ys}, gamma=0.1, m_values=[200],
                              label_noise=0.2, verifier=(0.3, 0.9), correction="loo")["accuracy"][0]
     assert res["accuracy_configured"] == pytest.approx(direct, abs=1e-6)
+    # One estimator: the Python default is the plan's own.
+    default = predict_heldout(X, y, synthetic={"features": Xs, "labels": ys}, gamma=0.1, m_values=[200],
+                              label_noise=0.2, verifier=(0.3, 0.9))["accuracy"][0]
+    assert default == direct
     assert res["accuracy_real_only"] == pytest.approx(calibrate(X, y, 0.1).loo.accuracy, abs=1e-12)
     assert res["uncertainty"]["jackknife_sd"]["accuracy_configured"] > 0
     # The best mix found by the searches is no worse than the configured one on the same model.
@@ -160,3 +164,34 @@ def test_plan_shows_diagnostics_only_on_request_and_labels_them(tmp_path):
     assert "Diagnostic, a second held-out estimator" in shown.output
     # The headline answers are the same with or without the diagnostics.
     assert shown.output.startswith(plain.output.split("\n\n")[0])
+
+
+def test_plan_searches_stop_at_the_pool_and_say_when_the_configured_m_is_beyond_it(tmp_path):
+    X, y = _rows(60, 8, seed=5)
+    Xs, ys = _pool(40, 8, seed=6)
+    _npz(tmp_path / "real.npz", X, y)
+    _npz(tmp_path / "pool.npz", Xs, ys)
+    cfg = write_file(tmp_path / "plan.yaml", "seed: 0\ndata: {path: real.npz}\nsynthetic_data: {path: pool.npz}\n"
+                     "params: {label_noise: 0.0, rho: 1.0, phi: 1.0, gamma: 0.1, m: 100}\n")
+    import rmtsynth
+
+    res = rmtsynth.plan(cfg)
+    assert res["search"]["pool_rows"] == 40
+    assert res["search"]["max_synthetic_proportion"] == pytest.approx(40 / (60 + 40))
+    assert res["best_m"] <= 40
+    assert any("exceeds the pool's 40 rows" in msg for msg in res["messages"])
+
+
+def test_a_label_noise_correction_never_leaves_a_negative_variance():
+    from rmtsynth.data.estimators import estimate_synthetic
+
+    rng = np.random.default_rng(7)
+    # Few rows for many features: the estimated mean is much longer than the true one, and taking the
+    # flipped labels' share of it out of the covariance overshoots.
+    X = rng.normal(size=(40, 30)) + np.where(np.arange(40) % 2 == 0, 0.3, -0.3)[:, None]
+    y = np.where(np.arange(40) % 2 == 0, 1.0, -1.0)
+    est = estimate_synthetic(X, y, label_noise=0.4)
+    assert np.linalg.eigvalsh(est.covariance).min() >= -1e-10
+    raw = estimate_synthetic(X, y)
+    overshoot = raw.covariance - 4 * 0.4 * 0.6 * np.outer(est.mu, est.mu)
+    assert np.linalg.eigvalsh(overshoot).min() < 0  # the case the projection is for

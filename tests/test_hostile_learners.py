@@ -361,7 +361,7 @@ def test_a_synthetic_pool_with_one_class_is_refused_naming_its_file(tmp_path: Pa
     np.savez(tmp_path / "pool.npz", X=_gaussian_rows(50, 5, 12)[0], y=np.full(50, real_labels[1]))
     plan = write_file(tmp_path / "plan.yaml", "seed: 0\ndata: {path: real.npz}\nsynthetic_data: {path: pool.npz}\n"
                       "params: {label_noise: 0.1, rho: 0.2, phi: 0.9, gamma: 0.1, m: 20}\n")
-    assert_clean_error(invoke("plan", plan), "pool.npz", "only the class", "both classes")
+    assert_clean_error(invoke("plan", plan), "pool.npz", "only one class", "two are needed")
     with pytest.raises(ParameterError, match=r"synthetic\['labels'\] has only the class"):
         rmtsynth.predict_heldout(X, y, synthetic={"features": X, "labels": np.ones(y.size)}, gamma=0.1, m_values=[10])
 

@@ -708,9 +708,10 @@ PREDICTION_KEYS: dict[str, Param] = _params(
     Param("prediction.estimator", "choice", "g: the G-estimator (13.2, 13.4); nls: nonlinear shrinkage with debiased "
           "quadratic forms; plugin: the training estimates as they are (the accuracy on the fitted Gaussian, biased)",
           choices=PREDICTION_ESTIMATORS, default="g"),
-    Param("prediction.correction", "choice", "how the theory's ratio becomes an accuracy: cross-fit (measured best), "
-          "score-shape (13.3), none (Phi), loo (exact leave-one-out + LOO-calibrated theory, 13.6) or auto (loo where "
-          "m = 0, cross-fit where m > 0: the benchmark's winners)", choices=PREDICTION_CORRECTIONS, default="cross-fit"),
+    Param("prediction.correction", "choice", "how the theory's ratio becomes an accuracy: loo (exact leave-one-out + "
+          "LOO-calibrated theory, 13.6: the plan's and predict_heldout's one estimator), cross-fit, score-shape (13.3), "
+          "none (Phi) or auto (loo where m = 0, cross-fit where m > 0: the benchmark's winners)",
+          choices=PREDICTION_CORRECTIONS, default="loo"),
     Param("prediction.folds", "int", "cross-fitting folds of the correction", 2, 50, default=5),
     Param("prediction.learner", "choice", "what is trained on each split (the measurement); the prediction covers "
           "ridge only and is reported as not available for another learner", choices=tuple(LEARNERS), default="ridge"),

@@ -584,6 +584,20 @@ class SyntheticEstimate:
         return SyntheticSource(mu=self.mu, covariance=self.covariance, mean_noise=self.mean_noise)
 
 
+def _positive_semidefinite(cov: np.ndarray) -> np.ndarray:
+    """The nearest positive semi-definite matrix (negative eigenvalues set to 0), ``cov`` itself when it is one.
+
+    Subtracting the flipped labels' share of the mean overshoots wherever the estimated mean is
+    longer than the true one (its noise, or wrong labels that depend on the features), leaving a
+    direction of negative variance that no law has.
+    """
+    cov = (cov + cov.T) / 2.0
+    values, vectors = np.linalg.eigh(cov)
+    if values.size == 0 or values[0] >= 0.0:
+        return cov
+    return (vectors * np.maximum(values, 0.0)) @ vectors.T
+
+
 def estimate_synthetic(
     features: np.ndarray,
     labels: np.ndarray,
@@ -646,7 +660,7 @@ def estimate_synthetic(
         if not 0.0 <= eps < 0.5:
             raise RmtsynthError(f"The synthetic label noise {eps} must be in [0, 1/2) to correct the class means.")
         mu = stats.mu / (1.0 - 2.0 * eps)
-        cov = stats.covariance - 4.0 * eps * (1.0 - eps) * np.outer(mu, mu)
+        cov = _positive_semidefinite(stats.covariance - 4.0 * eps * (1.0 - eps) * np.outer(mu, mu))
         if kept is not None:
             # Without correctness flags only the keep rate is known; rho and phi stay unknown.
             rho = phi = float("nan")

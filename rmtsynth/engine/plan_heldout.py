@@ -9,7 +9,7 @@ rows. The record names the estimator and the error it was measured to have on be
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -302,6 +302,7 @@ def heldout_plan(cfg: PlanConfig, answers, st) -> dict[str, Any]:
     """The plan's answers on the held-out predictor, their uncertainty, and the fitted-Gaussian answers below."""
     X, y, pool = heldout_rows(cfg)
     model, theory = heldout_model(cfg, X, y, pool)
+    cfg, pool_messages = _within_pool(cfg, pool)
     out = answers(cfg, model, st)
     subsets, d = _jackknife_subsets(cfg, y)
     draws = [answers(cfg, heldout_model(cfg, X[rows], y[rows], pool)[0], st) for rows in subsets]
@@ -320,8 +321,23 @@ def heldout_plan(cfg: PlanConfig, answers, st) -> dict[str, Any]:
     out["accuracies_are_on"] = ("held-out accuracy on new real rows: the exact leave-one-out of the data, moved to "
                                 "other mixes and gammas by the LOO-calibrated theory (THEORY.md 13.6)")
     out["calibration"] = {"mean_scale": theory.scale, "loo_accuracy": theory.loo.accuracy, "rows": theory.n}
-    out["messages"] = _uncertain_messages(out, spread, bench["sd"]) + out["messages"]
+    out["messages"] = pool_messages + _uncertain_messages(out, spread, bench["sd"]) + out["messages"]
+    if pool is not None:
+        out["search"]["pool_rows"] = int(pool["labels"].size)
     return out
+
+
+def _within_pool(cfg: PlanConfig, pool: dict[str, np.ndarray] | None) -> tuple[PlanConfig, list[str]]:
+    """The plan's search limited to the m the pool can supply, and a sentence when the configured m exceeds it."""
+    if pool is None:
+        return cfg, []
+    rows, n = int(pool["labels"].size), float(cfg.point.n)
+    limit = min(cfg.max_proportion, rows / (n + rows))
+    messages = []
+    if cfg.point.m > rows:
+        messages.append(f"The configured m = {cfg.point.m:g} exceeds the pool's {rows} rows: its answer is the theory "
+                        "beyond the rows (an extrapolation), the searches stop at the pool.")
+    return replace(cfg, max_proportion=limit), messages
 
 
 def _uncertain_messages(out: dict[str, Any], spread: dict[str, Any], bench_sd: float) -> list[str]:
