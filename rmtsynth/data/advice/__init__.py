@@ -49,9 +49,14 @@ def fit_task(context: _Context, task: tuple[int, int]) -> np.ndarray:
     learner_index, set_index = task
     inputs = context.inputs
     rows = context.sets[set_index]
-    # One fold assignment per learner for every kept set: the gains are paired on the same folds.
-    return held_out_decisions(context.learners[learner_index], inputs.real_features, inputs.real_labels,
-                            inputs.pool_features[rows], inputs.pool_labels[rows], seed=context.seed)
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS thread: the fits are many small factorisations, which threads contending for busy
+    # cores slow many times over; parallel work comes from the executor instead.
+    with threadpool_limits(limits=1, user_api="blas"):
+        # One fold assignment per learner for every kept set: the gains are paired on the same folds.
+        return held_out_decisions(context.learners[learner_index], inputs.real_features, inputs.real_labels,
+                                  inputs.pool_features[rows], inputs.pool_labels[rows], seed=context.seed)
 
 
 @dataclass
