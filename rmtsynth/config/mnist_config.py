@@ -360,3 +360,9 @@ def check_image_counts(s: MnistSettings, images: MnistImages) -> None:
             if series.images_per_class is not None and series.images_per_class > pool:
                 raise ConfigError(f"mnist.panels series '{series.label}': images_per_class = {series.images_per_class} "
                                   f"is out of range; the pool has {pool} images per class.")
+            # A covariance (or a variance) needs two images per class; the mean alone needs one.
+            fitted = series.images_per_class or pool
+            if max(s.m_per_class) > 0 and series.covariance != "identity" and fitted < 2:
+                raise ConfigError(f"mnist.panels series '{series.label}': its generator (covariance "
+                                  f"{series.covariance}) is fitted on {fitted} pool image per class; it needs at least 2, "
+                                  "so give pool_per_class >= 2.")
