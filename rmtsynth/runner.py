@@ -12,6 +12,7 @@ from rmtsynth.config.figure_config import FigureConfig
 from rmtsynth.errors import RmtsynthError
 from rmtsynth.io.output import manifest, manifest_json, table_csv
 from rmtsynth.engine.sweep import SweepOptions, SweepResult
+from rmtsynth.config.figure_texts import check_figure_texts
 from rmtsynth.figures import style as figure_style
 from rmtsynth.figures.kinds import figure_kind
 
@@ -23,7 +24,7 @@ def check_out_dir(out_dir: Path) -> Path:
 def check_config(cfg: FigureConfig) -> int | None:
     """Every check that needs no computing, for any kind; returns the number of points if known."""
     count = figure_kind(cfg.kind).check(cfg)
-    figure_style.check_figure_texts(cfg)
+    check_figure_texts(cfg)
     return count
 
 

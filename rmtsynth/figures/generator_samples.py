@@ -1,91 +1,25 @@
 """Figure 5: samples from Gaussian generators fitted to real images, with and without the
-estimated covariance (FIGURES.md 5)."""
+estimated covariance (FIGURES.md 5). The table is computed in
+:mod:`rmtsynth.engine.generator_samples_figure`; this module draws it."""
 
 from __future__ import annotations
 
-import math
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+from matplotlib.figure import Figure
 
-from rmtsynth.config.figure_config import FigureConfig
-from rmtsynth.errors import ConfigError
-from rmtsynth.config.data import check_data, load_data
-from rmtsynth.sim.seeding import named_rng
-from rmtsynth.engine.sweep import SweepOptions, SweepResult
+from rmtsynth.engine.generator_samples_figure import SAMPLE_PANELS
+from rmtsynth.figures.style import new_figure, style
 
-SAMPLE_COLUMNS = ["figure", "panel", "series", "index", "class", "image_shape", "pixels"]
-
-SAMPLE_PANELS = ("real images", "full covariance", "isotropic noise")
+if TYPE_CHECKING:
+    from rmtsynth.config.figure_config import FigureConfig
+    from rmtsynth.engine.sweep import SweepOptions, SweepResult
 
 
-def run_generator_samples(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
-    """Real images and samples of the per-class Gaussian fitted to them, with and without the covariance."""
-    from rmtsynth.data.protocols import fit_gaussian
-
-    (spec,) = check_data(cfg)
-    data = load_data(spec)
-    shape = data.image_shape
-    if shape is None:
-        side = math.isqrt(data.p)
-        if side * side != data.p:
-            raise ConfigError(
-                f"{spec.where}.image_shape is missing: the {data.p} features are not a square image, so give [height, width]."
-            )
-        shape = (side, side)
-    if shape[0] * shape[1] != data.p:
-        raise ConfigError(f"{spec.where}.image_shape = {list(shape)} has {shape[0] * shape[1]} pixels, but the data have {data.p} features.")
-    k = spec.images_per_class
-    fit = fit_gaussian(data.X, data.y)
-    # The real images are a random choice per class; each sampled image in the two generator rows
-    # shares its standard normal draw, so the rows differ only by the covariance.
-    pick = named_rng(cfg.seed, "generator-samples/real")
-    noise = named_rng(cfg.seed, "generator-samples/noise").standard_normal((2 * k, data.p))
-    full = fit.noise_factor(True)
-    iso = fit.noise_factor(False)
-    rows: list[dict[str, Any]] = []
-    images: dict[str, np.ndarray] = {name: np.empty((2 * k, data.p)) for name in SAMPLE_PANELS}
-    for c, sign in enumerate((-1.0, 1.0)):
-        members = np.flatnonzero(data.y == sign)
-        if members.size < k:
-            raise ConfigError(f"{spec.where}: class {data.class_names[c]} has {members.size} rows, fewer than images_per_class = {k}.")
-        chosen = pick.choice(members, size=k, replace=False)
-        mean = fit.mean_pos if sign > 0 else fit.mean_neg
-        block = slice(c * k, (c + 1) * k)
-        images["real images"][block] = data.X[chosen]
-        images["full covariance"][block] = mean + noise[block] @ full.T
-        images["isotropic noise"][block] = mean + noise[block] @ iso.T
-    for panel in SAMPLE_PANELS:
-        for j in range(2 * k):
-            c = j // k
-            rows.append(
-                {
-                    "figure": cfg.name,
-                    "panel": panel,
-                    "series": data.class_names[c],
-                    "index": j % k,
-                    "class": data.class_names[c],
-                    "image_shape": f"{shape[0]}x{shape[1]}",
-                    "pixels": " ".join(f"{v:.6g}" for v in images[panel][j]),
-                }
-            )
-    info = {
-        "data": data.description,
-        "data_sha256": data.digest,
-        "rows": data.rows,
-        "p": data.p,
-        "class_rows": [int(np.sum(data.y < 0)), int(np.sum(data.y > 0))],
-        "average_variance": fit.average_variance,
-        "value_range": [float(data.X.min()), float(data.X.max())],
-    }
-    return SweepResult(config=cfg, columns=SAMPLE_COLUMNS, rows=rows, info=info)
-
-
-def plot_generator_samples(cfg: FigureConfig, result: SweepResult):
+def plot_generator_samples(cfg: FigureConfig, result: SweepResult) -> Figure:
     """Three rows of images (real, full covariance, isotropic), the two classes side by side."""
-    from rmtsynth.figures.style import new_figure, style
-
     rows = result.rows
     h, w = (int(s) for s in rows[0]["image_shape"].split("x"))
     classes = list(dict.fromkeys(r["class"] for r in rows))
@@ -135,12 +69,17 @@ def plot_generator_samples(cfg: FigureConfig, result: SweepResult):
 
 
 def check(cfg: FigureConfig) -> None:
-    check_data(cfg)
+    """Every check of the config, the data read and checked against it (the image shape, the rows per class)."""
+    from rmtsynth.config.samples_config import samples_data
+
+    samples_data(cfg)
 
 
 def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
+    from rmtsynth.engine.generator_samples_figure import run_generator_samples
+
     return run_generator_samples(cfg, options)
 
 
-def draw(cfg: FigureConfig, result: SweepResult):
+def draw(cfg: FigureConfig, result: SweepResult) -> Figure:
     return plot_generator_samples(cfg, result)

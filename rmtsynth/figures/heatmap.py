@@ -20,9 +20,10 @@ from matplotlib.lines import Line2D
 
 from rmtsynth.config.feature_point import FEATURE_COLUMNS
 from rmtsynth.config.figure_config import FigureConfig, heatmap_settings
+from rmtsynth.config.heatmap_config import check_heatmap_points
 from rmtsynth.core.learners import DEFAULT_LEARNER
 from rmtsynth.engine.points import theory_for_points
-from rmtsynth.errors import ConfigError, ParameterError
+from rmtsynth.errors import ParameterError
 from rmtsynth.config.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
 from rmtsynth.engine.sweep import SweepOptions, SweepResult, learner_columns, real_only_accuracy
 from rmtsynth.core.verifier import eps_star, min_precision, rho_phi_from_precision_recall
@@ -80,8 +81,7 @@ def resolve_heatmap(cfg: FigureConfig) -> tuple[str, list, list[ResolvedPoint], 
         desc = (f"In panel '{label}', at " if label else "At ") + f"{cfg.x.param} = {xv:g}, {cfg.y_axis.param} = {yv:g}"
         points.append(resolve_point(params, cfg.base_dir, desc, seed=cfg.seed))
         where.append(i)
-    if not points:
-        raise ConfigError("Every cell of the heatmap is an impossible verifier (precision below its minimum).")
+    check_heatmap_points(quantity, points)
     return quantity, cells, points, where, valid
 
 
@@ -91,8 +91,6 @@ def run_heatmap(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     quantity, cells, points, where, valid = resolve_heatmap(cfg)
     theory = theory_for_points(points, seed=cfg.seed, convention=cfg.theory.convention)
     base = real_only_accuracy(points, seed=cfg.seed, convention=cfg.theory.convention)
-    if quantity == "gain" and np.all(np.isnan(base)):
-        raise ConfigError("The gain needs real data (n > 0) to compare with; use plot.y: accuracy for synthetic data only.")
     stars = eps_star(np.array([pt.rho for pt in points]), np.array([pt.phi for pt in points]))
     learner_column = learner_columns(points)
     # Feature-aware verifiers add their columns, as in a curve's table; other heatmaps keep theirs.
