@@ -106,7 +106,8 @@ def _notes(rows: list[dict[str, Any]], grid: Grid, pool_rows: int) -> list[str]:
     mixes = [r for r in rows if r["learner"] == first and r["m"] > 0 and not r["extrapolation"]]
     notes = []
     if grid.beyond:
-        notes.append(f"m = {', '.join(str(m) for m in grid.beyond)} exceed the pool's {pool_rows} rows: those rows are "
+        verb = "exceeds" if len(grid.beyond) == 1 else "exceed"
+        notes.append(f"m = {', '.join(str(m) for m in grid.beyond)} {verb} the pool's {pool_rows} rows: those rows are "
                      "extrapolations by the theory (extrapolation = true), not measured, and never recommended.")
     if not mixes:
         return notes + ["no m above 0 within the pool was asked for: the measured table holds the real rows alone."]
