@@ -41,3 +41,12 @@ def test_every_kind_satisfies_the_protocol(kind: str) -> None:
         if got.return_annotation is not inspect.Signature.empty:
             allowed = {expected.return_annotation} | ALSO_RETURNS.get(name, set())
             assert got.return_annotation in allowed, f"{module.__name__}.{name} returns {got.return_annotation}"
+
+
+@pytest.mark.parametrize("kind", ["advice", "prediction", "real_data"])
+def test_kinds_computed_in_the_engine_only_draw(kind: str) -> None:
+    # Their settings are checked in config/ and their tables computed in engine/: the module of the
+    # kind refuses no config key and runs no task of its own.
+    source = inspect.getsource(figure_kind(kind))
+    for word in ("ConfigError", "PointCache", "run_cached", "run_on_executor", "content_key"):
+        assert word not in source, f"{KIND_MODULES[kind]} uses {word}"

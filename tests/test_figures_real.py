@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from rmtsynth.cli import app
-from clitools import write_file
-from rmtsynth.figures.real_data import REAL_COLUMNS, THEORY_COLUMN
+from clitools import assert_clean_error, invoke, write_file
+from rmtsynth.engine.real_data_figure import REAL_COLUMNS, THEORY_COLUMN
 from rmtsynth.figures.generator_samples import SAMPLE_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -247,3 +247,46 @@ def test_amazon_books_paper_protocol_reproduces_the_published_numbers(tmp_path: 
     held = next(r for r in rows if r["panel"] == "books" and r["protocol"] == "held-out")
     gap_se = math.hypot(real_se, float(held["sim_real_only_accuracy_se"]))
     assert real_mean - float(held["sim_real_only_accuracy_mean"]) > 3 * gap_se
+
+
+VALIDATE_BASE = """kind: real_data
+data: {source: digits, classes: [3, 8]}
+x: m
+series: [{label: oracle, params: {verifier: oracle}}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "needles"),
+    [
+        ("params: {n: 40, gamma: 0.1, label_noise: auto, m: [1, 40]}", ("label_noise = auto", "give a number")),
+        ("params: {n: 1, gamma: 0.1, label_noise: 0.2, m: [1, 40]}", ("n = 1", "at least 2 training rows")),
+        ("params: {n: 40, gamma: 0.1, label_noise: 0.2, m: [1, 40], m_over_n: 1}", ("m and m_over_n",)),
+        ("params: {n: 40, gamma: 0.1, label_noise: 0.2, m: [1, 40], verifier_precision: 0.9}",
+         ("the verifier is given twice",)),
+        ("params: {n: 40, gamma: 0.1, label_noise: 0.2, m: [1, 40]}\nsimulation: {enabled: false}",
+         ("simulation.enabled: false", "fitted_gaussian_theory: true")),
+    ],
+)
+def test_validate_refuses_what_sweep_refuses(tmp_path: Path, extra: str, needles: tuple[str, ...]) -> None:
+    # Each cell's rules are checked with the config, before any data set is read.
+    config = write_file(tmp_path / "bad.yaml", VALIDATE_BASE + extra + "\n")
+    refused = assert_clean_error(invoke("validate", config), *needles)
+    out = tmp_path / "out"
+    assert assert_clean_error(invoke("sweep", config, "--out", out, "--no-cache", "-q"), *needles) == refused
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "needles"),
+    [
+        ("params: {n: 400, gamma: 0.1, label_noise: 0.2, m: [1, 40]}", ("n = 400", "which has", "rows")),
+        ("params: {n: 40, p: 10, gamma: 0.1, label_noise: 0.2, m: [1, 40]}", ("p = 10", "64 features")),
+    ],
+)
+def test_sizes_against_the_data_are_refused_once_it_is_read(tmp_path: Path, extra: str,
+                                                             needles: tuple[str, ...]) -> None:
+    config = write_file(tmp_path / "bad.yaml", VALIDATE_BASE + extra + "\n")
+    out = tmp_path / "out"
+    assert_clean_error(invoke("sweep", config, "--out", out, "--no-cache", "-q"), *needles)
+    assert not out.exists()
