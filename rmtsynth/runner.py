@@ -13,7 +13,7 @@ from rmtsynth.errors import RmtsynthError
 from rmtsynth.io.output import manifest, manifest_json, table_csv
 from rmtsynth.engine.sweep import SweepOptions, SweepResult
 from rmtsynth.figures import style as figure_style
-from rmtsynth.figures.kinds import figure_kind
+from rmtsynth.figures.kinds import data_check, figure_kind
 
 
 def check_out_dir(out_dir: Path) -> Path:
@@ -25,6 +25,13 @@ def check_config(cfg: FigureConfig) -> int | None:
     count = figure_kind(cfg.kind).check(cfg)
     figure_style.check_figure_texts(cfg)
     return count
+
+
+def check_config_data(cfg: FigureConfig) -> None:
+    """The checks against the data a config names, for the kinds that read data; nothing is computed."""
+    check = data_check(cfg.kind)
+    if check is not None:
+        check(cfg)
 
 
 def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:

@@ -284,9 +284,19 @@ def test_validate_refuses_what_sweep_refuses(tmp_path: Path, extra: str, needles
         ("params: {n: 40, p: 10, gamma: 0.1, label_noise: 0.2, m: [1, 40]}", ("p = 10", "64 features")),
     ],
 )
-def test_sizes_against_the_data_are_refused_once_it_is_read(tmp_path: Path, extra: str,
-                                                             needles: tuple[str, ...]) -> None:
+def test_sizes_against_the_data_are_refused_by_validate(tmp_path: Path, extra: str, needles: tuple[str, ...]) -> None:
+    # Only the data set's 357 rows and 64 features refuse these: validate reads it, as sweep does.
     config = write_file(tmp_path / "bad.yaml", VALIDATE_BASE + extra + "\n")
+    refused = assert_clean_error(invoke("validate", config), *needles)
     out = tmp_path / "out"
-    assert_clean_error(invoke("sweep", config, "--out", out, "--no-cache", "-q"), *needles)
+    assert assert_clean_error(invoke("sweep", config, "--out", out, "--no-cache", "-q"), *needles) == refused
     assert not out.exists()
+
+
+def test_validate_counts_the_rows_of_the_table() -> None:
+    result = invoke("validate", FIG6)
+    assert result.exit_code == 0, result.output
+    # 2 series x 8 m values x 2 protocols, as in the committed table.
+    with (ROOT / "figures" / "fig6_real_data.csv").open(newline="") as handle:
+        rows = len(list(csv.DictReader(handle)))
+    assert f"(real_data, {rows} points)" in result.output and rows == 2 * 8 * 2

@@ -236,17 +236,18 @@ def test_planner_with_synthetic_rows(tmp_path: Path) -> None:
         ({"prediction.panels.1.m": [0, 500]}, ("m = 500", "exceeds the 120 rows")),
     ],
 )
-def test_sizes_against_the_data_are_refused_once_it_is_read(tmp_path: Path, change: dict, needles: tuple) -> None:
+def test_sizes_against_the_data_are_refused_by_validate(tmp_path: Path, change: dict, needles: tuple) -> None:
     from clitools import assert_clean_error, invoke
 
     from rmtsynth.errors import DataError
 
     path = _write(tmp_path, _with(change))
-    # The config alone is valid: only the digits' 357 rows (or the pool's 120) refuse it.
+    # The config alone is valid: only the digits' 357 rows (or the pool's 120) refuse it, once read.
     check_config(load_config(path))
     with pytest.raises(DataError) as info:
         compute(load_config(path), SweepOptions(workers=1, cache_dir=None, progress=False))
     assert all(needle in str(info.value) for needle in needles)
+    refused = assert_clean_error(invoke("validate", path), *needles)
     out = tmp_path / "out"
-    assert_clean_error(invoke("sweep", path, "--out", out, "--no-cache", "-q"), *needles)
+    assert assert_clean_error(invoke("sweep", path, "--out", out, "--no-cache", "-q"), *needles) == refused
     assert not out.exists()

@@ -276,12 +276,11 @@ def _finite_prediction(result: dict[str, np.ndarray]) -> bool:
     return bool(np.all(np.isfinite(result["predicted"])))
 
 
-def run_prediction_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
-    """Measured and predicted held-out accuracy per data set, n, label noise, verifier and m."""
-    t0 = time.perf_counter()
+def _read_panels(cfg: FigureConfig) -> tuple[PredictionSettings, dict[int, LoadedData], list[tuple[Any, ...]],
+                                             list[_Setting]]:
+    """The settings, the data sets read, each panel's rows and pool (the tasks' context) and the settings to measure."""
     settings = prediction_settings(cfg)
     check_prediction(cfg)
-    splits = int(options.seeds or settings.splits)
     loaded: dict[int, LoadedData] = {i: load_data(spec) for i, spec in enumerate(settings.data)}
     for i, data in loaded.items():
         _check_width(settings.data[i], data)
@@ -292,6 +291,19 @@ def run_prediction_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResu
         X, y, pool, m_values = _panel_rows(cfg, panel, data, 2 if settings.correction == "none" else settings.folds)
         entries += _panel_settings(cfg, settings, panel, data, pool, m_values, len(context))
         context.append((X, y, None if pool is None else pool.features, None if pool is None else pool.labels))
+    return settings, loaded, context, entries
+
+
+def check_prediction_data(cfg: FigureConfig) -> None:
+    """Every check of a prediction config against its data (sizes, widths, pools), with no split measured."""
+    _read_panels(cfg)
+
+
+def run_prediction_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
+    """Measured and predicted held-out accuracy per data set, n, label noise, verifier and m."""
+    t0 = time.perf_counter()
+    settings, loaded, context, entries = _read_panels(cfg)
+    splits = int(options.seeds or settings.splits)
     tasks, keys, owners = _split_tasks(cfg, settings, entries, splits)
 
     def describe(i: int) -> str:

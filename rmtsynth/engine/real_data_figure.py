@@ -105,6 +105,12 @@ def run_real_data_figure(cfg: FigureConfig, options: SweepOptions) -> SweepResul
     return SweepResult(config=cfg, columns=columns, rows=rows, info=info)
 
 
+def check_real_data_rows(cfg: FigureConfig) -> None:
+    """Every check of a real_data config against its data sets (their features and rows), with no seed run."""
+    settings = check_real_data(cfg)
+    _cells(cfg, settings, [load_data(s) for s in settings.data])
+
+
 def _cells(cfg: FigureConfig, settings: RealDataSettings, datasets: list[LoadedData]) -> list[_Cell]:
     """Every (panel, series, x, protocol) of the figure, resolved on its data set and checked against it."""
     cells: list[_Cell] = []

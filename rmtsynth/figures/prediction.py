@@ -157,6 +157,13 @@ def check(cfg: FigureConfig) -> int:
     return check_prediction(cfg)
 
 
+def check_data(cfg: FigureConfig) -> None:
+    """The checks against the data sets the config names, run by ``rmtsynth validate``."""
+    from rmtsynth.engine.prediction_figure import check_prediction_data
+
+    check_prediction_data(cfg)
+
+
 def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     from rmtsynth.engine.prediction_figure import run_prediction_figure
 

@@ -186,11 +186,22 @@ def _real_data_caption(rows: list[dict[str, Any]], protocols: list[str], has_sim
 # --- the figure kind ``real_data`` -----------------------------------------------------------------
 
 
-def check(cfg: FigureConfig) -> None:
-    """Every check that reads no data: the keys, the files, each cell and that there is work to do."""
-    from rmtsynth.config.real_data_config import check_real_data
+def check(cfg: FigureConfig) -> int:
+    """Every check that reads no data: the keys, the files, each cell and that there is work to do.
 
-    check_real_data(cfg)
+    Returns the number of rows of the table (a row per cell and protocol).
+    """
+    from rmtsynth.config.real_data_config import check_real_data, real_data_cells
+
+    settings = check_real_data(cfg)
+    return len(real_data_cells(cfg, settings)) * len(settings.protocols)
+
+
+def check_data(cfg: FigureConfig) -> None:
+    """The checks against the data sets the config names, run by ``rmtsynth validate``."""
+    from rmtsynth.engine.real_data_figure import check_real_data_rows
+
+    check_real_data_rows(cfg)
 
 
 def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
