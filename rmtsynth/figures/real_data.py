@@ -24,7 +24,6 @@ PROTOCOL_STYLE = {
 }
 
 
-
 def plot_real_data(cfg: FigureConfig, rows: list[dict[str, Any]]) -> Figure:
     """One panel per data set: verifiers by colour, protocols by line style, real data alone as grey lines."""
     from rmtsynth.figures.style import new_figure
