@@ -300,3 +300,16 @@ def test_validate_counts_the_rows_of_the_table() -> None:
     with (ROOT / "figures" / "fig6_real_data.csv").open(newline="") as handle:
         rows = len(list(csv.DictReader(handle)))
     assert f"(real_data, {rows} points)" in result.output and rows == 2 * 8 * 2
+
+
+def test_more_seeds_compute_only_the_new_ones(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    cache = tmp_path / "cache"
+    one = ("--set", "protocols=[held-out]")
+    _ok(_sweep(FIG6, tmp_path / "two", cache, "--seeds", "2", *one))
+    _ok(_sweep(FIG6, tmp_path / "three", cache, "--seeds", "3", *one))
+    # One group (one protocol, n, gamma and label noise): its seeds 0 and 1 are read, seed 2 is run.
+    run = json.loads((tmp_path / "three" / "fig6_real_data.json").read_text())["run"]
+    assert (run["cached_points"], run["computed_points"]) == (2, 1)
+    _ok(_sweep(FIG6, tmp_path / "fresh", None, "--seeds", "3", *one))
+    assert (tmp_path / "fresh" / "fig6_real_data.csv").read_bytes() == (tmp_path / "three" / "fig6_real_data.csv").read_bytes()
