@@ -446,8 +446,8 @@ def validate(
     configs: List[Path] = typer.Argument(..., help="One or more YAML configs."),
     overrides: List[str] = typer.Option([], "--set", help="Override a config value: key=value."),
 ) -> None:
-    """Check configs (keys, types, ranges, every point) without computing anything."""
-    from rmtsynth.runner import check_config
+    """Check configs (keys, types, ranges, every point, sizes against the data they read) without computing anything."""
+    from rmtsynth.runner import check_config, check_config_data
     from rmtsynth.config.figure_config import load_config
     from rmtsynth.engine.loops import parse_loop_plan
     from rmtsynth.config.figure_config import read_config_file
@@ -477,6 +477,7 @@ def validate(
             continue
         cfg = load_config(path, overrides)
         count = check_config(cfg)
+        check_config_data(cfg)
         typer.echo(f"{path}: ok ({cfg.kind}" + (f", {count} points)" if count is not None else ")"))
 
 

@@ -25,3 +25,7 @@ class ConvergenceError(RmtsynthError, ArithmeticError):
 
 class ParameterTypeError(RmtsynthError, TypeError):
     """A parameter of the wrong type (a string where a number belongs, an array where a mapping does)."""
+
+
+class DataError(RmtsynthError):
+    """The data a valid config names do not fit what it asks (found once the rows are read)."""

@@ -14,7 +14,7 @@ from rmtsynth.io.output import manifest, manifest_json, table_csv
 from rmtsynth.engine.sweep import SweepOptions, SweepResult
 from rmtsynth.config.figure_texts import check_figure_texts
 from rmtsynth.figures import style as figure_style
-from rmtsynth.figures.kinds import figure_kind
+from rmtsynth.figures.kinds import data_check, figure_kind
 
 
 def check_out_dir(out_dir: Path) -> Path:
@@ -26,6 +26,13 @@ def check_config(cfg: FigureConfig) -> int | None:
     count = figure_kind(cfg.kind).check(cfg)
     check_figure_texts(cfg)
     return count
+
+
+def check_config_data(cfg: FigureConfig) -> None:
+    """The checks against the data a config names, for the kinds that read data; nothing is computed."""
+    check = data_check(cfg.kind)
+    if check is not None:
+        check(cfg)
 
 
 def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:

@@ -45,7 +45,8 @@ def test_every_kind_satisfies_the_protocol(kind: str) -> None:
 
 # The kinds whose modules only draw: their settings and rules are in rmtsynth.config, their
 # tables computed in rmtsynth.engine.
-DRAWING_ONLY = ("advice", "curves", "generations", "generator_samples", "heatmap", "marchenko_pastur", "mnist")
+DRAWING_ONLY = ("advice", "curves", "generations", "generator_samples", "heatmap", "marchenko_pastur", "mnist",
+                "prediction", "real_data")
 
 
 @pytest.mark.parametrize("kind", DRAWING_ONLY)
@@ -55,3 +56,12 @@ def test_a_drawing_module_refuses_no_config(kind: str) -> None:
     tree = ast.parse(inspect.getsource(figure_kind(kind)))
     named = sorted({node.lineno for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id == "ConfigError"})
     assert not named, f"{KIND_MODULES[kind]} names ConfigError at lines {named}"
+
+
+@pytest.mark.parametrize("kind", ["advice", "prediction", "real_data"])
+def test_kinds_computed_in_the_engine_only_draw(kind: str) -> None:
+    # Their settings are checked in config/ and their tables computed in engine/: the module of the
+    # kind refuses no config key and runs no task of its own.
+    source = inspect.getsource(figure_kind(kind))
+    for word in ("ConfigError", "PointCache", "run_cached", "run_on_executor", "content_key"):
+        assert word not in source, f"{KIND_MODULES[kind]} uses {word}"

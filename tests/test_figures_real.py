@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from rmtsynth.cli import app
-from clitools import write_file
-from rmtsynth.figures.real_data import REAL_COLUMNS, THEORY_COLUMN
+from clitools import assert_clean_error, invoke, write_file
+from rmtsynth.engine.real_data_figure import REAL_COLUMNS, THEORY_COLUMN
 from rmtsynth.engine.generator_samples_figure import SAMPLE_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -270,3 +270,69 @@ def test_amazon_books_paper_protocol_reproduces_the_published_numbers(tmp_path: 
     held = next(r for r in rows if r["panel"] == "books" and r["protocol"] == "held-out")
     gap_se = math.hypot(real_se, float(held["sim_real_only_accuracy_se"]))
     assert real_mean - float(held["sim_real_only_accuracy_mean"]) > 3 * gap_se
+
+
+VALIDATE_BASE = """kind: real_data
+data: {source: digits, classes: [3, 8]}
+x: m
+series: [{label: oracle, params: {verifier: oracle}}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "needles"),
+    [
+        ("params: {n: 40, gamma: 0.1, label_noise: auto, m: [1, 40]}", ("label_noise = auto", "give a number")),
+        ("params: {n: 1, gamma: 0.1, label_noise: 0.2, m: [1, 40]}", ("n = 1", "at least 2 training rows")),
+        ("params: {n: 40, gamma: 0.1, label_noise: 0.2, m: [1, 40], m_over_n: 1}", ("m and m_over_n",)),
+        ("params: {n: 40, gamma: 0.1, label_noise: 0.2, m: [1, 40], verifier_precision: 0.9}",
+         ("the verifier is given twice",)),
+        ("params: {n: 40, gamma: 0.1, label_noise: 0.2, m: [1, 40]}\nsimulation: {enabled: false}",
+         ("simulation.enabled: false", "fitted_gaussian_theory: true")),
+    ],
+)
+def test_validate_refuses_what_sweep_refuses(tmp_path: Path, extra: str, needles: tuple[str, ...]) -> None:
+    # Each cell's rules are checked with the config, before any data set is read.
+    config = write_file(tmp_path / "bad.yaml", VALIDATE_BASE + extra + "\n")
+    refused = assert_clean_error(invoke("validate", config), *needles)
+    out = tmp_path / "out"
+    assert assert_clean_error(invoke("sweep", config, "--out", out, "--no-cache", "-q"), *needles) == refused
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "needles"),
+    [
+        ("params: {n: 400, gamma: 0.1, label_noise: 0.2, m: [1, 40]}", ("n = 400", "which has", "rows")),
+        ("params: {n: 40, p: 10, gamma: 0.1, label_noise: 0.2, m: [1, 40]}", ("p = 10", "64 features")),
+    ],
+)
+def test_sizes_against_the_data_are_refused_by_validate(tmp_path: Path, extra: str, needles: tuple[str, ...]) -> None:
+    # Only the data set's 357 rows and 64 features refuse these: validate reads it, as sweep does.
+    config = write_file(tmp_path / "bad.yaml", VALIDATE_BASE + extra + "\n")
+    refused = assert_clean_error(invoke("validate", config), *needles)
+    out = tmp_path / "out"
+    assert assert_clean_error(invoke("sweep", config, "--out", out, "--no-cache", "-q"), *needles) == refused
+    assert not out.exists()
+
+
+def test_validate_counts_the_rows_of_the_table() -> None:
+    result = invoke("validate", FIG6)
+    assert result.exit_code == 0, result.output
+    # 2 series x 8 m values x 2 protocols, as in the committed table.
+    with (ROOT / "figures" / "fig6_real_data.csv").open(newline="") as handle:
+        rows = len(list(csv.DictReader(handle)))
+    assert f"(real_data, {rows} points)" in result.output and rows == 2 * 8 * 2
+
+
+def test_more_seeds_compute_only_the_new_ones(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    cache = tmp_path / "cache"
+    one = ("--set", "protocols=[held-out]")
+    _ok(_sweep(FIG6, tmp_path / "two", cache, "--seeds", "2", *one))
+    _ok(_sweep(FIG6, tmp_path / "three", cache, "--seeds", "3", *one))
+    # One group (one protocol, n, gamma and label noise): its seeds 0 and 1 are read, seed 2 is run.
+    run = json.loads((tmp_path / "three" / "fig6_real_data.json").read_text())["run"]
+    assert (run["cached_points"], run["computed_points"]) == (2, 1)
+    _ok(_sweep(FIG6, tmp_path / "fresh", None, "--seeds", "3", *one))
+    assert (tmp_path / "fresh" / "fig6_real_data.csv").read_bytes() == (tmp_path / "three" / "fig6_real_data.csv").read_bytes()

@@ -225,3 +225,29 @@ def test_planner_with_synthetic_rows(tmp_path: Path) -> None:
     # With 30 % wrong labels, keeping only the correct ones is predicted to do better than keeping all.
     assert pred["accuracy_mix"]["oracle"] > pred["accuracy_mix"]["none"]
     assert "the file's verifier" in format_plan(out)
+
+
+@pytest.mark.parametrize(
+    "change, needles",
+    [
+        ({"prediction.n": [400]}, ("n = 400", "fewer than 2 held-out rows")),
+        ({"prediction.panels.1.synthetic": {"generator": "gaussian", "pool_rows": 400, "rows": 120}},
+         ("pool_rows = 400", "must leave at least 8")),
+        ({"prediction.panels.1.m": [0, 500]}, ("m = 500", "exceeds the 120 rows")),
+    ],
+)
+def test_sizes_against_the_data_are_refused_by_validate(tmp_path: Path, change: dict, needles: tuple) -> None:
+    from clitools import assert_clean_error, invoke
+
+    from rmtsynth.errors import DataError
+
+    path = _write(tmp_path, _with(change))
+    # The config alone is valid: only the digits' 357 rows (or the pool's 120) refuse it, once read.
+    check_config(load_config(path))
+    with pytest.raises(DataError) as info:
+        compute(load_config(path), SweepOptions(workers=1, cache_dir=None, progress=False))
+    assert all(needle in str(info.value) for needle in needles)
+    refused = assert_clean_error(invoke("validate", path), *needles)
+    out = tmp_path / "out"
+    assert assert_clean_error(invoke("sweep", path, "--out", out, "--no-cache", "-q"), *needles) == refused
+    assert not out.exists()

@@ -3,7 +3,9 @@
 * ``check(cfg) -> int | None``: every check that needs no computing (the number of points when
   it is known), raising :class:`~rmtsynth.errors.ConfigError` with one sentence;
 * ``compute(cfg, options) -> SweepResult``: the results table;
-* ``draw(cfg, result) -> matplotlib.figure.Figure``: the figure, from the table alone.
+* ``draw(cfg, result) -> matplotlib.figure.Figure``: the figure, from the table alone;
+* optionally ``check_data(cfg) -> None``: the checks against the data the config names (its
+  rows, its features), run by ``rmtsynth validate``; ``compute`` makes them again as it reads.
 
 The kind names are those of :data:`rmtsynth.config.schema.FIGURE_KINDS`, the one list that config
 checking, ``rmtsynth schema`` and this module share; each kind is the module of its name in
@@ -13,7 +15,7 @@ this package (``curves`` is ``rmtsynth.figures.curves``).
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Callable, Protocol, cast
 
 from rmtsynth.config.schema import FIGURE_KINDS
 
@@ -46,3 +48,8 @@ KIND_MODULES: dict[str, str] = {kind: f"{__package__}.{kind}" for kind in FIGURE
 def figure_kind(kind: str) -> FigureKind:
     """The module that checks, computes and draws figures of ``kind``."""
     return cast(FigureKind, importlib.import_module(KIND_MODULES[kind]))
+
+
+def data_check(kind: str) -> Callable[[FigureConfig], None] | None:
+    """The check of ``kind`` against the data its config names, if the kind reads data."""
+    return getattr(figure_kind(kind), "check_data", None)
