@@ -195,6 +195,7 @@ def logistic_prox(omega: np.ndarray, v: np.ndarray, start: np.ndarray | None = N
 def _prox_block(omega: np.ndarray, v: np.ndarray, guess: np.ndarray | None) -> np.ndarray:
     """:func:`logistic_prox` on one block; ``v`` broadcasts against ``omega`` (a column per row of nodes)."""
     h = _prox_start(omega, v, guess)
+    settled = np.zeros(h.shape, dtype=bool)
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(PROX_FAST_STEPS):
             s = 1.0 / (1.0 + np.exp(h))  # sigma(-h); exp overflows to inf where sigma(-h) is 0
