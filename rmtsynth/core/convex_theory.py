@@ -379,8 +379,9 @@ def _solve_points(channel: Channel, grid: _Grid, idx: np.ndarray, settings: Solv
 # interpolated likewise (see _stencils; the line through the two nearest where the cubic's gaps are
 # too wide). The start's error is then fourth order in the spacing and one step usually settles it. A
 # point the chord steps do not settle within CHORD_STEPS, or whose residual falls by less than
-# CHORD_RATE a step, or whose solved neighbours differ by more than WARM_GAP (relative), is solved
-# from the fixed start. Every answer meets the same residual.
+# CHORD_RATE a step, or whose solved neighbours differ by more than WARM_GAP (relative), gets Newton
+# with its own Jacobian from the interpolated start (or its nearer neighbour's solution), and where
+# that fails too, the full solve from the fixed start. Every answer meets the same residual.
 WARM_MIN = 16
 WARM_STRIDE = 8
 CHORD_STEPS = 10
@@ -427,13 +428,36 @@ def _solve_grid(channel: Channel, grid: _Grid, idx: np.ndarray, settings: Solver
     z, res, steps = _chord(channel, grid, start, borrowed, idx[warm], settings)
     done = res <= settings.newton_tol
     x[warm[done]], rounds[warm[done]], residual[warm[done]] = _from_z(z[done]), steps[done], res[done]
-    rest = np.union1d(others[~close], warm[~done])
+    # Where the borrowed Jacobian does not settle a point (or its neighbours are too far apart to
+    # borrow from), Newton with its own Jacobian, from the interpolated start (or the nearer
+    # neighbour's solution), still usually does, far cheaper than damped steps from the fixed start.
+    far = others[~close]
+    nearer = np.where(far - seeds[right[~close] - 1] <= seeds[right[~close]] - far, right[~close] - 1, right[~close])
+    again = np.concatenate([warm[~done], far])
+    begin = np.concatenate([_from_z(start[~done]), x[seeds[nearer]]])
+    taken = np.concatenate([steps[~done], np.zeros(far.size, dtype=np.int64)])
+    ok = _newton_from(channel, grid, begin, taken, idx, again, settings, (x, rounds, residual))
+    rest = again[~ok]
     if rest.size:
         try:
             x[rest], picard[rest], rounds[rest], residual[rest] = _solve_points(channel, grid, idx[rest], settings, describe)
         except (ConvergenceError, ParameterError):
             return _solve_points(channel, grid, idx, settings, describe)
     return x, picard, rounds, residual
+
+
+def _newton_from(channel: Channel, grid: _Grid, begin: np.ndarray, taken: np.ndarray, idx: np.ndarray,
+                 at: np.ndarray, settings: SolverSettings, out: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """Newton from ``begin`` at the grid positions ``at``; where it meets the tolerance, its answer goes
+    into ``out`` = (x, rounds, residual) (rounds counting the ``taken`` steps before). Returns that mask."""
+    if at.size == 0:
+        return np.zeros(0, dtype=bool)
+    with np.errstate(all="ignore"):
+        x_new, res_new, newton = _newton(channel, grid, begin, idx[at], settings)
+    ok = res_new <= settings.newton_tol
+    x, rounds, residual = out
+    x[at[ok]], rounds[at[ok]], residual[at[ok]] = x_new[ok], taken[ok] + newton[ok], res_new[ok]
+    return ok
 
 
 def _stencils(seeds: np.ndarray, warm: np.ndarray, right: np.ndarray, z_seed: np.ndarray,
