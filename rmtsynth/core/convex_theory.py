@@ -414,10 +414,7 @@ def _solve_grid(channel: Channel, grid: _Grid, idx: np.ndarray, settings: Solver
     close = _relative(z_seed[right] - z_seed[right - 1], x[seeds][right - 1]) <= WARM_GAP
     warm = others[close]
     near, weights = _stencils(seeds, warm, right[close], z_seed, x[seeds])
-    used = np.unique(near[weights != 0.0])
-    jac = np.zeros((seeds.size, 6, 6))
-    at = idx[seeds[used]]
-    jac[used] = _jacobian(channel, grid, z_seed[used], at, _residual(channel, grid, z_seed[used], at))
+    jac = _seed_jacobians(channel, grid, idx, seeds, np.unique(near[weights != 0.0]), z_seed, x[seeds])
     # Start at the interpolant of the solved points around (in grid order), and interpolate their
     # Jacobians likewise: both errors are then of high order in the spacing.
     start = np.einsum("ks,ksj->kj", weights, z_seed[near])
@@ -444,6 +441,29 @@ def _solve_grid(channel: Channel, grid: _Grid, idx: np.ndarray, settings: Solver
         except (ConvergenceError, ParameterError):
             return _solve_points(channel, grid, idx, settings, describe)
     return x, picard, rounds, residual
+
+
+# Where at least this many solved points need a Jacobian, it is computed at every other one and
+# interpolated (by the stencils of _stencils) at the others: it only preconditions the chord steps.
+JACOBIAN_THIN = 2 * WARM_MIN
+
+
+def _seed_jacobians(channel: Channel, grid: _Grid, idx: np.ndarray, seeds: np.ndarray, used: np.ndarray,
+                    z_seed: np.ndarray, x_seed: np.ndarray) -> np.ndarray:
+    """Finite-difference Jacobians of the residual at the solved points ``used`` (indices into ``seeds``).
+
+    Returns an array over all seeds (zero where not used).
+    """
+    jac = np.zeros((seeds.size, 6, 6))
+    direct = used if used.size < JACOBIAN_THIN else np.union1d(used[::2], used[-1:])
+    at = idx[seeds[direct]]
+    jac[direct] = _jacobian(channel, grid, z_seed[direct], at, _residual(channel, grid, z_seed[direct], at))
+    between = np.setdiff1d(used, direct)
+    if between.size:
+        right = np.searchsorted(direct, between)
+        near, weights = _stencils(seeds[direct], seeds[between], right, z_seed[direct], x_seed[direct])
+        jac[between] = np.einsum("ks,ksij->kij", weights, jac[direct][near])
+    return jac
 
 
 def _newton_from(channel: Channel, grid: _Grid, begin: np.ndarray, taken: np.ndarray, idx: np.ndarray,
