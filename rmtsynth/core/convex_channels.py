@@ -178,8 +178,8 @@ def logistic_prox(omega: np.ndarray, v: np.ndarray, start: np.ndarray | None = N
     the error bound after the last step is below 1e-16 (relative); an element not so settled after
     PROX_FAST_STEPS of them, or that left the bracket [omega, omega + V], is solved again from its
     start by :func:`safeguarded_prox` (which stops on a relative step below 1e-14). Both give the
-    same root to rounding. ``start`` (of
-    omega's shape; NaN where unknown) is a guess of the root, such as the root at nearby arguments.
+    same root to rounding. ``start`` (of omega's shape; NaN where unknown) is a guess of the root,
+    such as the root at nearby arguments.
     """
     omega, v = np.broadcast_arrays(np.asarray(omega, dtype=float), np.asarray(v, dtype=float))
     shape = omega.shape
@@ -201,8 +201,8 @@ def _prox_block(omega: np.ndarray, v: np.ndarray, guess: np.ndarray | None) -> n
             s = 1.0 / (1.0 + np.exp(h))  # sigma(-h); exp overflows to inf where sigma(-h) is 0
             step = (h - v * s - omega) / (1.0 + v * s * (1.0 - s))
             h = h - step
-            # After a Newton step d the error is at most |g''| d^2 / (2 g') <= PROX_CURVATURE V d^2
-            # (g' >= 1): below 1e-16 relative, the step that would confirm it cannot move h.
+            # After a Newton step d the error is, to leading order, |g''| d^2 / (2 g') <= PROX_CURVATURE
+            # V d^2 (g' >= 1): below 1e-16 relative, the step that would confirm it cannot move h.
             settled = PROX_CURVATURE * v * (step * step) <= 1e-16 * np.maximum(np.abs(h), 1.0)
             if settled.all():
                 break

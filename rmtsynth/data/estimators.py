@@ -311,7 +311,7 @@ LOW_RANK_FRACTION = 0.5
 def sample_resolvent(real: GaussianFit, synthetic: SyntheticSource, gamma: float) -> "_SampleResolvent":
     """The resolvent R of :func:`g_estimator_two_covariance` for a real fit and a synthetic law.
 
-    With fewer real rows than LOW_RANK_FRACTION p (and the fit's rows kept), R is handled in the
+    With at most LOW_RANK_FRACTION p real rows (and the fit's rows kept), R is handled in the
     eigenbasis of Sigma_s with the real rows' covariance as a rank-n update (Woodbury): one p x p
     eigendecomposition, then O(p n^2) per (t, b) instead of p x p factorisations and solves.
     """
