@@ -92,3 +92,62 @@ def test_the_prox_solves_its_equation_with_and_without_a_start() -> None:
     np.testing.assert_allclose(logistic_prox(omega, v, start), want, rtol=1e-13, atol=1e-13)
     far = np.full(want.size, 1e6)  # a useless guess is clipped into the bracket and still converges
     np.testing.assert_allclose(logistic_prox(omega, v, far), want, rtol=1e-13, atol=1e-13)
+
+
+def test_the_fast_prox_gives_the_safeguarded_root() -> None:
+    from rmtsynth.core.convex_channels import logistic_prox, safeguarded_prox
+
+    rng = np.random.default_rng(11)
+    omega = rng.normal(0.0, 8.0, 50_000)
+    # Up to V = 1e7, the separable regime, where plain Newton from a poor start overshoots.
+    v = 10.0 ** rng.uniform(-6.0, 7.0, omega.size)
+    want = safeguarded_prox(omega, v)
+    for start in (None, want * (1.0 + 1e-3 * rng.normal(size=want.size)), rng.normal(0.0, 50.0, want.size)):
+        got = logistic_prox(omega, v, start)
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+
+
+def test_the_logistic_channel_matches_its_quadrature_with_the_safeguarded_prox() -> None:
+    from rmtsynth.core.convex_channels import safeguarded_prox, significant_nodes
+
+    rng = np.random.default_rng(5)
+    omega_bar, q, v = rng.normal(0.0, 2.0, 300), rng.uniform(0.0, 400.0, 300), 10.0 ** rng.uniform(-3.0, 4.0, 300)
+    channel = LogisticChannel(nodes=200)
+    xi, weight = significant_nodes(200)
+    h = safeguarded_prox(omega_bar[:, None] + np.sqrt(q)[:, None] * xi, v[:, None])
+    s = 1.0 / (1.0 + np.exp(h))
+    curv = s * (1.0 - s)
+    want = (s @ weight, (s * s) @ weight, (curv / (1.0 + v[:, None] * curv)) @ weight)
+    got, roots = channel.expectations_from(omega_bar, q, v, None)
+    np.testing.assert_allclose(roots, h, rtol=1e-13, atol=1e-13)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_the_stencils_reproduce_a_cubic_and_fall_back_to_the_line_across_a_jump() -> None:
+    seeds = np.array([0, 8, 16, 24, 32, 39])
+    warm = np.setdiff1d(np.arange(40), seeds)
+    right = np.searchsorted(seeds, warm)
+
+    def cubic(t):
+        return 0.3 + 0.02 * t - 1e-3 * t**2 + 2e-5 * t**3
+
+    x = np.zeros((40, 6))
+    x[:, 0] = cubic(np.arange(40.0))
+    x[:, 2:] = 1.0  # the positive components, taken in logs: 0
+    z_seed = convex_theory._to_z(x[seeds])
+    near, weights = convex_theory._stencils(seeds, warm, right, z_seed, x[seeds])
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(np.einsum("ks,ks->k", weights, z_seed[near, 0]), cubic(warm.astype(float)),
+                               rtol=1e-12, atol=1e-13)
+    # A jump between seeds 24 and 32: points whose four seeds straddle it use the line instead.
+    x[32:, 0] += 1e3
+    z_seed = convex_theory._to_z(x[seeds])
+    near, weights = convex_theory._stencils(seeds, warm, right, z_seed, x[seeds])
+    straddle = (seeds[near[:, 0]] <= 24) & (seeds[near[:, 3]] >= 32)
+    assert straddle.any()
+    assert np.all(np.count_nonzero(weights[straddle], axis=1) <= 2)
+    line = (warm - seeds[right - 1]) / (seeds[right] - seeds[right - 1])
+    want = (1.0 - line) * z_seed[right - 1, 0] + line * z_seed[right, 0]
+    got = np.einsum("ks,ks->k", weights, z_seed[near, 0])
+    np.testing.assert_allclose(got[straddle], want[straddle], rtol=1e-13)

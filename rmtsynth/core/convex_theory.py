@@ -11,8 +11,8 @@ the conjugates of each cluster, and the prior equations (16.4) give x back in O(
 model's :class:`~rmtsynth.core.theory.Spectrum` (real rows may have a noise covariance Sigma that
 shares C's eigenbasis; Sigma = I reproduces 16.4). The solver (16.6) is a damped Picard iteration
 followed by Newton with a finite-difference Jacobian, vectorised over the points of a grid; on a
-grid of 16 points or more, one point in 8 is solved so and the others by chord steps from between
-their solved neighbours (see WARM_MIN), to the same residual.
+grid of 16 points or more, one point in 8 is solved so and the others by chord steps from the
+cubic through their solved neighbours (see WARM_MIN), to the same residual.
 
 Public functions:
 
@@ -375,10 +375,13 @@ def _solve_points(channel: Channel, grid: _Grid, idx: np.ndarray, settings: Solv
 
 # A grid of at least WARM_MIN points is solved from its neighbours: every WARM_STRIDE-th point (and
 # the last) from the fixed start, each other point by chord steps (Newton with a fixed Jacobian)
-# from between the solutions on either side, in grid order, with the Jacobian between theirs. A
+# from the cubic through the four solutions around it, in grid order, with the Jacobian
+# interpolated likewise (see _stencils; the line through the two nearest where the cubic's gaps are
+# too wide). The start's error is then fourth order in the spacing and one step usually settles it. A
 # point the chord steps do not settle within CHORD_STEPS, or whose residual falls by less than
-# CHORD_RATE a step, or whose solved neighbours differ by more than WARM_GAP (relative), is solved
-# from the fixed start. Every answer meets the same residual.
+# CHORD_RATE a step, or whose solved neighbours differ by more than WARM_GAP (relative), gets Newton
+# with its own Jacobian from the interpolated start (or its nearer neighbour's solution), and where
+# that fails too, the full solve from the fixed start. Every answer meets the same residual.
 WARM_MIN = 16
 WARM_STRIDE = 8
 CHORD_STEPS = 10
@@ -409,30 +412,98 @@ def _solve_grid(channel: Channel, grid: _Grid, idx: np.ndarray, settings: Solver
     right = np.searchsorted(seeds, others)
     # Where the solutions on either side differ by more than WARM_GAP the grid is too coarse to borrow.
     close = _relative(z_seed[right] - z_seed[right - 1], x[seeds][right - 1]) <= WARM_GAP
-    used = np.unique(np.concatenate([right[close], right[close] - 1]))
-    jac = np.zeros((seeds.size, 6, 6))
-    at = idx[seeds[used]]
-    jac[used] = _jacobian(channel, grid, z_seed[used], at, _residual(channel, grid, z_seed[used], at))
-    # Start on the line between the solved points on either side (in grid order), and interpolate
-    # their Jacobians likewise: both errors are then second order in the spacing.
-    t = ((others - seeds[right - 1]) / (seeds[right] - seeds[right - 1]))[close, None]
-    left, right = right[close] - 1, right[close]
-    start = (1.0 - t) * z_seed[left] + t * z_seed[right]
     warm = others[close]
-    borrowed = (1.0 - t[:, :, None]) * jac[left] + t[:, :, None] * jac[right]
+    near, weights = _stencils(seeds, warm, right[close], z_seed, x[seeds])
+    jac = _seed_jacobians(channel, grid, idx, seeds, np.unique(near[weights != 0.0]), z_seed, x[seeds])
+    # Start at the interpolant of the solved points around (in grid order), and interpolate their
+    # Jacobians likewise: both errors are then of high order in the spacing.
+    start = np.einsum("ks,ksj->kj", weights, z_seed[near])
+    borrowed = np.einsum("ks,ksij->kij", weights, jac[near])
     prox = grid.starts.get("h")
     if prox is not None:  # the prox starts between its neighbours' solutions too
-        prox[idx[warm]] = (1.0 - t[:, :, None]) * prox[idx[seeds[left]]] + t[:, :, None] * prox[idx[seeds[right]]]
+        prox[idx[warm]] = np.einsum("ks,ks...->k...", weights, prox[idx[seeds[near]]])
     z, res, steps = _chord(channel, grid, start, borrowed, idx[warm], settings)
     done = res <= settings.newton_tol
     x[warm[done]], rounds[warm[done]], residual[warm[done]] = _from_z(z[done]), steps[done], res[done]
-    rest = np.union1d(others[~close], warm[~done])
+    # Where the borrowed Jacobian does not settle a point (or its neighbours are too far apart to
+    # borrow from), Newton with its own Jacobian, from the interpolated start (or the nearer
+    # neighbour's solution), still usually does, far cheaper than damped steps from the fixed start.
+    far = others[~close]
+    nearer = np.where(far - seeds[right[~close] - 1] <= seeds[right[~close]] - far, right[~close] - 1, right[~close])
+    again = np.concatenate([warm[~done], far])
+    begin = np.concatenate([_from_z(start[~done]), x[seeds[nearer]]])
+    taken = np.concatenate([steps[~done], np.zeros(far.size, dtype=np.int64)])
+    ok = _newton_from(channel, grid, begin, taken, idx, again, settings, (x, rounds, residual))
+    rest = again[~ok]
     if rest.size:
         try:
             x[rest], picard[rest], rounds[rest], residual[rest] = _solve_points(channel, grid, idx[rest], settings, describe)
         except (ConvergenceError, ParameterError):
             return _solve_points(channel, grid, idx, settings, describe)
     return x, picard, rounds, residual
+
+
+# Where at least this many solved points need a Jacobian, it is computed at every other one and
+# interpolated (by the stencils of _stencils) at the others: it only preconditions the chord steps.
+JACOBIAN_THIN = 2 * WARM_MIN
+
+
+def _seed_jacobians(channel: Channel, grid: _Grid, idx: np.ndarray, seeds: np.ndarray, used: np.ndarray,
+                    z_seed: np.ndarray, x_seed: np.ndarray) -> np.ndarray:
+    """Finite-difference Jacobians of the residual at the solved points ``used`` (indices into ``seeds``).
+
+    Returns an array over all seeds (zero where not used).
+    """
+    jac = np.zeros((seeds.size, 6, 6))
+    direct = used if used.size < JACOBIAN_THIN else np.union1d(used[::2], used[-1:])
+    at = idx[seeds[direct]]
+    jac[direct] = _jacobian(channel, grid, z_seed[direct], at, _residual(channel, grid, z_seed[direct], at))
+    between = np.setdiff1d(used, direct)
+    if between.size:
+        right = np.searchsorted(direct, between)
+        near, weights = _stencils(seeds[direct], seeds[between], right, z_seed[direct], x_seed[direct])
+        jac[between] = np.einsum("ks,ksij->kij", weights, jac[direct][near])
+    return jac
+
+
+def _newton_from(channel: Channel, grid: _Grid, begin: np.ndarray, taken: np.ndarray, idx: np.ndarray,
+                 at: np.ndarray, settings: SolverSettings, out: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """Newton from ``begin`` at the grid positions ``at``; where it meets the tolerance, its answer goes
+    into ``out`` = (x, rounds, residual) (rounds counting the ``taken`` steps before). Returns that mask."""
+    if at.size == 0:
+        return np.zeros(0, dtype=bool)
+    with np.errstate(all="ignore"):
+        x_new, res_new, newton = _newton(channel, grid, begin, idx[at], settings)
+    ok = res_new <= settings.newton_tol
+    x, rounds, residual = out
+    x[at[ok]], rounds[at[ok]], residual[at[ok]] = x_new[ok], taken[ok] + newton[ok], res_new[ok]
+    return ok
+
+
+def _stencils(seeds: np.ndarray, warm: np.ndarray, right: np.ndarray, z_seed: np.ndarray,
+              x_seed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Interpolation stencils from the solved points ``seeds`` to the points ``warm`` (grid positions).
+
+    ``right[k]`` is the first seed after ``warm[k]``. Returns, per point, four seed indices and
+    their weights: the cubic through four consecutive seeds around the point (two on either side
+    but at the grid's ends) where every gap between them is within WARM_GAP, else the line
+    through the two seeds around it (the other two weights zero).
+    """
+    left = right - 1
+    first = np.clip(left - 1, 0, max(seeds.size - 4, 0))
+    near = np.minimum(first[:, None] + np.arange(4), seeds.size - 1)
+    cubic = np.full(warm.size, seeds.size >= 4)
+    for a in range(3):
+        cubic &= _relative(z_seed[near[:, a + 1]] - z_seed[near[:, a]], x_seed[near[:, a]]) <= WARM_GAP
+    pos, t = seeds[near].astype(float), warm.astype(float)
+    weights = np.zeros(near.shape)
+    line = (t - seeds[left]) / (seeds[right] - seeds[left])
+    rows = np.arange(warm.size)
+    weights[rows, left - first], weights[rows, right - first] = 1.0 - line, line
+    pos, t = pos[cubic], t[cubic]
+    for j in range(4):
+        weights[cubic, j] = np.prod([(t - pos[:, i]) / (pos[:, j] - pos[:, i]) for i in range(4) if i != j], axis=0)
+    return near, weights
 
 
 def _chord(channel: Channel, grid: _Grid, z: np.ndarray, jac: np.ndarray, idx: np.ndarray,

@@ -266,7 +266,7 @@ def g_estimator_two_covariance(
     arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (m, label_noise, rho, phi)))
     shape = arrays[0].shape
     m, eps, rho, phi = (a.ravel() for a in arrays)
-    resolvent = _SampleResolvent(real, synthetic, gamma)
+    resolvent = sample_resolvent(real, synthetic, gamma)
     n = resolvent.n
     out = {key: np.empty(m.size) for key in ("mean", "variance", "ratio", "u", "u_synth", "b")}
     starts = None if start is None else np.broadcast_to(np.asarray(start, dtype=float), shape).ravel()
@@ -277,8 +277,8 @@ def g_estimator_two_covariance(
         t = n / N
         c = alpha[j] * m[j] / N
         b = _starting_b(c, None if starts is None else starts[j], out["u_synth"][j - 1] if j > 0 else None)
-        b, chol, RS = resolvent.synthetic_fixed_point(t, c, N, b, tol, m[j])
-        st = resolvent.statistics(t, b, c, N, lam[j] * m[j] / N, chol, RS)
+        b, here = resolvent.synthetic_fixed_point(t, c, N, b, tol, m[j])
+        st = resolvent.statistics(t, b, c, N, lam[j] * m[j] / N, here)
         mean, variance = moments_from_statistics(st)
         out["mean"][j], out["variance"][j] = mean, variance
         out["ratio"][j] = _ratio(mean, variance)
@@ -304,7 +304,47 @@ def _population_derivatives(f_t, f_b, a_t: float, a_b: float):
     return f_a, f_b - f_a * a_b
 
 
-@dataclass(frozen=True)
+# The low-rank form of the resolvent pays off once the real rows are at most this fraction of p.
+LOW_RANK_FRACTION = 0.5
+
+
+def sample_resolvent(real: GaussianFit, synthetic: SyntheticSource, gamma: float) -> "_SampleResolvent":
+    """The resolvent R of :func:`g_estimator_two_covariance` for a real fit and a synthetic law.
+
+    With at most LOW_RANK_FRACTION p real rows (and the fit's rows kept), R is handled in the
+    eigenbasis of Sigma_s with the real rows' covariance as a rank-n update (Woodbury): one p x p
+    eigendecomposition, then O(p n^2) per (t, b) instead of p x p factorisations and solves.
+    """
+    rows = real.residuals
+    if rows is not None and rows.shape[0] <= LOW_RANK_FRACTION * real.p:
+        return _LowRankResolvent(real, synthetic, gamma)
+    return _SampleResolvent(real, synthetic, gamma)
+
+
+class _DenseAt:
+    """R at one (t, b) through the Cholesky factor of R^{-1}."""
+
+    def __init__(self, resolvent: "_SampleResolvent", t: float, b: float) -> None:
+        self.resolvent = resolvent
+        self.chol = resolvent.factor(t, b)
+        self.RS, _ = lapack.dpotrs(self.chol, resolvent.synthetic.covariance, lower=1)
+
+    def synthetic_traces(self) -> tuple[float, float]:
+        """tr(Sigma_s R) and tr(Sigma_s R Sigma_s R)."""
+        return float(np.trace(self.RS)), float(np.sum(self.RS * self.RS.T))
+
+    def real_traces(self) -> tuple[float, float, float]:
+        """tr(Sigma_hat R), tr(Sigma_hat R Sigma_hat R) and tr(Sigma_hat R Sigma_s R)."""
+        RR, _ = lapack.dpotrs(self.chol, self.resolvent.real.covariance, lower=1)
+        return float(np.trace(RR)), float(np.sum(RR * RR.T)), float(np.sum(RR * self.RS.T))
+
+    def forms(self, V: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """V'RV, V'R Sigma_hat RV and V'R Sigma_s RV."""
+        RV, _ = lapack.dpotrs(self.chol, V, lower=1)
+        return V.T @ RV, RV.T @ self.resolvent.real.covariance @ RV, RV.T @ self.resolvent.synthetic.covariance @ RV
+
+
+@dataclass
 class _SampleResolvent:
     """R = (t Sigma_hat_r + b Sigma_s + gamma I)^{-1} for the real rows' fit and a synthetic law."""
 
@@ -325,29 +365,28 @@ class _SampleResolvent:
             raise RmtsynthError("The sample resolvent is not positive definite; gamma must be > 0.")
         return chol
 
-    def synthetic_fixed_point(
-        self, t: float, c: float, N: float, b: float, tol: float, m: float
-    ) -> tuple[float, np.ndarray, np.ndarray]:
-        """b = c / (1 + tr(Sigma_s R)/N) by Newton from ``b``: (b, the factor at b, R Sigma_s)."""
-        Ss = self.synthetic.covariance
-        chol = RS = None
+    def at(self, t: float, b: float):
+        """R at (t, b), with its traces and forms."""
+        return _DenseAt(self, t, b)
+
+    def synthetic_fixed_point(self, t: float, c: float, N: float, b: float, tol: float, m: float):
+        """b = c / (1 + tr(Sigma_s R)/N) by Newton from ``b``: (b, R there, as :meth:`at`)."""
+        here = None
         if c > 0:
             # f(b) = c/(1 + tr(Sigma_s R)/N) is increasing and concave in b, so from the upper
             # solution b = c the iterates decrease monotonically; from any other start one Newton
             # step lands on an upper solution.
             from_upper = b == c
             for _ in range(100):
-                chol = self.factor(t, b)
-                RS, _ = lapack.dpotrs(chol, Ss, lower=1)
-                s = float(np.trace(RS))
-                s2 = float(np.sum(RS * RS.T))
+                here = self.at(t, b)
+                s, s2 = here.synthetic_traces()
                 f = c / (1.0 + s / N)
                 g = b - f
                 if abs(g) <= tol * b:
                     break
                 slope = 1.0 - c * (s2 / N) / (1.0 + s / N) ** 2
                 candidate = b - g / slope if slope > 0 else f
-                chol = RS = None  # b moves on: the factor no longer matches
+                here = None  # b moves on: R no longer matches
                 if from_upper:
                     b = candidate if 0.0 < candidate <= b else f
                 elif slope > 0 and 0.0 < candidate <= c:
@@ -356,24 +395,14 @@ class _SampleResolvent:
                     b, from_upper = c, True
             else:
                 raise RmtsynthError(f"The synthetic fixed point did not converge at m = {m:g}.")
-        if chol is None:
-            chol = self.factor(t, b)
-            RS, _ = lapack.dpotrs(chol, Ss, lower=1)
-        return b, chol, RS
+        return b, self.at(t, b) if here is None else here
 
-    def statistics(
-        self, t: float, b: float, c: float, N: float, label_weight: float, chol: np.ndarray, RS: np.ndarray
-    ) -> Statistics:
-        """The population traces and forms of THEORY.md 13.4, estimated from R at (t, b)."""
+    def statistics(self, t: float, b: float, c: float, N: float, label_weight: float, here) -> Statistics:
+        """The population traces and forms of THEORY.md 13.4, estimated from R at (t, b) (``here``)."""
         n = self.n
         kr, ks = self.real.mean_noise, self.synthetic.mean_noise
-        Sr, Ss = self.real.covariance, self.synthetic.covariance
-        RR, _ = lapack.dpotrs(chol, Sr, lower=1)
-        s1 = float(np.trace(RR))          # tr(Sigma_hat R)
-        s_S = float(np.trace(RS))         # tr(Sigma_s R)
-        s_rr = float(np.sum(RR * RR.T))   # tr(Sigma_hat R Sigma_hat R)
-        s_rS = float(np.sum(RR * RS.T))   # tr(Sigma_hat R Sigma_s R)
-        s_SS = float(np.sum(RS * RS.T))   # tr(Sigma_s R Sigma_s R)
+        s1, s_rr, s_rS = here.real_traces()   # tr(Sigma_hat R), tr((Sigma_hat R)^2), tr(Sigma_hat R Sigma_s R)
+        s_S, s_SS = here.synthetic_traces()   # tr(Sigma_s R), tr((Sigma_s R)^2)
         u = 1.0 - t * s1 / n
         if not u > 0:
             raise RmtsynthError("The real rows' resolvent gives u <= 0; gamma is too small for these rows.")
@@ -397,17 +426,70 @@ class _SampleResolvent:
         # tr(Sigma_r B Sigma_s B) has two estimates, -dD_r/db and -dD_s/da; their mean is used.
         T_rs = -0.5 * (Dr_b + Ds_a)
         T_ss = -Ds_b
-        V = np.stack([self.real.mu, self.synthetic.mu], axis=1)
-        RV, _ = lapack.dpotrs(chol, V, lower=1)
-        G = V.T @ RV - np.diag([kr * D_r, ks * D_s])
-        G_t = -(RV.T @ Sr @ RV) - np.diag([kr * D_r_t, ks * D_s_t])
-        G_b = -(RV.T @ Ss @ RV) - np.diag([kr * D_r_b, ks * D_s_b])
+        VRV, VRSrRV, VRSsRV = here.forms(np.stack([self.real.mu, self.synthetic.mu], axis=1))
+        G = VRV - np.diag([kr * D_r, ks * D_s])
+        G_t = -VRSrRV - np.diag([kr * D_r_t, ks * D_s_t])
+        G_b = -VRSsRV - np.diag([kr * D_r_b, ks * D_s_b])
         G_a, G_bb = _population_derivatives(G_t, G_b, a_t, a_b)
         return Statistics(
             pi=t, c=c, u=u, u_s=1.0 / (1.0 + D_s / N), label_weight=label_weight,
             t_rr=T_rr / N, t_rs=T_rs / N, t_ss=T_ss / N,
             G=(G + G.T) / 2.0, H_real=-(G_a + G_a.T) / 2.0, H_synth=-(G_bb + G_bb.T) / 2.0,
         )
+
+
+class _LowRankAt:
+    """R at one (t, b) in Sigma_s's eigenbasis: R = D - W U' with D = (b Lambda + gamma)^{-1},
+    U = D F and W = U K^{-1}, K = I/t + F'DF (r x r), Sigma_hat = F F'."""
+
+    def __init__(self, resolvent: "_LowRankResolvent", t: float, b: float) -> None:
+        lam, F = resolvent.values, resolvent.factor_rows
+        shifted = b * lam + resolvent.gamma
+        if not np.all(shifted > 0):
+            raise RmtsynthError("The sample resolvent is not positive definite; gamma must be > 0.")
+        self.t, self.d = t, 1.0 / shifted
+        self.U = self.d[:, None] * F
+        K = F.T @ self.U
+        K[np.diag_indices(K.shape[0])] += 1.0 / t
+        chol, info = lapack.dpotrf(K, lower=1)
+        if info != 0:
+            raise RmtsynthError("The sample resolvent is not positive definite; gamma must be > 0.")
+        W, _ = lapack.dpotrs(chol, self.U.T, lower=1)
+        self.W = W.T
+        self.lam, self.F, self.vectors = lam, F, resolvent.vectors
+        self.diag_WU = np.einsum("ik,ik->i", self.W, self.U)  # diagonal of W U'
+
+    def synthetic_traces(self) -> tuple[float, float]:
+        lam, d = self.lam, self.d
+        A = self.W.T @ (lam[:, None] * self.U)
+        s = float(np.sum(lam * d) - np.sum(lam * self.diag_WU))
+        s2 = float(np.sum((lam * d) ** 2) - 2.0 * np.sum(lam * lam * d * self.diag_WU) + np.sum(A * A.T))
+        return s, s2
+
+    def real_traces(self) -> tuple[float, float, float]:
+        # R F = W / t, so F'RF = F'W / t and F'R Lambda R F = W' Lambda W / t^2.
+        M = (self.F.T @ self.W) / self.t
+        s_rS = float(np.sum(self.lam[:, None] * self.W * self.W)) / (self.t * self.t)
+        return float(np.trace(M)), float(np.sum(M * M.T)), s_rS
+
+    def forms(self, V: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        V = self.vectors.T @ V
+        RV = self.d[:, None] * V - self.W @ (self.U.T @ V)
+        FRV = (self.W.T @ V) / self.t
+        return V.T @ RV, FRV.T @ FRV, RV.T @ (self.lam[:, None] * RV)
+
+
+@dataclass
+class _LowRankResolvent(_SampleResolvent):
+    """:class:`_SampleResolvent` with Sigma_hat = F F' of rank r <= rows, in Sigma_s's eigenbasis."""
+
+    def __post_init__(self) -> None:
+        self.values, self.vectors = np.linalg.eigh(self.synthetic.covariance)
+        rows = self.real.residuals
+        self.factor_rows = (self.vectors.T @ rows.T) / np.sqrt(rows.shape[0])
+
+    def at(self, t: float, b: float) -> _LowRankAt:
+        return _LowRankAt(self, t, b)
 
 
 # --------------------------------------------------------------------------------------------

@@ -338,9 +338,21 @@ def _predict(
             out = _loo_mix_accuracy(X_train, y_train, fit, m_values, rates, gamma)
         elif correction == "auto":
             # The benchmark's winner per case (AUTO_RULE): the exact LOO without synthetic rows,
-            # the cross-fit correction with them.
-            loo, cross = corrected("loo"), corrected("cross-fit")
-            out = [np.where(m_values == 0, loo[v], cross[v]) for v in range(len(rates))]
+            # the cross-fit correction with them. Each is computed only where it is used: the
+            # LOO's theory at m > 0 costs p x p work per point.
+            real_only = m_values == 0
+            out = [np.zeros(m_values.shape) for _ in rates]
+            if real_only.any():
+                if "loo" in computed:
+                    loo = [a[real_only] for a in computed["loo"]]
+                else:
+                    loo = _loo_mix_accuracy(X_train, y_train, fit, m_values[real_only], rates, gamma)
+                for v in range(len(rates)):
+                    out[v][real_only] = loo[v]
+            if not real_only.all():
+                cross = corrected("cross-fit")
+                for v in range(len(rates)):
+                    out[v][~real_only] = cross[v][~real_only]
         elif correction == "score-shape":
             residuals = score_shape_residuals(X_train, y_train, gamma, sub_rng, folds=folds)
             out = [shape_corrected_accuracy(residuals, t.ratio) for t in full]

@@ -81,6 +81,9 @@ class GaussianFit:
     covariance: np.ndarray
     n_pos: int
     n_neg: int
+    #: The rows about their class means (rows x p), when the fit kept them: the covariance is
+    #: their Gram over the rows, so they factor it at rank <= rows.
+    residuals: np.ndarray | None = field(default=None, repr=False, compare=False)
     _eig: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -144,6 +147,7 @@ def _fit_with_means(X: np.ndarray, y: np.ndarray, mean_pos: np.ndarray, mean_neg
         covariance=(covariance + covariance.T) / 2.0,
         n_pos=int(np.count_nonzero(y > 0)),
         n_neg=int(np.count_nonzero(y < 0)),
+        residuals=residual,
     )
 
 
