@@ -106,12 +106,7 @@ def _checked_seed(seed: Any) -> int:
 
 
 def _learner_name(learner: Any) -> str:
-    try:
-        return get_learner(learner).name
-    except ParameterTypeError:
-        raise
-    except ParameterError as exc:
-        raise ConfigError(str(exc)) from None
+    return get_learner(learner).name
 
 
 def _broadcast_learner(learner: Any, params: dict[str, Any]) -> str:
@@ -160,7 +155,7 @@ def predict(*, seed: int = 0, convention: str = "exact", learner: str = DEFAULT_
         (one sentence naming the parameter).
     """
     if convention not in ("exact", "reference"):
-        raise ConfigError(f"convention = {convention!r} is not allowed; it must be exact or reference.")
+        raise ParameterError(f"convention = {convention!r} is not allowed; it must be exact or reference.")
     learner = _broadcast_learner(learner, params)
     seed = _checked_seed(seed)
     shape, points = _resolved(params, seed, learner)
@@ -236,13 +231,13 @@ def simulate(
         ``accuracy_mean``, ``accuracy_se`` (standard error over seeds) and ``seeds``.
     """
     if sampler not in ("exact", "naive"):
-        raise ConfigError(f"sampler = {sampler!r} is not allowed; it must be exact or naive.")
+        raise ParameterError(f"sampler = {sampler!r} is not allowed; it must be exact or naive.")
     seeds = check_integer(seeds, "seeds", low=1, high=100_000)
     seed = _checked_seed(seed)
     learner = _learner_name(learner)
     if sampler == "exact" and not get_learner(learner).quadratic:
-        raise ConfigError(f"sampler = 'exact' fits on sufficient statistics, which need a quadratic loss; "
-                          f"learner = {learner!r} needs sampler = 'naive'.")
+        raise ParameterError(f"sampler = 'exact' fits on sufficient statistics, which need a quadratic loss; "
+                             f"learner = {learner!r} needs sampler = 'naive'.")
     shape, points = _resolved(params, seed, learner)
     out = simulate_points(points, seeds=seeds, seed=seed, sampler=sampler, workers=workers, progress=progress)
     return {key: value.reshape(shape) for key, value in out.items()}
