@@ -374,3 +374,16 @@ plot: {{y: {plot_y}}}
     out = tmp_path / "out"
     assert assert_clean_error(invoke("sweep", path, "--out", out, "-q")) == line
     assert not out.exists()
+
+
+@pytest.mark.parametrize("gain_over, needle", [("keep-most", "names no series"), ("gain", "itself a gain")])
+def test_validate_refuses_a_gain_over_a_missing_series_or_over_a_gain(tmp_path: Path, gain_over: str, needle: str):
+    cfg = tmp_path / "gains.yaml"
+    cfg.write_text(
+        "params: {p: 50, n: 100, m: 100, label_noise: 0.1, rho: 0.2, phi: 0.9, gamma: 0.1}\n"
+        "x: {param: label_noise, values: [0.0, 0.2]}\n"
+        "series:\n  - {label: all, params: {rho: 1.0, phi: 1.0}}\n"
+        "  - {label: gain, params: {}, gain_over: all}\n"
+        f"  - {{label: other, params: {{}}, gain_over: {gain_over}}}\n"
+        "simulation: {enabled: false}\n")
+    assert_clean_error(invoke("validate", cfg), "series[2].gain_over", needle)

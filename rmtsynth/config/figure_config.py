@@ -460,8 +460,24 @@ def _groups(value: Any, where: str, params: dict[str, Any], label_key: str) -> t
                 raise ConfigError(f"{w}.gain_over must be a series label and {w}.draw true or false.")
             groups.append(Group(label=str(label), params=gparams, y=y, ylabel=item.get("ylabel"), simulate=simulate,
                                 gain_over=gain_over, draw=draw))
+        _check_gains(groups, where)
         return groups, None
     raise ConfigError(f"{where} must be a parameter name, a mapping {{param, {label_key}}}, or a list.")
+
+
+def _check_gains(groups: list[Group], where: str) -> None:
+    """A series drawn as a gain names another series of the figure, one of accuracies."""
+    labels = {g.label: g for g in groups}
+    for i, group in enumerate(groups):
+        if group.gain_over is None:
+            continue
+        other = labels.get(group.gain_over)
+        if other is None:
+            raise ConfigError(f"{where}[{i}].gain_over = '{group.gain_over}' names no series; the labels are "
+                              f"{', '.join(repr(label) for label in labels)}.")
+        if other.gain_over is not None:
+            raise ConfigError(f"{where}[{i}].gain_over = '{group.gain_over}' names a series that is itself a gain; "
+                              "name a series of accuracies.")
 
 
 def _swept_name(value: Any, where: str) -> str:

@@ -11,7 +11,6 @@ import math
 from typing import Any
 
 from rmtsynth.config.figure_config import FigureConfig
-from rmtsynth.errors import ConfigError
 
 GAIN_COLUMNS = ["theory_gain", "sim_gain_mean", "sim_gain_se"]
 
@@ -19,21 +18,6 @@ GAIN_COLUMNS = ["theory_gain", "sim_gain_mean", "sim_gain_se"]
 def uses_gains(cfg: FigureConfig) -> bool:
     """Whether any series of the figure is drawn as a gain over another."""
     return any(s.gain_over is not None for s in cfg.series)
-
-
-def check_gains(cfg: FigureConfig) -> None:
-    """ConfigError for a gain over a series the figure does not have, or over a gain."""
-    labels = {s.label: s for s in cfg.series}
-    for i, series in enumerate(cfg.series):
-        if series.gain_over is None:
-            continue
-        other = labels.get(series.gain_over)
-        if other is None:
-            raise ConfigError(f"series[{i}].gain_over = '{series.gain_over}' names no series; the labels are "
-                              f"{', '.join(repr(s) for s in labels)}.")
-        if other.gain_over is not None:
-            raise ConfigError(f"series[{i}].gain_over = '{series.gain_over}' names a series that is itself a gain; "
-                              "name a series of accuracies.")
 
 
 def add_gains(cfg: FigureConfig, rows: list[dict[str, Any]]) -> None:

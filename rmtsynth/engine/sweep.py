@@ -28,7 +28,7 @@ from rmtsynth.engine.parallel import default_workers
 from rmtsynth.config.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
 from rmtsynth.config.feature_point import FEATURE_COLUMNS
 from rmtsynth.engine.feature_points import feature_blind_twins
-from rmtsynth.engine.series_gain import GAIN_COLUMNS, add_gains, check_gains, uses_gains
+from rmtsynth.engine.series_gain import GAIN_COLUMNS, add_gains, uses_gains
 from rmtsynth.sim.seeding import point_seed, stable_key
 from rmtsynth.core.verifier import eps_star
 
@@ -295,7 +295,6 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
         replicates=replicates,
     )
     baselines = _baselines(cfg, points)
-    check_gains(cfg)
     test_size = cfg.simulation.test_size
     do_sim = cfg.simulation.enabled and options.simulate
     sim_rows = _simulated_cells(cfg, cells, sampler) if do_sim else []
