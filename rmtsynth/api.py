@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from rmtsynth.core.learners import DEFAULT_LEARNER, get_learner
-from rmtsynth.core.verifier import eps_star, keep_rate, label_signal
+from rmtsynth.core.verifiers.rates import eps_star, keep_rate, label_signal
 from rmtsynth.core.verifiers import Verifier
 from rmtsynth.data.prediction import measure_heldout, predict_heldout
 from rmtsynth.engine.loops import plan_loop, predict_loop, simulate_loop

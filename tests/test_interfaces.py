@@ -9,7 +9,7 @@ import pytest
 
 from rmtsynth.core.learners import LEARNERS, Learner, Ridge, get_learner
 from rmtsynth.core.model import Mix, build_model
-from rmtsynth.core.verifier import rho_phi_from_precision_recall
+from rmtsynth.core.verifiers.rates import rho_phi_from_precision_recall
 from rmtsynth.core.verifiers import LabelVerifier, RowDecisions, Verifier, as_verifier, verifier_from_params
 from rmtsynth.errors import ParameterError
 from rmtsynth.sim.monte_carlo import simulate_point

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from rmtsynth.core.feature_verifier import tilt_geometry
 from rmtsynth.core.model import DataModel, ModelSpec
-from rmtsynth.core.verifier import precision_recall
+from rmtsynth.core.verifiers.rates import precision_recall
 from rmtsynth.core.verifiers import FeatureVerifier
 from rmtsynth.core.verifiers.feature import _times_covariance
 from rmtsynth.errors import ConfigError, ParameterError

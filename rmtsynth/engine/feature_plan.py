@@ -25,7 +25,7 @@ from scipy.optimize import brentq, minimize_scalar
 from rmtsynth.config.plan_config import PlanConfig
 from rmtsynth.core.feature_verifier import feature_theory, tilt_geometry
 from rmtsynth.core.model import DataModel, Mix
-from rmtsynth.core.verifier import precision_recall
+from rmtsynth.core.verifiers.rates import precision_recall
 from rmtsynth.core.verifiers.feature import _times_covariance
 from rmtsynth.errors import ConfigError, ParameterError
 from rmtsynth.io.output import json_ready

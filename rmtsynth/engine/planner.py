@@ -52,7 +52,7 @@ from scipy.optimize import brentq, minimize_scalar
 
 from rmtsynth.core.model import Mix
 from rmtsynth.core.verifiers import LabelVerifier
-from rmtsynth.core.verifier import eps_star, keep_rate, min_precision, precision_recall
+from rmtsynth.core.verifiers.rates import eps_star, keep_rate, min_precision, precision_recall
 from rmtsynth.engine.plan_heldout import heldout_plan, heldout_prediction
 from rmtsynth.engine.plan_report import (
     format_heldout_prediction,

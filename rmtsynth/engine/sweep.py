@@ -30,7 +30,7 @@ from rmtsynth.config.feature_point import FEATURE_COLUMNS
 from rmtsynth.engine.feature_points import feature_blind_twins
 from rmtsynth.engine.series_gain import GAIN_COLUMNS, add_gains, check_gains, uses_gains
 from rmtsynth.sim.seeding import point_seed, stable_key
-from rmtsynth.core.verifier import eps_star
+from rmtsynth.core.verifiers.rates import eps_star
 
 BASE_COLUMNS = ["figure", "panel", "series", "x"]
 SIM_COLUMNS = ["sim_accuracy_mean", "sim_accuracy_se", "sim_seeds"]

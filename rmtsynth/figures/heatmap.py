@@ -25,7 +25,7 @@ from rmtsynth.engine.points import theory_for_points
 from rmtsynth.errors import ConfigError, ParameterError
 from rmtsynth.config.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
 from rmtsynth.engine.sweep import SweepOptions, SweepResult, learner_columns, real_only_accuracy
-from rmtsynth.core.verifier import eps_star, min_precision, rho_phi_from_precision_recall
+from rmtsynth.core.verifiers.rates import eps_star, min_precision, rho_phi_from_precision_recall
 
 COLUMNS = (
     ["figure", "panel", "x", "y", "valid"]

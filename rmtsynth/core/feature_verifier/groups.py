@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from rmtsynth.core.theory import TheoryResult, signed_accuracy
-from rmtsynth.core.verifier import keep_rate, label_signal, precision_recall
+from rmtsynth.core.verifiers.rates import keep_rate, label_signal, precision_recall
 from rmtsynth.core.verifiers import Verifier
 from rmtsynth.core.verifiers.feature import FeatureVerifier
 from rmtsynth.errors import ParameterError

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from rmtsynth.core.verifier import (
+from rmtsynth.core.verifiers.rates import (
     NAMED_VERIFIERS,
     keep_rate,
     label_signal,
