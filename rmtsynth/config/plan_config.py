@@ -22,7 +22,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from rmtsynth.core.convex_theory import evaluate_convex
-from rmtsynth.core.learners import DEFAULT_LEARNER, FEATURE_VERIFIER_THEORY, HELDOUT_PREDICTION, get_learner
+from rmtsynth.core.learners import DEFAULT_LEARNER, HELDOUT_PREDICTION, get_learner
+from rmtsynth.core.verifiers import THEORY
 from rmtsynth.core.model import Mix
 from rmtsynth.core.theory import Spectrum, evaluate
 from rmtsynth.core.verifiers import LabelVerifier
@@ -250,9 +251,12 @@ def _check_learner_is_covered(point: ResolvedPoint, data_spec: DataSpec | None) 
     if data_spec is not None and not learner.supports(HELDOUT_PREDICTION):
         raise ConfigError(f"params.learner = {point.learner} cannot be used with data: the held-out prediction on "
                           "the data's rows covers ridge only; leave learner out.")
-    if point.feature is not None and not learner.supports(FEATURE_VERIFIER_THEORY):
-        raise ConfigError(f"params.learner = {point.learner} cannot be used with params.verifier_keep = "
-                          f"{point.feature.keep}: the feature-aware verifier's theory covers ridge only; leave learner out.")
+    verifier = point.verifier
+    if not verifier.has_theory:
+        raise ConfigError(f"params.verifier_keep: {verifier.supports(THEORY)}")
+    refusal = verifier.supports(THEORY, learner=learner)
+    if refusal is not None:
+        raise ConfigError(f"params.learner = {point.learner}: {refusal}")
 
 
 def _check_one_verifier(synthetic: SyntheticDataSpec | None, params: dict[str, Any], roc: np.ndarray | None) -> None:

@@ -490,7 +490,7 @@ def run_plan(cfg: PlanConfig) -> dict[str, Any]:
     With ``data:`` every answer is on the held-out predictor (:func:`heldout_plan`); the answers on
     the Gaussian fitted to the data follow under ``fitted_gaussian``.
     """
-    if cfg.point.feature is not None:
+    if cfg.point.verifier.feature_aware:
         from rmtsynth.engine.feature_plan import run_feature_plan
 
         return run_feature_plan(cfg)

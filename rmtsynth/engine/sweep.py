@@ -21,16 +21,15 @@ from rmtsynth.engine.cache import CACHE_VERSION, PointCache, content_key
 from rmtsynth.config.figure_config import FigureConfig
 from rmtsynth.core.learners import DEFAULT_LEARNER, get_learner
 from rmtsynth.core.model import ModelSpec
+from rmtsynth.core.verifiers import EXACT_SAMPLER, THEORY
 from rmtsynth.engine.points import generator_seed, model_for, theory_for_points
 from rmtsynth.errors import ConfigError
 from rmtsynth.engine.executors import executor_for, replicate_batches
 from rmtsynth.engine.parallel import default_workers
-from rmtsynth.config.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
-from rmtsynth.config.feature_point import FEATURE_COLUMNS
+from rmtsynth.config.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point, verifier_columns
 from rmtsynth.engine.feature_points import feature_blind_twins
 from rmtsynth.engine.series_gain import GAIN_COLUMNS, add_gains, check_gains, uses_gains
 from rmtsynth.sim.seeding import point_seed, stable_key
-from rmtsynth.core.verifiers.rates import eps_star
 
 BASE_COLUMNS = ["figure", "panel", "series", "x"]
 SIM_COLUMNS = ["sim_accuracy_mean", "sim_accuracy_se", "sim_seeds"]
@@ -139,7 +138,6 @@ def simulate_task(task: tuple) -> dict[str, np.ndarray]:
         test_size=test_size,
         generator_seed=gen_seed,
         learner=point.learner,
-        verifier=None if point.feature is None else point.feature.verifier(model, point.rho, point.phi),
     )
     out = {"accuracy": np.asarray(res.accuracy, dtype=float)}
     if test_size:
@@ -163,6 +161,9 @@ def _check_simulable(point: ResolvedPoint, sampler: str, where: str) -> None:
             f"{where}: simulation.sampler = exact draws sufficient statistics, which fit ridge only; "
             f"learner = {point.learner} needs simulation.sampler = naive."
         )
+    refusal = point.verifier.supports(EXACT_SAMPLER) if sampler == "exact" else None
+    if refusal is not None:
+        raise ConfigError(f"{where}: {refusal}")
     if simulation_bytes(point, sampler) > SIMULATION_MAX_BYTES:
         raise ConfigError(
             f"{where}: one simulated replicate at p = {point.p} needs about {simulation_bytes(point, sampler) / 2**30:.1f} GiB "
@@ -272,6 +273,25 @@ def run_simulations(
     return results, {"simulated_points": len(unique), "cache_hits": hits, "tasks": len(tasks)}
 
 
+def check_theory(point: ResolvedPoint, convention: str, where: str) -> None:
+    """Refuse a point whose verifier has a theory that does not cover its learner or convention."""
+    verifier = point.verifier
+    refusal = verifier.supports(THEORY, learner=get_learner(point.learner), convention=convention) if verifier.has_theory else None
+    if refusal is not None:
+        raise ConfigError(f"{where}: {refusal}")
+
+
+def check_cells(cfg: FigureConfig) -> int:
+    """Every check of a curves figure that needs no computing: each point resolves, its theory and
+    (where it is simulated) its simulation are supported; returns the number of points."""
+    cells = resolve_cells(cfg)
+    for ip, iseries, xv, pt in cells:
+        check_theory(pt, cfg.theory.convention, describe_cell(cfg, ip, iseries, xv))
+    if cfg.simulation.enabled:
+        _simulated_cells(cfg, cells, cfg.simulation.sampler)
+    return len(cells)
+
+
 def real_only_accuracy(points: list[ResolvedPoint], *, seed: int, convention: str) -> np.ndarray:
     """Theory accuracy of each point's real data alone (m = 0); nan where n = 0."""
     # With n = 0 there is no real-only classifier; m = 1 only keeps N > 0 for the masked entries.
@@ -315,8 +335,8 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     extra_y = sorted({_y_of(cfg, ip) for ip in range(len(cfg.panels))} - {"accuracy"})
     sim_columns = (SIM_COLUMNS + (TEST_COLUMNS if test_size else [])) if do_sim else []
     learner_column = learner_columns(points)
-    # Feature-aware verifiers add their columns (every row then has them); other tables keep theirs.
-    feature = FEATURE_COLUMNS if any(pt.feature is not None for pt in points) else []
+    # Verifiers that look at the rows add their columns (every row then has them); other tables keep theirs.
+    feature = verifier_columns(points)
     columns = (BASE_COLUMNS + RESOLVED_COLUMNS + learner_column + feature + ["eps_star", "theory_accuracy"]
                + [theory_column(y) for y in extra_y])
     columns += list(baselines) + sim_columns + (GAIN_COLUMNS if uses_gains(cfg) else [])
@@ -332,9 +352,8 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
         if learner_column:
             row["learner"] = pt.learner
         if feature:
-            row.update(pt.feature_record())
-        # eps* = phi / (phi + rho) is the transition of a feature-blind verifier only.
-        row["eps_star"] = float(eps_star(pt.rho, pt.phi)) if pt.feature is None else float("nan")
+            row.update(pt.verifier_record(tuple(feature)))
+        row["eps_star"] = pt.verifier.transition()
         row["theory_accuracy"] = float(theory["accuracy"][i])
         row.update({name: float(values[i]) for name, values in baselines.items()})
         for y in extra_y:

@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 from matplotlib.lines import Line2D
 
-from rmtsynth.config.feature_point import FEATURE_COLUMNS
 from rmtsynth.config.figure_config import FigureConfig, heatmap_settings
 from rmtsynth.core.learners import DEFAULT_LEARNER
 from rmtsynth.engine.points import theory_for_points
 from rmtsynth.errors import ConfigError, ParameterError
-from rmtsynth.config.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
-from rmtsynth.engine.sweep import SweepOptions, SweepResult, learner_columns, real_only_accuracy
-from rmtsynth.core.verifiers.rates import eps_star, min_precision, rho_phi_from_precision_recall
+from rmtsynth.core.verifiers import THEORY
+from rmtsynth.config.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point, verifier_columns
+from rmtsynth.engine.sweep import SweepOptions, SweepResult, check_theory, learner_columns, real_only_accuracy
+from rmtsynth.core.verifiers.rates import min_precision, rho_phi_from_precision_recall
 
 COLUMNS = (
     ["figure", "panel", "x", "y", "valid"]
@@ -64,6 +64,12 @@ def heatmap_cells(cfg: FigureConfig) -> list[tuple[int, Any, Any, dict[str, Any]
     return out
 
 
+def _describe_cell(cfg: FigureConfig, cell: tuple) -> str:
+    ip, xv, yv, _ = cell
+    label = cfg.panels[ip].label
+    return (f"In panel '{label}', at " if label else "At ") + f"{cfg.x.param} = {xv:g}, {cfg.y_axis.param} = {yv:g}"
+
+
 def resolve_heatmap(cfg: FigureConfig) -> tuple[str, list, list[ResolvedPoint], list[int], list[bool]]:
     """Check a heatmap config and resolve its cells: (quantity, cells, points, cell of each point, valid)."""
     quantity = heatmap_settings(cfg).quantity
@@ -76,9 +82,7 @@ def resolve_heatmap(cfg: FigureConfig) -> tuple[str, list, list[ResolvedPoint], 
         valid.append(ok)
         if not ok:
             continue
-        label = cfg.panels[ip].label
-        desc = (f"In panel '{label}', at " if label else "At ") + f"{cfg.x.param} = {xv:g}, {cfg.y_axis.param} = {yv:g}"
-        points.append(resolve_point(params, cfg.base_dir, desc, seed=cfg.seed))
+        points.append(resolve_point(params, cfg.base_dir, _describe_cell(cfg, cells[i]), seed=cfg.seed))
         where.append(i)
     if not points:
         raise ConfigError("Every cell of the heatmap is an impossible verifier (precision below its minimum).")
@@ -93,10 +97,9 @@ def run_heatmap(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     base = real_only_accuracy(points, seed=cfg.seed, convention=cfg.theory.convention)
     if quantity == "gain" and np.all(np.isnan(base)):
         raise ConfigError("The gain needs real data (n > 0) to compare with; use plot.y: accuracy for synthetic data only.")
-    stars = eps_star(np.array([pt.rho for pt in points]), np.array([pt.phi for pt in points]))
     learner_column = learner_columns(points)
-    # Feature-aware verifiers add their columns, as in a curve's table; other heatmaps keep theirs.
-    feature = FEATURE_COLUMNS if any(pt.feature is not None for pt in points) else []
+    # Verifiers that look at the rows add their columns, as in a curve's table; other heatmaps keep theirs.
+    feature = verifier_columns(points)
     rows: list[dict[str, Any]] = []
     by_cell = dict(zip(where, range(len(points))))
     for i, (ip, xv, yv, _params) in enumerate(cells):
@@ -112,10 +115,9 @@ def run_heatmap(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
             # The fields are flat scalars, so this equals pt.record() without asdict's deep copies.
             row.update({c: getattr(pt, c) for c in RESOLVED_COLUMNS + learner_column})
             if feature:
-                row.update(pt.feature_record())
+                row.update(pt.verifier_record(tuple(feature)))
             acc = float(theory["accuracy"][k])
-            # eps* = phi / (phi + rho) is the transition of a feature-blind verifier only.
-            row["eps_star"] = float(stars[k]) if pt.feature is None else float("nan")
+            row["eps_star"] = pt.verifier.transition()
             row["theory_accuracy"] = acc
             row["theory_accuracy_real_only"] = float(base[k])
             row["gain"] = acc - float(base[k])
@@ -330,7 +332,14 @@ __all__ = ["run_heatmap", "plot_heatmap", "heatmap_cells", "COLUMNS"]
 
 
 def check(cfg: FigureConfig) -> int:
-    return len(resolve_heatmap(cfg)[1])
+    """Resolve every cell; each point's theory (a heatmap draws theory only) must be supported."""
+    _, cells, points, where, _ = resolve_heatmap(cfg)
+    for k, pt in zip(where, points):
+        desc = _describe_cell(cfg, cells[k])
+        if not pt.verifier.has_theory:
+            raise ConfigError(f"{desc}: {pt.verifier.supports(THEORY)}")
+        check_theory(pt, cfg.theory.convention, desc)
+    return len(cells)
 
 
 def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rmtsynth.core.learners import DEFAULT_LEARNER, get_learner
+from rmtsynth.core.verifiers import LABEL_PROTOCOLS
 from rmtsynth.engine.cache import PointCache, content_key
 from rmtsynth.config.figure_config import FigureConfig, real_data_settings
 from rmtsynth.errors import ConfigError
@@ -159,9 +160,9 @@ def _cells(cfg: FigureConfig, panels: list[tuple], datasets: list[LoadedData], p
                 if merged.get("label_noise") == "auto":
                     raise ConfigError(f"{where}: label_noise = auto is not available for kind real_data; give a number.")
                 point = resolve_point(merged, cfg.base_dir, where, seed=cfg.seed)
-                if point.feature is not None:
-                    raise ConfigError(f"{where}: verifier_keep = {point.feature.keep} is not available for kind real_data, "
-                                      "whose protocols keep rows by their labels only; use kind curves.")
+                refusal = point.verifier.supports(LABEL_PROTOCOLS)
+                if refusal is not None:
+                    raise ConfigError(f"{where}: {refusal}")
                 for protocol in protocols:
                     top = data.rows - 1 if protocol == "held-out" else data.rows
                     if not 2 <= point.n <= top:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_ndtr, ndtri_exp
 
-from rmtsynth.core.verifiers import FeatureVerifier, Verifier
+from rmtsynth.core.verifiers import EXACT_SAMPLER, FeatureVerifier, Verifier
 from rmtsynth.errors import ParameterError
 from rmtsynth.sim.samplers import (
     Factor,
@@ -138,11 +138,9 @@ def sample_feature_exact(
     """
     if not verifier.feature_aware:
         return sample_exact(mu, mu_beta, factor, n, m, label_noise, verifier, rng, real_factor=real_factor)
-    if not isinstance(verifier, FeatureVerifier):
-        raise ParameterError(
-            f"the exact sampler knows only the linear-score feature verifier, not {type(verifier).__name__}; "
-            "use sampler: naive."
-        )
+    refusal = verifier.supports(EXACT_SAMPLER)
+    if refusal is not None:
+        raise ParameterError(refusal)
     mu, mu_beta, n, m, p = checked_inputs(mu, mu_beta, factor, n, m, label_noise, verifier, real_factor)
     factor = _compact_factor(factor, p)
     real_factor = _compact_factor(real_factor, p)

@@ -16,7 +16,7 @@ from scipy.special import ndtr
 
 from rmtsynth.core.learners import Learner, get_learner
 from rmtsynth.core.model import DataModel, Mix
-from rmtsynth.core.verifiers import Verifier
+from rmtsynth.core.verifiers import EXACT_SAMPLER, Verifier
 from rmtsynth.errors import ParameterError
 from rmtsynth.sim.samplers import (
     Factor,
@@ -173,6 +173,9 @@ def _check_simulation(n: int, m: int, replicates: int, first_replicate: int, tes
             f"sampler = 'exact' draws sufficient statistics, which determine only a quadratic-loss fit; "
             f"learner = {learner.name!r} needs sampler = 'naive'."
         )
+    refusal = verifier.supports(EXACT_SAMPLER) if sampler == "exact" else None
+    if refusal is not None:
+        raise ParameterError(refusal)
 
 
 def _fit_replicate(model: DataModel, mix: Mix, verifier: Verifier, learner: Learner, sampler: str,
@@ -249,7 +252,7 @@ def simulate_point(
     first_replicate = int(first_replicate)
     test_size = int(test_size) if test_size else 0
     learner = get_learner(learner)
-    verifier = mix.verifier if verifier is None else verifier
+    verifier = (mix.verifier if verifier is None else verifier).placed(model)
     _check_simulation(n, m, replicates, first_replicate, test_size, sampler, learner, verifier)
 
     mu = np.asarray(model.mu, dtype=float)
