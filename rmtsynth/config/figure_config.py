@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from rmtsynth.core.learners import SPECTRUM_THEORY, get_learner
 from rmtsynth.errors import ConfigError
 from rmtsynth.config.data import DataSpec, SyntheticDataSpec, parse_data_value, parse_synthetic_data
 from rmtsynth.config.schema import (
@@ -624,6 +625,10 @@ def real_data_settings(cfg: "FigureConfig") -> RealDataSettings:
                 )
     protocols = _protocols(cfg.extra.get("protocols", TOP_LEVEL_PARAMS["protocols"].default))
     fitted = TOP_LEVEL_PARAMS["fitted_gaussian_theory"].check(cfg.extra.get("fitted_gaussian_theory", False), "fitted_gaussian_theory")
+    for where, params in groups if fitted else ():
+        refusal = get_learner(params["learner"]).refusal(SPECTRUM_THEORY) if "learner" in params else None
+        if refusal is not None:
+            raise ConfigError(f"{where}: learner = {params['learner']} cannot be used with fitted_gaussian_theory: {refusal}")
     if len(specs) > 1 or specs[0].title:
         if len(cfg.panels) > 1 or cfg.panels[0].label or cfg.panels[0].params:
             raise ConfigError("panels cannot be given with a list under data: each data set is a panel; give one data set to use panels.")

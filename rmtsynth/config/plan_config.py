@@ -21,11 +21,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rmtsynth.core.convex_theory import evaluate_convex
-from rmtsynth.core.learners import DEFAULT_LEARNER, HELDOUT_PREDICTION, get_learner
+from rmtsynth.core.learners import DEFAULT_LEARNER, HELDOUT_PREDICTION, INFINITE_SAMPLE_LIMIT, SPECTRUM_THEORY, get_learner
 from rmtsynth.core.verifiers import THEORY
 from rmtsynth.core.model import Mix
-from rmtsynth.core.theory import Spectrum, evaluate
+from rmtsynth.core.theory import Spectrum
 from rmtsynth.core.verifiers import LabelVerifier
 from rmtsynth.errors import ConfigError, RmtsynthError
 from rmtsynth.sim.geometry import placed_model
@@ -79,28 +78,27 @@ def model_for_point(point: ResolvedPoint, *, seed: int = 0) -> AccuracyModel:
             "generator mean estimated from the same samples as its covariance."
         )
     model = placed_model(gen, seed)
-    if point.learner != DEFAULT_LEARNER:
-        learner = get_learner(point.learner)
-        # The m -> infinity limit (the spectrum's use) is ridge's closed form, so none is given.
-        return AccuracyModel(lambda mix: learner.theory(model, mix).accuracy, None)
+    learner = get_learner(point.learner)
 
     def acc(mix: Mix) -> np.ndarray:
-        return model.theory(mix).accuracy
+        return learner.theory(model, mix).accuracy
 
-    spectrum = None if gen.covariance.kind == "estimated" else model.spectrum
-    return AccuracyModel(acc, spectrum)
+    # The m -> infinity limit (the spectrum's use) is a closed form only for the learners that have one.
+    limit = gen.covariance.kind != "estimated" and learner.supports(INFINITE_SAMPLE_LIMIT)
+    return AccuracyModel(acc, model.spectrum if limit else None)
 
 
 def model_for_spectrum(spectrum: Spectrum, learner: str = DEFAULT_LEARNER) -> AccuracyModel:
     """The accuracy model of explicit eigen-data (e.g. a spectrum fitted to real data)."""
-    if learner != DEFAULT_LEARNER:
-        channel = get_learner(learner).channel  # type: ignore[attr-defined]
-        return AccuracyModel(lambda mix: evaluate_convex(spectrum, channel, *mix.values()).accuracy, None)
+    chosen = get_learner(learner)
+    refusal = chosen.refusal(SPECTRUM_THEORY)
+    if refusal is not None:
+        raise ConfigError(f"params.learner = {chosen.name}: {refusal}")
 
     def acc(mix: Mix) -> np.ndarray:
-        return evaluate(spectrum, *mix.values()).accuracy
+        return chosen.theory_on_spectrum(spectrum, mix).accuracy
 
-    return AccuracyModel(acc, spectrum)
+    return AccuracyModel(acc, spectrum if chosen.supports(INFINITE_SAMPLE_LIMIT) else None)
 
 
 def best_roc_index(model: AccuracyModel, point: ResolvedPoint, roc: np.ndarray) -> int:

@@ -27,7 +27,7 @@ from rmtsynth.errors import ParameterError
 
 if TYPE_CHECKING:
     from rmtsynth.core.model import DataModel, Mix
-    from rmtsynth.core.theory import Convention, TheoryResult
+    from rmtsynth.core.theory import Convention, Spectrum, TheoryResult
 
 
 #: Uses beyond a learner's theory and fits; each rests on ridge's sufficient statistics, so a plug-in
@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 HELDOUT_PREDICTION = "the theory's held-out prediction on a user's rows"
 FEATURE_VERIFIER_THEORY = "the feature-aware verifier's theory"
 SELF_CONSUMING_LOOP = "the self-consuming loop's theory and simulation"
+#: The theory on given eigen-data (:meth:`Learner.theory_on_spectrum`), e.g. a Gaussian fitted to a user's rows.
+SPECTRUM_THEORY = "the theory on a spectrum fitted to data"
+#: The closed-form accuracy with infinitely many synthetic rows (the planner's m -> infinity limit).
+INFINITE_SAMPLE_LIMIT = "the closed-form limit of infinitely many synthetic rows"
 
 
 class Learner(ABC):
@@ -67,6 +71,17 @@ class Learner(ABC):
     def supports(self, use: str) -> bool:
         """Whether this learner can be used for ``use`` (one of the module's use constants)."""
         return use in self.supported_uses
+
+    def refusal(self, use: str) -> str | None:
+        """None when :meth:`supports` ``use``; otherwise the sentence that refuses it."""
+        if self.supports(use):
+            return None
+        return f"learner = {self.name!r} does not support {use}; choose a learner that does, or leave learner out."
+
+    def theory_on_spectrum(self, spectrum: "Spectrum", mix: "Mix", *,
+                           convention: "Convention" = "exact") -> "TheoryResult":
+        """The deterministic equivalent on given eigen-data (with SPECTRUM_THEORY in :attr:`supported_uses`)."""
+        raise ParameterError(self.refusal(SPECTRUM_THEORY) or f"learner = {self.name!r} has no theory on a spectrum.")
 
     #: How :meth:`leave_out` answers: "exact", "approximate" or "cross-fit" (it returns None).
     leave_out_method: str = "cross-fit"
