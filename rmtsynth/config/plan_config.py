@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from rmtsynth.core.learners import DEFAULT_LEARNER, HELDOUT_PREDICTION, INFINITE_SAMPLE_LIMIT, SPECTRUM_THEORY, get_learner
-from rmtsynth.core.verifiers import THEORY
+from rmtsynth.core.verifiers import LABEL_PROTOCOLS, THEORY
 from rmtsynth.core.model import Mix
 from rmtsynth.core.theory import Spectrum
 from rmtsynth.core.verifiers import LabelVerifier
@@ -201,7 +201,7 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
             f"The configured mix has m = {point.m} synthetic samples; give the mix you are considering with m >= 1 "
             "(plan also finds the best one)."
         )
-    _check_learner_is_covered(point, data_spec)
+    _check_learner_is_covered(point, data_spec, roc)
     if synthetic is not None and data_info is not None:
         _check_fold_rows(data_info, int(point.n))
     model = spectrum_model or model_for_point(point, seed=seed)
@@ -243,13 +243,16 @@ def _check_fold_rows(data_info: dict[str, Any], n: int) -> None:
                           f"{HELDOUT_FOLDS} rows per class.")
 
 
-def _check_learner_is_covered(point: ResolvedPoint, data_spec: DataSpec | None) -> None:
-    """Refuse a learner whose answers the plan would silently replace by ridge's."""
+def _check_learner_is_covered(point: ResolvedPoint, data_spec: DataSpec | None, roc: np.ndarray | None) -> None:
+    """Refuse a learner or a verifier whose answers the plan does not have (each says why)."""
     learner = get_learner(point.learner)
-    if data_spec is not None and not learner.supports(HELDOUT_PREDICTION):
-        raise ConfigError(f"params.learner = {point.learner} cannot be used with data: the held-out prediction on "
-                          "the data's rows covers ridge only; leave learner out.")
+    refusal = learner.refusal(HELDOUT_PREDICTION) if data_spec is not None else None
+    if refusal is not None:
+        raise ConfigError(f"params.learner = {point.learner} cannot be used with data: {refusal}")
     verifier = point.verifier
+    refusal = verifier.supports(LABEL_PROTOCOLS) if data_spec is not None or roc else None
+    if refusal is not None:
+        raise ConfigError(f"params.verifier_keep: {refusal}")
     if not verifier.has_theory:
         raise ConfigError(f"params.verifier_keep: {verifier.supports(THEORY)}")
     refusal = verifier.supports(THEORY, learner=learner)

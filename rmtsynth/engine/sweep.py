@@ -19,7 +19,7 @@ import numpy as np
 
 from rmtsynth.engine.cache import CACHE_VERSION, PointCache, content_key
 from rmtsynth.config.figure_config import FigureConfig
-from rmtsynth.core.learners import DEFAULT_LEARNER, get_learner
+from rmtsynth.core.learners import DEFAULT_LEARNER, SUFFICIENT_STATISTICS, get_learner
 from rmtsynth.core.model import ModelSpec
 from rmtsynth.core.verifiers import EXACT_SAMPLER, THEORY
 from rmtsynth.engine.points import generator_seed, model_for, theory_for_points
@@ -156,11 +156,9 @@ def simulation_bytes(point: ResolvedPoint, sampler: str) -> float:
 def _check_simulable(point: ResolvedPoint, sampler: str, where: str) -> None:
     """Refuse, before any work, a replicate that would not fit in memory (or a learner the sampler
     cannot fit); the same on every path."""
-    if sampler == "exact" and not get_learner(point.learner).quadratic:
-        raise ConfigError(
-            f"{where}: simulation.sampler = exact draws sufficient statistics, which fit ridge only; "
-            f"learner = {point.learner} needs simulation.sampler = naive."
-        )
+    refusal = get_learner(point.learner).refusal(SUFFICIENT_STATISTICS) if sampler == "exact" else None
+    if refusal is not None:
+        raise ConfigError(f"{where}: simulation.sampler = exact: {refusal}")
     refusal = point.verifier.supports(EXACT_SAMPLER) if sampler == "exact" else None
     if refusal is not None:
         raise ConfigError(f"{where}: {refusal}")

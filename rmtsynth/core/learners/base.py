@@ -37,6 +37,8 @@ FEATURE_VERIFIER_THEORY = "the feature-aware verifier's theory"
 SELF_CONSUMING_LOOP = "the self-consuming loop's theory and simulation"
 #: The theory on given eigen-data (:meth:`Learner.theory_on_spectrum`), e.g. a Gaussian fitted to a user's rows.
 SPECTRUM_THEORY = "the theory on a spectrum fitted to data"
+#: Fits from the sufficient statistics (S, r) alone, which the exact sampler draws: a quadratic loss.
+SUFFICIENT_STATISTICS = "fits on sufficient statistics"
 #: The closed-form accuracy with infinitely many synthetic rows (the planner's m -> infinity limit).
 INFINITE_SAMPLE_LIMIT = "the closed-form limit of infinitely many synthetic rows"
 
@@ -56,10 +58,7 @@ class Learner(ABC):
     def fit_statistics(self, scatter: np.ndarray, signal: np.ndarray, n_total: float,
                        gamma: float | np.ndarray) -> np.ndarray:
         """Weights from ``S = A A'`` and ``r = A c``; only a quadratic loss can be fitted so."""
-        raise ParameterError(
-            f"learner = {self.name!r} cannot be fitted on sufficient statistics (only a quadratic loss can); "
-            "use sampler: naive."
-        )
+        raise ParameterError(self.refusal(SUFFICIENT_STATISTICS) or f"learner = {self.name!r} has no fit on statistics.")
 
     @abstractmethod
     def theory(self, model: "DataModel", mix: "Mix", *, convention: "Convention" = "exact") -> "TheoryResult":
@@ -70,12 +69,15 @@ class Learner(ABC):
 
     def supports(self, use: str) -> bool:
         """Whether this learner can be used for ``use`` (one of the module's use constants)."""
-        return use in self.supported_uses
+        return use in self.supported_uses or (use == SUFFICIENT_STATISTICS and self.quadratic)
 
     def refusal(self, use: str) -> str | None:
         """None when :meth:`supports` ``use``; otherwise the sentence that refuses it."""
         if self.supports(use):
             return None
+        if use == SUFFICIENT_STATISTICS:
+            return (f"learner = {self.name!r} cannot be fitted on sufficient statistics (only a quadratic loss can); "
+                    "use sampler: naive.")
         return f"learner = {self.name!r} does not support {use}; choose a learner that does, or leave learner out."
 
     def theory_on_spectrum(self, spectrum: "Spectrum", mix: "Mix", *,

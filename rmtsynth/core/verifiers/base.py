@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 #: Uses a verifier is asked about (:meth:`Verifier.supports`): the deterministic equivalent of a mix
 #: (context: ``learner``, ``convention``, ``covariance``), the exact sampler of sufficient
-#: statistics, and the real-data protocols, which keep a user's rows by their labels alone.
+#: statistics, and the protocols on a user's rows (kind real_data, the planner with data or a ROC
+#: curve), which keep rows by their labels alone.
 THEORY = "theory"
 EXACT_SAMPLER = "exact sampler"
 LABEL_PROTOCOLS = "real-data protocols"
@@ -136,8 +137,8 @@ class Verifier(ABC):
         if use == THEORY:
             return f"the {self.name} verifier has no theory; turn the theory off and simulate it."
         if use == LABEL_PROTOCOLS:
-            return (f"the {self.name} verifier looks at the features, but the real-data protocols keep rows by "
-                    "their labels only; use kind curves.")
+            return (f"the {self.name} verifier looks at the rows of the Gaussian model, but on a user's rows (kind "
+                    "real_data, plan with data or verifier_roc) rows are kept by their labels only; use it without data.")
         return None
 
     def theory(self, learner: "Learner", model: "DataModel", mix: "Mix", *,

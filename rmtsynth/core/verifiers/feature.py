@@ -342,8 +342,8 @@ def linear_score_supports(keep: str, use: str, context: dict[str, Any]) -> str |
             return f"verifier_keep = {keep} has a theory in the exact convention only, not convention = {context['convention']!r}."
         return None
     if use == LABEL_PROTOCOLS:
-        return (f"verifier_keep = {keep} is not available for kind real_data, whose protocols keep rows by their "
-                "labels only; use kind curves.")
+        return (f"verifier_keep = {keep} looks at the rows of the Gaussian model, but on a user's rows (kind real_data, "
+                "plan with data or verifier_roc) rows are kept by their labels only; use it without data.")
     return None
 
 
