@@ -221,7 +221,7 @@ def _feature_outputs(points: list[ResolvedPoint], columns: dict[str, Any] | None
     if not names:
         return {}
     records = [pt.verifier_record(names) for pt in points]
-    kept = {k: np.array([r[k] for r in records], dtype=float) for k in FEATURE_KEYS_OUT[:2]}
+    kept = {k: np.array([r.get(k) for r in records], dtype=float) for k in FEATURE_KEYS_OUT[:2]}
     out = {**kept, "verifier_precision": np.array([pt.verifier_precision for pt in points]),
            "verifier_recall": np.array([pt.verifier_recall for pt in points])}
     if columns is not None:

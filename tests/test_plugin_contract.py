@@ -168,3 +168,18 @@ def test_the_trial_plugins_are_one_class_each() -> None:
     model = build_model(20, 1.5)
     verifier = TopFraction(0.25).placed(model)
     assert len(verifier.direction) == 20 and UnscaledRidge().supports(learner_base.SPECTRUM_THEORY) is False
+
+
+def test_the_api_takes_any_verifier_object() -> None:
+    import rmtsynth
+    from rmtsynth.core.verifiers import FeatureRule
+
+    point = {**MODEL, "n": 40, "m": 80}
+    by_keys = rmtsynth.predict(**point, verifier_keep="easy", verifier_angle=30.0)
+    by_object = rmtsynth.predict(**point, verifier=FeatureRule("easy", angle=30.0))
+    blind = rmtsynth.predict(**point)
+    assert by_object["accuracy"] == pytest.approx(by_keys["accuracy"], abs=1e-12)
+    assert by_object["verifier_recall"] == pytest.approx(by_keys["verifier_recall"], abs=1e-12)
+    assert abs(by_object["accuracy"] - blind["accuracy"]) > 1e-4
+    top = rmtsynth.simulate(**point, verifier=TopFraction(0.5, angle=30.0), sampler="naive", seeds=3)
+    assert 0.5 < float(top["accuracy_mean"]) <= 1.0 and math.isnan(float(top["verifier_precision"]))
