@@ -183,3 +183,20 @@ def test_the_api_takes_any_verifier_object() -> None:
     assert abs(by_object["accuracy"] - blind["accuracy"]) > 1e-4
     top = rmtsynth.simulate(**point, verifier=TopFraction(0.5, angle=30.0), sampler="naive", seeds=3)
     assert 0.5 < float(top["accuracy_mean"]) <= 1.0 and math.isnan(float(top["verifier_precision"]))
+
+
+CONFIGS = Path(__file__).parents[1] / "configs"
+
+
+@pytest.mark.parametrize("learner", sorted({name for name, _ in _names()}))
+def test_prediction_and_advice_validate_or_refuse(tmp_path: Path, learner: str) -> None:
+    """The kinds that train a learner on a user's rows: validate refuses with the learner's sentence, or
+    the quick prediction runs (the advice figure's run is covered by its own tests)."""
+    run = ["sweep", CONFIGS / "predict_small_n.yaml", "--quick", "--workers", "1", "--no-cache", "-q",
+           "--out", tmp_path / "prediction", "--set", f"prediction.learner={learner}"]
+    _works_or_is_refused(learner, "none", [CONFIGS / "predict_small_n.yaml", "--set", f"prediction.learner={learner}"],
+                         run)
+    advice = invoke("validate", CONFIGS / "advise_mnist.yaml", "--set", f"advice.learner={learner}")
+    if advice.exit_code != 0:
+        assert advice.exit_code == 2 and any(s.rstrip(".") in advice.stderr for s in _own_sentences(learner, "none"))
+    assert (advice.exit_code == 0) == learner_registry.get_learner(learner).supports(learner_base.SKLEARN_ESTIMATOR)

@@ -39,6 +39,8 @@ SELF_CONSUMING_LOOP = "the self-consuming loop's theory and simulation"
 SPECTRUM_THEORY = "the theory on a spectrum fitted to data"
 #: Fits from the sufficient statistics (S, r) alone, which the exact sampler draws: a quadratic loss.
 SUFFICIENT_STATISTICS = "fits on sufficient statistics"
+#: A scikit-learn estimator for a user's rows (:meth:`Learner.estimator`), which the advisor trains.
+SKLEARN_ESTIMATOR = "a scikit-learn estimator on a user's rows"
 #: The closed-form accuracy with infinitely many synthetic rows (the planner's m -> infinity limit).
 INFINITE_SAMPLE_LIMIT = "the closed-form limit of infinitely many synthetic rows"
 
@@ -69,6 +71,8 @@ class Learner(ABC):
 
     def supports(self, use: str) -> bool:
         """Whether this learner can be used for ``use`` (one of the module's use constants)."""
+        if use == SKLEARN_ESTIMATOR:
+            return type(self).estimator is not Learner.estimator or use in self.supported_uses
         return use in self.supported_uses or (use == SUFFICIENT_STATISTICS and self.quadratic)
 
     def refusal(self, use: str) -> str | None:
