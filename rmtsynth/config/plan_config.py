@@ -250,7 +250,7 @@ def _check_learner_is_covered(point: ResolvedPoint, data_spec: DataSpec | None, 
     if refusal is not None:
         raise ConfigError(f"params.learner = {point.learner} cannot be used with data: {refusal}")
     verifier = point.verifier
-    refusal = verifier.supports(LABEL_PROTOCOLS) if data_spec is not None or roc else None
+    refusal = verifier.supports(LABEL_PROTOCOLS) if data_spec is not None or roc is not None else None
     if refusal is not None:
         raise ConfigError(f"params.verifier_keep: {refusal}")
     if not verifier.has_theory:
