@@ -194,6 +194,8 @@ class FeatureVerifier(Verifier):
         return self.q_wrong, self.q_correct
 
     def with_label_part(self, rho: Any, phi: Any) -> "FeatureVerifier":
+        if (rho, phi) == (self.q_wrong, self.q_correct):
+            return self
         return FeatureVerifier(self.direction, self.threshold, self.rule, self.softness, q_correct=phi, q_wrong=rho,
                                angle=self.angle, toward_shift=self.toward_shift)
 
