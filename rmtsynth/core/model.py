@@ -31,7 +31,7 @@ CovarianceKind = Literal["identity", "scaled", "diagonal", "file", "estimated"]
 class Mix:
     """What the classifier is trained on: sizes, label noise, verifier and regularisation.
 
-    Each number is a number or an array; arrays broadcast together (a grid of points).
+    Each quantity is a number or an array; arrays broadcast together (a grid of points).
 
     Attributes
     ----------

@@ -13,4 +13,4 @@ def feature_blind_twins(points: list[ResolvedPoint]) -> list[ResolvedPoint]:
     That verifier keeps a correct label with probability R (the recall) and a wrong one with the
     verifier's false-positive rate, whatever the row; feature-blind points are left as they are.
     """
-    return [pt if pt.mix.rule is None else replace(pt, mix=pt.mix.feature_blind()) for pt in points]
+    return [replace(pt, mix=pt.mix.feature_blind()) for pt in points]
