@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from rmtsynth.core.learners import DEFAULT_LEARNER, get_learner
-from rmtsynth.core.verifier import eps_star, keep_rate, label_signal
+from rmtsynth.core.verifiers.rates import eps_star, keep_rate, label_signal
 from rmtsynth.core.verifiers import Verifier
 from rmtsynth.data.prediction import measure_heldout, predict_heldout
 from rmtsynth.engine.loops import plan_loop, predict_loop, simulate_loop
@@ -32,7 +32,8 @@ from rmtsynth.data.table import Table
 from rmtsynth.data.validation import check_integer
 from rmtsynth.errors import ConfigError, ParameterError, ParameterTypeError, RmtsynthError
 from rmtsynth.io.output import json_ready  # noqa: F401  (the CLI prints through it)
-from rmtsynth.config.resolve import ResolvedPoint, broadcast_columns, broadcast_grid, resolve_columns, resolve_each
+from rmtsynth.config.resolve import (ResolvedPoint, broadcast_columns, broadcast_grid, resolve_columns, resolve_each,
+                                     verifier_columns, with_verifier)
 from rmtsynth.config.schema import ALIASES, PARAMS, unknown_key
 
 __all__ = [
@@ -49,20 +50,29 @@ PREDICT_KEYS = (
 
 
 def _verifier_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """``verifier=`` may be a :class:`~rmtsynth.core.verifiers.Verifier` object: its (rho, phi)."""
+    """``verifier=`` may be a :class:`~rmtsynth.core.verifiers.Verifier` object: a feature-blind one is
+    its (rho, phi); one that looks at the rows joins each point's mix after resolution (:func:`_resolved`)."""
     params = dict(params)
     if isinstance(params.get("verifier"), Verifier):
         verifier = params.pop("verifier")
         if verifier.feature_aware:
-            raise ConfigError("verifier: a feature-aware verifier has no (rho, phi); this call needs a feature-blind one.")
-        params["rho"], params["phi"] = verifier.label_rates()
+            params["verifier"] = verifier
+        else:
+            params["rho"], params["phi"] = verifier.label_rates()
     return params
+
+
+def _verifier_object(params: Mapping[str, Any]) -> tuple[dict[str, Any], Verifier | None]:
+    """The parameters without a verifier object that looks at the rows, and that object (or None)."""
+    params = _verifier_params(params)
+    verifier = params.pop("verifier") if isinstance(params.get("verifier"), Verifier) else None
+    return params, verifier
 
 
 def _named(params: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters under their canonical names; an unknown name is an error."""
     named = {}
-    for raw_name, value in _verifier_params(params).items():
+    for raw_name, value in _verifier_object(params)[0].items():
         name = ALIASES.get(raw_name, raw_name)
         if name not in PARAMS:
             raise unknown_key(raw_name, "", list(PARAMS))
@@ -89,7 +99,9 @@ def _resolved(params: Mapping[str, Any], seed: int, learner: str) -> tuple[tuple
         _grid(params)  # raises the first bad point's error, in the order of the points
         raise
     chosen = None if learner == DEFAULT_LEARNER else learner
-    return shape, resolve_columns(shared, varying, size, Path.cwd(), "params", seed=seed, learner=chosen)
+    points = resolve_columns(shared, varying, size, Path.cwd(), "params", seed=seed, learner=chosen)
+    verifier = _verifier_object(params)[1]
+    return shape, points if verifier is None else [with_verifier(pt, verifier, seed, "verifier") for pt in points]
 
 
 def _checked_param(name: str, value: Any) -> Any:
@@ -195,22 +207,22 @@ FEATURE_KEYS_OUT = ("kept_correct_share", "kept_wrong_share", "verifier_precisio
 
 
 def _feature_outputs(points: list[ResolvedPoint], columns: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
-    """The kept shares (of the m rows) and the effective precision and recall, when a point has a feature rule.
+    """The kept shares (of the m rows) and the effective precision and recall, when a verifier looks at the rows.
 
     With ``columns`` (predict's), alpha and lambda become the kept rows' f_+ + f_- and f_+ - f_-,
-    and eps* (a feature-blind verifier's transition) is nan at the feature-aware points.
+    and eps* is each verifier's transition (nan where it is no constant).
     """
-    if all(pt.feature is None for pt in points):
+    names = tuple(verifier_columns(points))
+    if not names:
         return {}
-    records = [pt.feature_record() for pt in points]
-    kept = {k: np.array([r[k] for r in records], dtype=float) for k in FEATURE_KEYS_OUT[:2]}
+    records = [pt.verifier_record(names) for pt in points]
+    kept = {k: np.array([r.get(k) for r in records], dtype=float) for k in FEATURE_KEYS_OUT[:2]}
     out = {**kept, "verifier_precision": np.array([pt.verifier_precision for pt in points]),
            "verifier_recall": np.array([pt.verifier_recall for pt in points])}
     if columns is not None:
-        aware = np.array([pt.feature is not None for pt in points])
         out["alpha"] = kept["kept_correct_share"] + kept["kept_wrong_share"]
         out["lambda"] = kept["kept_correct_share"] - kept["kept_wrong_share"]
-        out["eps_star"] = np.where(aware, np.nan, np.asarray(columns["eps_star"], dtype=float))
+        out["eps_star"] = np.array([pt.verifier.transition() for pt in points], dtype=float)
     return out
 
 

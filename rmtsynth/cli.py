@@ -23,6 +23,7 @@ from typing import Any, Callable, List, Optional
 import numpy as np
 import typer
 
+from rmtsynth.core.learners import DEFAULT_LEARNER, LEARNERS
 from rmtsynth.engine.executors import TaskError
 from rmtsynth.errors import RmtsynthError
 
@@ -211,12 +212,12 @@ def theory(
     seed: int = typer.Option(0, "--seed", help="Root seed of the simulation."),
     convention: str = typer.Option("exact", "--convention", help="exact, or the seed paper's reference convention."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    learner: str = typer.Option("ridge", "--learner", help="ridge, logistic, square_hinge or hinge."),
+    learner: str = typer.Option(DEFAULT_LEARNER, "--learner", help="A registered learner: " + ", ".join(LEARNERS) + "."),
 ) -> None:
     """Evaluate the theory at one point (and optionally simulate it)."""
     from rmtsynth.api import json_ready, predict_points, simulate_points
     from rmtsynth.config.resolve import resolve_point
-    from rmtsynth.core.learners import DEFAULT_LEARNER, get_learner
+    from rmtsynth.core.learners import get_learner
 
     params: dict[str, Any] = {
         "n": _check_option("--n", n, "n"),
@@ -304,7 +305,8 @@ def advise(
     score_column: Optional[str] = typer.Option(None, "--score-column", help="The pool's verifier score column (higher keeps)."),
     drop_columns: List[str] = typer.Option([], "--drop-columns", help="Columns that are not features (comma-separated, repeatable)."),
     feature_columns: List[str] = typer.Option([], "--feature-columns", help="The feature columns (default: every other column)."),
-    learner: List[str] = typer.Option([], "--learner", help="ridge (default), logistic, square_hinge or hinge (repeatable: compare them)."),
+    learner: List[str] = typer.Option([], "--learner", help="A registered learner (repeatable: compare them): " + ", ".join(LEARNERS)
+                                     + f"; {DEFAULT_LEARNER} by default."),
     thresholds: Optional[str] = typer.Option(None, "--thresholds", help="Score thresholds, e.g. '-inf,0.5,0.9' (default: keep-all and score quantiles)."),
     m_values: Optional[str] = typer.Option(None, "--m", help="Rows drawn from the pool before the verifier, e.g. '100,400,800' (default: up to the pool)."),
     draws: Optional[int] = typer.Option(None, "--draws", help="Random draws of the pool averaged at each m (default 3)."),
@@ -347,7 +349,7 @@ def advise(
         request = AdviseRequest(
             real=real, pool=pool, label_column=label_column, score_column=score_column,
             drop_columns=tuple(_names(drop_columns)), feature_columns=tuple(_names(feature_columns)),
-            learner=tuple(_names(learner)) or ("ridge",),
+            learner=tuple(_names(learner)) or (DEFAULT_LEARNER,),
             thresholds=None if thresholds is None else tuple(_number_list(thresholds, "--thresholds")),
             m=None if m_values is None else tuple(int(v) for v in _number_list(m_values, "--m", whole=True)),
             draws=DEFAULT_DRAWS if draws is None else draws, seed=0 if seed is None else seed,

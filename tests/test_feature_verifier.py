@@ -175,7 +175,8 @@ def test_kept_shares_match_their_frequencies(rule: dict) -> None:
     ):
         se = np.sqrt(share * (1.0 - share) / total)
         assert abs(observed / total - share) < 4 * se, (observed / total, float(share))
-    a, _ = draw_naive_data(model.mu, model.mean, factor, 0, m, eps, verifier, np.random.default_rng(5))
+    mix = Mix(0, m, eps, 1.0, 1.0, 0.1).with_verifier(verifier)
+    a, _ = draw_naive_data(model, mix, np.random.default_rng(5), generator=(model.mean, factor))
     se = np.sqrt(shares.kept * (1.0 - shares.kept) / m)
     assert abs(a.shape[1] / m - shares.kept) < 4 * se
     assert json.dumps(shares.to_dict()) and json.dumps(verifier.to_dict())
@@ -189,7 +190,7 @@ def _draws(sampler, model, factor, verifier, n, m, eps, seed: int, reps: int) ->
     rng = np.random.default_rng(seed)
     out = np.empty((reps, 5))
     for i in range(reps):
-        s, r = sampler(model.mu, model.mean, factor, n, m, eps, verifier, rng)
+        s, r = sampler(model, Mix(n, m, eps, 1.0, 1.0, 0.5).with_verifier(verifier), rng, generator=(model.mean, factor))
         w = ridge_weights(s, r, n + m, 0.5)
         out[i] = (w @ model.mu, w @ w, np.trace(s), r @ verifier.direction, s[0, 1])
     return out
@@ -217,11 +218,13 @@ def test_fast_sampler_edge_counts_and_feature_blind_verifiers() -> None:
     model = _models(8)["identity"]
     verifier = FeatureVerifier.from_geometry(model, 20, 0, keep="easy", threshold=0.0)
     for m in (0, 1, 2, 3):
-        s, r = sample_feature_exact(model.mu, model.mean, None, 2, m, 0.2, verifier, np.random.default_rng(m))
+        mix = Mix(2, m, 0.2, 1.0, 1.0, 0.1).with_verifier(verifier)
+        s, r = sample_feature_exact(model, mix, np.random.default_rng(m))
         assert s.shape == (8, 8) and r.shape == (8,) and np.allclose(s, s.T)
     label = LabelVerifier(0.3, 0.8)
-    a = sample_feature_exact(model.mu, model.mean, 1.5, 10, 30, 0.2, label, np.random.default_rng(1))
-    b = sample_exact(model.mu, model.mean, 1.5, 10, 30, 0.2, label, np.random.default_rng(1))
+    mix = Mix(10, 30, 0.2, 1.0, 1.0, 0.1).with_verifier(label)
+    a = sample_feature_exact(model, mix, np.random.default_rng(1), generator=(model.mean, 1.5))
+    b = sample_exact(model, mix, np.random.default_rng(1), generator=(model.mean, 1.5))
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
 
 

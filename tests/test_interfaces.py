@@ -9,7 +9,7 @@ import pytest
 
 from rmtsynth.core.learners import LEARNERS, Learner, Ridge, get_learner
 from rmtsynth.core.model import Mix, build_model
-from rmtsynth.core.verifier import rho_phi_from_precision_recall
+from rmtsynth.core.verifiers.rates import rho_phi_from_precision_recall
 from rmtsynth.core.verifiers import LabelVerifier, RowDecisions, Verifier, as_verifier, verifier_from_params
 from rmtsynth.errors import ParameterError
 from rmtsynth.sim.monte_carlo import simulate_point
@@ -117,11 +117,13 @@ def test_a_feature_aware_verifier_plugs_into_the_literal_sampler_only():
     rng = np.random.default_rng(5)
     mu = np.zeros(6)
     mu[0] = 1.0
-    a, c = draw_naive_data(mu, mu, None, 0, 400, 0.2, KeepAlongFirstAxis(), rng)
+    model = build_model(6, 1.0)
+    mix = Mix(n=0, m=400, label_noise=0.2, rho=1.0, phi=1.0, gamma=0.1).with_verifier(KeepAlongFirstAxis())
+    a, c = draw_naive_data(model, mix, rng)
     assert 0 < c.size < 400
     assert np.all(c * a[0] > 0)
     with pytest.raises(ParameterError, match="does not look at the features"):
-        sample_exact(mu, mu, None, 0, 400, 0.2, KeepAlongFirstAxis(), rng)
+        sample_exact(model, mix, rng)
 
 
 def test_learner_registry_and_did_you_mean():

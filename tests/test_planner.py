@@ -42,7 +42,7 @@ from rmtsynth.sim.seeding import point_seed, stable_key
 from rmtsynth.sim.monte_carlo import simulate_point
 from rmtsynth.engine.sweep import SweepOptions
 from rmtsynth.core.theory import Spectrum, evaluate
-from rmtsynth.core.verifier import min_precision
+from rmtsynth.core.verifiers.rates import min_precision
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 20240611

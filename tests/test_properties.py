@@ -31,7 +31,7 @@ from rmtsynth.runner import compute
 from rmtsynth.config.schema import ALIASES, PARAMS, SIMULATION_KEYS, TOP_LEVEL
 from rmtsynth.engine.sweep import SweepOptions
 from rmtsynth.core.theory import Spectrum, evaluate
-from rmtsynth.core.verifier import eps_star, label_signal, min_precision
+from rmtsynth.core.verifiers.rates import eps_star, label_signal, min_precision
 
 CONFIG_SETTINGS = settings(
     max_examples=120,

@@ -7,7 +7,6 @@ import pytest
 from scipy.stats import ks_2samp
 
 from rmtsynth.core.model import Covariance, DataModel, Mix, ModelSpec, build_model
-from rmtsynth.core.verifiers import LabelVerifier
 from rmtsynth.sim.samplers import (
     dense_factor,
     draw_generator,
@@ -152,8 +151,10 @@ def test_first_moments(sampler, case: str) -> None:
     s_draws = np.empty((reps, len(iu[0])))
     r_draws = np.empty((reps, p))
     draw_rng = np.random.default_rng(99)
+    model = DataModel(ModelSpec(p, float(np.linalg.norm(mu))), mu=mu, mean=mu_beta)
+    mix = Mix(n, m, eps, rho, phi, 0.1)
     for i in range(reps):
-        s, r = sampler(mu, mu_beta, factor, n, m, eps, LabelVerifier(rho, phi), draw_rng, real_factor=real_factor)
+        s, r = sampler(model, mix, draw_rng, generator=(mu_beta, factor), real_factor=real_factor)
         s_draws[i] = s[iu]
         r_draws[i] = r
     e_s, e_r = _expected_moments(mu, mu_beta, cov, real_cov, n, m, eps, rho, phi)
@@ -193,7 +194,9 @@ def test_exact_sampler_law_of_large_numbers_at_huge_sizes() -> None:
     mu = rng.normal(size=p)
     mu_beta = 0.5 * mu + rng.normal(size=p)
     diag = _log_uniform_diag(p, rng)
-    s, r = sample_exact(mu, mu_beta, np.sqrt(diag), n, m, eps, LabelVerifier(rho, phi), rng)
+    model = DataModel(ModelSpec(p, float(np.linalg.norm(mu))), mu=mu, mean=mu_beta)
+    mix = Mix(n, m, eps, rho, phi, 0.1)
+    s, r = sample_exact(model, mix, rng, generator=(mu_beta, np.sqrt(diag)))
     e_s, e_r = _expected_moments(mu, mu_beta, np.diag(diag), np.eye(p), n, m, eps, rho, phi)
     var_s, var_r = _moment_variances(mu, mu_beta, np.diag(diag), np.eye(p), n, m, eps, rho, phi)
     iu = np.triu_indices(p)
@@ -258,7 +261,7 @@ def test_ridge_weights_gamma_array_matches_scalar() -> None:
     rng = np.random.default_rng(8)
     mu = np.zeros(p)
     mu[0] = 1.0
-    s, r = sample_exact(mu, mu, None, n, m, 0.2, LabelVerifier(0.3, 0.9), rng)
+    s, r = sample_exact(DataModel(ModelSpec(p, 1.0), mu=mu, mean=mu), Mix(n, m, 0.2, 0.3, 0.9, 0.1), rng)
     gammas = np.array([1e-2, 0.1, 1.0, 10.0])
     batch = ridge_weights(s, r, n + m, gammas)
     assert batch.shape == (len(gammas), p)

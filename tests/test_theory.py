@@ -19,7 +19,7 @@ from rmtsynth.core.two_covariance import evaluate_two_covariance, make_model
 from rmtsynth.core.fixed_point import monotone_newton
 from rmtsynth.core.theory import Spectrum, _mp_traces, evaluate, evaluate_estimated, signed_accuracy
 from rmtsynth.core.dense_oracle import evaluate_dense
-from rmtsynth.core.verifier import eps_star
+from rmtsynth.core.verifiers.rates import eps_star
 
 
 def _random_problem(rng, p, rank=None, noise=False):

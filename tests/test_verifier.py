@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rmtsynth.errors import ParameterError
-from rmtsynth.core.verifier import (
+from rmtsynth.core.verifiers.rates import (
     NAMED_VERIFIERS,
     eps_star,
     keep_rate,

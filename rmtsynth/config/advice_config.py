@@ -13,6 +13,7 @@ from typing import Any
 
 from rmtsynth.config.figure_config import FigureConfig
 from rmtsynth.config.schema import _show, check_section, section_defaults
+from rmtsynth.core.learners import SKLEARN_ESTIMATOR, get_learner
 from rmtsynth.errors import ConfigError
 
 # The bundled MNIST subset has 500 images per digit.
@@ -108,6 +109,9 @@ def advice_settings(cfg: FigureConfig) -> AdviceFigureSettings:
         kept_fractions=tuple(sorted(set(float(f) for f in values["kept_fractions"]), reverse=True)),
         m=_m_values(values["m"], values["pool_rows"]), splits=values["splits"], learner=values["learner"],
     )
+    refusal = get_learner(settings.learner).refusal(SKLEARN_ESTIMATOR)
+    if refusal is not None:
+        raise ConfigError(f"advice.learner = {settings.learner}: {refusal}")
     if settings.classes[0] == settings.classes[1]:
         raise ConfigError(f"advice.classes = {list(settings.classes)} names one digit twice; give two different digits.")
     if settings.generator_dimension > settings.generator_per_class - 1:

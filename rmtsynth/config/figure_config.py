@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from rmtsynth.errors import ConfigError
+from rmtsynth.core.learners import SPECTRUM_THEORY, get_learner
+from rmtsynth.core.verifiers import LABEL_PROTOCOLS, verifier_rule
+from rmtsynth.errors import ConfigError, ParameterError
 from rmtsynth.config.data import DataSpec, SyntheticDataSpec, parse_data_value, parse_synthetic_data
 from rmtsynth.config.schema import (
     ALIASES,
@@ -54,7 +56,8 @@ MAX_NAME_LENGTH = 120
 # data (its mean, covariance, generator), which the data set itself replaces.
 REAL_DATA_PARAMS = (
     "n", "m", "m_over_n", "synthetic_proportion", "p", "label_noise", "verifier", "rho", "phi",
-    "verifier_precision", "verifier_recall", "gamma", "learner",
+    "verifier_precision", "verifier_recall", "gamma", "learner", "verifier_keep", "verifier_threshold",
+    "verifier_softness", "verifier_angle", "verifier_toward_shift", "verifier_options",
 )
 REAL_DATA_X = ("m", "m_over_n", "synthetic_proportion")
 
@@ -379,7 +382,9 @@ def _check_param_values(params: dict[str, Any], where: str) -> dict[str, Any]:
         if name in out:
             raise ConfigError(f"{where} sets {name} twice (as {key} and under another name).")
         spec = PARAMS[name]
-        if spec.kind in ("spectrum",):
+        if spec.kind == "mapping" and not isinstance(value, dict):
+            raise ConfigError(f"{where}.{key} = {_show(value)} is not allowed; it must be {spec.rule()}.")
+        if spec.kind in ("spectrum", "mapping"):
             out[name] = value
             continue
         if _is_multi(value):
@@ -619,6 +624,22 @@ class RealDataSettings:
     panels: list[tuple[str, dict[str, Any], int]]
 
 
+def _check_real_data_plugins(where: str, params: dict[str, Any], fitted: bool) -> None:
+    """The learner and the verifier rule of a real_data group, asked whether they serve the kind."""
+    refusal = get_learner(params["learner"]).refusal(SPECTRUM_THEORY) if fitted and "learner" in params else None
+    if refusal is not None:
+        raise ConfigError(f"{where}: learner = {params['learner']} cannot be used with fitted_gaussian_theory: {refusal}")
+    keep = params.get("verifier_keep") or "none"
+    if keep == "none":
+        return
+    try:
+        refusal = verifier_rule(keep, params).supports(LABEL_PROTOCOLS)
+    except ParameterError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if refusal is not None:
+        raise ConfigError(f"{where}: {refusal}")
+
+
 def real_data_settings(cfg: "FigureConfig") -> RealDataSettings:
     """Check a real_data config without opening any file; returns its settings."""
     specs = parse_data_value(cfg.extra.get("data"), kind=cfg.kind, base_dir=cfg.base_dir)
@@ -640,6 +661,8 @@ def real_data_settings(cfg: "FigureConfig") -> RealDataSettings:
                 )
     protocols = _protocols(cfg.extra.get("protocols", TOP_LEVEL_PARAMS["protocols"].default))
     fitted = TOP_LEVEL_PARAMS["fitted_gaussian_theory"].check(cfg.extra.get("fitted_gaussian_theory", False), "fitted_gaussian_theory")
+    for where, params in groups:
+        _check_real_data_plugins(where, params, fitted)
     if len(specs) > 1 or specs[0].title:
         if len(cfg.panels) > 1 or cfg.panels[0].label or cfg.panels[0].params:
             raise ConfigError("panels cannot be given with a list under data: each data set is a panel; give one data set to use panels.")

@@ -21,10 +21,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rmtsynth.core.convex_theory import evaluate_convex
-from rmtsynth.core.learners import DEFAULT_LEARNER, FEATURE_VERIFIER_THEORY, HELDOUT_PREDICTION, get_learner
+from rmtsynth.core.learners import DEFAULT_LEARNER, HELDOUT_PREDICTION, INFINITE_SAMPLE_LIMIT, SPECTRUM_THEORY, get_learner
+from rmtsynth.core.verifiers import LABEL_PROTOCOLS, THEORY
 from rmtsynth.core.model import Mix
-from rmtsynth.core.theory import Spectrum, evaluate
+from rmtsynth.core.theory import Spectrum
 from rmtsynth.core.verifiers import LabelVerifier
 from rmtsynth.errors import ConfigError, RmtsynthError
 from rmtsynth.sim.geometry import placed_model
@@ -78,28 +78,27 @@ def model_for_point(point: ResolvedPoint, *, seed: int = 0) -> AccuracyModel:
             "generator mean estimated from the same samples as its covariance."
         )
     model = placed_model(gen, seed)
-    if point.learner != DEFAULT_LEARNER:
-        learner = get_learner(point.learner)
-        # The m -> infinity limit (the spectrum's use) is ridge's closed form, so none is given.
-        return AccuracyModel(lambda mix: learner.theory(model, mix).accuracy, None)
+    learner = get_learner(point.learner)
 
     def acc(mix: Mix) -> np.ndarray:
-        return model.theory(mix).accuracy
+        return learner.theory(model, mix).accuracy
 
-    spectrum = None if gen.covariance.kind == "estimated" else model.spectrum
-    return AccuracyModel(acc, spectrum)
+    # The m -> infinity limit (the spectrum's use) is a closed form only for the learners that have one.
+    limit = gen.covariance.kind != "estimated" and learner.supports(INFINITE_SAMPLE_LIMIT)
+    return AccuracyModel(acc, model.spectrum if limit else None)
 
 
 def model_for_spectrum(spectrum: Spectrum, learner: str = DEFAULT_LEARNER) -> AccuracyModel:
     """The accuracy model of explicit eigen-data (e.g. a spectrum fitted to real data)."""
-    if learner != DEFAULT_LEARNER:
-        channel = get_learner(learner).channel  # type: ignore[attr-defined]
-        return AccuracyModel(lambda mix: evaluate_convex(spectrum, channel, *mix.values()).accuracy, None)
+    chosen = get_learner(learner)
+    refusal = chosen.refusal(SPECTRUM_THEORY)
+    if refusal is not None:
+        raise ConfigError(f"params.learner = {chosen.name}: {refusal}")
 
     def acc(mix: Mix) -> np.ndarray:
-        return evaluate(spectrum, *mix.values()).accuracy
+        return chosen.theory_on_spectrum(spectrum, mix).accuracy
 
-    return AccuracyModel(acc, spectrum)
+    return AccuracyModel(acc, spectrum if chosen.supports(INFINITE_SAMPLE_LIMIT) else None)
 
 
 def best_roc_index(model: AccuracyModel, point: ResolvedPoint, roc: np.ndarray) -> int:
@@ -202,7 +201,7 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
             f"The configured mix has m = {point.m} synthetic samples; give the mix you are considering with m >= 1 "
             "(plan also finds the best one)."
         )
-    _check_learner_is_covered(point, data_spec)
+    _check_learner_is_covered(point, data_spec, roc)
     if synthetic is not None and data_info is not None:
         _check_fold_rows(data_info, int(point.n))
     model = spectrum_model or model_for_point(point, seed=seed)
@@ -244,15 +243,21 @@ def _check_fold_rows(data_info: dict[str, Any], n: int) -> None:
                           f"{HELDOUT_FOLDS} rows per class.")
 
 
-def _check_learner_is_covered(point: ResolvedPoint, data_spec: DataSpec | None) -> None:
-    """Refuse a learner whose answers the plan would silently replace by ridge's."""
+def _check_learner_is_covered(point: ResolvedPoint, data_spec: DataSpec | None, roc: np.ndarray | None) -> None:
+    """Refuse a learner or a verifier whose answers the plan does not have (each says why)."""
     learner = get_learner(point.learner)
-    if data_spec is not None and not learner.supports(HELDOUT_PREDICTION):
-        raise ConfigError(f"params.learner = {point.learner} cannot be used with data: the held-out prediction on "
-                          "the data's rows covers ridge only; leave learner out.")
-    if point.feature is not None and not learner.supports(FEATURE_VERIFIER_THEORY):
-        raise ConfigError(f"params.learner = {point.learner} cannot be used with params.verifier_keep = "
-                          f"{point.feature.keep}: the feature-aware verifier's theory covers ridge only; leave learner out.")
+    refusal = learner.refusal(HELDOUT_PREDICTION) if data_spec is not None else None
+    if refusal is not None:
+        raise ConfigError(f"params.learner = {point.learner} cannot be used with data: {refusal}")
+    verifier = point.verifier
+    refusal = verifier.supports(LABEL_PROTOCOLS) if data_spec is not None or roc is not None else None
+    if refusal is not None:
+        raise ConfigError(f"params.verifier_keep: {refusal}")
+    if not verifier.has_theory:
+        raise ConfigError(f"params.verifier_keep: {verifier.supports(THEORY)}")
+    refusal = verifier.supports(THEORY, learner=learner)
+    if refusal is not None:
+        raise ConfigError(f"params.learner = {point.learner}: {refusal}")
 
 
 def _check_one_verifier(synthetic: SyntheticDataSpec | None, params: dict[str, Any], roc: np.ndarray | None) -> None:

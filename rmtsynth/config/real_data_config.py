@@ -15,6 +15,7 @@ from typing import Any
 from rmtsynth.config.data import check_files
 from rmtsynth.config.figure_config import FigureConfig, RealDataSettings, real_data_settings
 from rmtsynth.config.resolve import ResolvedPoint, resolve_point
+from rmtsynth.core.verifiers import LABEL_PROTOCOLS
 from rmtsynth.errors import ConfigError
 
 FITTED_THEORY_KEY = "fitted_gaussian_theory"
@@ -56,9 +57,9 @@ def resolve_cell(cfg: FigureConfig, cell: RealDataCell, p: int) -> ResolvedPoint
     if cell.params.get("label_noise") == "auto":
         raise ConfigError(f"{cell.where}: label_noise = auto is not available for kind real_data; give a number.")
     point = resolve_point({**cell.params, "p": p}, cfg.base_dir, cell.where, seed=cfg.seed)
-    if point.feature is not None:
-        raise ConfigError(f"{cell.where}: verifier_keep = {point.feature.keep} is not available for kind real_data, "
-                          "whose protocols keep rows by their labels only; use kind curves.")
+    refusal = point.verifier.supports(LABEL_PROTOCOLS)
+    if refusal is not None:
+        raise ConfigError(f"{cell.where}: {refusal}")
     if point.n < MIN_TRAINING_ROWS:
         raise ConfigError(f"{cell.where}: n = {point.n} is not allowed for kind real_data; the protocols need at least "
                           f"{MIN_TRAINING_ROWS} training rows.")

@@ -21,11 +21,12 @@ import numpy as np
 
 from rmtsynth.errors import ConfigError, ParameterError, RmtsynthError
 from rmtsynth.config.schema import MAX_GRID_POINTS, MAX_P, PARAM_DEFAULTS, key_text
-from rmtsynth.config.feature_point import FeaturePoint, blind_record, resolve_feature
+from rmtsynth.config.feature_point import resolve_feature
 from rmtsynth.core.model import Covariance, Mix, ModelSpec
 from rmtsynth.data.loaders import npy_header_fits
 from rmtsynth.core.learners import DEFAULT_LEARNER
-from rmtsynth.core.verifiers import LabelVerifier, verifier_from_params
+from rmtsynth.core.verifiers.rates import precision_recall
+from rmtsynth.core.verifiers import Verifier, verifier_from_params
 from rmtsynth.sim.geometry import placed_model
 
 
@@ -50,8 +51,6 @@ class ResolvedPoint:
     verifier_precision: float
     verifier_recall: float
     learner: str = DEFAULT_LEARNER
-    # A verifier that looks at the features (None: the feature-blind verifier (rho, phi)).
-    feature: FeaturePoint | None = None
 
     @property
     def generator(self) -> ModelSpec:
@@ -59,7 +58,8 @@ class ResolvedPoint:
         return self.model
 
     @property
-    def verifier(self) -> LabelVerifier:
+    def verifier(self) -> Verifier:
+        """The point's verifier (its mix's)."""
         return self.mix.verifier
 
     # The flat quantities of the tables.
@@ -107,15 +107,17 @@ class ResolvedPoint:
         row = {name: getattr(self, name) for name in RESOLVED_COLUMNS}
         if self.learner != DEFAULT_LEARNER:
             row["learner"] = self.learner
-        if self.feature is not None:
-            row.update(self.feature.record(self.label_noise))
+        row.update(self.verifier.record(self.label_noise))
         return row
 
-    def feature_record(self) -> dict[str, Any]:
-        """The feature verifier's columns, also for a feature-blind point (``verifier_keep = none``)."""
-        if self.feature is not None:
-            return self.feature.record(self.label_noise)
-        return blind_record(self.label_noise, self.rho, self.phi)
+    def verifier_record(self, columns: tuple[str, ...]) -> dict[str, Any]:
+        """The verifier's columns of a table whose verifiers add ``columns`` (:func:`verifier_columns`)."""
+        return self.verifier.record(self.label_noise, columns)
+
+
+def verifier_columns(points: list[ResolvedPoint]) -> list[str]:
+    """The columns the points' verifiers add to a table, in order of first appearance."""
+    return list(dict.fromkeys(c for pt in points for c in pt.verifier.columns))
 
 
 RESOLVED_COLUMNS = [
@@ -407,14 +409,32 @@ def resolve_point(params: dict[str, Any], base_dir: Path, where: str = "params",
         eps = float(eps_raw)
     verifier = _verifier(full, eps, where)
     precision, recall = verifier.precision_recall(eps)
-    mix = Mix(n=n, m=m, label_noise=eps, rho=float(verifier.rho), phi=float(verifier.phi), gamma=gamma)
-    feature = resolve_feature(full, gen, seed, eps, mix.rho, mix.phi, where)
-    if feature is not None:
-        # The table's precision and recall are then those of the rows the feature rule keeps.
-        precision, recall = feature.precision(eps), feature.recall
+    rule = resolve_feature(full, gen, seed, eps, float(verifier.rho), float(verifier.phi), where)
+    mix = Mix(n=n, m=m, label_noise=eps, rho=float(verifier.rho), phi=float(verifier.phi), gamma=gamma, rule=rule)
+    if rule is not None:
+        # The table's precision and recall are then those of the rows the rule keeps.
+        precision, recall = kept_precision_recall(rule, eps)
     return ResolvedPoint(model=gen, mix=mix, label_noise_auto=auto,
                          verifier_precision=float(precision), verifier_recall=float(recall),
-                         learner=str(full["learner"]), feature=feature)
+                         learner=str(full["learner"]))
+
+
+def with_verifier(point: ResolvedPoint, verifier: Verifier, seed: int, where: str) -> ResolvedPoint:
+    """The point with another verifier, measured in its placed model (its precision and recall too)."""
+    try:
+        measured = verifier.measured(placed_model(point.generator, seed))
+    except ParameterError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    precision, recall = kept_precision_recall(measured, point.label_noise)
+    return replace(point, mix=point.mix.with_verifier(measured), verifier_precision=precision, verifier_recall=recall)
+
+
+def kept_precision_recall(verifier: Verifier, label_noise: float) -> tuple[float, float]:
+    """The precision and recall of what a verifier keeps (nan when it does not know its shares)."""
+    shares = verifier.kept_shares()
+    if shares is None:
+        return float("nan"), float("nan")
+    return float(precision_recall(label_noise, *shares)[0]), shares[1]
 
 
 @lru_cache(maxsize=65536)
@@ -505,7 +525,7 @@ def _grouped(shared: dict[str, Any], varying: dict[str, list[Any]], size: int, g
         template = resolve_point(first, base_dir, where, seed=seed, spectra=spectra)
         if learner is not None:
             template = template.replace(learner=learner)
-        if template.feature is not None:
+        if template.mix.rule is not None:
             return None
         group = _mix_points(template, first, {k: [varying[k][i] for i in idx] for k in mix_keys}, len(idx), where)
         if group is None:

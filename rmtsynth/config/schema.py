@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rmtsynth.core.learners import DEFAULT_LEARNER, LEARNERS
+from rmtsynth.core.verifiers import VERIFIER_RULES
 from rmtsynth.data.advice.grid import DEFAULT_DRAWS
 from rmtsynth.errors import ConfigError
 
@@ -198,6 +199,43 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+class RegistryNames(tuple):
+    """The names of a plug-in registry, read when a value is checked (a plug-in registered later counts)."""
+
+    def __new__(cls, registry: dict[str, Any], first: tuple[str, ...] = ()) -> "RegistryNames":
+        out = super().__new__(cls, ())
+        out._registry, out._first = registry, first
+        return out
+
+    def _names(self) -> tuple[str, ...]:
+        return (*self._first, *self._registry)
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __getitem__(self, index):
+        return self._names()[index]
+
+    def __repr__(self) -> str:
+        return repr(self._names())
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == (tuple(other) if isinstance(other, tuple) else other)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+LEARNER_NAMES = RegistryNames(LEARNERS)
+VERIFIER_RULE_NAMES = RegistryNames(VERIFIER_RULES, ("none",))
+
+
 def _did_you_mean(word: str, options) -> str:
     close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
@@ -248,7 +286,7 @@ PARAMS: dict[str, Param] = {
         # accuracy there equals the ridgeless limit to within the solver's tolerance anyway.
         Param("gamma", "float", "ridge regularisation (1e-8 gives the ridgeless limit to within about 1e-6 away from p = N)", MIN_GAMMA, 1e12),
         Param("learner", "choice", "the classifier trained on the mix: ridge (the paper's), or an L2-regularised "
-              "convex loss (THEORY.md 16); gamma is its per-row regularisation", choices=tuple(LEARNERS)),
+              "convex loss (THEORY.md 16); gamma is its per-row regularisation", choices=LEARNER_NAMES),
         Param("generator_alignment", "float", "beta in mu_beta = beta mu + tau u (u a unit vector orthogonal to mu)", -1e6, 1e6),
         Param("generator_shift", "float", "tau in mu_beta = beta mu + tau u: the generator's spurious mean", 0, 1e6),
         Param(
@@ -276,12 +314,14 @@ PARAMS: dict[str, Param] = {
         # A verifier that looks at the features (THEORY.md 15); rho and phi stay its label-aware part.
         Param("verifier_keep", "choice", "the verifier's feature rule: none (the paper's feature-blind verifier), "
               "easy (keep when label * v'x > t), hard (keep when label * v'x < t) or soft (Phi((label * v'x - t) / s))",
-              choices=("none", "easy", "hard", "soft")),
+              choices=VERIFIER_RULE_NAMES),
         Param("verifier_threshold", "float", "with verifier_keep: the threshold t on the score label * v'x", -1e6, 1e6),
         Param("verifier_softness", "float", "with verifier_keep: soft, the softness s > 0", 0, 1e6, low_open=True),
         Param("verifier_angle", "float", "with verifier_keep: the angle between v and mu, in degrees", 0, 180),
         Param("verifier_toward_shift", "float", "with verifier_keep: where v's part orthogonal to mu points, in "
               "degrees from the generator's shift direction (0) to a direction orthogonal to both (90)", 0, 180),
+        Param("verifier_options", "mapping", "with verifier_keep: a plug-in rule's own settings, which the rule "
+              "checks (the built-in rules take none)"),
     ]
 }
 
@@ -714,7 +754,7 @@ PREDICTION_KEYS: dict[str, Param] = _params(
           choices=PREDICTION_CORRECTIONS, default="loo"),
     Param("prediction.folds", "int", "cross-fitting folds of the correction", 2, 50, default=5),
     Param("prediction.learner", "choice", "what is trained on each split (the measurement); the prediction covers "
-          "ridge only and is reported as not available for another learner", choices=tuple(LEARNERS), default="ridge"),
+          "ridge only and is reported as not available for another learner", choices=LEARNER_NAMES, default="ridge"),
     Param("prediction.x", "choice", "the x axis: n, m or proportion m/(n+m) (default: n when every m is 0, else "
           "proportion)", choices=("n", "m", "proportion")),
     Param("prediction.panels", "custom", "one mapping per data entry: its synthetic source ({path, ...} as "
@@ -766,7 +806,7 @@ ADVICE_KEYS: dict[str, Param] = _params(
           rule_text="a non-empty list of integers from 1 to pool_rows"),
     Param("advice.splits", "int", "random splits of the images (the measured accuracy's replicates)", 1, 1000,
           default=10),
-    Param("advice.learner", "choice", "the learner of the pipeline StandardScaler + learner", choices=tuple(LEARNERS),
+    Param("advice.learner", "choice", "the learner of the pipeline StandardScaler + learner", choices=LEARNER_NAMES,
           default="ridge"),
 )
 register_section(

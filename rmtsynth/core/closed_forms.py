@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from rmtsynth.core.theory import Convention, Spectrum, signed_accuracy
-from rmtsynth.core.verifier import eps_star, keep_rate, label_signal
+from rmtsynth.core.verifiers.rates import eps_star, keep_rate, label_signal
 
 __all__ = [
     "eps_star",

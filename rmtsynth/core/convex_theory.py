@@ -31,7 +31,7 @@ from rmtsynth.core.convex_channels import Channel
 from rmtsynth.core.fixed_point import default_tolerance
 from rmtsynth.core.domain import check_point
 from rmtsynth.core.theory import Spectrum, TheoryResult, describe_point, signed_accuracy
-from rmtsynth.core.verifier import keep_rate, label_signal
+from rmtsynth.core.verifiers.rates import keep_rate, label_signal
 from rmtsynth.errors import ConvergenceError, ParameterError
 
 # Points are processed in chunks so that the (points x groups) work arrays stay small.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rmtsynth.core.theory import signed_accuracy
-from rmtsynth.core.verifier import keep_rate, label_signal
+from rmtsynth.core.verifiers.rates import keep_rate, label_signal
 from rmtsynth.errors import ConvergenceError
 
 

@@ -31,7 +31,7 @@ CovarianceKind = Literal["identity", "scaled", "diagonal", "file", "estimated"]
 class Mix:
     """What the classifier is trained on: sizes, label noise, verifier and regularisation.
 
-    Each field is a number or an array; arrays broadcast together (a grid of points).
+    Each quantity is a number or an array; arrays broadcast together (a grid of points).
 
     Attributes
     ----------
@@ -40,9 +40,13 @@ class Mix:
     label_noise : float or array
         Probability that a synthetic label is flipped (eps).
     rho, phi : float or array
-        The verifier's probabilities of keeping a wrong and a correct label.
+        The verifier's probabilities of keeping a wrong and a correct label (for a verifier that
+        looks at the rows, its label-aware part).
     gamma : float or array
         Ridge regularisation.
+    rule : Verifier, optional
+        A verifier that decides by more than the label (None: the feature-blind (rho, phi));
+        :attr:`verifier` is it with the mix's (rho, phi).
     """
 
     n: Any
@@ -51,10 +55,23 @@ class Mix:
     rho: Any
     phi: Any
     gamma: Any
+    rule: Verifier | None = None
 
     @classmethod
     def of_points(cls, points) -> "Mix":
-        """The mix of resolved points (anything with these attributes), as arrays."""
+        """The mix of resolved points (anything with these attributes), as arrays.
+
+        Points with a verifier rule must share it (and its rates, which stay numbers).
+        """
+        rules = [getattr(p, "mix", None) and p.mix.rule for p in points]
+        if rules and rules[0] is not None:
+            if any(rule != rules[0] for rule in rules):
+                raise ValueError("points with different verifier rules do not make one mix")
+            first = points[0].mix
+            return replace(first, n=np.array([p.n for p in points], dtype=float),
+                           m=np.array([p.m for p in points], dtype=float),
+                           label_noise=np.array([p.label_noise for p in points], dtype=float),
+                           gamma=np.array([p.gamma for p in points], dtype=float))
         return cls(
             n=np.array([p.n for p in points], dtype=float),
             m=np.array([p.m for p in points], dtype=float),
@@ -65,14 +82,23 @@ class Mix:
         )
 
     @property
-    def verifier(self) -> "LabelVerifier":
-        """The mix's feature-blind verifier (rho, phi)."""
-        return LabelVerifier(self.rho, self.phi)
+    def verifier(self) -> Verifier:
+        """The mix's verifier: its rule with the mix's (rho, phi), or the feature-blind (rho, phi)."""
+        if self.rule is None:
+            return LabelVerifier(self.rho, self.phi)
+        return self.rule.with_label_part(self.rho, self.phi)
 
-    def with_verifier(self, verifier: "Verifier") -> "Mix":
-        """The same mix with the (rho, phi) of a feature-blind verifier."""
-        rho, phi = verifier.label_rates()
-        return replace(self, rho=rho, phi=phi)
+    def with_verifier(self, verifier: Verifier) -> "Mix":
+        """The same mix with another verifier (a feature-blind one is held as its (rho, phi))."""
+        rho, phi = verifier.label_part()
+        return replace(self, rho=rho, phi=phi, rule=verifier if verifier.feature_aware else None)
+
+    def feature_blind(self) -> "Mix":
+        """The mix whose feature-blind verifier keeps each label group in the shares this one does
+        (nan where the verifier does not know them)."""
+        shares = self.verifier.kept_shares() if self.rule is not None else (self.rho, self.phi)
+        rho, phi = shares if shares is not None else (float("nan"), float("nan"))
+        return replace(self, rho=rho, phi=phi, rule=None)
 
     def values(self) -> tuple[Any, Any, Any, Any, Any, Any]:
         """(n, m, label_noise, rho, phi, gamma), the order of the theory's array functions."""

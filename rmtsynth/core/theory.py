@@ -21,7 +21,7 @@ from scipy.special import ndtr
 from rmtsynth.errors import ParameterError
 from rmtsynth.core.domain import check_point
 from rmtsynth.core.fixed_point import default_tolerance, monotone_newton
-from rmtsynth.core.verifier import keep_rate, label_signal
+from rmtsynth.core.verifiers.rates import keep_rate, label_signal
 
 Convention = Literal["exact", "reference"]
 

@@ -33,7 +33,7 @@ from scipy.linalg import lapack
 from scipy.special import ndtr
 
 from rmtsynth.core.two_covariance import Statistics, moments_from_statistics
-from rmtsynth.core.verifier import keep_rate, label_signal
+from rmtsynth.core.verifiers.rates import keep_rate, label_signal
 from rmtsynth.data.protocols import GaussianFit, copy_groups, fit_gaussian, group_folds
 from rmtsynth.errors import RmtsynthError
 from rmtsynth.core.learners import ridge_weights

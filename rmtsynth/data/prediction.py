@@ -41,7 +41,7 @@ from scipy.special import ndtr
 
 from rmtsynth.core.two_covariance import TwoCovarianceModel, evaluate_two_covariance, kept_rows_parameters, make_model
 from rmtsynth.core.learners import HELDOUT_PREDICTION, Learner, get_learner
-from rmtsynth.core.verifier import NAMED_VERIFIERS, keep_rate, label_signal
+from rmtsynth.core.verifiers.rates import NAMED_VERIFIERS, keep_rate, label_signal
 from rmtsynth.core.verifiers import LabelVerifier, RowDecisions, as_verifier
 from rmtsynth.data.estimators import (
     SyntheticSource,

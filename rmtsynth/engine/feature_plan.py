@@ -25,7 +25,7 @@ from scipy.optimize import brentq, minimize_scalar
 from rmtsynth.config.plan_config import PlanConfig
 from rmtsynth.core.feature_verifier import feature_theory, tilt_geometry
 from rmtsynth.core.model import DataModel, Mix
-from rmtsynth.core.verifier import precision_recall
+from rmtsynth.core.verifiers.rates import precision_recall
 from rmtsynth.core.verifiers.feature import _times_covariance
 from rmtsynth.errors import ConfigError, ParameterError
 from rmtsynth.io.output import json_ready
@@ -44,14 +44,15 @@ class _Setting:
 
     def __init__(self, cfg: PlanConfig):
         point = cfg.point
-        self.point, self.feature = point, point.feature
+        self.point, self.feature = point, point.mix.rule
         self.model: DataModel = placed_model(point.generator, cfg.seed)
         self.mix = Mix(point.n, point.m, point.label_noise, point.rho, point.phi, point.gamma)
         self.real = float(self.model.theory(Mix(point.n, 0, point.label_noise, point.rho, point.phi, point.gamma)).accuracy)
 
     def verifier(self, keep: str, threshold: float, q_wrong: float | None = None):
         softness = self.feature.softness if keep == "soft" else None
-        return replace(self.feature, keep=keep, threshold=threshold, softness=softness).verifier(self.model, self.point.rho if q_wrong is None else q_wrong, self.point.phi)
+        rule = replace(self.feature, keep=keep, threshold=threshold, softness=softness, passed=None)
+        return rule.with_label_part(self.point.rho if q_wrong is None else q_wrong, self.point.phi).placed(self.model)
 
     def accuracy(self, keep: str, threshold: float, q_wrong: float | None = None) -> float:
         """The theory's accuracy; nan where the threshold keeps almost nothing."""

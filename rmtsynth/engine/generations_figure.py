@@ -18,7 +18,7 @@ from rmtsynth.config.figure_config import FigureConfig
 from rmtsynth.config.generations_config import GenerationsSettings, generations_settings
 from rmtsynth.core import loop as loop_theory
 from rmtsynth.core.loop import LoopSpec
-from rmtsynth.core.verifier import min_precision
+from rmtsynth.core.verifiers.rates import min_precision
 from rmtsynth.engine.loop_points import LoopPoint, resolve_loop_point
 from rmtsynth.engine.loop_predict import theory_of_point
 from rmtsynth.engine.loop_sim import LoopRequest, run_loop_simulations, summarise

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from rmtsynth.core import loop as loop_theory
-from rmtsynth.core.verifier import min_precision
+from rmtsynth.core.verifiers.rates import min_precision
 from rmtsynth.engine.loop_points import KEYWORDS, LoopPoint, keyword, resolve_loop_point
 from rmtsynth.errors import ConfigError
 from rmtsynth.io.output import json_ready

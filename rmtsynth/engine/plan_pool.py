@@ -24,7 +24,7 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 
 from rmtsynth.core.two_covariance import evaluate_two_covariance, kept_rows_parameters
-from rmtsynth.core.verifier import keep_rate, label_signal
+from rmtsynth.core.verifiers.rates import keep_rate, label_signal
 from rmtsynth.data.calibrated import CalibratedTheory, pool_two_covariance_model, theory_ratio
 
 FAMILY_NODES = 25

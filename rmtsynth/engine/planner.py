@@ -52,7 +52,7 @@ from scipy.optimize import brentq, minimize_scalar
 
 from rmtsynth.core.model import Mix
 from rmtsynth.core.verifiers import LabelVerifier
-from rmtsynth.core.verifier import eps_star, keep_rate, min_precision, precision_recall
+from rmtsynth.core.verifiers.rates import eps_star, keep_rate, min_precision, precision_recall
 from rmtsynth.engine.plan_heldout import heldout_plan, heldout_prediction
 from rmtsynth.engine.plan_report import (
     format_heldout_prediction,
@@ -492,7 +492,7 @@ def run_plan(cfg: PlanConfig, diagnostics: bool = False) -> dict[str, Any]:
     (``fitted_gaussian``) and a second held-out estimator evaluated directly at the configured
     n and m (``heldout_prediction``), each labelled: for comparison only, never the answer.
     """
-    if cfg.point.feature is not None:
+    if cfg.point.verifier.feature_aware:
         from rmtsynth.engine.feature_plan import run_feature_plan
 
         return run_feature_plan(cfg)

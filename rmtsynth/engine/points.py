@@ -7,12 +7,13 @@ generator's spurious shift when C is not rotation invariant) comes from the run'
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from rmtsynth.core.learners import DEFAULT_LEARNER, Learner, get_learner
-from rmtsynth.core.model import DataModel, Mix, ModelSpec
-from rmtsynth.core.theory import Spectrum, TheoryResult, evaluate
-from rmtsynth.errors import ParameterError
+from rmtsynth.core.model import Covariance, DataModel, Mix, ModelSpec
+from rmtsynth.core.theory import TheoryResult
 from rmtsynth.sim.geometry import placed_model
 from rmtsynth.sim.seeding import point_seed, replicate_rng, stable_key
 from rmtsynth.config.resolve import ResolvedPoint
@@ -27,8 +28,8 @@ def model_for(gen: ModelSpec, seed: int) -> DataModel:
 
 def theory_for_generator(gen: ModelSpec, mix: Mix, *, seed: int = 0, convention: str = "exact",
                          learner: Learner | str = DEFAULT_LEARNER) -> TheoryResult:
-    """The learner's theory at a mix (a point or a grid) for one generator."""
-    return get_learner(learner).theory(placed_model(gen, seed), mix, convention=convention)  # type: ignore[arg-type]
+    """The theory at a mix (a point or a grid) for one generator: its verifier's, with the learner."""
+    return mix.verifier.theory(get_learner(learner), placed_model(gen, seed), mix, convention=convention)
 
 
 def generator_seed(gen: ModelSpec, root_seed: int) -> np.random.SeedSequence:
@@ -46,9 +47,10 @@ def uses_plug_in(gen: ModelSpec, covariance_mode: str) -> bool:
 
 
 def plug_in_theory(
-    gen: ModelSpec, mix: Mix, *, seed: int, replicates: int, convention: str = "exact"
+    gen: ModelSpec, mix: Mix, *, seed: int, replicates: int, convention: str = "exact",
+    learner: Learner | str = DEFAULT_LEARNER,
 ) -> dict[str, np.ndarray]:
-    """Theory at each replicate's sampled C (and mean), averaged over the replicates.
+    """The learner's theory at each replicate's sampled C (and mean), averaged over the replicates.
 
     The draws are those the simulation makes (same generator seed), so the plug-in conditions on
     exactly the covariances the Monte-Carlo used. O(p^3) per replicate, then O(p) per point.
@@ -61,8 +63,9 @@ def plug_in_theory(
     for r in range(replicates):
         mu_beta, factor = draw_generator(model, replicate_rng(gseed, r))
         root = apply_factor(factor, np.eye(gen.p)) if np.ndim(factor) < 2 else np.asarray(factor)
-        spec = Spectrum.from_covariance(root @ root.T, model.mu, mu_beta)
-        res = evaluate(spec, *mix.values(), convention=convention)  # type: ignore[arg-type]
+        sampled = DataModel(spec=replace(gen, covariance=Covariance(kind="file", matrix=root @ root.T)),
+                            mu=model.mu, mean=mu_beta)
+        res = mix.verifier.theory(get_learner(learner), sampled, mix, convention=convention)
         for f in THEORY_FIELDS:
             total[f] = total.get(f, 0.0) + getattr(res, f)
     return {f: v / replicates for f, v in total.items()}
@@ -76,27 +79,26 @@ def theory_for_points(
     covariance_mode: str = "closed_form",
     replicates: int = 1,
 ) -> dict[str, np.ndarray]:
-    """Theory for a list of points, grouped by generator and vectorised within each group."""
-    out = {f: np.full(len(points), np.nan) for f in THEORY_FIELDS}
-    groups: dict[tuple[ModelSpec, str], list[int]] = {}
-    feature = [i for i, pt in enumerate(points) if pt.feature is not None]
-    if feature:
-        from rmtsynth.engine.feature_points import feature_theory_into
+    """Theory for a list of points, grouped by generator, learner and verifier rule, vectorised within each group.
 
-        feature_theory_into(out, points, feature, seed=seed, convention=convention, fields=THEORY_FIELDS)
+    Each group's verifier answers for its theory (:meth:`rmtsynth.core.verifiers.Verifier.theory`):
+    the learner's own for a feature-blind verifier.
+    """
+    out = {f: np.full(len(points), np.nan) for f in THEORY_FIELDS}
+    groups: dict[tuple, list[int]] = {}
     for i, pt in enumerate(points):
-        if pt.feature is None:
-            groups.setdefault((pt.generator, pt.learner), []).append(i)
-    for (gen, learner), idx in groups.items():
+        rule = pt.mix.rule
+        groups.setdefault((pt.generator, pt.learner, rule, None if rule is None else (pt.rho, pt.phi)), []).append(i)
+    for (gen, learner, _rule, _rates), idx in groups.items():
         mix = Mix.of_points([points[i] for i in idx])
+        if not mix.verifier.has_theory:
+            continue  # a verifier without a theory is simulated only
         if uses_plug_in(gen, covariance_mode):
-            if not get_learner(learner).quadratic:
-                raise ParameterError(f"the plug-in theory of an estimated covariance covers ridge only, not {learner!r}.")
-            res = plug_in_theory(gen, mix, seed=seed, replicates=replicates, convention=convention)
+            res = plug_in_theory(gen, mix, seed=seed, replicates=replicates, convention=convention, learner=learner)
             for f in THEORY_FIELDS:
                 out[f][idx] = res[f]
             continue
-        res = theory_for_generator(gen, mix, seed=seed, convention=convention, learner=learner)
+        res = mix.verifier.theory(get_learner(learner), placed_model(gen, seed), mix, convention=convention)
         for f in THEORY_FIELDS:
             out[f][idx] = getattr(res, f)
     return out

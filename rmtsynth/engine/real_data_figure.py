@@ -279,7 +279,8 @@ def fitted_theory_values(prepared: Any, n: int, m_values: list[int], rates: list
     This is the accuracy on that fitted Gaussian, not a prediction of accuracy on held-out rows
     (THEORY.md 11.4).
     """
-    from rmtsynth.core.theory import Spectrum, evaluate
+    from rmtsynth.core.model import Mix
+    from rmtsynth.core.theory import Spectrum
 
     if not m_values:
         return np.empty(0)
@@ -288,11 +289,6 @@ def fitted_theory_values(prepared: Any, n: int, m_values: list[int], rates: list
     spectrum = Spectrum.from_eigen(values, a, a, sigma=values)
     rho = np.array([r[0] for r in rates])
     phi = np.array([r[1] for r in rates])
-    if learner != DEFAULT_LEARNER:
-        from rmtsynth.core.convex_theory import evaluate_convex
-
-        channel = get_learner(learner).channel  # type: ignore[attr-defined]
-        result = evaluate_convex(spectrum, channel, float(n), np.asarray(m_values, dtype=float), eps, rho, phi, gamma)
-        return np.asarray(result.accuracy, dtype=float)
-    result = evaluate(spectrum, float(n), np.asarray(m_values, dtype=float), eps, rho, phi, gamma, convention=convention)
+    mix = Mix(float(n), np.asarray(m_values, dtype=float), eps, rho, phi, gamma)
+    result = get_learner(learner).theory_on_spectrum(spectrum, mix, convention=convention)
     return np.asarray(result.accuracy, dtype=float)

@@ -19,25 +19,20 @@ import numpy as np
 
 from rmtsynth.engine.cache import CACHE_VERSION, PointCache, content_key
 from rmtsynth.config.figure_config import FigureConfig
-from rmtsynth.core.learners import DEFAULT_LEARNER, get_learner
+from rmtsynth.core.learners import DEFAULT_LEARNER
 from rmtsynth.core.model import ModelSpec
 from rmtsynth.engine.points import generator_seed, model_for, theory_for_points
-from rmtsynth.errors import ConfigError
 from rmtsynth.engine.executors import executor_for, replicate_batches
 from rmtsynth.engine.parallel import default_workers
-from rmtsynth.config.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
-from rmtsynth.config.feature_point import FEATURE_COLUMNS
+from rmtsynth.config.point_rules import check_simulable, check_theory
+from rmtsynth.config.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point, verifier_columns
 from rmtsynth.engine.feature_points import feature_blind_twins
 from rmtsynth.engine.series_gain import GAIN_COLUMNS, add_gains, uses_gains
 from rmtsynth.sim.seeding import point_seed, stable_key
-from rmtsynth.core.verifier import eps_star
 
 BASE_COLUMNS = ["figure", "panel", "series", "x"]
 SIM_COLUMNS = ["sim_accuracy_mean", "sim_accuracy_se", "sim_seeds"]
 TEST_COLUMNS = ["sim_test_accuracy_mean", "sim_test_accuracy_se"]
-NAIVE_SAMPLER_MAX_ENTRIES = 2 * 10**8
-# Per process; a sweep runs one replicate per worker at a time.
-SIMULATION_MAX_BYTES = 2 * 2**30
 
 
 @dataclass
@@ -139,41 +134,11 @@ def simulate_task(task: tuple) -> dict[str, np.ndarray]:
         test_size=test_size,
         generator_seed=gen_seed,
         learner=point.learner,
-        verifier=None if point.feature is None else point.feature.verifier(model, point.rho, point.phi),
     )
     out = {"accuracy": np.asarray(res.accuracy, dtype=float)}
     if test_size:
         out["test_accuracy"] = np.asarray(res.test_accuracy, dtype=float)
     return out
-
-
-def simulation_bytes(point: ResolvedPoint, sampler: str) -> float:
-    """A replicate's peak memory, roughly: a few p x p matrices (and the data with the naive sampler)."""
-    size = 6.0 * 8 * point.p * point.p
-    if sampler == "naive":
-        size += 2.0 * 8 * (point.n + point.m) * point.p
-    return size
-
-
-def _check_simulable(point: ResolvedPoint, sampler: str, where: str) -> None:
-    """Refuse, before any work, a replicate that would not fit in memory (or a learner the sampler
-    cannot fit); the same on every path."""
-    if sampler == "exact" and not get_learner(point.learner).quadratic:
-        raise ConfigError(
-            f"{where}: simulation.sampler = exact draws sufficient statistics, which fit ridge only; "
-            f"learner = {point.learner} needs simulation.sampler = naive."
-        )
-    if simulation_bytes(point, sampler) > SIMULATION_MAX_BYTES:
-        raise ConfigError(
-            f"{where}: one simulated replicate at p = {point.p} needs about {simulation_bytes(point, sampler) / 2**30:.1f} GiB "
-            f"of memory; the limit is {SIMULATION_MAX_BYTES / 2**30:.0f} GiB (p up to about "
-            f"{int(math.sqrt(SIMULATION_MAX_BYTES / 48))}). Simulate a smaller p or use the theory alone."
-        )
-    if sampler == "naive" and (point.n + point.m) * point.p > NAIVE_SAMPLER_MAX_ENTRIES:
-        raise ConfigError(
-            f"{where}: the naive sampler would draw (n + m) x p = {(point.n + point.m) * point.p:.3g} numbers per "
-            f"replicate; it allows at most {NAIVE_SAMPLER_MAX_ENTRIES:.0e}. Use simulation.sampler = exact."
-        )
 
 
 def replicate_seconds(point: ResolvedPoint, sampler: str) -> float:
@@ -212,7 +177,7 @@ def run_simulations(
     as all its replicates are in, so an interrupted run resumes with only what is missing.
     """
     for i, (_, pt) in enumerate(requests):
-        _check_simulable(pt, sampler, labels[i] if labels is not None else describe_point(pt))
+        check_simulable(pt, sampler, labels[i] if labels is not None else describe_point(pt))
     cache = PointCache(options.cache_dir)
     keys = [simulation_key(pt, root_seed, sampler, test_size) for _, pt in requests]
     unique: dict[str, int] = {}
@@ -272,6 +237,17 @@ def run_simulations(
     return results, {"simulated_points": len(unique), "cache_hits": hits, "tasks": len(tasks)}
 
 
+def check_cells(cfg: FigureConfig) -> int:
+    """Every check of a curves figure that needs no computing: each point resolves, its theory and
+    (where it is simulated) its simulation are supported; returns the number of points."""
+    cells = resolve_cells(cfg)
+    for ip, iseries, xv, pt in cells:
+        check_theory(pt, cfg.theory.convention, describe_cell(cfg, ip, iseries, xv))
+    if cfg.simulation.enabled:
+        _simulated_cells(cfg, cells, cfg.simulation.sampler)
+    return len(cells)
+
+
 def real_only_accuracy(points: list[ResolvedPoint], *, seed: int, convention: str) -> np.ndarray:
     """Theory accuracy of each point's real data alone (m = 0); nan where n = 0."""
     # With n = 0 there is no real-only classifier; m = 1 only keeps N > 0 for the masked entries.
@@ -314,8 +290,8 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     extra_y = sorted({_y_of(cfg, ip) for ip in range(len(cfg.panels))} - {"accuracy"})
     sim_columns = (SIM_COLUMNS + (TEST_COLUMNS if test_size else [])) if do_sim else []
     learner_column = learner_columns(points)
-    # Feature-aware verifiers add their columns (every row then has them); other tables keep theirs.
-    feature = FEATURE_COLUMNS if any(pt.feature is not None for pt in points) else []
+    # Verifiers that look at the rows add their columns (every row then has them); other tables keep theirs.
+    feature = verifier_columns(points)
     columns = (BASE_COLUMNS + RESOLVED_COLUMNS + learner_column + feature + ["eps_star", "theory_accuracy"]
                + [theory_column(y) for y in extra_y])
     columns += list(baselines) + sim_columns + (GAIN_COLUMNS if uses_gains(cfg) else [])
@@ -331,9 +307,8 @@ def run_curves(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
         if learner_column:
             row["learner"] = pt.learner
         if feature:
-            row.update(pt.feature_record())
-        # eps* = phi / (phi + rho) is the transition of a feature-blind verifier only.
-        row["eps_star"] = float(eps_star(pt.rho, pt.phi)) if pt.feature is None else float("nan")
+            row.update(pt.verifier_record(tuple(feature)))
+        row["eps_star"] = pt.verifier.transition()
         row["theory_accuracy"] = float(theory["accuracy"][i])
         row.update({name: float(values[i]) for name, values in baselines.items()})
         for y in extra_y:
@@ -375,7 +350,7 @@ def _simulated_cells(cfg: FigureConfig, cells: list[tuple[int, int, Any, Resolve
             and cfg.simulated_x(xv)
             and pt.p <= cfg.simulation.max_p
         ):
-            _check_simulable(pt, sampler, describe_cell(cfg, ip, iseries, xv))
+            check_simulable(pt, sampler, describe_cell(cfg, ip, iseries, xv))
             sim_rows.append(i)
     return sim_rows
 

@@ -12,7 +12,7 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from rmtsynth.engine.sweep import SweepOptions, SweepResult, resolve_cells, run_curves, theory_column
+from rmtsynth.engine.sweep import SweepOptions, SweepResult, check_cells, resolve_cells, run_curves, theory_column
 from rmtsynth.figures.style import COLORS, new_figure, style
 
 Y_LABELS = {
@@ -205,8 +205,8 @@ def mark_half_crossings(ax, rows: list[dict[str, Any]], col: str, color: str) ->
 
 
 def check(cfg) -> int:
-    """Resolve every point (an impossible verifier anywhere is found before any work)."""
-    return len(resolve_cells(cfg))
+    """Resolve and check every point (an impossible verifier anywhere is found before any work)."""
+    return check_cells(cfg)
 
 
 def compute(cfg, options: SweepOptions) -> SweepResult:

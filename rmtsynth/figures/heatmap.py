@@ -18,15 +18,14 @@ from typing import Any
 import numpy as np
 from matplotlib.lines import Line2D
 
-from rmtsynth.config.feature_point import FEATURE_COLUMNS
 from rmtsynth.config.figure_config import FigureConfig, heatmap_settings
-from rmtsynth.config.heatmap_config import check_heatmap_points
+from rmtsynth.config.heatmap_config import check_heatmap_points, check_heatmap_theory
 from rmtsynth.core.learners import DEFAULT_LEARNER
 from rmtsynth.engine.points import theory_for_points
 from rmtsynth.errors import ParameterError
-from rmtsynth.config.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point
+from rmtsynth.config.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point, verifier_columns
 from rmtsynth.engine.sweep import SweepOptions, SweepResult, learner_columns, real_only_accuracy
-from rmtsynth.core.verifier import eps_star, min_precision, rho_phi_from_precision_recall
+from rmtsynth.core.verifiers.rates import min_precision, rho_phi_from_precision_recall
 
 COLUMNS = (
     ["figure", "panel", "x", "y", "valid"]
@@ -65,6 +64,12 @@ def heatmap_cells(cfg: FigureConfig) -> list[tuple[int, Any, Any, dict[str, Any]
     return out
 
 
+def _describe_cell(cfg: FigureConfig, cell: tuple) -> str:
+    ip, xv, yv, _ = cell
+    label = cfg.panels[ip].label
+    return (f"In panel '{label}', at " if label else "At ") + f"{cfg.x.param} = {xv:g}, {cfg.y_axis.param} = {yv:g}"
+
+
 def resolve_heatmap(cfg: FigureConfig) -> tuple[str, list, list[ResolvedPoint], list[int], list[bool]]:
     """Check a heatmap config and resolve its cells: (quantity, cells, points, cell of each point, valid)."""
     quantity = heatmap_settings(cfg).quantity
@@ -77,9 +82,7 @@ def resolve_heatmap(cfg: FigureConfig) -> tuple[str, list, list[ResolvedPoint], 
         valid.append(ok)
         if not ok:
             continue
-        label = cfg.panels[ip].label
-        desc = (f"In panel '{label}', at " if label else "At ") + f"{cfg.x.param} = {xv:g}, {cfg.y_axis.param} = {yv:g}"
-        points.append(resolve_point(params, cfg.base_dir, desc, seed=cfg.seed))
+        points.append(resolve_point(params, cfg.base_dir, _describe_cell(cfg, cells[i]), seed=cfg.seed))
         where.append(i)
     check_heatmap_points(quantity, points)
     return quantity, cells, points, where, valid
@@ -91,10 +94,9 @@ def run_heatmap(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
     quantity, cells, points, where, valid = resolve_heatmap(cfg)
     theory = theory_for_points(points, seed=cfg.seed, convention=cfg.theory.convention)
     base = real_only_accuracy(points, seed=cfg.seed, convention=cfg.theory.convention)
-    stars = eps_star(np.array([pt.rho for pt in points]), np.array([pt.phi for pt in points]))
     learner_column = learner_columns(points)
-    # Feature-aware verifiers add their columns, as in a curve's table; other heatmaps keep theirs.
-    feature = FEATURE_COLUMNS if any(pt.feature is not None for pt in points) else []
+    # Verifiers that look at the rows add their columns, as in a curve's table; other heatmaps keep theirs.
+    feature = verifier_columns(points)
     rows: list[dict[str, Any]] = []
     by_cell = dict(zip(where, range(len(points))))
     for i, (ip, xv, yv, _params) in enumerate(cells):
@@ -110,10 +112,9 @@ def run_heatmap(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
             # The fields are flat scalars, so this equals pt.record() without asdict's deep copies.
             row.update({c: getattr(pt, c) for c in RESOLVED_COLUMNS + learner_column})
             if feature:
-                row.update(pt.feature_record())
+                row.update(pt.verifier_record(tuple(feature)))
             acc = float(theory["accuracy"][k])
-            # eps* = phi / (phi + rho) is the transition of a feature-blind verifier only.
-            row["eps_star"] = float(stars[k]) if pt.feature is None else float("nan")
+            row["eps_star"] = pt.verifier.transition()
             row["theory_accuracy"] = acc
             row["theory_accuracy_real_only"] = float(base[k])
             row["gain"] = acc - float(base[k])
@@ -328,7 +329,10 @@ __all__ = ["run_heatmap", "plot_heatmap", "heatmap_cells", "COLUMNS"]
 
 
 def check(cfg: FigureConfig) -> int:
-    return len(resolve_heatmap(cfg)[1])
+    """Resolve every cell; each point's theory (a heatmap draws theory only) must be supported."""
+    _, cells, points, where, _ = resolve_heatmap(cfg)
+    check_heatmap_theory(points, [_describe_cell(cfg, cells[k]) for k in where], cfg.theory.convention)
+    return len(cells)
 
 
 def compute(cfg: FigureConfig, options: SweepOptions) -> SweepResult:

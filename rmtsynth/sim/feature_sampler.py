@@ -1,6 +1,6 @@
 """An exact sampler of (S, r) for a verifier that looks at the features (THEORY.md 9.5 and 15.2).
 
-:func:`sample_feature_exact` takes the arguments of :func:`rmtsynth.sim.samplers.sample_exact`
+:func:`sample_feature_exact` takes the arguments of :func:`rmtsynth.sim.samplers.sample_exact` (the model and the mix)
 and returns what it returns, ``(S, r)`` with S (p, p) and r (p,), with exactly the law of the
 literal sampler (:func:`rmtsynth.sim.samplers.sample_naive`) run with a
 :class:`~rmtsynth.core.verifiers.FeatureVerifier`, without drawing the m x p synthetic matrix.
@@ -24,16 +24,19 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_ndtr, ndtri_exp
 
-from rmtsynth.core.verifiers import FeatureVerifier, Verifier
+from rmtsynth.core.verifiers import EXACT_SAMPLER, FeatureVerifier, Verifier
 from rmtsynth.errors import ParameterError
+from rmtsynth.core.model import DataModel, Mix
 from rmtsynth.sim.samplers import (
     Factor,
+    Generator,
     _compact_factor,
     _exact_block,
     apply_factor,
-    checked_inputs,
+    draw_generator,
     factor_dim,
     sample_exact,
+    sampler_inputs,
     wishart_root,
 )
 
@@ -119,31 +122,26 @@ def _kept_counts(verifier: FeatureVerifier, tilt: _Tilt, mu_beta: np.ndarray, m:
 
 
 def sample_feature_exact(
-    mu: np.ndarray,
-    mu_beta: np.ndarray,
-    factor: Factor,
-    n: int,
-    m: int,
-    label_noise: float,
-    verifier: Verifier,
+    model: DataModel,
+    mix: Mix,
     rng: np.random.Generator,
     *,
+    generator: Generator | None = None,
     real_factor: Factor = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(S, r) with exactly the law of :func:`~rmtsynth.sim.samplers.sample_naive`, for a feature verifier.
 
-    Parameters and returns are those of :func:`~rmtsynth.sim.samplers.sample_exact`; the
+    Parameters and returns are those of :func:`~rmtsynth.sim.samplers.sample_exact`; the mix's
     verifier may be a :class:`FeatureVerifier` or any feature-blind verifier (then this is
     ``sample_exact`` itself).
     """
-    if not verifier.feature_aware:
-        return sample_exact(mu, mu_beta, factor, n, m, label_noise, verifier, rng, real_factor=real_factor)
-    if not isinstance(verifier, FeatureVerifier):
-        raise ParameterError(
-            f"the exact sampler knows only the linear-score feature verifier, not {type(verifier).__name__}; "
-            "use sampler: naive."
-        )
-    mu, mu_beta, n, m, p = checked_inputs(mu, mu_beta, factor, n, m, label_noise, verifier, real_factor)
+    generator = draw_generator(model, rng) if generator is None else generator
+    if not mix.verifier.feature_aware:
+        return sample_exact(model, mix, rng, generator=generator, real_factor=real_factor)
+    mu, mu_beta, factor, n, m, label_noise, verifier, p = sampler_inputs(model, mix, rng, generator, real_factor)
+    refusal = verifier.supports(EXACT_SAMPLER)
+    if refusal is not None:
+        raise ParameterError(refusal)
     factor = _compact_factor(factor, p)
     real_factor = _compact_factor(real_factor, p)
     tilt = _Tilt(factor, verifier.direction)

@@ -23,7 +23,7 @@ from rmtsynth.core.loop import (
 )
 from rmtsynth.core.learners import get_learner
 from rmtsynth.core.model import Mix, ModelSpec
-from rmtsynth.core.verifier import keep_rate, label_signal
+from rmtsynth.core.verifiers.rates import keep_rate, label_signal
 from rmtsynth.errors import ParameterError
 from rmtsynth.sim.seeding import point_seed, replicate_rng, stable_key
 

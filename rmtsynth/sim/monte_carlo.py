@@ -16,7 +16,7 @@ from scipy.special import ndtr
 
 from rmtsynth.core.learners import Learner, get_learner
 from rmtsynth.core.model import DataModel, Mix
-from rmtsynth.core.verifiers import Verifier
+from rmtsynth.core.verifiers import EXACT_SAMPLER, Verifier
 from rmtsynth.errors import ParameterError
 from rmtsynth.sim.samplers import (
     Factor,
@@ -173,21 +173,23 @@ def _check_simulation(n: int, m: int, replicates: int, first_replicate: int, tes
             f"sampler = 'exact' draws sufficient statistics, which determine only a quadratic-loss fit; "
             f"learner = {learner.name!r} needs sampler = 'naive'."
         )
+    refusal = verifier.supports(EXACT_SAMPLER) if sampler == "exact" else None
+    if refusal is not None:
+        raise ParameterError(refusal)
 
 
-def _fit_replicate(model: DataModel, mix: Mix, verifier: Verifier, learner: Learner, sampler: str,
+def _fit_replicate(model: DataModel, mix: Mix, learner: Learner, sampler: str,
                    rng: np.random.Generator, gen_rng: np.random.Generator, gamma, noise_cov_factor: Factor) -> np.ndarray:
     """One replicate's weights: draw the generator, the training data (or its statistics), fit."""
-    n, m, label_noise = int(mix.n), int(mix.m), float(mix.label_noise)
-    mu = np.asarray(model.mu, dtype=float)
-    mu_beta, factor = draw_generator(model, gen_rng)
+    n_total = int(mix.n) + int(mix.m)
+    generator = draw_generator(model, gen_rng)
     if sampler == "naive":
-        a, c = draw_naive_data(mu, mu_beta, factor, n, m, label_noise, verifier, rng, real_factor=noise_cov_factor)
-        return learner.fit(a, c, n + m, gamma)
+        a, c = draw_naive_data(model, mix, rng, generator=generator, real_factor=noise_cov_factor)
+        return learner.fit(a, c, n_total, gamma)
     # The exact sampler of a feature-aware verifier hands a feature-blind one on to sample_exact.
-    exact = sample_feature_exact if verifier.feature_aware else sample_exact
-    s, r = exact(mu, mu_beta, factor, n, m, label_noise, verifier, rng, real_factor=noise_cov_factor)
-    return learner.fit_statistics(s, r, n + m, gamma)
+    exact = sample_feature_exact if mix.verifier.feature_aware else sample_exact
+    s, r = exact(model, mix, rng, generator=generator, real_factor=noise_cov_factor)
+    return learner.fit_statistics(s, r, n_total, gamma)
 
 
 def simulate_point(
@@ -249,8 +251,10 @@ def simulate_point(
     first_replicate = int(first_replicate)
     test_size = int(test_size) if test_size else 0
     learner = get_learner(learner)
-    verifier = mix.verifier if verifier is None else verifier
-    _check_simulation(n, m, replicates, first_replicate, test_size, sampler, learner, verifier)
+    if verifier is not None or mix.rule is not None:
+        # Placed once; every replicate's sampler then reads it from the mix.
+        mix = mix.with_verifier((mix.verifier if verifier is None else verifier).placed(model))
+    _check_simulation(n, m, replicates, first_replicate, test_size, sampler, learner, mix.verifier)
 
     mu = np.asarray(model.mu, dtype=float)
     gam = np.asarray(mix.gamma, dtype=float)
@@ -264,7 +268,7 @@ def simulate_point(
     for rep in range(replicates):
         rng = replicate_rng(seed, first_replicate + rep)
         gen_rng = rng if generator_seed is None else replicate_rng(generator_seed, first_replicate + rep)
-        w = _fit_replicate(model, mix, verifier, learner, sampler, rng, gen_rng,
+        w = _fit_replicate(model, mix, learner, sampler, rng, gen_rng,
                            gam if gam.ndim else float(gam), noise_cov_factor)
         w_dot_mu[rep] = w @ mu
         w_norm2[rep] = np.sum(w * w, axis=-1)

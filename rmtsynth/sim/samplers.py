@@ -26,11 +26,13 @@ import numpy as np
 import scipy.linalg
 
 from rmtsynth.core.learners.ridge import ridge_weights, ridge_weights_from_data
-from rmtsynth.core.model import DataModel
+from rmtsynth.core.model import DataModel, Mix
 from rmtsynth.core.verifiers import Verifier
 from rmtsynth.errors import ParameterError
 
 Factor: TypeAlias = "float | np.ndarray | None"
+#: One replicate's generator (:func:`draw_generator`): its mean mu_beta and a factor of its covariance.
+Generator: TypeAlias = "tuple[np.ndarray, Factor]"
 
 __all__ = [
     "Factor",
@@ -219,19 +221,30 @@ def checked_inputs(mu, mu_beta, factor: Factor, n, m, label_noise: float, verifi
     return mu, mu_beta, n, m, p
 
 
+def sampler_inputs(model: DataModel, mix: Mix, rng: np.random.Generator, generator: Generator | None,
+                   real_factor: Factor) -> tuple[np.ndarray, np.ndarray, Factor, int, int, float, Verifier, int]:
+    """(mu, mu_beta, factor, n, m, eps, verifier, p) of one replicate, every input checked.
+
+    ``generator`` is the replicate's draw (:func:`draw_generator`); by default it is drawn from
+    ``rng`` (which draws nothing for a fixed covariance). The verifier is the mix's, placed in
+    the model.
+    """
+    mu_beta, factor = draw_generator(model, rng) if generator is None else generator
+    verifier = mix.verifier.placed(model)
+    eps = float(mix.label_noise)
+    mu, mu_beta, n, m, p = checked_inputs(model.mu, mu_beta, factor, mix.n, mix.m, eps, verifier, real_factor)
+    return mu, mu_beta, factor, n, m, eps, verifier, p
+
+
 def draw_naive_data(
-    mu: np.ndarray,
-    mu_beta: np.ndarray,
-    factor: Factor,
-    n: int,
-    m: int,
-    label_noise: float,
-    verifier: Verifier,
+    model: DataModel,
+    mix: Mix,
     rng: np.random.Generator,
     *,
+    generator: Generator | None = None,
     real_factor: Factor = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The training data the ridge sees: all n real samples and the kept synthetic ones.
+    """The training data the learner sees: all n real samples and the kept synthetic ones.
 
     Draws every data matrix, label, flip and verifier decision. Parameters are those of
     :func:`sample_naive`.
@@ -243,7 +256,7 @@ def draw_naive_data(
     c : (n + k,) array
         Their (observed) labels.
     """
-    mu, mu_beta, n, m, p = checked_inputs(mu, mu_beta, factor, n, m, label_noise, verifier, real_factor)
+    mu, mu_beta, factor, n, m, label_noise, verifier, p = sampler_inputs(model, mix, rng, generator, real_factor)
 
     y = 2.0 * rng.integers(0, 2, size=n) - 1.0
     x = np.outer(mu, y) + apply_factor(real_factor, rng.standard_normal((factor_dim(real_factor, p), n)))
@@ -259,32 +272,27 @@ def draw_naive_data(
 
 
 def sample_naive(
-    mu: np.ndarray,
-    mu_beta: np.ndarray,
-    factor: Factor,
-    n: int,
-    m: int,
-    label_noise: float,
-    verifier: Verifier,
+    model: DataModel,
+    mix: Mix,
     rng: np.random.Generator,
     *,
+    generator: Generator | None = None,
     real_factor: Factor = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(S, r) from the full data: all n + m samples, labels, flips and verifier decisions.
 
     Parameters
     ----------
-    mu, mu_beta : (p,) arrays
-        Real and synthetic class means.
-    factor : Factor
-        Factor of the synthetic noise covariance C.
-    n, m : int
-        Real and synthetic sample sizes (either may be 0).
-    label_noise : float
-        Flip probability of a synthetic label.
-    verifier : Verifier
-        Decides which synthetic samples are kept (:meth:`Verifier.keep`).
+    model : DataModel
+        The real class mean mu (and the generator, drawn when ``generator`` is not given).
+    mix : Mix
+        Real and synthetic sample sizes (either may be 0), the flip probability of a synthetic
+        label, and the verifier (:attr:`Mix.verifier`, placed in the model), which decides which
+        synthetic samples are kept (:meth:`Verifier.keep`).
     rng : numpy.random.Generator
+    generator : (mu_beta, factor), optional
+        This replicate's generator (:func:`draw_generator`): its mean and a factor of its noise
+        covariance C; drawn from ``rng`` by default.
     real_factor : Factor, optional
         Factor of the real noise covariance (identity by default).
 
@@ -293,7 +301,7 @@ def sample_naive(
     S : (p, p) array
     r : (p,) array
     """
-    a, c = draw_naive_data(mu, mu_beta, factor, n, m, label_noise, verifier, rng, real_factor=real_factor)
+    a, c = draw_naive_data(model, mix, rng, generator=generator, real_factor=real_factor)
     return a @ a.T, a @ c
 
 
@@ -335,15 +343,11 @@ def _exact_block(a: np.ndarray, factor: Factor, k: int, t: int,
 
 
 def sample_exact(
-    mu: np.ndarray,
-    mu_beta: np.ndarray,
-    factor: Factor,
-    n: int,
-    m: int,
-    label_noise: float,
-    verifier: Verifier,
+    model: DataModel,
+    mix: Mix,
     rng: np.random.Generator,
     *,
+    generator: Generator | None = None,
     real_factor: Factor = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(S, r) with exactly the law of :func:`sample_naive`, in O(p^3) independent of n and m.
@@ -353,7 +357,7 @@ def sample_exact(
     (1-eps) phi, eps rho, rest) through ``k = k_+ + k_-`` and ``t = k_+ - k_-`` (THEORY.md 9.5).
     Parameters and returns are those of :func:`sample_naive`.
     """
-    mu, mu_beta, n, m, p = checked_inputs(mu, mu_beta, factor, n, m, label_noise, verifier, real_factor)
+    mu, mu_beta, factor, n, m, label_noise, verifier, p = sampler_inputs(model, mix, rng, generator, real_factor)
     factor = _compact_factor(factor, p)
     real_factor = _compact_factor(real_factor, p)
 

@@ -27,12 +27,12 @@ from rmtsynth.core.feature_verifier.groups import (
     keep_signal,
     kept_shares,
     require_fixed_covariance,
+    score_direction,
     tilt_geometry,
 )
 from rmtsynth.core.model import DataModel
 from rmtsynth.core.theory import Spectrum, evaluate
 from rmtsynth.core.verifiers import Verifier
-from rmtsynth.core.verifiers.feature import FeatureVerifier
 
 # Grid points are processed in chunks so that the (points x groups) work arrays stay small.
 _CHUNK_ELEMENTS = 1 << 21
@@ -80,8 +80,9 @@ def tilted_spectrum_from_eigen(
     a, b = coords(mu), coords(mu_beta)
     spectrum = Spectrum.from_eigen(ell, a, b, sigma)
     cov_v = None
-    if isinstance(verifier, FeatureVerifier):
-        scaled = spectrum.ell * coords(verifier.direction)
+    direction = score_direction(verifier)
+    if direction is not None:
+        scaled = spectrum.ell * coords(direction)
         cov_v = scaled if basis is None else basis @ scaled
     geometry = tilt_geometry(verifier, np.asarray(mu_beta, dtype=float), cov_v)
     g = coords(geometry.direction)
@@ -101,7 +102,8 @@ def tilted_spectrum(model: DataModel, verifier: Verifier) -> TiltedSpectrum:
         return tilted_spectrum_from_eigen(ell, basis, mu, mean, verifier)
     # C = scale * I: one group, whose Gram sums are plain inner products in any coordinates.
     scale = cov.scale if cov.kind == "scaled" else 1.0
-    cov_v = scale * verifier.direction if isinstance(verifier, FeatureVerifier) else None
+    direction = score_direction(verifier)
+    cov_v = None if direction is None else scale * direction
     geometry = tilt_geometry(verifier, mean, cov_v)
     g = geometry.direction
     one = np.ones(1)

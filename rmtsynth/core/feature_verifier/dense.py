@@ -21,12 +21,12 @@ from rmtsynth.core.feature_verifier.groups import (
     keep_signal,
     kept_shares,
     require_fixed_covariance,
+    score_direction,
     tilt_geometry,
 )
 from rmtsynth.core.fixed_point import default_tolerance
 from rmtsynth.core.model import DataModel
 from rmtsynth.core.verifiers import Verifier
-from rmtsynth.core.verifiers.feature import FeatureVerifier
 from rmtsynth.errors import ConvergenceError
 
 _MAX_NEWTON_ROUNDS = 100
@@ -140,7 +140,8 @@ def evaluate_dense(
     mu_beta = np.asarray(mu_beta, dtype=float)
     cov = np.asarray(cov, dtype=float)
     sigma = np.eye(mu.shape[0]) if real_cov is None else np.asarray(real_cov, dtype=float)
-    cov_v = cov @ verifier.direction if isinstance(verifier, FeatureVerifier) else None
+    direction = score_direction(verifier)
+    cov_v = None if direction is None else cov @ direction
     geometry = tilt_geometry(verifier, mu_beta, cov_v)
     covs = [sigma] + group_covariances(geometry, cov)
     means = np.vstack([mu, group_means(geometry, mu_beta)])

@@ -19,9 +19,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from rmtsynth.core.theory import TheoryResult, signed_accuracy
-from rmtsynth.core.verifier import keep_rate, label_signal, precision_recall
-from rmtsynth.core.verifiers import Verifier
-from rmtsynth.core.verifiers.feature import FeatureVerifier
+from rmtsynth.core.verifiers.rates import keep_rate, label_signal, precision_recall
+from rmtsynth.core.verifiers import THEORY, Verifier
 from rmtsynth.errors import ParameterError
 
 #: Label groups, in the order every array here uses: correct labels (s = +1), then flipped ones.
@@ -64,6 +63,19 @@ class TiltGeometry:
         return 1.0 - self.variance
 
 
+def score_direction(verifier: Verifier) -> np.ndarray | None:
+    """The unit direction v a verifier scores rows along (None for a feature-blind one).
+
+    Raises ParameterError, with the verifier's own sentence, for one that has no theory.
+    """
+    if not verifier.feature_aware:
+        return None
+    refusal = verifier.supports(THEORY)
+    if refusal is not None:
+        raise ParameterError(refusal)
+    return np.asarray(verifier.direction, dtype=float)  # type: ignore[attr-defined]
+
+
 def tilt_geometry(verifier: Verifier, mu_beta: np.ndarray, cov_times_v: np.ndarray | None = None) -> TiltGeometry:
     """The verifier's :class:`TiltGeometry` for a generator with mean mu_beta and covariance C.
 
@@ -71,9 +83,7 @@ def tilt_geometry(verifier: Verifier, mu_beta: np.ndarray, cov_times_v: np.ndarr
     none. Raises ParameterError when the threshold leaves almost nothing to keep.
     """
     p = np.shape(mu_beta)[0]
-    if not isinstance(verifier, FeatureVerifier):
-        if verifier.feature_aware:
-            raise ParameterError(f"the theory knows no feature-aware verifier of type {type(verifier).__name__}.")
+    if score_direction(verifier) is None:
         rho, phi = verifier.label_rates()
         ones = np.ones(2)
         return TiltGeometry(np.array([phi, rho], dtype=float), ones, np.zeros(2), ones, np.zeros(p))

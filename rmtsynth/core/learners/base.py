@@ -27,7 +27,7 @@ from rmtsynth.errors import ParameterError
 
 if TYPE_CHECKING:
     from rmtsynth.core.model import DataModel, Mix
-    from rmtsynth.core.theory import Convention, TheoryResult
+    from rmtsynth.core.theory import Convention, Spectrum, TheoryResult
 
 
 #: Uses beyond a learner's theory and fits; each rests on ridge's sufficient statistics, so a plug-in
@@ -36,6 +36,14 @@ HELDOUT_PREDICTION = "the theory's held-out prediction on a user's rows"
 FEATURE_VERIFIER_THEORY = "the feature-aware verifier's theory"
 SELF_CONSUMING_LOOP = "the self-consuming loop's theory and simulation"
 POOL_EXTRAPOLATION = "the advisor's extrapolation beyond the user's pool by the two-covariance theory"
+#: The theory on given eigen-data (:meth:`Learner.theory_on_spectrum`), e.g. a Gaussian fitted to a user's rows.
+SPECTRUM_THEORY = "the theory on a spectrum fitted to data"
+#: Fits from the sufficient statistics (S, r) alone, which the exact sampler draws: a quadratic loss.
+SUFFICIENT_STATISTICS = "fits on sufficient statistics"
+#: A scikit-learn estimator for a user's rows (:meth:`Learner.estimator`), which the advisor trains.
+SKLEARN_ESTIMATOR = "a scikit-learn estimator on a user's rows"
+#: The closed-form accuracy with infinitely many synthetic rows (the planner's m -> infinity limit).
+INFINITE_SAMPLE_LIMIT = "the closed-form limit of infinitely many synthetic rows"
 
 
 class Learner(ABC):
@@ -53,10 +61,7 @@ class Learner(ABC):
     def fit_statistics(self, scatter: np.ndarray, signal: np.ndarray, n_total: float,
                        gamma: float | np.ndarray) -> np.ndarray:
         """Weights from ``S = A A'`` and ``r = A c``; only a quadratic loss can be fitted so."""
-        raise ParameterError(
-            f"learner = {self.name!r} cannot be fitted on sufficient statistics (only a quadratic loss can); "
-            "use sampler: naive."
-        )
+        raise ParameterError(self.refusal(SUFFICIENT_STATISTICS) or f"learner = {self.name!r} has no fit on statistics.")
 
     @abstractmethod
     def theory(self, model: "DataModel", mix: "Mix", *, convention: "Convention" = "exact") -> "TheoryResult":
@@ -67,7 +72,23 @@ class Learner(ABC):
 
     def supports(self, use: str) -> bool:
         """Whether this learner can be used for ``use`` (one of the module's use constants)."""
-        return use in self.supported_uses
+        if use == SKLEARN_ESTIMATOR:
+            return type(self).estimator is not Learner.estimator or use in self.supported_uses
+        return use in self.supported_uses or (use == SUFFICIENT_STATISTICS and self.quadratic)
+
+    def refusal(self, use: str) -> str | None:
+        """None when :meth:`supports` ``use``; otherwise the sentence that refuses it."""
+        if self.supports(use):
+            return None
+        if use == SUFFICIENT_STATISTICS:
+            return (f"learner = {self.name!r} cannot be fitted on sufficient statistics (only a quadratic loss can); "
+                    "use sampler: naive.")
+        return f"learner = {self.name!r} does not support {use}; choose a learner that does, or leave learner out."
+
+    def theory_on_spectrum(self, spectrum: "Spectrum", mix: "Mix", *,
+                           convention: "Convention" = "exact") -> "TheoryResult":
+        """The deterministic equivalent on given eigen-data (with SPECTRUM_THEORY in :attr:`supported_uses`)."""
+        raise ParameterError(self.refusal(SPECTRUM_THEORY) or f"learner = {self.name!r} has no theory on a spectrum.")
 
     #: How :meth:`leave_out` answers: "exact", "approximate" or "cross-fit" (it returns None).
     leave_out_method: str = "cross-fit"

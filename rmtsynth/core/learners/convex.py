@@ -23,12 +23,12 @@ import numpy as np
 
 from rmtsynth.core.convex_channels import Channel
 from rmtsynth.core.convex_theory import evaluate_convex
-from rmtsynth.core.learners.base import Learner
+from rmtsynth.core.learners.base import SPECTRUM_THEORY, Learner
 from rmtsynth.errors import ParameterError
 
 if TYPE_CHECKING:
     from rmtsynth.core.model import DataModel, Mix
-    from rmtsynth.core.theory import Convention, TheoryResult
+    from rmtsynth.core.theory import Convention, Spectrum, TheoryResult
 
 
 class ConvexLearner(Learner):
@@ -73,7 +73,17 @@ class ConvexLearner(Learner):
             )
         if model.covariance.kind == "estimated":
             raise ParameterError(f"learner = {self.name!r} has no theory for an estimated covariance; use ridge.")
-        return evaluate_convex(model.spectrum, self.channel, *mix.values())
+        return self.theory_on_spectrum(model.spectrum, mix, convention=convention)
+
+    supported_uses = frozenset({SPECTRUM_THEORY})
+
+    def theory_on_spectrum(self, spectrum: "Spectrum", mix: "Mix", *,
+                           convention: "Convention" = "exact") -> "TheoryResult":
+        if convention != "exact":
+            raise ParameterError(
+                f"convention = {convention!r} belongs to ridge only; learner = {self.name!r} uses 'exact'."
+            )
+        return evaluate_convex(spectrum, self.channel, *mix.values())
 
 
 def two_class_problem(rows: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

@@ -11,19 +11,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.linalg
 
-from rmtsynth.core.learners.base import (
-    FEATURE_VERIFIER_THEORY,
-    HELDOUT_PREDICTION,
-    POOL_EXTRAPOLATION,
-    SELF_CONSUMING_LOOP,
-    Learner,
-)
+from rmtsynth.core.learners.base import (FEATURE_VERIFIER_THEORY, HELDOUT_PREDICTION, INFINITE_SAMPLE_LIMIT,
+                                         POOL_EXTRAPOLATION,
+                                         SELF_CONSUMING_LOOP, SPECTRUM_THEORY, Learner)
 from rmtsynth.core.leave_out import ridge_leave_out
 from rmtsynth.errors import ParameterError
 
 if TYPE_CHECKING:
     from rmtsynth.core.model import DataModel, Mix
-    from rmtsynth.core.theory import Convention, TheoryResult
+    from rmtsynth.core.theory import Convention, Spectrum, TheoryResult
 
 
 class Ridge(Learner):
@@ -41,8 +37,15 @@ class Ridge(Learner):
     def theory(self, model: "DataModel", mix: "Mix", *, convention: "Convention" = "exact") -> "TheoryResult":
         return model.theory(mix, convention=convention)
 
+    def theory_on_spectrum(self, spectrum: "Spectrum", mix: "Mix", *,
+                           convention: "Convention" = "exact") -> "TheoryResult":
+        from rmtsynth.core.theory import evaluate
+
+        return evaluate(spectrum, *mix.values(), convention=convention)
+
     leave_out_method = "exact"
-    supported_uses = frozenset({HELDOUT_PREDICTION, FEATURE_VERIFIER_THEORY, SELF_CONSUMING_LOOP, POOL_EXTRAPOLATION})
+    supported_uses = frozenset({HELDOUT_PREDICTION, FEATURE_VERIFIER_THEORY, SELF_CONSUMING_LOOP, SPECTRUM_THEORY,
+                                POOL_EXTRAPOLATION, INFINITE_SAMPLE_LIMIT})
 
     def estimator(self):
         from sklearn.linear_model import RidgeClassifier

@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 from scipy.special import ndtr
 
-from rmtsynth.core.verifier import keep_rate, label_signal
+from rmtsynth.core.verifiers.rates import keep_rate, label_signal
 
 Regime = Literal["replace", "accumulate"]
 Labels = Literal["noisy", "pseudo"]

@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.special import log_ndtr, ndtr
 
-from rmtsynth.core.verifiers.base import Verifier
+from rmtsynth.core.verifiers.base import EXACT_SAMPLER, LABEL_PROTOCOLS, THEORY, Verifier
 from rmtsynth.errors import ParameterError
 
 if TYPE_CHECKING:
-    from rmtsynth.core.model import DataModel
+    from rmtsynth.core.learners import Learner
+    from rmtsynth.core.model import DataModel, Mix
+    from rmtsynth.core.theory import TheoryResult
 
 #: The keep rules F.
 KEEP_RULES = ("easy", "hard", "soft")
@@ -157,6 +159,7 @@ class FeatureVerifier(Verifier):
     """
 
     feature_aware = True
+    name = "feature"
 
     def __init__(
         self,
@@ -184,6 +187,62 @@ class FeatureVerifier(Verifier):
         self.q_wrong = _number("q_wrong", q_wrong, 0.0, 1.0)
         self.angle = angle
         self.toward_shift = toward_shift
+        # (Z_+, Z_-) once measured in a placed model (:meth:`measured`).
+        self.passed: tuple[float, float] | None = None
+
+    def label_part(self) -> tuple[float, float]:
+        return self.q_wrong, self.q_correct
+
+    def with_label_part(self, rho: Any, phi: Any) -> "FeatureVerifier":
+        if (rho, phi) == (self.q_wrong, self.q_correct):
+            return self
+        return FeatureVerifier(self.direction, self.threshold, self.rule, self.softness, q_correct=phi, q_wrong=rho,
+                               angle=self.angle, toward_shift=self.toward_shift)
+
+    def measured(self, model: "DataModel") -> "FeatureVerifier":
+        if self.direction.size != model.p:
+            raise ParameterError(f"the verifier's direction has {self.direction.size} coordinates, but p = {model.p}.")
+        out = self.with_label_part(self.q_wrong, self.q_correct)
+        out.passed = self.passed_shares(model)
+        return out
+
+    def kept_shares(self) -> tuple[float, float] | None:
+        if self.passed is None:
+            return None
+        return float(self.q_wrong * self.passed[1]), float(self.q_correct * self.passed[0])
+
+    columns = ("verifier_keep", "verifier_threshold", "verifier_softness", "verifier_angle", "verifier_toward_shift",
+               "kept_correct_share", "kept_wrong_share")
+
+    def record(self, label_noise: float, columns: tuple[str, ...] = ()) -> dict[str, Any]:
+        out = super().record(label_noise, columns)
+        out.update(verifier_keep=self.rule, verifier_threshold=self.threshold, verifier_softness=self.softness,
+                   verifier_angle=self.angle, verifier_toward_shift=self.toward_shift)
+        return out
+
+    def passed_shares(self, model: "DataModel") -> tuple[float, float]:
+        """(Z_+, Z_-): the shares of the correct and the wrong rows whose score passes, in a placed model."""
+        from rmtsynth.core.feature_verifier import tilt_geometry
+
+        check_fixed_covariance(self.rule, model)
+        passed = tilt_geometry(self, model.mean, _times_covariance(model, self.direction)).passed
+        return float(passed[0]), float(passed[1])
+
+    has_theory = True
+
+    def supports(self, use: str, **context: Any) -> str | None:
+        """The linear score has a theory (learners that support it, exact convention) and an exact sampler."""
+        return linear_score_supports(self.rule, use, context)
+
+    def theory(self, learner: "Learner", model: "DataModel", mix: "Mix", *,
+               convention: str = "exact") -> "TheoryResult":
+        """THEORY.md 15 (the O(p) version) at every point of the mix; the mix's (rho, phi) are not read."""
+        from rmtsynth.core.feature_verifier import feature_theory
+
+        refusal = self.supports(THEORY, learner=learner, convention=convention)
+        if refusal is not None:
+            raise ParameterError(refusal)
+        return feature_theory(model, mix, verifier=self.placed(model)).result
 
     def __repr__(self) -> str:
         soft = f", softness={self.softness:g}" if self.softness is not None else ""
@@ -271,3 +330,28 @@ class FeatureVerifier(Verifier):
         else:
             out["direction"] = [float(x) for x in self.direction]
         return out
+
+
+def linear_score_supports(keep: str, use: str, context: dict[str, Any]) -> str | None:
+    """What a linear-score verifier with keep rule ``keep`` refuses (see :meth:`Verifier.supports`)."""
+    if use == THEORY:
+        from rmtsynth.core.learners import FEATURE_VERIFIER_THEORY
+
+        learner = context.get("learner")
+        if learner is not None and not learner.supports(FEATURE_VERIFIER_THEORY):
+            return f"verifier_keep = {keep} has a theory for ridge only, not learner = {learner.name!r}."
+        if context.get("convention", "exact") != "exact":
+            return f"verifier_keep = {keep} has a theory in the exact convention only, not convention = {context['convention']!r}."
+        return None
+    if use == LABEL_PROTOCOLS:
+        return (f"verifier_keep = {keep} looks at the rows of the Gaussian model, but on a user's rows (kind real_data, "
+                "plan with data or verifier_roc) rows are kept by their labels only; use it without data.")
+    return None
+
+
+def check_fixed_covariance(keep: str, model: "DataModel") -> None:
+    """ParameterError unless the model's generator covariance is fixed (a direction needs one C)."""
+    if model.covariance.kind == "estimated":
+        raise ParameterError(
+            f"verifier_keep = {keep} needs a fixed generator covariance (identity, scaled, diagonal or file), "
+            "not estimated, which draws a new C per replicate.")

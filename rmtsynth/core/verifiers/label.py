@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from rmtsynth.core.verifier import (
+from rmtsynth.core.verifiers.rates import (
     NAMED_VERIFIERS,
+    eps_star,
     keep_rate,
     label_signal,
     precision_recall,
@@ -28,6 +29,7 @@ class LabelVerifier(Verifier):
 
     rho: Any
     phi: Any
+    name = "label"
 
     @classmethod
     def named(cls, name: str) -> "LabelVerifier":
@@ -52,6 +54,13 @@ class LabelVerifier(Verifier):
 
     def label_rates(self) -> tuple[float, float]:
         return float(self.rho), float(self.phi)
+
+    def with_label_part(self, rho: Any, phi: Any) -> "LabelVerifier":
+        return LabelVerifier(rho, phi)
+
+    def transition(self) -> float:
+        """eps* = phi / (phi + rho), where the kept labels' signal vanishes."""
+        return float(eps_star(self.rho, self.phi))
 
     def keep_rate(self, label_noise):
         """alpha = P(kept) at label noise eps."""

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from rmtsynth.core.verifier import NAMED_VERIFIERS
+from rmtsynth.core.verifiers.rates import NAMED_VERIFIERS
 from rmtsynth.core.verifiers.base import Verifier
 from rmtsynth.core.verifiers.decisions import RowDecisions
 from rmtsynth.core.verifiers.label import LabelVerifier
