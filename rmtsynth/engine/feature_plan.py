@@ -27,7 +27,7 @@ from rmtsynth.core.feature_verifier import feature_theory, tilt_geometry
 from rmtsynth.core.model import DataModel, Mix
 from rmtsynth.core.verifiers.rates import precision_recall
 from rmtsynth.core.verifiers.feature import _times_covariance
-from rmtsynth.errors import ConfigError, ParameterError
+from rmtsynth.errors import ParameterError
 from rmtsynth.io.output import json_ready
 from rmtsynth.sim.geometry import placed_model
 
@@ -116,8 +116,8 @@ def precision_where_gain_ends(setting: _Setting, keep: str, threshold: float) ->
 def run_feature_plan(cfg: PlanConfig) -> dict[str, Any]:
     """Every number of the plan of a feature-aware verifier, as a JSON-ready mapping."""
     if cfg.roc is not None or cfg.data_spec is not None:
-        raise ConfigError("verifier_keep is not supported by plan together with verifier_roc or data: the plan of a "
-                          "feature-aware verifier is on the Gaussian model of params.")
+        raise ParameterError("verifier_keep is not supported by plan together with verifier_roc or data: the plan of a "
+                             "feature-aware verifier is on the Gaussian model of params.")
     setting = _Setting(cfg)
     point, feature = setting.point, setting.feature
     configured = setting.accuracy(feature.keep, feature.threshold)
