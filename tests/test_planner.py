@@ -22,7 +22,7 @@ from rmtsynth.cli import app
 from rmtsynth.core.closed_forms import infinite_sample_accuracy
 from rmtsynth.config.figure_config import parse_config
 from rmtsynth.errors import ConfigError
-from rmtsynth.figures.heatmap import run_heatmap
+from rmtsynth.engine.heatmap_figure import run_heatmap
 from rmtsynth.core.model import Mix, build_model
 from rmtsynth.config.plan_config import parse_plan
 from rmtsynth.engine.planner import (

@@ -12,116 +12,18 @@ Where the axes are the verifier's precision and recall, pairs that no verifier c
 from __future__ import annotations
 
 import textwrap
-import time
 from typing import Any
 
 import numpy as np
 from matplotlib.lines import Line2D
 
 from rmtsynth.config.figure_config import FigureConfig, heatmap_settings
-from rmtsynth.config.heatmap_config import check_heatmap_points, check_heatmap_theory
-from rmtsynth.core.learners import DEFAULT_LEARNER
-from rmtsynth.engine.points import theory_for_points
-from rmtsynth.errors import ParameterError
-from rmtsynth.config.resolve import RESOLVED_COLUMNS, ResolvedPoint, resolve_point, verifier_columns
-from rmtsynth.engine.sweep import SweepOptions, SweepResult, learner_columns, real_only_accuracy
-from rmtsynth.core.verifiers.rates import min_precision, rho_phi_from_precision_recall
+from rmtsynth.config.heatmap_config import check_heatmap_theory, describe_cell, resolve_heatmap
+from rmtsynth.core.verifiers.rates import min_precision
+from rmtsynth.engine.heatmap_figure import run_heatmap
+from rmtsynth.engine.sweep import SweepOptions, SweepResult
 
-COLUMNS = (
-    ["figure", "panel", "x", "y", "valid"]
-    + RESOLVED_COLUMNS
-    + ["eps_star", "theory_accuracy", "theory_accuracy_real_only", "gain"]
-)
-QUANTITIES = ("gain", "accuracy")
 PROPORTION_PARAMS = ("synthetic_proportion", "m_over_n", "m")
-
-
-def _valid_verifier(params: dict[str, Any]) -> bool:
-    """False when the cell's precision and recall are impossible at its label noise."""
-    if "verifier_precision" not in params or "verifier_recall" not in params:
-        return True
-    eps = params.get("label_noise", 0.0)
-    if not isinstance(eps, (int, float)):
-        return True  # 'auto': resolved (and checked) with the point
-    try:
-        rho_phi_from_precision_recall(eps, params["verifier_precision"], params["verifier_recall"])
-    except ParameterError:
-        return False
-    return True
-
-
-def heatmap_cells(cfg: FigureConfig) -> list[tuple[int, Any, Any, dict[str, Any]]]:
-    """Every (panel, x, y, merged params) of the grid, y outermost."""
-    out = []
-    for ip, panel in enumerate(cfg.panels):
-        for yv in cfg.y_axis.values:
-            for xv in cfg.x.values:
-                merged = dict(cfg.params)
-                merged.update(panel.params)
-                merged[cfg.x.param] = xv
-                merged[cfg.y_axis.param] = yv
-                out.append((ip, xv, yv, merged))
-    return out
-
-
-def _describe_cell(cfg: FigureConfig, cell: tuple) -> str:
-    ip, xv, yv, _ = cell
-    label = cfg.panels[ip].label
-    return (f"In panel '{label}', at " if label else "At ") + f"{cfg.x.param} = {xv:g}, {cfg.y_axis.param} = {yv:g}"
-
-
-def resolve_heatmap(cfg: FigureConfig) -> tuple[str, list, list[ResolvedPoint], list[int], list[bool]]:
-    """Check a heatmap config and resolve its cells: (quantity, cells, points, cell of each point, valid)."""
-    quantity = heatmap_settings(cfg).quantity
-    cells = heatmap_cells(cfg)
-    points: list[ResolvedPoint] = []
-    where: list[int] = []
-    valid = []
-    for i, (ip, xv, yv, params) in enumerate(cells):
-        ok = _valid_verifier(params)
-        valid.append(ok)
-        if not ok:
-            continue
-        points.append(resolve_point(params, cfg.base_dir, _describe_cell(cfg, cells[i]), seed=cfg.seed))
-        where.append(i)
-    check_heatmap_points(quantity, points)
-    return quantity, cells, points, where, valid
-
-
-def run_heatmap(cfg: FigureConfig, options: SweepOptions) -> SweepResult:
-    """Theory on the (panel, y, x) grid: accuracy, real-only accuracy and gain, one row per cell."""
-    t0 = time.perf_counter()
-    quantity, cells, points, where, valid = resolve_heatmap(cfg)
-    theory = theory_for_points(points, seed=cfg.seed, convention=cfg.theory.convention)
-    base = real_only_accuracy(points, seed=cfg.seed, convention=cfg.theory.convention)
-    learner_column = learner_columns(points)
-    # Verifiers that look at the rows add their columns, as in a curve's table; other heatmaps keep theirs.
-    feature = verifier_columns(points)
-    rows: list[dict[str, Any]] = []
-    by_cell = dict(zip(where, range(len(points))))
-    for i, (ip, xv, yv, _params) in enumerate(cells):
-        row: dict[str, Any] = {"figure": cfg.name, "panel": cfg.panels[ip].label, "x": xv, "y": yv, "valid": valid[i]}
-        k = by_cell.get(i)
-        if k is None:
-            row.update({c: None for c in COLUMNS + feature if c not in row})
-            if learner_column:
-                row["learner"] = _params.get("learner", DEFAULT_LEARNER)
-            row["gain"] = float("nan")
-        else:
-            pt = points[k]
-            # The fields are flat scalars, so this equals pt.record() without asdict's deep copies.
-            row.update({c: getattr(pt, c) for c in RESOLVED_COLUMNS + learner_column})
-            if feature:
-                row.update(pt.verifier_record(tuple(feature)))
-            acc = float(theory["accuracy"][k])
-            row["eps_star"] = pt.verifier.transition()
-            row["theory_accuracy"] = acc
-            row["theory_accuracy_real_only"] = float(base[k])
-            row["gain"] = acc - float(base[k])
-        rows.append(row)
-    info = {"points": len(rows), "valid_points": len(points), "theory_seconds": time.perf_counter() - t0, "quantity": quantity}
-    columns = COLUMNS[:len(COLUMNS) - 4] + learner_column + feature + COLUMNS[len(COLUMNS) - 4:]
-    return SweepResult(config=cfg, columns=columns, rows=rows, info=info)
 
 
 def _grid(rows: list[dict[str, Any]], xs: list[Any], ys: list[Any], key: str) -> np.ndarray:
@@ -325,13 +227,13 @@ def _draw_guides(ax, cfg: FigureConfig, sel, xs, ys, handles: list) -> None:
             handles.append(Line2D([], [], color="0.35", lw=1.2, label="$P_{\\min}(R)$: every wrong label kept"))
 
 
-__all__ = ["run_heatmap", "plot_heatmap", "heatmap_cells", "COLUMNS"]
+__all__ = ["plot_heatmap"]
 
 
 def check(cfg: FigureConfig) -> int:
     """Resolve every cell; each point's theory (a heatmap draws theory only) must be supported."""
     _, cells, points, where, _ = resolve_heatmap(cfg)
-    check_heatmap_theory(points, [_describe_cell(cfg, cells[k]) for k in where], cfg.theory.convention)
+    check_heatmap_theory(points, [describe_cell(cfg, cells[k]) for k in where], cfg.theory.convention)
     return len(cells)
 
 
