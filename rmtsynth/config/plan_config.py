@@ -22,7 +22,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from rmtsynth.core.convex_theory import evaluate_convex
-from rmtsynth.core.learners import DEFAULT_LEARNER, FEATURE_VERIFIER_THEORY, HELDOUT_PREDICTION, get_learner
+from rmtsynth.core.learners import (
+    CALIBRATED_HELDOUT,
+    DEFAULT_LEARNER,
+    FEATURE_VERIFIER_THEORY,
+    HELDOUT_PREDICTION,
+    LEARNERS,
+    get_learner,
+)
 from rmtsynth.core.model import Mix
 from rmtsynth.core.theory import Spectrum, evaluate
 from rmtsynth.core.verifiers import LabelVerifier
@@ -202,7 +209,7 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
             f"The configured mix has m = {point.m} synthetic samples; give the mix you are considering with m >= 1 "
             "(plan also finds the best one)."
         )
-    _check_learner_is_covered(point, data_spec)
+    _check_learner_is_covered(point, data_spec, synthetic)
     if synthetic is not None and data_info is not None:
         _check_fold_rows(data_info, int(point.n))
     model = spectrum_model or model_for_point(point, seed=seed)
@@ -244,12 +251,18 @@ def _check_fold_rows(data_info: dict[str, Any], n: int) -> None:
                           f"{HELDOUT_FOLDS} rows per class.")
 
 
-def _check_learner_is_covered(point: ResolvedPoint, data_spec: DataSpec | None) -> None:
+def _check_learner_is_covered(point: ResolvedPoint, data_spec: DataSpec | None,
+                              synthetic: SyntheticDataSpec | None = None) -> None:
     """Refuse a learner whose answers the plan would silently replace by ridge's."""
     learner = get_learner(point.learner)
-    if data_spec is not None and not learner.supports(HELDOUT_PREDICTION):
+    if data_spec is not None and not learner.supports(CALIBRATED_HELDOUT):
+        able = ", ".join(name for name, other in LEARNERS.items() if other.supports(CALIBRATED_HELDOUT))
         raise ConfigError(f"params.learner = {point.learner} cannot be used with data: the held-out prediction on "
-                          "the data's rows covers ridge only; leave learner out.")
+                          f"the data's rows needs the learner's leave-one-out, which {able} have; use one of them.")
+    if synthetic is not None and not learner.supports(HELDOUT_PREDICTION):
+        raise ConfigError(f"params.learner = {point.learner} cannot be used with synthetic_data: the held-out "
+                          "prediction with synthetic rows is ridge's two-covariance theory; leave learner out or "
+                          "plan the real rows alone.")
     if point.feature is not None and not learner.supports(FEATURE_VERIFIER_THEORY):
         raise ConfigError(f"params.learner = {point.learner} cannot be used with params.verifier_keep = "
                           f"{point.feature.keep}: the feature-aware verifier's theory covers ridge only; leave learner out.")

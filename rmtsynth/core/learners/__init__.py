@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 
 from rmtsynth.core.learners.base import (
+    CALIBRATED_HELDOUT,
     FEATURE_VERIFIER_THEORY,
     HELDOUT_PREDICTION,
     POOL_EXTRAPOLATION,
@@ -50,5 +51,5 @@ def learner_of_estimator(estimator: object) -> Learner | None:
     return None
 
 
-__all__ = ["FEATURE_VERIFIER_THEORY", "HELDOUT_PREDICTION", "POOL_EXTRAPOLATION", "SELF_CONSUMING_LOOP", "learner_of_estimator", "Learner", "Ridge", "Logistic", "SquareHinge", "Hinge", "LEARNERS", "DEFAULT_LEARNER", "get_learner",
+__all__ = ["CALIBRATED_HELDOUT", "FEATURE_VERIFIER_THEORY", "HELDOUT_PREDICTION", "POOL_EXTRAPOLATION", "SELF_CONSUMING_LOOP", "learner_of_estimator", "Learner", "Ridge", "Logistic", "SquareHinge", "Hinge", "LEARNERS", "DEFAULT_LEARNER", "get_learner",
            "ridge_weights", "ridge_weights_from_data"]

@@ -36,6 +36,9 @@ HELDOUT_PREDICTION = "the theory's held-out prediction on a user's rows"
 FEATURE_VERIFIER_THEORY = "the feature-aware verifier's theory"
 SELF_CONSUMING_LOOP = "the self-consuming loop's theory and simulation"
 POOL_EXTRAPOLATION = "the advisor's extrapolation beyond the user's pool by the two-covariance theory"
+#: The planner's held-out accuracy on a user's rows: the learner's leave-one-out under the theory's
+#: protocol, moved to other mixes by its theory calibrated there (needs no sufficient statistics).
+CALIBRATED_HELDOUT = "the planner's held-out accuracy on a user's rows, from the learner's leave-one-out"
 
 
 class Learner(ABC):

@@ -12,6 +12,7 @@ import numpy as np
 import scipy.linalg
 
 from rmtsynth.core.learners.base import (
+    CALIBRATED_HELDOUT,
     FEATURE_VERIFIER_THEORY,
     HELDOUT_PREDICTION,
     POOL_EXTRAPOLATION,
@@ -42,7 +43,8 @@ class Ridge(Learner):
         return model.theory(mix, convention=convention)
 
     leave_out_method = "exact"
-    supported_uses = frozenset({HELDOUT_PREDICTION, FEATURE_VERIFIER_THEORY, SELF_CONSUMING_LOOP, POOL_EXTRAPOLATION})
+    supported_uses = frozenset({HELDOUT_PREDICTION, FEATURE_VERIFIER_THEORY, SELF_CONSUMING_LOOP, POOL_EXTRAPOLATION,
+                                CALIBRATED_HELDOUT})
 
     def estimator(self):
         from sklearn.linear_model import RidgeClassifier
