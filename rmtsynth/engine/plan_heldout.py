@@ -369,8 +369,9 @@ def heldout_plan(cfg: PlanConfig, answers, st) -> dict[str, Any]:
         spread[key] = float(factor * np.sqrt(np.mean((values_arr - values_arr.mean()) ** 2)))
     out["uncertainty"] = {"jackknife_sd": spread, "benchmarked_sd": bench, "jackknife_subsets": len(subsets),
                           "rows_left_out": d}
+    by = "" if estimator["leave_one_out"] == "exact" else f" ({estimator['learner']})"
     out["accuracies_are_on"] = (f"held-out accuracy on new real rows: the {estimator['leave_one_out']} "
-                                f"leave-one-out of the data ({estimator['learner']}), moved to other mixes and gammas "
+                                f"leave-one-out of the data{by}, moved to other mixes and gammas "
                                 "by the LOO-calibrated theory (THEORY.md 13.6)")
     out["heldout_estimator"] = estimator
     out["calibration"] = {"mean_scale": theory.scale, "loo_accuracy": theory.loo.accuracy, "rows": theory.n}

@@ -184,8 +184,9 @@ def format_plan(res: dict[str, Any]) -> str:
     if on_data:
         bench = res["uncertainty"]["benchmarked_sd"]
         estimator = res.get("heldout_estimator", {"leave_one_out": "exact", "learner": "ridge"})
+        by = "" if estimator["leave_one_out"] == "exact" else f"{estimator['learner']}: "
         measured_for = f" for {bench['measured_for']}" if "measured_for" in bench else ""
-        lines.append(f"Held-out accuracy on new real rows, predicted from the data ({estimator['learner']}: "
+        lines.append(f"Held-out accuracy on new real rows, predicted from the data ({by}"
                      f"{estimator['leave_one_out']} leave-one-out moved by the "
                      f"LOO-calibrated theory; ± the spread over {res['uncertainty']['jackknife_subsets']} subsets; "
                      f"per-split error measured by the benchmark{measured_for} ± {bench['sd']:.3f}, {bench['nearest']}):")
