@@ -120,12 +120,22 @@ def _plan_with(tmp_path: Path, source: Path, extra_param: str) -> Path:
     return write_file(tmp_path / "plan" / source.name, text)
 
 
-def test_a_data_plan_refuses_a_learner_other_than_ridge(tmp_path: Path) -> None:
+def test_a_data_plan_refuses_a_learner_without_a_leave_one_out(tmp_path: Path) -> None:
     X, y = _gaussian_rows(40, 6, 7)
     np.savez(tmp_path / "real.npz", X=X, y=y)
     cfg = write_file(tmp_path / "plan.yaml", "seed: 0\ndata: {path: real.npz}\n"
+                     "params: {label_noise: 0.1, rho: 0.2, phi: 0.9, gamma: 0.1, m: 40, learner: hinge}\n")
+    assert_clean_error(invoke("plan", cfg), "params.learner", "hinge", "data")
+
+
+def test_a_pool_plan_refuses_a_convex_learner(tmp_path: Path) -> None:
+    X, y = _gaussian_rows(40, 6, 7)
+    Xs, ys = _gaussian_rows(80, 6, 8)
+    np.savez(tmp_path / "real.npz", X=X, y=y)
+    np.savez(tmp_path / "pool.npz", X=Xs, y=ys)
+    cfg = write_file(tmp_path / "plan.yaml", "seed: 0\ndata: {path: real.npz}\nsynthetic_data: {path: pool.npz}\n"
                      "params: {label_noise: 0.1, rho: 0.2, phi: 0.9, gamma: 0.1, m: 40, learner: logistic}\n")
-    assert_clean_error(invoke("plan", cfg), "params.learner", "logistic", "data")
+    assert_clean_error(invoke("plan", cfg), "params.learner", "logistic", "synthetic_data")
 
 
 def test_a_feature_verifier_plan_refuses_a_learner_other_than_ridge(tmp_path: Path) -> None:

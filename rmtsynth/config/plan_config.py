@@ -21,8 +21,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rmtsynth.core.learners import DEFAULT_LEARNER, HELDOUT_PREDICTION, INFINITE_SAMPLE_LIMIT, SPECTRUM_THEORY, get_learner
-from rmtsynth.core.verifiers import LABEL_PROTOCOLS, THEORY
+from rmtsynth.core.learners import (CALIBRATED_HELDOUT, DEFAULT_LEARNER, HELDOUT_PREDICTION, INFINITE_SAMPLE_LIMIT, LEARNERS,
+                                     SPECTRUM_THEORY, get_learner)
 from rmtsynth.core.model import Mix
 from rmtsynth.core.theory import Spectrum
 from rmtsynth.core.verifiers import LabelVerifier
@@ -201,7 +201,7 @@ def parse_plan(data: dict[str, Any], *, base_dir: Path, source: str = "") -> Pla
             f"The configured mix has m = {point.m} synthetic samples; give the mix you are considering with m >= 1 "
             "(plan also finds the best one)."
         )
-    _check_learner_is_covered(point, data_spec, roc)
+    _check_learner_is_covered(point, data_spec, roc, synthetic)
     if synthetic is not None and data_info is not None:
         _check_fold_rows(data_info, int(point.n))
     model = spectrum_model or model_for_point(point, seed=seed)
@@ -243,12 +243,18 @@ def _check_fold_rows(data_info: dict[str, Any], n: int) -> None:
                           f"{HELDOUT_FOLDS} rows per class.")
 
 
-def _check_learner_is_covered(point: ResolvedPoint, data_spec: DataSpec | None, roc: np.ndarray | None) -> None:
+def _check_learner_is_covered(point: ResolvedPoint, data_spec: DataSpec | None, roc: np.ndarray | None,
+                              synthetic: SyntheticDataSpec | None = None) -> None:
     """Refuse a learner or a verifier whose answers the plan does not have (each says why)."""
     learner = get_learner(point.learner)
-    refusal = learner.refusal(HELDOUT_PREDICTION) if data_spec is not None else None
+    if data_spec is not None and not learner.supports(CALIBRATED_HELDOUT):
+        able = ", ".join(name for name, other in LEARNERS.items() if other.supports(CALIBRATED_HELDOUT))
+        raise ConfigError(f"params.learner = {point.learner} cannot be used with data: the held-out prediction on "
+                          f"the data's rows needs the learner's leave-one-out, which {able} have; use one of them.")
+    refusal = learner.refusal(HELDOUT_PREDICTION) if synthetic is not None else None
     if refusal is not None:
-        raise ConfigError(f"params.learner = {point.learner} cannot be used with data: {refusal}")
+        raise ConfigError(f"params.learner = {point.learner} cannot be used with synthetic_data (the held-out "
+                          f"prediction with synthetic rows is ridge's two-covariance theory): {refusal}")
     verifier = point.verifier
     refusal = verifier.supports(LABEL_PROTOCOLS) if data_spec is not None or roc is not None else None
     if refusal is not None:

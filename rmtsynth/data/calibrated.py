@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Callable
 
 import numpy as np
 from scipy.optimize import brentq
@@ -156,9 +157,19 @@ class CalibratedTheory:
         g = self.gamma if gamma is None else gamma
         return self.anchored(_ratio(evaluate(self.real_spectrum(), n, 0.0, 0.0, 1.0, 1.0, g)))
 
+    def ratio(self, spectrum: Spectrum, n, m, label_noise, rho, phi, gamma) -> np.ndarray:
+        """The theory's ratio mean/sd of the score at the points, on a spectrum of this theory."""
+        return theory_ratio(spectrum, n, m, label_noise, rho, phi, gamma)
 
-def calibrate(X_raw: np.ndarray, y: np.ndarray, gamma: float, *, loo: LeaveOneOut | None = None) -> CalibratedTheory:
-    """Fit the mean's scale s so that the theory's ratio at n matches the LOO's Gaussian accuracy."""
+
+def calibrate(X_raw: np.ndarray, y: np.ndarray, gamma: float, *, loo: LeaveOneOut | None = None,
+              theory: Callable[..., CalibratedTheory] = CalibratedTheory,
+              s_range: tuple[float, float] = S_RANGE) -> CalibratedTheory:
+    """Fit the mean's scale s so that the theory's ratio at n matches the LOO's Gaussian accuracy.
+
+    ``theory`` builds the calibrated theory from (spectrum, s, loo, n, gamma): ridge's by default;
+    s is searched in ``s_range`` (an end of it when the match lies beyond).
+    """
     y = np.asarray(y, dtype=float).reshape(-1)
     loo = exact_loo(X_raw, y, gamma) if loo is None else loo
     _, mu, _, R = standardised_rows(X_raw, y)
@@ -168,10 +179,9 @@ def calibrate(X_raw: np.ndarray, y: np.ndarray, gamma: float, *, loo: LeaveOneOu
     target = float(ndtri(min(max(loo.gaussian_accuracy, 1e-9), 1.0 - 1e-9)))
 
     def gap(log_s: float) -> float:
-        theory = CalibratedTheory(spectrum, math.exp(log_s), loo, n, float(gamma))
-        return theory.base_ratio() - target
+        return theory(spectrum, math.exp(log_s), loo, n, float(gamma)).base_ratio() - target
 
-    lo, hi = (math.log(v) for v in S_RANGE)
+    lo, hi = (math.log(v) for v in s_range)
     g_lo, g_hi = gap(lo), gap(hi)
     if g_lo >= 0:
         log_s = lo
@@ -179,7 +189,7 @@ def calibrate(X_raw: np.ndarray, y: np.ndarray, gamma: float, *, loo: LeaveOneOu
         log_s = hi
     else:
         log_s = brentq(gap, lo, hi, xtol=1e-10)
-    return CalibratedTheory(spectrum, math.exp(log_s), loo, n, float(gamma))
+    return theory(spectrum, math.exp(log_s), loo, n, float(gamma))
 
 
 __all__ = ["CalibratedTheory", "ResidualSpectrum", "calibrate", "pool_two_covariance_model", "residual_spectrum",

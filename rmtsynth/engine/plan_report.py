@@ -183,9 +183,13 @@ def format_plan(res: dict[str, Any]) -> str:
     on_data = "benchmarked_sd" in res.get("uncertainty", {})
     if on_data:
         bench = res["uncertainty"]["benchmarked_sd"]
-        lines.append("Held-out accuracy on new real rows, predicted from the data (exact leave-one-out moved by the "
+        estimator = res.get("heldout_estimator", {"leave_one_out": "exact", "learner": "ridge"})
+        by = "" if estimator["leave_one_out"] == "exact" else f"{estimator['learner']}: "
+        measured_for = f" for {bench['measured_for']}" if "measured_for" in bench else ""
+        lines.append(f"Held-out accuracy on new real rows, predicted from the data ({by}"
+                     f"{estimator['leave_one_out']} leave-one-out moved by the "
                      f"LOO-calibrated theory; ± the spread over {res['uncertainty']['jackknife_subsets']} subsets; "
-                     f"per-split error measured by the benchmark ± {bench['sd']:.3f}, {bench['nearest']}):")
+                     f"per-split error measured by the benchmark{measured_for} ± {bench['sd']:.3f}, {bench['nearest']}):")
     lines += _table_lines(res, spread)
     diagnostics = res.get("diagnostics", {})
     if "fitted_gaussian" in diagnostics:

@@ -50,6 +50,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
+from rmtsynth.core.learners import HELDOUT_PREDICTION, get_learner
 from rmtsynth.core.model import Mix
 from rmtsynth.core.verifiers import LabelVerifier
 from rmtsynth.core.verifiers.rates import eps_star, keep_rate, min_precision, precision_recall
@@ -510,8 +511,10 @@ def run_plan(cfg: PlanConfig, diagnostics: bool = False) -> dict[str, Any]:
         out["diagnostics"] = {
             "fitted_gaussian": {"label": DIAGNOSTIC_LABELS["fitted_gaussian"]} | {
                 k: v for k, v in fitted.items() if k not in ("data", "heldout_prediction", "title")},
-            "heldout_prediction": {"label": DIAGNOSTIC_LABELS["heldout_prediction"]} | fitted["heldout_prediction"],
         }
+        if "heldout_prediction" in fitted:
+            out["diagnostics"]["heldout_prediction"] = ({"label": DIAGNOSTIC_LABELS["heldout_prediction"]}
+                                                        | fitted["heldout_prediction"])
     return json_ready(out)
 
 
@@ -602,7 +605,9 @@ def _roc_and_data(cfg: PlanConfig, model: AccuracyModel, st: Mix) -> dict[str, A
         out["data"] = cfg.data
     if cfg.data_spec is not None and model is cfg.model:
         out["accuracies_are_on"] = "the Gaussian fitted to the data (not held-out accuracy)"
-        out["heldout_prediction"] = heldout_prediction(cfg).to_dict()
+        # The direct estimators are ridge's; another learner's plan has no second estimator to show.
+        if get_learner(cfg.point.learner).supports(HELDOUT_PREDICTION):
+            out["heldout_prediction"] = heldout_prediction(cfg).to_dict()
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 
-from rmtsynth.core.learners.base import (FEATURE_VERIFIER_THEORY, HELDOUT_PREDICTION, INFINITE_SAMPLE_LIMIT,
+from rmtsynth.core.learners.base import (CALIBRATED_HELDOUT, FEATURE_VERIFIER_THEORY, HELDOUT_PREDICTION, INFINITE_SAMPLE_LIMIT,
                                          POOL_EXTRAPOLATION,
                                          SELF_CONSUMING_LOOP, SKLEARN_ESTIMATOR, SPECTRUM_THEORY,
                                          SUFFICIENT_STATISTICS, Learner)
@@ -47,5 +47,5 @@ def learner_of_estimator(estimator: object) -> Learner | None:
     return None
 
 
-__all__ = ["FEATURE_VERIFIER_THEORY", "INFINITE_SAMPLE_LIMIT", "SPECTRUM_THEORY", "SUFFICIENT_STATISTICS", "SKLEARN_ESTIMATOR", "HELDOUT_PREDICTION", "POOL_EXTRAPOLATION", "SELF_CONSUMING_LOOP", "learner_of_estimator", "Learner", "Ridge", "Logistic", "SquareHinge", "Hinge", "LEARNERS", "DEFAULT_LEARNER", "get_learner",
+__all__ = ["CALIBRATED_HELDOUT", "FEATURE_VERIFIER_THEORY", "INFINITE_SAMPLE_LIMIT", "SPECTRUM_THEORY", "SUFFICIENT_STATISTICS", "SKLEARN_ESTIMATOR", "HELDOUT_PREDICTION", "POOL_EXTRAPOLATION", "SELF_CONSUMING_LOOP", "learner_of_estimator", "Learner", "Ridge", "Logistic", "SquareHinge", "Hinge", "LEARNERS", "DEFAULT_LEARNER", "get_learner",
            "ridge_weights", "ridge_weights_from_data"]

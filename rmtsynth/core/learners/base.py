@@ -44,6 +44,9 @@ SUFFICIENT_STATISTICS = "fits on sufficient statistics"
 SKLEARN_ESTIMATOR = "a scikit-learn estimator on a user's rows"
 #: The closed-form accuracy with infinitely many synthetic rows (the planner's m -> infinity limit).
 INFINITE_SAMPLE_LIMIT = "the closed-form limit of infinitely many synthetic rows"
+#: The planner's held-out accuracy on a user's rows: the learner's leave-one-out under the theory's
+#: protocol, moved to other mixes by its theory calibrated there (needs no sufficient statistics).
+CALIBRATED_HELDOUT = "the planner's held-out accuracy on a user's rows, from the learner's leave-one-out"
 
 
 class Learner(ABC):

@@ -59,6 +59,10 @@ class ConvexLearner(Learner):
             fits = [self._fit_one(features, targets, weights, float(n_total) * float(g)) for g in gam.ravel()]
         return fits[0] if gam.ndim == 0 else np.stack(fits)
 
+    def margin_derivatives(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """L'(t) and L''(t) of the loss at the margins t (for the leave-one-out's Newton step)."""
+        raise ParameterError(f"learner = {self.name!r} has no second derivative, so no Newton-step leave-one-out.")
+
     @abstractmethod
     def _fit_one(self, features: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
                  penalty: float) -> np.ndarray:

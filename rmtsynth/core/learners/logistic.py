@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from rmtsynth.core.convex_channels import LogisticChannel
+from rmtsynth.core.learners.base import CALIBRATED_HELDOUT
 from rmtsynth.core.learners.convex import ConvexLearner
 from rmtsynth.core.leave_out import LOSSES, convex_leave_out
 
@@ -22,6 +23,10 @@ class Logistic(ConvexLearner):
         self.channel = LogisticChannel(nodes=int(nodes))
 
     leave_out_method = "approximate"
+    supported_uses = ConvexLearner.supported_uses | {CALIBRATED_HELDOUT}
+
+    def margin_derivatives(self, t):
+        return LOSSES["logistic"].derivatives(np.asarray(t, dtype=float))
 
     def estimator(self):
         from sklearn.linear_model import LogisticRegression

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.linalg
 
-from rmtsynth.core.learners.base import (FEATURE_VERIFIER_THEORY, HELDOUT_PREDICTION, INFINITE_SAMPLE_LIMIT,
+from rmtsynth.core.learners.base import (CALIBRATED_HELDOUT, FEATURE_VERIFIER_THEORY, HELDOUT_PREDICTION, INFINITE_SAMPLE_LIMIT,
                                          POOL_EXTRAPOLATION,
                                          SELF_CONSUMING_LOOP, SPECTRUM_THEORY, Learner)
 from rmtsynth.core.leave_out import ridge_leave_out
@@ -45,7 +45,7 @@ class Ridge(Learner):
 
     leave_out_method = "exact"
     supported_uses = frozenset({HELDOUT_PREDICTION, FEATURE_VERIFIER_THEORY, SELF_CONSUMING_LOOP, SPECTRUM_THEORY,
-                                POOL_EXTRAPOLATION, INFINITE_SAMPLE_LIMIT})
+                                POOL_EXTRAPOLATION, INFINITE_SAMPLE_LIMIT, CALIBRATED_HELDOUT})
 
     def estimator(self):
         from sklearn.linear_model import RidgeClassifier

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from rmtsynth.core.convex_channels import SquareHingeChannel
+from rmtsynth.core.learners.base import CALIBRATED_HELDOUT
 from rmtsynth.core.learners.convex import ConvexLearner
 from rmtsynth.core.leave_out import LOSSES, convex_leave_out
 
@@ -21,6 +22,12 @@ class SquareHinge(ConvexLearner):
     channel = SquareHingeChannel()
 
     leave_out_method = "approximate"
+    supported_uses = ConvexLearner.supported_uses | {CALIBRATED_HELDOUT}
+
+    def margin_derivatives(self, t):
+        # max(0, 1 - t)^2 / 2: the loss's own convention (scikit-learn's has no 1/2).
+        slack = np.maximum(1.0 - np.asarray(t, dtype=float), 0.0)
+        return -slack, (slack > 0).astype(float)
 
     def estimator(self):
         from sklearn.svm import LinearSVC
