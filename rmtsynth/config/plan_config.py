@@ -25,7 +25,7 @@ from rmtsynth.core.learners import (CALIBRATED_HELDOUT, DEFAULT_LEARNER, HELDOUT
                                      SPECTRUM_THEORY, get_learner)
 from rmtsynth.core.model import Mix
 from rmtsynth.core.theory import Spectrum
-from rmtsynth.core.verifiers import LabelVerifier
+from rmtsynth.core.verifiers import LABEL_PROTOCOLS, THEORY, LabelVerifier
 from rmtsynth.errors import ConfigError, RmtsynthError
 from rmtsynth.sim.geometry import placed_model
 from rmtsynth.config.figure_config import _check_param_values, apply_overrides, read_config_file
@@ -247,10 +247,11 @@ def _check_learner_is_covered(point: ResolvedPoint, data_spec: DataSpec | None, 
                               synthetic: SyntheticDataSpec | None = None) -> None:
     """Refuse a learner or a verifier whose answers the plan does not have (each says why)."""
     learner = get_learner(point.learner)
-    if data_spec is not None and not learner.supports(CALIBRATED_HELDOUT):
+    refusal = learner.refusal(CALIBRATED_HELDOUT) if data_spec is not None else None
+    if refusal is not None:
         able = ", ".join(name for name, other in LEARNERS.items() if other.supports(CALIBRATED_HELDOUT))
-        raise ConfigError(f"params.learner = {point.learner} cannot be used with data: the held-out prediction on "
-                          f"the data's rows needs the learner's leave-one-out, which {able} have; use one of them.")
+        raise ConfigError(f"params.learner = {point.learner} cannot be used with data (the plan with data needs the "
+                          f"learner's leave-one-out, which {able} have): {refusal}")
     refusal = learner.refusal(HELDOUT_PREDICTION) if synthetic is not None else None
     if refusal is not None:
         raise ConfigError(f"params.learner = {point.learner} cannot be used with synthetic_data (the held-out "
