@@ -7,14 +7,15 @@ from typing import Any
 import numpy as np
 
 from rmtsynth.config.loop_config import loop_method, resolve_loop_grid, split_loop_keywords
+from rmtsynth.config.resolve import ResolvedPoint
 from rmtsynth.core.loop import LoopSpec, LoopTheory, theory_of_loop
 
 # The per-generation arrays of a prediction, in the order they are returned.
 _THEORY_KEYS = ("accuracy", "beta", "tau2", "flip_rate", "margin", "status")
 
 
-def theory_of_point(point: Any, loop: LoopSpec, method: str | None = None) -> LoopTheory:
-    """:func:`rmtsynth.core.loop.theory_of_loop` for one resolved point (anything with ``mix`` and ``model``)."""
+def theory_of_point(point: ResolvedPoint, loop: LoopSpec, method: str | None = None) -> LoopTheory:
+    """:func:`rmtsynth.core.loop.theory_of_loop` for one resolved point (its ``mix`` and ``model``)."""
     return theory_of_loop(point.mix, point.model, loop, method)
 
 
@@ -71,7 +72,7 @@ def predict_loop(*, method: str | None = None, **params: Any) -> dict[str, Any]:
     loop, params = split_loop_keywords(params)
     method = loop_method(loop, method)
     shape, points = resolve_loop_grid(params, loop)
-    cache: dict[Any, LoopTheory] = {}
+    cache: dict[ResolvedPoint, LoopTheory] = {}
     for point in points:
         if point not in cache:
             cache[point] = theory_of_point(point, loop, method)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from rmtsynth.config.loop_config import keyword, resolve_loop_grid, split_loop_keywords
+from rmtsynth.config.resolve import ResolvedPoint
 from rmtsynth.core.loop import LoopSpec
 from rmtsynth.core.model import Mix, ModelSpec
 from rmtsynth.engine.cache import PointCache, content_key
@@ -33,7 +34,7 @@ RECORDED = ("accuracy", "beta", "tau2", "flip_rate", "margin")
 class LoopRequest:
     """One setting to simulate over generations 0..K: a resolved point (its ``mix`` and ``model``) and the loop."""
 
-    point: Any
+    point: ResolvedPoint
     loop: LoopSpec
 
     def params(self) -> dict[str, Any]:
@@ -41,6 +42,7 @@ class LoopRequest:
         return seed_params(self.point.mix, self.point.model, self.loop)
 
     def task(self, root_seed: int, start: int, stop: int) -> "LoopTask":
+        """Replicates [start, stop) of this setting from ``root_seed``, as a worker receives them."""
         return LoopTask(mix=self.point.mix, model=self.point.model, loop=self.loop, root_seed=int(root_seed),
                         start=start, stop=stop)
 
