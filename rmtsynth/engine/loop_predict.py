@@ -14,11 +14,6 @@ from rmtsynth.core.loop import LoopSpec, LoopTheory, theory_of_loop
 _THEORY_KEYS = ("accuracy", "beta", "tau2", "flip_rate", "margin", "status")
 
 
-def theory_of_point(point: ResolvedPoint, loop: LoopSpec, method: str | None = None) -> LoopTheory:
-    """:func:`rmtsynth.core.loop.theory_of_loop` for one resolved point (its ``mix`` and ``model``)."""
-    return theory_of_loop(point.mix, point.model, loop, method)
-
-
 def _stack(theories: list[LoopTheory], shape: tuple[int, ...], K: int) -> dict[str, Any]:
     """One setting's theories stacked into arrays of shape ``shape + (K + 1,)``."""
     result: dict[str, Any] = {}
@@ -75,5 +70,5 @@ def predict_loop(*, method: str | None = None, **params: Any) -> dict[str, Any]:
     cache: dict[ResolvedPoint, LoopTheory] = {}
     for point in points:
         if point not in cache:
-            cache[point] = theory_of_point(point, loop, method)
+            cache[point] = theory_of_loop(point.mix, point.model, loop, method)
     return _stack([cache[point] for point in points], shape, loop.generations)
