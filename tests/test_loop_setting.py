@@ -16,7 +16,7 @@ from rmtsynth.core.loop import (
 from rmtsynth.core.model import Mix, ModelSpec
 from rmtsynth.engine import loops
 from rmtsynth.engine.loop_sim import LoopRequest, loop_task
-from rmtsynth.errors import ConfigError, ParameterError, RmtsynthError
+from rmtsynth.errors import ConfigError, DataError, ParameterError, RmtsynthError
 from rmtsynth.sim.loop import loop_replicates, simulate_loop
 
 GOOD = dict(n=40, m=80, p=30, mu_norm=1.5, label_noise=0.1, rho=0.3, phi=0.9, gamma=0.5, generations=2)
@@ -143,3 +143,13 @@ def test_a_valid_loop_plan_validates(tmp_path):
     cfg = _plan_file(tmp_path, SETTING, "regime: accumulate, generations: 100")
     result = invoke("validate", cfg)
     assert result.exit_code == 0, result.output
+
+
+def test_rows_without_a_varying_feature_are_refused_once_read_as_a_data_error(tmp_path):
+    np.savez(tmp_path / "real.npz", X=np.ones((40, 5)), y=np.array([1, -1] * 20))
+    cfg = write_file(tmp_path / "loop.yaml", "data: {path: real.npz}\n"
+                     "params: {n: 30, m_over_n: 4, label_noise: 0.1, gamma: 0.5}\nloop: {regime: replace}\n")
+    assert invoke("validate", cfg).exit_code == 0  # validate opens no file of a loop plan
+    assert_clean_error(invoke("plan", cfg), "real.npz", "no feature that varies")
+    with pytest.raises(DataError, match="no feature that varies"):
+        loops.load_loop_plan(cfg)

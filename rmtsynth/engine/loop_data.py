@@ -18,7 +18,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from rmtsynth.core import loop as loop_theory
-from rmtsynth.errors import ParameterError
+from rmtsynth.errors import DataError
 
 MU_RANGE = (1e-6, 1e3)
 DATA_SENTENCE = (
@@ -43,7 +43,7 @@ def loop_params_from_data(spec, params: Mapping[str, Any], resolve) -> tuple[dic
     check_rows_per_class(y, 2, f"data ({loaded.description})", "the leave-one-out of the held-out prediction")
     p = int(np.count_nonzero(varying_features(X)))
     if p == 0:
-        raise ParameterError(f"data ({loaded.description}) has no feature that varies.")
+        raise DataError(f"data ({loaded.description}) has no feature that varies.")
     point = resolve({**params, "p": p, "mu_norm": 1.0})
     theory = calibrate(X, y, point.gamma)
     heldout = float(theory.real_only(point.n))
