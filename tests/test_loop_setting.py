@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from pathlib import Path
 
@@ -60,6 +61,20 @@ def test_a_setting_in_the_domain_passes_and_the_simulation_also_wants_whole_rows
     check_loop(*fractional)  # the theory takes real counts
     with pytest.raises(ParameterError, match="^m has an invalid value"):
         check_loop(*fractional, whole_counts=True)
+
+
+def test_a_verifier_that_looks_at_the_features_is_outside_the_loop():
+    from rmtsynth.core.verifiers import FeatureVerifier
+
+    mix, model, loop = loop_setting(**GOOD)
+    direction = np.zeros(int(model.p))
+    direction[0] = 1.0
+    featured = mix.with_verifier(FeatureVerifier(direction, q_correct=0.9, q_wrong=0.3))
+    sentence = loop_problem(featured, model, loop)
+    assert sentence is not None and sentence.startswith("verifier = feature looks at the features")
+    with pytest.raises(ParameterError, match="feature-blind verifier"):
+        theory_of_loop(featured, model, loop)
+    assert loop_problem(dataclasses.replace(featured, rule=None), model, loop) is None
 
 
 def test_a_missing_theory_is_an_input_error_of_one_sentence():

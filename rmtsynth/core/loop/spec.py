@@ -117,7 +117,8 @@ def loop_problem(mix: Mix, model: ModelSpec, loop: LoopSpec, *, whole_counts: bo
 
     The domain: n >= 3 real rows, m >= 0, p a whole number >= 1, ||mu|| >= 0, label_noise, rho
     and phi between 0 and 1, gamma > 0, generations a whole number >= 0, every value a finite
-    number, and regime, labels and generator_covariance among their choices. With
+    number, regime, labels and generator_covariance among their choices, and a feature-blind
+    verifier (the mix holds no rule that looks at the features). With
     ``whole_counts`` (a simulation draws rows) n and m must also be whole numbers. The first
     problem is reported, in that order, naming the quantity.
     """
@@ -135,6 +136,9 @@ def loop_problem(mix: Mix, model: ModelSpec, loop: LoopSpec, *, whole_counts: bo
                                  ("generator_covariance", loop.generator_covariance, GENERATOR_COVARIANCES)):
         if value not in allowed:
             return _bad(name, value, f"it must be {' or '.join(allowed)}")
+    if mix.rule is not None and mix.rule.feature_aware:
+        return (f"verifier = {mix.rule.name} looks at the features, but the loop's theory and its simulation both "
+                "take a feature-blind verifier (rho, phi); give the verifier as rho and phi, or by name.")
     return None
 
 
