@@ -63,10 +63,10 @@ def theory_rows(quick: bool) -> list[tuple[str, float, str]]:
         rows.append((f"GR, K = 8, {regime}", seconds, "GR"))
     for regime in ("replace", "accumulate"):
         seconds = best_of(lambda: loop_theory.functional_gram_reduction(
-            **SETTING, generations=8, regime=regime, labels="pseudo"), max(2, repeats // 4))
+            *loop_theory.loop_setting(**SETTING, generations=8, regime=regime, labels="pseudo")), max(2, repeats // 4))
         rows.append((f"FGR, K = 8, {regime}, pseudo-labels", seconds, "FGR"))
     seconds = best_of(lambda: loop_theory.functional_gram_reduction(
-        **SETTING, generations=1, regime="replace", generator_covariance="estimated"), max(2, repeats // 4))
+        *loop_theory.loop_setting(**SETTING, generations=1, regime="replace", generator_covariance="estimated")), max(2, repeats // 4))
     rows.append(("FGR, estimated generator, generation 1", seconds, "FGR"))
     seconds = best_of(lambda: predict_loop(generations=8, n=200, m=800, p=200, mu_norm=1.5, label_noise=0.1,
                                            verifier="none", gamma=0.5), repeats)

@@ -14,6 +14,7 @@ from rmtsynth.core.loop import (
     functional_gram_reduction,
     generator_recursion,
     gram_reduction,
+    loop_setting,
     marchenko_pastur_quadrature,
     min_precision_for_loop,
     one_generation_loop,
@@ -96,8 +97,8 @@ TABLE_B = [
 @pytest.mark.parametrize("regime,m,verifier,k,accuracy,flip,beta", TABLE_B)
 def test_fgr_pseudo_labels_match_table_b(regime, m, verifier, k, accuracy, flip, beta):
     rho, phi = VERIFIERS[verifier]
-    out = functional_gram_reduction(**BASE, m=m, label_noise=0.0, rho=rho, phi=phi, generations=k,
-                                    regime=regime, labels="pseudo")
+    out = functional_gram_reduction(*loop_setting(**BASE, m=m, label_noise=0.0, rho=rho, phi=phi, generations=k,
+                                                  regime=regime, labels="pseudo"))
     # Under accumulate FGR carries one uncontrolled approximation (the classifier's bulk
     # fluctuation taken as fresh); its realisations may differ by ~1e-4 (a quarter of the table's SE).
     tol = TABLE_TOL if regime == "replace" or k <= 1 else 2.5e-4
@@ -109,7 +110,8 @@ def test_fgr_pseudo_labels_match_table_b(regime, m, verifier, k, accuracy, flip,
 def test_stress_setting_matches_theory():
     """Stress (n = 400, m = 1600, ||mu|| = 1, gamma = .05, p = 200), replace, no verifier, k = 10."""
     stress = dict(n=400, m=1600, p=200, mu_norm=1.0, gamma=0.05)
-    pseudo = functional_gram_reduction(**stress, label_noise=0.0, rho=1.0, phi=1.0, generations=10, labels="pseudo")
+    pseudo = functional_gram_reduction(*loop_setting(**stress, label_noise=0.0, rho=1.0, phi=1.0, generations=10,
+                                                     labels="pseudo"))
     assert pseudo["accuracy"][10] == pytest.approx(0.7637, abs=TABLE_TOL)
     noisy = gram_reduction(400, 1600, 200, 1.0, 0.3, 1.0, 1.0, 0.05, generations=10)
     assert noisy["accuracy"][10] == pytest.approx(0.7052, abs=TABLE_TOL)
@@ -222,8 +224,8 @@ def test_gr_refit_follows_recursion_and_fgr_equals_gr_for_noisy_labels():
         rec = generator_recursion(200, 400, 150, 0.2, 0.3, 0.9, generations=5, regime=regime)
         np.testing.assert_allclose(gr["beta"], rec["beta"], rtol=1e-12)
         np.testing.assert_allclose(gr["tau2"], rec["tau2"], rtol=1e-12)
-        fgr = functional_gram_reduction(n=200, m=400, p=150, mu_norm=1.2, label_noise=0.2, rho=0.3, phi=0.9,
-                                        gamma=0.3, generations=5, regime=regime)
+        fgr = functional_gram_reduction(*loop_setting(n=200, m=400, p=150, mu_norm=1.2, label_noise=0.2, rho=0.3,
+                                                      phi=0.9, gamma=0.3, generations=5, regime=regime))
         np.testing.assert_allclose(fgr["accuracy"], gr["accuracy"], atol=1e-6)
 
 
@@ -265,8 +267,8 @@ def test_predict_loop_methods_and_statuses():
     with pytest.raises(NoTheoryError):
         predict_loop(**common, labels="pseudo", method="GR")
     with pytest.raises(NoTheoryError):
-        functional_gram_reduction(**BASE, m=200, label_noise=0.1, rho=1.0, phi=1.0, generations=2,
-                                  generator_covariance="estimated")
+        functional_gram_reduction(*loop_setting(**BASE, m=200, label_noise=0.1, rho=1.0, phi=1.0, generations=2,
+                                                generator_covariance="estimated"))
     with pytest.raises(ValueError):
         predict_loop(**common, regime="sometimes")
 

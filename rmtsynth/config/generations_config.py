@@ -2,24 +2,26 @@
 
 Every rule is checked here, before any work: the keys the kind (or the chosen figure) does not
 take, the labels and generator covariance each figure has a theory for, figure stability's own
-axes, the series' labels. The series' points are resolved by the loop's resolver, which the
-caller passes in (it belongs to the loop's engine).
+axes, the series' labels. The series' points are resolved and checked as a loop's
+(:func:`rmtsynth.config.loop_config.resolve_loop_point`): each is a resolved point whose ``mix``
+and ``model``, with :meth:`GenerationsSettings.loop` of a panel's regime, are the setting the
+theory and the simulation take.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from rmtsynth.config.figure_config import FigureConfig
+from rmtsynth.config.loop_config import resolve_loop_point
+from rmtsynth.config.resolve import ResolvedPoint
 from rmtsynth.config.schema import check_section, section_defaults
+from rmtsynth.core.loop import LoopSpec
 from rmtsynth.errors import ConfigError
 
 PLOT_KEYS = ("ylim", "caption")
 QUICK_GRID_POINTS = 9
-
-# resolve(params, where, labels=...) -> a loop point with n, m, p, mu_norm, label_noise, rho, phi, gamma, ...
-Resolver = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,12 @@ class GenerationsSettings:
     grid_points: int
     limit: bool
     # (label, point, simulate) per series.
-    series: tuple[tuple[str, Any, bool], ...]
+    series: tuple[tuple[str, ResolvedPoint, bool], ...]
+
+    def loop(self, regime: str) -> LoopSpec:
+        """The loop of the panel of this regime."""
+        return LoopSpec(generations=self.generations, regime=regime, labels=self.labels,
+                        generator_covariance=self.generator_covariance)
 
 
 def _regimes(values: dict[str, Any]) -> tuple[str, ...]:
@@ -102,7 +109,7 @@ def _labels_and_covariance(cfg: FigureConfig, values: dict[str, Any], figure: st
     return labels, covariance
 
 
-def _series(cfg: FigureConfig, figure: str, labels: str, resolve: Resolver) -> tuple[tuple[str, Any, bool], ...]:
+def _series(cfg: FigureConfig, figure: str, loop: LoopSpec) -> tuple[tuple[str, ResolvedPoint, bool], ...]:
     """(label, resolved point, simulate) per series of the config."""
     series = []
     for group in cfg.series:
@@ -113,12 +120,12 @@ def _series(cfg: FigureConfig, figure: str, labels: str, resolve: Resolver) -> t
             # Any valid verifier resolves the sizes; the map sweeps the precision itself.
             merged = {**merged, "m": 1, "verifier_precision": 1.0,
                       "verifier_recall": merged.get("verifier_recall", 1.0)}
-            point = resolve(merged, where, labels=labels)
+            point = resolve_loop_point(merged, loop, where)
             if point.label_noise <= 0.0:
                 raise ConfigError("params.label_noise = 0 leaves figure stability nothing to map: every label is correct "
                                   "and the precision is always 1; give label_noise > 0.")
         else:
-            point = resolve(merged, where, labels=labels)
+            point = resolve_loop_point(merged, loop, where)
         series.append((group.label, point, group.simulate))
     labels_seen = [s[0] for s in series]
     duplicate = sorted({x for x in labels_seen if labels_seen.count(x) > 1})
@@ -127,11 +134,8 @@ def _series(cfg: FigureConfig, figure: str, labels: str, resolve: Resolver) -> t
     return tuple(series)
 
 
-def generations_settings(cfg: FigureConfig, resolve: Resolver) -> GenerationsSettings:
-    """Check a generations config; raises ConfigError (one sentence naming the key) at the first problem.
-
-    ``resolve(params, where, labels=...)`` checks and resolves one series' loop parameters.
-    """
+def generations_settings(cfg: FigureConfig) -> GenerationsSettings:
+    """Check a generations config; raises ConfigError (one sentence naming the key) at the first problem."""
     if cfg.kind != "generations":
         raise ConfigError(f"kind = {cfg.kind} is not generations.")
     if cfg.raw.get("data") is not None:
@@ -143,7 +147,10 @@ def generations_settings(cfg: FigureConfig, resolve: Resolver) -> GenerationsSet
     regimes = _regimes(values)
     _check_unused_keys(cfg, figure)
     labels, covariance = _labels_and_covariance(cfg, values, figure)
-    series = _series(cfg, figure, labels, resolve)
+    # The regime is the panel's; the series' domain does not depend on it.
+    loop = LoopSpec(generations=int(values["generations"]), regime=regimes[0], labels=labels,
+                    generator_covariance=covariance)
+    series = _series(cfg, figure, loop)
     grid_points = int(values["grid_points"])
     if cfg.quick and figure == "stability":
         quick_points = (cfg.raw.get("quick") or {}).get("x_points", QUICK_GRID_POINTS)

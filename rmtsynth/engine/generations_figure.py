@@ -1,7 +1,7 @@
 """The loop figures' computation: theory per (regime, series, generation) with whole-loop simulation, or the stability map.
 
 The settings are checked in :mod:`rmtsynth.config.generations_config` (the series' points resolved
-by :func:`rmtsynth.engine.loop_points.resolve_loop_point`). Simulated settings are cached per
+as a loop's: their ``mix`` and ``model`` with the panel's ``LoopSpec``). Simulated settings are cached per
 setting and run on the executors (see :func:`rmtsynth.engine.loop_sim.run_loop_simulations`);
 the table is the same whatever the number of workers.
 """
@@ -16,11 +16,9 @@ import numpy as np
 
 from rmtsynth.config.figure_config import FigureConfig
 from rmtsynth.config.generations_config import GenerationsSettings, generations_settings
+from rmtsynth.config.resolve import ResolvedPoint
 from rmtsynth.core import loop as loop_theory
-from rmtsynth.core.loop import LoopSpec
 from rmtsynth.core.verifiers.rates import min_precision
-from rmtsynth.engine.loop_points import LoopPoint, resolve_loop_point
-from rmtsynth.engine.loop_predict import theory_of_point
 from rmtsynth.engine.loop_sim import LoopRequest, run_loop_simulations, summarise
 from rmtsynth.engine.sweep import SweepOptions, SweepResult
 
@@ -43,7 +41,7 @@ SIM_KEYS = ("accuracy", "beta", "tau2", "flip_rate")
 
 def settings(cfg: FigureConfig) -> GenerationsSettings:
     """A generations config's checked settings, its series resolved as loop points."""
-    return generations_settings(cfg, resolve_loop_point)
+    return generations_settings(cfg)
 
 
 def check_generations(cfg: FigureConfig) -> int:
@@ -76,11 +74,11 @@ def _compute_curves(cfg: FigureConfig, s: GenerationsSettings, options: SweepOpt
     cells = [(regime, label, point, simulate) for regime in s.regimes for label, point, simulate in s.series]
     theory = []
     for regime, label, point, _ in cells:
-        res = theory_of_point(point, LoopSpec(K, regime, s.labels, s.generator_covariance))
+        loop = s.loop(regime)
+        res = loop_theory.theory_of_loop(point.mix, point.model, loop)
         extra: dict[str, np.ndarray] = {}
         if s.figure == "accuracy" and s.one_generation and s.labels == "noisy" and s.generator_covariance == "identity":
-            extra["one_generation_accuracy"] = loop_theory.one_generation_loop(
-                **point.model_args(), generations=K, regime=regime)["accuracy"]
+            extra["one_generation_accuracy"] = loop_theory.one_generation_theory(point.mix, point.model, loop)["accuracy"]
         if s.figure == "pseudo_labels":
             flips = loop_theory.independent_flip_loop(n=point.n, m=point.m, p=point.p, mu_norm=point.mu_norm, rho=point.rho,
                                           phi=point.phi, gamma=point.gamma, generations=K, regime=regime)
@@ -103,7 +101,7 @@ def _compute_curves(cfg: FigureConfig, s: GenerationsSettings, options: SweepOpt
     do_sim = cfg.simulation.enabled and options.simulate
     replicates = int(options.seeds or cfg.simulation.seeds)
     sim_cells = [i for i, cell in enumerate(cells) if do_sim and cell[3]]
-    requests = [LoopRequest(cells[i][2], LoopSpec(K, cells[i][0], s.labels, s.generator_covariance)) for i in sim_cells]
+    requests = [LoopRequest(cells[i][2], s.loop(cells[i][0])) for i in sim_cells]
     where = [f"At regime {cells[i][0]}" + (f", series '{cells[i][1]}'" if cells[i][1] else "") for i in sim_cells]
     sims, sim_info = ([], {}) if not requests else run_loop_simulations(
         requests, root_seed=cfg.seed, replicates=replicates, options=options, labels=where)
@@ -146,7 +144,7 @@ def _compute_curves(cfg: FigureConfig, s: GenerationsSettings, options: SweepOpt
     return SweepResult(config=cfg, columns=list(CURVE_COLUMNS), rows=rows, info=info)
 
 
-def stability_grid(point: LoopPoint, s: GenerationsSettings, regime: str) -> dict[str, np.ndarray]:
+def stability_grid(point: ResolvedPoint, s: GenerationsSettings, regime: str) -> dict[str, np.ndarray]:
     """Accuracy at the end of the loop on the (proportion, precision) grid, at the point's recall.
 
     Returns arrays of shape (proportions, precisions): ``accuracy`` (nan where no verifier has

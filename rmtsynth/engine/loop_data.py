@@ -12,14 +12,13 @@ are those of the isotropic model with the same real-only accuracy.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 from scipy.optimize import brentq
 
 from rmtsynth.core import loop as loop_theory
-from rmtsynth.errors import ConfigError
+from rmtsynth.errors import DataError
 
 MU_RANGE = (1e-6, 1e3)
 DATA_SENTENCE = (
@@ -27,16 +26,6 @@ DATA_SENTENCE = (
     "from the data ({source}: {heldout:.4f}, exact leave-one-out moved to n = {n} by the LOO-calibrated theory), "
     "in the data's p = {p}: the loop theory takes p and ||mu|| only, so the held-out predictor sets its signal."
 )
-
-
-def check_loop_data(raw: Any, params: Mapping[str, Any], base_dir: Path):
-    """The ``data`` entry of a loop plan, checked (no file opened); p and mu_norm must not be in params."""
-    from rmtsynth.config.data import parse_data_entry
-
-    for key in ("p", "p_over_n", "p_over_m", "mu_norm"):
-        if key in params:
-            raise ConfigError(f"params.{key} cannot be given with data: it is taken from the data.")
-    return parse_data_entry(raw, "data", base_dir, use="plan")
 
 
 def loop_params_from_data(spec, params: Mapping[str, Any], resolve) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -54,7 +43,7 @@ def loop_params_from_data(spec, params: Mapping[str, Any], resolve) -> tuple[dic
     check_rows_per_class(y, 2, f"data ({loaded.description})", "the leave-one-out of the held-out prediction")
     p = int(np.count_nonzero(varying_features(X)))
     if p == 0:
-        raise ConfigError(f"data ({loaded.description}) has no feature that varies.")
+        raise DataError(f"data ({loaded.description}) has no feature that varies.")
     point = resolve({**params, "p": p, "mu_norm": 1.0})
     theory = calibrate(X, y, point.gamma)
     heldout = float(theory.real_only(point.n))
@@ -78,4 +67,4 @@ def _matched_mu_norm(n: int, p: int, gamma: float, accuracy: float) -> float:
     return math.exp(brentq(gap, lo, hi, xtol=1e-12))
 
 
-__all__ = ["DATA_SENTENCE", "check_loop_data", "loop_params_from_data"]
+__all__ = ["DATA_SENTENCE", "loop_params_from_data"]

@@ -1,7 +1,8 @@
 """The loop planner: the smallest verifier precision for which a loop does not end below real data alone.
 
 Identity generator and noisy labels, by the Gram reduction (THEORY.md 14.9); plan files are read
-and checked here, and :mod:`rmtsynth.engine.loop_report` writes the answer as text.
+here and checked by :mod:`rmtsynth.config.loop_config`, and :mod:`rmtsynth.engine.loop_report`
+writes the answer as text.
 """
 
 from __future__ import annotations
@@ -9,26 +10,22 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
+from rmtsynth.config.loop_config import parse_loop_plan, plan_generations, plan_point, resolve_loop_point
+from rmtsynth.config.resolve import ResolvedPoint
 from rmtsynth.core import loop as loop_theory
+from rmtsynth.core.loop import LoopSpec
 from rmtsynth.core.verifiers.rates import min_precision
-from rmtsynth.engine.loop_points import KEYWORDS, LoopPoint, keyword, resolve_loop_point
-from rmtsynth.errors import ConfigError
 from rmtsynth.io.output import json_ready
-from rmtsynth.config.schema import PLAN_SECTIONS, unknown_key
 
 # How far the replace loop is followed to find its first drop when the end is its fixed point.
 PLAN_HORIZON = 100
 # The accumulate loop has no fixed point at finite generations; its end defaults to this one.
 PLAN_ACCUMULATE_GENERATIONS = 50
-# Accumulate's theory costs about generations^3 (100: a few seconds; 200: minutes): the planner stops here.
-PLAN_ACCUMULATE_MAX = 100
 ACCUMULATE_THRESHOLD = 0.75
-
-# The keys of a loop plan are declared with the other plan keys in the schema.
-LOOP_PLAN_TOP_LEVEL = ("title", "description", "seed", "params", "loop", "data")
-LOOP_PLAN_KEYS = PLAN_SECTIONS["loop"].keys
+# The quantities of the setting a plan reports, in this order.
+SETTING_KEYS = ("n", "m", "p", "mu_norm", "label_noise", "rho", "phi", "gamma", "verifier_precision", "verifier_recall")
 
 
 @dataclass(frozen=True)
@@ -50,7 +47,7 @@ class LoopPlan:
 
     regime: str
     generations: int | None
-    setting: LoopPoint
+    setting: ResolvedPoint
     accuracy_real_only: float
     min_verifier_precision: float
     min_verifier_precision_status: str
@@ -66,14 +63,14 @@ class LoopPlan:
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["setting"] = asdict(self.setting)
+        out["setting"] = {key: getattr(self.setting, key) for key in SETTING_KEYS}
         out["accuracy_by_generation"] = list(self.accuracy_by_generation)
         out["fixed_point"] = None if self.fixed_point is None else self.fixed_point.to_dict()
         out["messages"] = list(self.messages)
         return out
 
 
-def _fixed_point(point: LoopPoint) -> FixedPoint:
+def _fixed_point(point: ResolvedPoint) -> FixedPoint:
     fp = loop_theory.replace_fixed_point(point.n, point.m, point.p, point.label_noise, point.rho, point.phi)
     accuracy = loop_theory.replace_step_accuracy(point.n, point.m, point.p, point.mu_norm, point.label_noise,
                                                  point.rho, point.phi, point.gamma, fp["beta"], fp["spurious_energy"])
@@ -115,7 +112,7 @@ def _messages(plan: LoopPlan) -> tuple[str, ...]:
     return tuple(messages)
 
 
-def _plan(point: LoopPoint, regime: str, end_k: int | None) -> LoopPlan:
+def _plan(point: ResolvedPoint, regime: str, end_k: int | None) -> LoopPlan:
     """The planner's numbers for one resolved setting; ``end_k`` None is the replace loop's fixed point."""
     recall = point.verifier_recall
     baseline = float(loop_theory.real_only_accuracy(point.n, point.p, point.mu_norm, point.gamma))
@@ -139,15 +136,6 @@ def _plan(point: LoopPoint, regime: str, end_k: int | None) -> LoopPlan:
         messages=(),
     )
     return replace(plan, messages=_messages(plan))
-
-
-def _plan_point(params: Mapping[str, Any]) -> LoopPoint:
-    point = resolve_loop_point(params, "params")
-    if point.m < 1:
-        raise ConfigError("params: m = 0 leaves the loop nothing to feed back; give m >= 1 synthetic rows per generation.")
-    if point.label_noise >= 1.0:
-        raise ConfigError("params.label_noise = 1 makes every generated label wrong; no verifier precision can be searched.")
-    return point
 
 
 def plan_loop(*, generations: int | None = None, regime: str = "replace", **params: Any) -> dict[str, Any]:
@@ -181,51 +169,10 @@ def plan_loop(*, generations: int | None = None, regime: str = "replace", **para
         ``horizon``; ``fixed_point`` (replace: beta, tau2, rate, accuracy; else None);
         ``accumulate_stable`` (precision > 3/4, accumulate only); ``messages``.
     """
-    regime = keyword("regime", regime)
-    if generations is not None:
-        generations = KEYWORDS["generations"].check(generations, "generations")
-        if generations < 1:
-            raise ConfigError(f"generations = {generations} is out of range; the loop planner needs generations >= 1.")
-        if regime == "accumulate" and generations > PLAN_ACCUMULATE_MAX:
-            raise ConfigError(f"generations = {generations} is out of range for regime accumulate; the planner follows at "
-                              f"most {PLAN_ACCUMULATE_MAX} generations (its cost grows with the cube of their number).")
-    point = _plan_point(params)
+    generations, regime = plan_generations(generations, regime)
+    point = plan_point(params, regime)
     end_k = generations if generations is not None else (None if regime == "replace" else PLAN_ACCUMULATE_GENERATIONS)
     return json_ready(_plan(point, regime, end_k).to_dict())
-
-
-def parse_loop_plan(data: Mapping[str, Any], base_dir: Path | None = None) -> dict[str, Any]:
-    """Check a loop plan mapping (title, description, seed, params, loop, data); returns plan_loop's arguments,
-    the title and, with ``data`` (relative to ``base_dir``), its checked entry (see :mod:`rmtsynth.engine.loop_data`)."""
-    for key in data:
-        if not isinstance(key, str) or key not in LOOP_PLAN_TOP_LEVEL:
-            raise unknown_key(str(key), "", list(LOOP_PLAN_TOP_LEVEL))
-    title = data.get("title", "")
-    if not isinstance(title, (str, int, float)) or isinstance(title, bool):
-        raise ConfigError("title must be text.")
-    params = data.get("params")
-    if not isinstance(params, dict) or not params:
-        raise ConfigError("params is missing: give the setting (n, m or m_over_n, p or p_over_n, mu_norm, label_noise, gamma).")
-    for key, value in params.items():
-        if isinstance(value, (list, dict)):
-            raise ConfigError(f"params.{key} must be a single value: the loop planner evaluates one setting.")
-    loop = data.get("loop") or {}
-    if not isinstance(loop, dict):
-        raise ConfigError("loop must be a mapping {regime, generations}.")
-    args: dict[str, Any] = {"regime": LOOP_PLAN_KEYS["regime"].default, "generations": None}
-    for key, value in loop.items():
-        if key not in LOOP_PLAN_KEYS:
-            raise unknown_key(str(key), "loop.", list(LOOP_PLAN_KEYS))
-        args[key] = LOOP_PLAN_KEYS[key].check(value, f"loop.{key}")
-    spec = None
-    if data.get("data") is not None:
-        from rmtsynth.engine.loop_data import check_loop_data
-
-        spec = check_loop_data(data["data"], params, Path.cwd() if base_dir is None else base_dir)
-    # Check the setting now, so that a bad parameter is reported with its place in the file (with
-    # data, p and mu_norm come from the rows; placeholders stand in for them here).
-    resolve_loop_point(params if spec is None else {**params, "p": 100, "mu_norm": 1.0}, "params")
-    return {"title": str(title), "arguments": {**args, **params}, "data_spec": spec}
 
 
 def load_loop_plan(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
@@ -238,10 +185,10 @@ def load_loop_plan(path: str | Path, overrides: Sequence[str] = ()) -> dict[str,
         return {"title": parsed["title"], **plan_loop(**parsed["arguments"])}
     from rmtsynth.engine.loop_data import loop_params_from_data
 
+    loop = LoopSpec(generations=1, regime=parsed["arguments"]["regime"])
     arguments, info = loop_params_from_data(parsed["data_spec"], parsed["arguments"],
                                             lambda q: resolve_loop_point(
-                                                {k: v for k, v in q.items() if k not in ("regime", "generations")},
-                                                "params"))
+                                                {k: v for k, v in q.items() if k not in ("regime", "generations")}, loop))
     result = plan_loop(**arguments)
     result["messages"] = [info["sentence"]] + list(result["messages"])
     return {"title": parsed["title"], **result, "data": info}

@@ -6,25 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from rmtsynth.core.loop import LoopSpec, LoopTheory, NoTheoryError, theory_of_loop
-from rmtsynth.engine.loop_points import LoopPoint, keyword, loop_spec, resolve_grid
-from rmtsynth.errors import ConfigError
+from rmtsynth.config.loop_config import loop_method, resolve_loop_grid, split_loop_keywords
+from rmtsynth.config.resolve import ResolvedPoint
+from rmtsynth.core.loop import LoopSpec, LoopTheory, theory_of_loop
 
 # The per-generation arrays of a prediction, in the order they are returned.
 _THEORY_KEYS = ("accuracy", "beta", "tau2", "flip_rate", "margin", "status")
-
-
-def _no_theory(exc: Exception, method: str | None, labels: str, covariance: str) -> ConfigError:
-    named = f"method = {method}" if method else "the theory"
-    return ConfigError(f"{named} does not exist for labels = {labels} with generator_covariance = {covariance}: {exc}.")
-
-
-def theory_of_point(point: LoopPoint, loop: LoopSpec, method: str | None = None) -> LoopTheory:
-    """:func:`rmtsynth.core.loop.theory_of_loop` for one resolved setting, with ConfigError sentences."""
-    try:
-        return theory_of_loop(point.mix(), point.model(), loop, method)
-    except NoTheoryError as exc:
-        raise _no_theory(exc, method, loop.labels, loop.generator_covariance) from None
 
 
 def _stack(theories: list[LoopTheory], shape: tuple[int, ...], K: int) -> dict[str, Any]:
@@ -38,41 +25,28 @@ def _stack(theories: list[LoopTheory], shape: tuple[int, ...], K: int) -> dict[s
     return result
 
 
-def predict_loop(
-    *,
-    generations: int,
-    regime: str = "replace",
-    labels: str = "noisy",
-    generator_covariance: str = "identity",
-    method: str | None = None,
-    **params: Any,
-) -> dict[str, Any]:
+def predict_loop(*, method: str | None = None, **params: Any) -> dict[str, Any]:
     """The theory of a self-consuming loop at generations k = 0..K (THEORY.md section 14).
 
     Parameters
     ----------
-    generations : int
-        K, the last generation (generation 0 is ridge on the real rows alone).
-    regime : {"replace", "accumulate"}
-        The training set of generation k: the real rows plus the kept rows of generation k, or of
-        generations 1..k.
-    labels : {"noisy", "pseudo"}
-        The generated rows' labels: the generator's label flipped with probability
-        ``label_noise``, or the previous classifier's prediction (then give the verifier as
-        ``rho``/``phi`` or by name, and no label noise).
-    generator_covariance : {"identity", "estimated"}
-        The generator's noise covariance: I, or the pooled within-class covariance of the previous
-        training set. The estimated generator has a theory at generations 0 and 1 only (noisy
-        labels); later generations are ``nan`` with status ``"conditional"``.
     method : {None, "GR", "FGR", "one-generation"}
         None picks the exact variant. ``"one-generation"`` is the one-generation formula fed the
         exact generator of each generation, which does not apply to a loop (status ``"wrong"``);
         it exists for comparison.
     **params
-        Config parameter names: ``n``, ``m`` (rows generated per generation; or ``m_over_n``),
-        ``p`` (or ``p_over_n``), ``mu_norm``, ``label_noise``, ``rho``/``phi`` or
-        ``verifier_precision``/``verifier_recall`` or ``verifier``, ``gamma``. Each may be an
-        array; they are broadcast together.
+        The loop's own settings: ``generations`` (K, the last generation; generation 0 is ridge on
+        the real rows alone), ``regime`` ("replace", the default, or "accumulate": the training set
+        of generation k is the real rows plus the kept rows of generation k, or of generations
+        1..k), ``labels`` ("noisy", the default: the generator's label flipped with probability
+        ``label_noise``; or "pseudo": the previous classifier's prediction, then give the verifier
+        as ``rho``/``phi`` or by name, and no label noise), ``generator_covariance`` ("identity",
+        the default, or "estimated": the pooled within-class covariance of the previous training
+        set, which has a theory at generations 0 and 1 only with noisy labels; later generations are
+        ``nan`` with status ``"conditional"``). Then the setting, config parameter names: ``n``,
+        ``m`` (rows generated per generation; or ``m_over_n``), ``p`` (or ``p_over_n``),
+        ``mu_norm``, ``label_noise``, ``rho``/``phi`` or ``verifier_precision``/``verifier_recall``
+        or ``verifier``, ``gamma``. Each may be an array; they are broadcast together.
 
     Returns
     -------
@@ -90,12 +64,11 @@ def predict_loop(
         A parameter the loop does not take or out of range, an impossible verifier, or a method
         that does not exist for this combination (one sentence naming the key).
     """
-    loop = loop_spec(generations, regime, labels, generator_covariance)
-    if method is not None:
-        method = keyword("method", method)
-    shape, points = resolve_grid(params, loop.labels)
-    cache: dict[LoopPoint, LoopTheory] = {}
+    loop, params = split_loop_keywords(params)
+    method = loop_method(loop, method)
+    shape, points = resolve_loop_grid(params, loop)
+    cache: dict[ResolvedPoint, LoopTheory] = {}
     for point in points:
         if point not in cache:
-            cache[point] = theory_of_point(point, loop, method)
+            cache[point] = theory_of_loop(point.mix, point.model, loop, method)
     return _stack([cache[point] for point in points], shape, loop.generations)

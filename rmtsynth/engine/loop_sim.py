@@ -13,13 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from rmtsynth.config.loop_config import keyword, resolve_loop_grid, split_loop_keywords
+from rmtsynth.config.resolve import ResolvedPoint
 from rmtsynth.core.loop import LoopSpec
+from rmtsynth.core.model import Mix, ModelSpec
 from rmtsynth.engine.cache import PointCache, content_key
-from rmtsynth.engine.loop_points import LoopPoint, keyword, loop_spec, resolve_grid
 from rmtsynth.errors import ParameterError, ParameterTypeError, RmtsynthError
 from rmtsynth.io.atomic import check_dir
 from rmtsynth.sim.loop import loop_replicates, seed_params
-from rmtsynth.sim.seeding import stable_key
 
 # Bump when a replicate's numbers change for the same inputs, so stale cache entries are not read.
 _CACHE_TAG = "loop/1"
@@ -29,20 +30,21 @@ _SECONDS_PER_FLOP = 2e-10
 RECORDED = ("accuracy", "beta", "tau2", "flip_rate", "margin")
 
 
-def simulation_params(point: LoopPoint, loop: LoopSpec) -> dict[str, Any]:
-    """The mapping :func:`rmtsynth.sim.loop.simulate_loop` derives a setting's seed from."""
-    return seed_params(point.mix(), point.model(), loop)
-
-
 @dataclass(frozen=True)
 class LoopRequest:
-    """One setting to simulate over generations 0..K."""
+    """One setting to simulate over generations 0..K: a resolved point (its ``mix`` and ``model``) and the loop."""
 
-    point: LoopPoint
+    point: ResolvedPoint
     loop: LoopSpec
 
     def params(self) -> dict[str, Any]:
-        return simulation_params(self.point, self.loop)
+        """The mapping the setting's seed is derived from (:func:`rmtsynth.sim.loop.seed_params`)."""
+        return seed_params(self.point.mix, self.point.model, self.loop)
+
+    def task(self, root_seed: int, start: int, stop: int) -> "LoopTask":
+        """Replicates [start, stop) of this setting from ``root_seed``, as a worker receives them."""
+        return LoopTask(mix=self.point.mix, model=self.point.model, loop=self.loop, root_seed=int(root_seed),
+                        start=start, stop=stop)
 
     def describe(self) -> str:
         pt, loop = self.point, self.loop
@@ -51,16 +53,25 @@ class LoopRequest:
                 f"phi = {pt.phi:g}, gamma = {pt.gamma:g}, K = {loop.generations})")
 
 
-def loop_task(task: tuple) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class LoopTask:
+    """Replicates [start, stop) of one setting: what a worker process receives."""
+
+    mix: Mix
+    model: ModelSpec
+    loop: LoopSpec
+    root_seed: int
+    start: int
+    stop: int
+
+
+def loop_task(task: LoopTask) -> dict[str, np.ndarray]:
     """Replicates [start, stop) of one loop setting (runs in a worker process).
 
     Replicate i is the same draw as replicate i of :func:`rmtsynth.sim.loop.simulate_loop` with
     the same parameters and root seed, whatever task it falls in.
     """
-    params, generations, root_seed, start, stop = task
-    model = {k: v for k, v in params.items() if k != "simulation"}
-    reps = loop_replicates(model, root_seed=root_seed, key=stable_key(params), generations=int(generations),
-                           start=start, stop=stop)
+    reps = loop_replicates(task.mix, task.model, task.loop, root_seed=task.root_seed, start=task.start, stop=task.stop)
     out = {}
     for key in RECORDED:
         values = np.stack([r[key] for r in reps])
@@ -110,7 +121,7 @@ def _simulate_missing(missing: list[tuple[str, int, int]], requests: list[LoopRe
 
     if not missing:
         return 0
-    tasks: list[tuple] = []
+    tasks: list[LoopTask] = []
     task_keys: list[str] = []
     task_requests: list[int] = []
     pending: dict[str, list[tuple[int, dict[str, np.ndarray]]]] = {}
@@ -118,7 +129,7 @@ def _simulate_missing(missing: list[tuple[str, int, int]], requests: list[LoopRe
 
     def on_result(t: int, result: dict[str, np.ndarray]) -> None:
         key = task_keys[t]
-        pending.setdefault(key, []).append((tasks[t][3], result))
+        pending.setdefault(key, []).append((tasks[t].start, result))
         remaining[key] -= 1
         if remaining[key] == 0:
             parts = ([have[key]] if key in have else []) + [r for _, r in sorted(pending.pop(key), key=lambda c: c[0])]
@@ -129,7 +140,7 @@ def _simulate_missing(missing: list[tuple[str, int, int]], requests: list[LoopRe
     def describe(t: int) -> str:
         i = task_requests[t]
         where = labels[i] if labels is not None else "At " + requests[i].describe()
-        return f"{where}, replicates {tasks[t][3]} to {tasks[t][4] - 1}"
+        return f"{where}, replicates {tasks[t].start} to {tasks[t].stop - 1}"
 
     with executor_for(options.executor, options.scheduler, options.workers) as executor:
         slots = executor.slots
@@ -139,11 +150,11 @@ def _simulate_missing(missing: list[tuple[str, int, int]], requests: list[LoopRe
                 seconds_per_replicate=_replicate_seconds(requests[i]), split_seconds=executor.split_seconds,
             )
             for lo, hi in batches:
-                tasks.append((requests[i].params(), requests[i].loop.generations, int(root_seed), lo, hi))
+                tasks.append(requests[i].task(root_seed, lo, hi))
                 task_keys.append(key)
                 task_requests.append(i)
                 remaining[key] = remaining.get(key, 0) + 1
-        costs = [(t[4] - t[3]) * _replicate_seconds(requests[task_requests[j]]) for j, t in enumerate(tasks)]
+        costs = [(t.stop - t.start) * _replicate_seconds(requests[task_requests[j]]) for j, t in enumerate(tasks)]
         executor.run(loop_task, tasks, costs=costs, describe=describe, on_result=on_result,
                      progress=options.progress, desc="simulating loops")
     return len(tasks)
@@ -195,10 +206,6 @@ def summarise(replicates: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def simulate_loop(
     *,
-    generations: int,
-    regime: str = "replace",
-    labels: str = "noisy",
-    generator_covariance: str = "identity",
     seeds: int = 100,
     seed: int = 0,
     workers: int = 1,
@@ -217,8 +224,9 @@ def simulate_loop(
 
     Parameters
     ----------
-    generations, regime, labels, generator_covariance, **params
-        As in :func:`rmtsynth.engine.loop_predict.predict_loop` (the parameters are broadcast together).
+    **params
+        The loop's own settings and the setting, as in :func:`rmtsynth.engine.loop_predict.predict_loop`
+        (the parameters are broadcast together).
     seeds : int
         Independent replicates of the whole loop.
     seed : int
@@ -239,10 +247,10 @@ def simulate_loop(
     """
     from rmtsynth.engine.sweep import SweepOptions
 
-    loop = loop_spec(generations, regime, labels, generator_covariance)
+    loop, params = split_loop_keywords(params)
     seeds = keyword("seeds", seeds)
     seed = keyword("seed", seed)
-    shape, points = resolve_grid(params, loop.labels)
+    shape, points = resolve_loop_grid(params, loop)
     requests = [LoopRequest(pt, loop) for pt in points]
     options = SweepOptions(workers=int(workers), cache_dir=_cache_dir(cache_dir), progress=progress)
     results, _ = run_loop_simulations(requests, root_seed=seed, replicates=seeds, options=options)

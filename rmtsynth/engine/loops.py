@@ -7,7 +7,8 @@ by a verifier (THEORY.md section 14). These modules take the configs' parameter 
 with the schema, and call the theory (:mod:`rmtsynth.core.loop`) and the whole-loop simulation
 (:mod:`rmtsynth.sim.loop`); this one gathers their public names:
 
-* :mod:`rmtsynth.engine.loop_points`: :func:`resolve_loop_point` and :class:`LoopPoint`;
+* :mod:`rmtsynth.config.loop_config`: the parameters checked and resolved to a point (its ``mix``
+  and ``model``) and a :class:`~rmtsynth.core.loop.LoopSpec`, and loop plans checked;
 * :mod:`rmtsynth.engine.loop_predict` and :mod:`rmtsynth.engine.loop_sim`: :func:`predict_loop` and
   :func:`simulate_loop`, arrays over generations broadcast over the parameters like
   :func:`rmtsynth.predict`, and :func:`run_loop_simulations`, the simulation of many settings
@@ -19,14 +20,13 @@ with the schema, and call the theory (:mod:`rmtsynth.core.loop`) and the whole-l
 
 from __future__ import annotations
 
-from rmtsynth.engine.loop_plan import load_loop_plan, parse_loop_plan, plan_loop
-from rmtsynth.engine.loop_points import LoopPoint, resolve_loop_point
+from rmtsynth.config.loop_config import parse_loop_plan, resolve_loop_point
+from rmtsynth.engine.loop_plan import load_loop_plan, plan_loop
 from rmtsynth.engine.loop_predict import predict_loop
 from rmtsynth.engine.loop_report import format_loop_plan
 from rmtsynth.engine.loop_sim import LoopRequest, run_loop_simulations, simulate_loop
 
 __all__ = [
-    "LoopPoint",
     "LoopRequest",
     "format_loop_plan",
     "load_loop_plan",

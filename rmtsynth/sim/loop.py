@@ -18,9 +18,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import ndtr
 
-from rmtsynth.core.loop import (
-    GENERATOR_COVARIANCES, LABELS, REGIMES, GeneratorCovariance, Labels, LoopSpec, Regime, cde_prediction,
-)
+from rmtsynth.core.loop import LoopSpec, cde_prediction, check_loop, loop_setting
 from rmtsynth.core.learners import get_learner
 from rmtsynth.core.model import Mix, ModelSpec
 from rmtsynth.core.verifiers.rates import keep_rate, label_signal
@@ -152,12 +150,12 @@ def _record(out: dict[str, np.ndarray], k: int, w: np.ndarray, train: _ClassStat
 
 def _one_replicate(rng: np.random.Generator, mix: Mix, model: ModelSpec, loop: LoopSpec, *,
                    with_cde: bool) -> dict[str, np.ndarray]:
-    n, m, label_noise, gamma = mix.n, mix.m, mix.label_noise, mix.gamma
-    p, regime, labels = model.p, loop.regime, loop.labels
+    n, m, p = int(mix.n), int(mix.m), int(model.p)
+    label_noise, gamma, regime, labels = mix.label_noise, mix.gamma, loop.regime, loop.labels
     mu = np.zeros(p)
     mu[0] = model.mu_norm
     mu2 = model.mu_norm**2
-    out = {key: np.full(loop.generations + 1, np.nan) for key in _REPLICATE_KEYS}
+    out = {key: np.full(int(loop.generations) + 1, np.nan) for key in _REPLICATE_KEYS}
 
     y_real = _balanced_labels(n)
     x_real = np.outer(y_real, mu) + rng.standard_normal((n, p))
@@ -167,7 +165,7 @@ def _one_replicate(rng: np.random.Generator, mix: Mix, model: ModelSpec, loop: L
 
     train = real
     w = _ridge(train, float(n), gamma)
-    for k in range(loop.generations + 1):
+    for k in range(int(loop.generations) + 1):
         if k >= 1:
             normaliser = n + (synthetic_total + m if regime == "accumulate" else m)
             if with_cde and labels == "noisy":
@@ -207,48 +205,21 @@ def _mean_se(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, se
 
 
-def simulate_loop(
-    *,
-    n: int,
-    m: int,
-    p: int,
-    mu_norm: float,
-    label_noise: float,
-    rho: float,
-    phi: float,
-    gamma: float,
-    generations: int,
-    regime: Regime = "replace",
-    labels: Labels = "noisy",
-    generator_covariance: GeneratorCovariance = "identity",
-    seeds: int = 100,
-    seed: int = 0,
-    with_cde: bool = False,
-) -> dict[str, np.ndarray]:
+def simulate_loop(*, seeds: int = 100, seed: int = 0, with_cde: bool = False, **setting) -> dict[str, np.ndarray]:
     """Simulate the self-consuming loop for generations k = 0..K, over independent seeds.
 
     Parameters
     ----------
-    n, m, p : int
-        Real rows, synthetic rows generated per generation, dimension.
-    mu_norm : float
-        ||mu||; mu is along the first axis (the model is rotation invariant).
-    label_noise : float
-        Flip rate of the generator's labels (``labels="noisy"`` only).
-    rho, phi : float
-        Verifier keep probabilities for wrong and correct labels.
-    gamma : float
-        Ridge penalty (> 0).
-    generations : int
-        K, the last generation.
-    regime : {"replace", "accumulate"}
-        Training set of generation k: real rows plus the kept rows of generation k, or of 1..k.
-    labels : {"noisy", "pseudo"}
-        Observed label of a generated row: its generator label flipped with probability
-        ``label_noise``, or the previous classifier's prediction.
-    generator_covariance : {"identity", "estimated"}
-        Generator noise covariance: I, or the pooled within-class covariance of the previous
-        training set (divisor rows - 2).
+    **setting
+        The keywords of :func:`rmtsynth.core.loop.loop_setting`: n, m, p (whole numbers: real rows,
+        synthetic rows generated per generation, dimension), mu_norm (mu lies along the first axis;
+        the model is rotation invariant), label_noise (the generator labels' flip rate, noisy labels
+        only), rho, phi (the verifier's keep probabilities of a wrong and a correct label), gamma,
+        generations (K), regime (the training set of generation k: the real rows plus the kept rows of
+        generation k, or of 1..k), labels (a generated row's observed label: its generator label
+        flipped with probability label_noise, or the previous classifier's prediction) and
+        generator_covariance (I, or the pooled within-class covariance of the previous training set,
+        divisor rows - 2).
     seeds : int
         Number of independent replicates.
     seed : int
@@ -270,19 +241,15 @@ def simulate_loop(
         arrays of shape (seeds, K + 1): ``accuracy``, ``beta``, ``tau2``, ``flip_rate``, ``margin``,
         ``kept`` and, with ``with_cde``, ``cde_accuracy`` (nan at k = 0).
     """
-    mix = Mix(n=n, m=m, label_noise=label_noise, rho=rho, phi=phi, gamma=gamma)
-    model = ModelSpec(p=p, mu_norm=mu_norm)
-    loop = LoopSpec(generations=generations, regime=regime, labels=labels, generator_covariance=generator_covariance)
-    _check(mix, model, loop, seeds)
-    params = seed_params(mix, model, loop)
-    per_seed = loop_replicates(
-        {k: v for k, v in params.items() if k != "simulation"}, root_seed=seed, key=stable_key(params),
-        generations=int(generations), start=0, stop=int(seeds), with_cde=with_cde,
-    )
+    mix, model, loop = loop_setting(**setting)
+    check_loop(mix, model, loop, whole_counts=True)
+    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
+        raise ParameterError(f"seeds has an invalid value ({seeds!r}); it must be a whole number >= 1.")
+    per_seed = loop_replicates(mix, model, loop, root_seed=seed, start=0, stop=int(seeds), with_cde=with_cde)
     result = _summarise(per_seed)
     if not with_cde:
         del result["cde_accuracy"]
-    result["generation"] = np.arange(int(generations) + 1)
+    result["generation"] = np.arange(int(loop.generations) + 1)
     return result
 
 
@@ -311,39 +278,14 @@ def _summarise(per_seed: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def loop_replicates(
-    model: dict, *, root_seed: int, key: str, generations: int, start: int, stop: int, with_cde: bool = False
+    mix: Mix, model: ModelSpec, loop: LoopSpec, *, root_seed: int, start: int, stop: int, with_cde: bool = False
 ) -> list[dict[str, np.ndarray]]:
     """Replicates ``start`` to ``stop - 1`` of one loop setting, each from its own stream.
 
-    ``model`` holds the setting's n, m, p, mu_norm, label_noise, rho, phi, gamma, regime, labels
-    and generator_covariance. Replicate i draws only from ``replicate_rng(point_seed(root_seed,
-    key), i)``, so a run split into batches (over workers, say) gives the same replicates as one
-    long run.
+    Replicate i draws only from ``replicate_rng(point_seed(root_seed, stable_key(seed_params(mix,
+    model, loop))), i)``, so a run split into batches (over workers, say) gives the same replicates
+    as one long run, and a longer loop extends a shorter one. The setting must lie in the loop's
+    domain with whole counts (:func:`rmtsynth.core.loop.check_loop`).
     """
-    root = point_seed(root_seed, key)
-    mix = Mix(n=model["n"], m=model["m"], label_noise=model["label_noise"], rho=model["rho"], phi=model["phi"],
-              gamma=model["gamma"])
-    spec = ModelSpec(p=model["p"], mu_norm=model["mu_norm"])
-    loop = LoopSpec(generations=generations, regime=model["regime"], labels=model["labels"],
-                    generator_covariance=model["generator_covariance"])
-    return [_one_replicate(replicate_rng(root, i), mix, spec, loop, with_cde=with_cde) for i in range(start, stop)]
-
-
-def _check(mix: Mix, model: ModelSpec, loop: LoopSpec, seeds: int) -> None:
-    n, m, p = mix.n, mix.m, model.p
-    if n < 3 or m < 0 or p < 1:
-        raise ParameterError(f"need n >= 3, m >= 0 and p >= 1 (got n={n}, m={m}, p={p})")
-    for name, value in (("label_noise", mix.label_noise), ("rho", mix.rho), ("phi", mix.phi)):
-        if not 0.0 <= value <= 1.0:
-            raise ParameterError(f"{name} must be between 0 and 1, got {value}")
-    if not mix.gamma > 0 or not model.mu_norm >= 0:
-        raise ParameterError(f"need gamma > 0 and mu_norm >= 0 (got {mix.gamma}, {model.mu_norm})")
-    if loop.generations < 0 or seeds < 1:
-        raise ParameterError(f"need generations >= 0 and seeds >= 1 (got {loop.generations}, {seeds})")
-    for name, value, allowed in (
-        ("regime", loop.regime, REGIMES),
-        ("labels", loop.labels, LABELS),
-        ("generator_covariance", loop.generator_covariance, GENERATOR_COVARIANCES),
-    ):
-        if value not in allowed:
-            raise ParameterError(f"{name} must be one of {allowed}, got {value!r}")
+    root = point_seed(root_seed, stable_key(seed_params(mix, model, loop)))
+    return [_one_replicate(replicate_rng(root, i), mix, model, loop, with_cde=with_cde) for i in range(start, stop)]

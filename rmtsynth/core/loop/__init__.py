@@ -2,6 +2,9 @@
 
 Pure functions on arrays (numpy/scipy only, no randomness, no I/O), one module per job:
 
+* :mod:`.spec`: a loop's setting in one form, ``(Mix, ModelSpec, LoopSpec)``: :class:`LoopSpec`
+  (generations, regime, labels, generator covariance), :func:`loop_setting` (the three from plain
+  numbers) and :func:`loop_problem` / :func:`check_loop`, the one check of the loop's domain;
 * :mod:`.recursion`: :func:`generator_recursion` and :func:`replace_fixed_point`, the generator's
   alignment and spurious size (beta_k, tau_k^2) over generations, noisy labels (14.3);
 * :mod:`.gram` (GR): :func:`gram_reduction`, the accuracy of every generation with the identity
@@ -25,19 +28,22 @@ of the refit.
 """
 
 from rmtsynth.core.loop.cde import cde_prediction
-from rmtsynth.core.loop.common import (
-    GENERATOR_COVARIANCES, LABELS, REGIMES, GeneratorCovariance, Labels, LoopSpec, NoTheoryError, Regime,
-)
+from rmtsynth.core.loop.common import NoTheoryError
 from rmtsynth.core.loop.flips import independent_flip_loop
 from rmtsynth.core.loop.functional import functional_gram_reduction
 from rmtsynth.core.loop.functional_space import QUADRATURE_NODES, marchenko_pastur_quadrature
 from rmtsynth.core.loop.gram import gram_reduction, real_only_accuracy, replace_step_accuracy
-from rmtsynth.core.loop.one_generation import one_generation_loop
+from rmtsynth.core.loop.one_generation import one_generation_loop, one_generation_theory
 from rmtsynth.core.loop.precision import first_drop_generation, loop_accuracy_at_precision, min_precision_for_loop
 from rmtsynth.core.loop.predict import (
-    APPROXIMATE, CONDITIONAL, EXACT, SIMULATION_ONLY, WRONG, LoopTheory, predict_loop, theory_of_loop,
+    APPROXIMATE, CONDITIONAL, EXACT, METHODS, SIMULATION_ONLY, WRONG, LoopTheory, method_problem, predict_loop,
+    theory_of_loop,
 )
 from rmtsynth.core.loop.recursion import generator_recursion, replace_fixed_point
+from rmtsynth.core.loop.spec import (
+    GENERATOR_COVARIANCES, LABELS, MIN_REAL_ROWS, REGIMES, GeneratorCovariance, Labels, LoopSpec, Regime, check_loop,
+    loop_problem, loop_setting,
+)
 
 __all__ = [
     "APPROXIMATE",
@@ -49,6 +55,8 @@ __all__ = [
     "Labels",
     "LoopSpec",
     "LoopTheory",
+    "METHODS",
+    "MIN_REAL_ROWS",
     "NoTheoryError",
     "QUADRATURE_NODES",
     "REGIMES",
@@ -56,15 +64,20 @@ __all__ = [
     "SIMULATION_ONLY",
     "WRONG",
     "cde_prediction",
+    "check_loop",
     "first_drop_generation",
     "functional_gram_reduction",
     "generator_recursion",
     "gram_reduction",
     "independent_flip_loop",
     "loop_accuracy_at_precision",
+    "loop_problem",
+    "loop_setting",
     "marchenko_pastur_quadrature",
+    "method_problem",
     "min_precision_for_loop",
     "one_generation_loop",
+    "one_generation_theory",
     "predict_loop",
     "real_only_accuracy",
     "replace_fixed_point",

@@ -1,49 +1,17 @@
-"""What every part of the loop theory shares: the loop's own settings, argument checks and helpers."""
+"""What every part of the loop theory shares: argument checks, the error of a missing theory, and helpers."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from scipy.special import ndtr
 
+from rmtsynth.core.loop.spec import REGIMES
 from rmtsynth.core.verifiers.rates import keep_rate, label_signal
-
-Regime = Literal["replace", "accumulate"]
-Labels = Literal["noisy", "pseudo"]
-GeneratorCovariance = Literal["identity", "estimated"]
-
-REGIMES = ("replace", "accumulate")
-LABELS = ("noisy", "pseudo")
-GENERATOR_COVARIANCES = ("identity", "estimated")
+from rmtsynth.errors import RmtsynthError
 
 
-class NoTheoryError(ArithmeticError):
+class NoTheoryError(RmtsynthError, ArithmeticError):
     """The requested variant has no deterministic theory (it needs the sampled history or simulation)."""
-
-
-@dataclass(frozen=True)
-class LoopSpec:
-    """What makes a setting a loop: how many generations, what each trains on, labels and generator.
-
-    Attributes
-    ----------
-    generations : int
-        K, the last generation (generation 0 is ridge on the real rows alone).
-    regime : {"replace", "accumulate"}
-        The training set of generation k: the real rows plus the kept rows of generation k, or of 1..k.
-    labels : {"noisy", "pseudo"}
-        The generated rows' labels: the generator's label with flips, or the previous classifier's.
-    generator_covariance : {"identity", "estimated"}
-        The generator's noise covariance: I, or the pooled within-class covariance of the previous
-        training set.
-    """
-
-    generations: int
-    regime: Regime = "replace"
-    labels: Labels = "noisy"
-    generator_covariance: GeneratorCovariance = "identity"
 
 
 def check_regime(regime: str) -> None:

@@ -12,11 +12,11 @@ import numpy as np
 import scipy.optimize
 from scipy.special import ndtr
 
-from rmtsynth.core.loop.common import (
-    GeneratorCovariance, Labels, NoTheoryError, Regime, block_sizes, check_regime, scalar_block_weights, signed_phi,
-)
+from rmtsynth.core.loop.common import NoTheoryError, block_sizes, check_regime, scalar_block_weights, signed_phi
 from rmtsynth.core.loop.functional_space import QUADRATURE_NODES, Block, FunctionalSpace, marchenko_pastur_quadrature
 from rmtsynth.core.loop.pseudo_labels import pseudo_block
+from rmtsynth.core.loop.spec import LoopSpec
+from rmtsynth.core.model import Mix, ModelSpec
 
 
 def _fixed_spikes(space: FunctionalSpace, n: float, p: float, mu2: float, estimated: bool):
@@ -140,22 +140,7 @@ def _classifier_vector(space: FunctionalSpace, bulk: _Bulk, w_bar: np.ndarray, e
     return w_vec
 
 
-def functional_gram_reduction(
-    *,
-    n: float,
-    m: float,
-    p: float,
-    mu_norm: float,
-    label_noise: float,
-    rho: float,
-    phi: float,
-    gamma: float,
-    generations: int,
-    regime: Regime = "replace",
-    labels: Labels = "noisy",
-    generator_covariance: GeneratorCovariance = "identity",
-    nodes: int = QUADRATURE_NODES,
-) -> dict:
+def functional_gram_reduction(mix: Mix, model: ModelSpec, loop: LoopSpec, *, nodes: int = QUADRATURE_NODES) -> dict:
     """FGR: GR conditioned on the real rows' Wishart W_r (THEORY 14.5, 14.6), one setting.
 
     Every vector is sum_b phi_b(Lambda) x_b with x_b a base vector independent of W_r and phi_b a
@@ -164,8 +149,9 @@ def functional_gram_reduction(
     under replace, and for the estimated generator at generation 1; pseudo-labels under accumulate
     treat each classifier fluctuation as fresh (one uncontrolled approximation).
 
-    With ``generator_covariance="estimated"`` only generations 0 and 1 are computed (``generations``
-    must be <= 1; noisy labels only).
+    With ``loop.generator_covariance="estimated"`` only generations 0 and 1 are computed
+    (``loop.generations`` must be <= 1; noisy labels only). The setting must lie in the loop's
+    domain (:func:`rmtsynth.core.loop.check_loop`).
 
     Returns
     -------
@@ -173,12 +159,13 @@ def functional_gram_reduction(
     fraction of pseudo-labels that differ from the generator's label, Phi(-a_k); nan at k = 0 and
     for noisy labels), ``margin`` (a_k).
     """
-    K = int(generations)
-    estimated = generator_covariance == "estimated"
+    n, m, p, mu_norm, gamma = mix.n, mix.m, model.p, model.mu_norm, mix.gamma
+    K, regime, labels = int(loop.generations), loop.regime, loop.labels
+    estimated = loop.generator_covariance == "estimated"
     if estimated and (K > 1 or labels != "noisy"):
         raise NoTheoryError(
-            "the estimated generator has a parameter-only theory at generation 1 with noisy labels only; "
-            "use cde_prediction with the sampled history, or the simulation"
+            "The estimated generator has a parameter-only theory at generation 1 with noisy labels only; "
+            "use cde_prediction with the sampled history, or the simulation."
         )
     check_regime(regime)
     real_dof = n - 2.0 if estimated else n - 1.0
@@ -195,13 +182,13 @@ def functional_gram_reduction(
     for k in range(K + 1):
         if k >= 1:
             if labels == "noisy":
-                block = _noisy_block(space, generator_mean, root_profile, m=m, p=p, label_noise=label_noise,
-                                     rho=rho, phi=phi)
+                block = _noisy_block(space, generator_mean, root_profile, m=m, p=p, label_noise=mix.label_noise,
+                                     rho=mix.rho, phi=mix.phi)
             else:
                 margin = space.inner(w_vec, generator_mean) / w_norm
                 out["margin"][k] = margin
                 out["flip_rate"][k] = ndtr(-margin)
-                block = pseudo_block(space, generator_mean, unit_w, margin, m=m, p=p, rho=rho, phi=phi)
+                block = pseudo_block(space, generator_mean, unit_w, margin, m=m, p=p, rho=mix.rho, phi=mix.phi)
             blocks = [block] if regime == "replace" else blocks + [block]
         bulk = _bulk(space, blocks, n=n, m=m, p=p, gamma=gamma, real_dof=real_dof, profile=profile)
         spikes = np.stack(spikes_fixed + [s for b in blocks for s in b.spikes])

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rmtsynth.core.loop.common import Regime, as_arrays, block_sizes, check_regime, signed_phi
+from rmtsynth.core.loop.common import as_arrays, block_sizes, check_regime, signed_phi
+from rmtsynth.core.loop.spec import Regime
 from rmtsynth.core.loop.recursion import generator_recursion
 
 # What gram_reduction returns per generation.

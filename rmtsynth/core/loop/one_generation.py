@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from rmtsynth.core.loop.common import Regime
 from rmtsynth.core.loop.gram import gram_reduction
 from rmtsynth.core.loop.recursion import generator_recursion
+from rmtsynth.core.loop.spec import LoopSpec, loop_setting
+from rmtsynth.core.model import Mix, ModelSpec
 from rmtsynth.core.theory import Spectrum, evaluate
 
 
-def one_generation_loop(*, n, m, p, mu_norm, label_noise, rho, phi, gamma, generations: int,
-                        regime: Regime = "replace") -> dict:
+def one_generation_loop(**setting) -> dict:
+    """:func:`one_generation_theory` from plain numbers (the keywords of :func:`rmtsynth.core.loop.loop_setting`)."""
+    return one_generation_theory(*loop_setting(**setting))
+
+
+def one_generation_theory(mix: Mix, model: ModelSpec, loop: LoopSpec) -> dict:
     """The one-generation theory at each generation, fed the exact (beta_{k-1}, tau_{k-1}) (noisy labels).
 
     Under replace this is rmtsynth's one-generation formula (:func:`rmtsynth.core.theory.evaluate`)
@@ -22,7 +27,9 @@ def one_generation_loop(*, n, m, p, mu_norm, label_noise, rho, phi, gamma, gener
     block's spurious part is taken independent of the real rows and of the other blocks (GR with
     independent blocks). THEORY 14.8 shows it is off by O(1) from generation 1 on.
     """
-    K = int(generations)
+    n, m, p, mu_norm, gamma = mix.n, mix.m, model.p, model.mu_norm, mix.gamma
+    label_noise, rho, phi, regime = mix.label_noise, mix.rho, mix.phi, loop.regime
+    K = int(loop.generations)
     recursion = generator_recursion(n, m, p, label_noise, rho, phi, generations=K, regime=regime)
     if regime == "accumulate":
         out = gram_reduction(n, m, p, mu_norm, label_noise, rho, phi, gamma, generations=K, regime=regime,

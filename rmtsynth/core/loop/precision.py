@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from rmtsynth.core.loop.common import Regime, as_arrays
+from rmtsynth.core.loop.common import as_arrays
 from rmtsynth.core.loop.gram import gram_reduction, real_only_accuracy, replace_step_accuracy
 from rmtsynth.core.loop.recursion import replace_fixed_point
+from rmtsynth.core.loop.spec import Regime
 
 
 def _verifier_from_precision(label_noise, precision, recall):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rmtsynth.core.loop.common import Regime, as_arrays, block_sizes
+from rmtsynth.core.loop.common import as_arrays, block_sizes
+from rmtsynth.core.loop.spec import Regime
 
 
 def generator_recursion(n, m, p, label_noise, rho, phi, *, generations: int, regime: Regime = "replace") -> dict:
