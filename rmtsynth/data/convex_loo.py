@@ -26,9 +26,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from rmtsynth.data.loo import THRESHOLD, LeaveOneOut, _summary, standardised_rows
-from rmtsynth.data.protocols import copy_groups
-from rmtsynth.errors import RmtsynthError
+from rmtsynth.data.loo import THRESHOLD, LeaveOneOut, _summary, loo_groups, standardised_rows
 
 _CONSTANT_WITHOUT_ROW = 1e-9
 _MAX_ITERATIONS = 200
@@ -40,15 +38,7 @@ def convex_loo(X_raw: np.ndarray, y: np.ndarray, gamma: float, learner: Any) -> 
     ``learner`` is a convex learner with ``margin_derivatives`` (L' and L'' of its loss) and ``fit``.
     """
     y = np.asarray(y, dtype=float).reshape(-1)
-    counts = {c: int(np.count_nonzero(y == c)) for c in (-1.0, 1.0)}
-    if min(counts.values()) < 2:
-        raise RmtsynthError("The leave-one-out needs at least 2 training rows of each class.")
-    groups = copy_groups(X_raw, y)
-    heads, copies = np.unique(groups, return_counts=True)
-    for head, k in zip(heads, copies):
-        if counts[y[head]] - k < 1:
-            raise RmtsynthError(f"Every training row of class {y[head]:+g} is a copy of one row, so leaving it out "
-                                "leaves that class without rows.")
+    counts, groups, heads, copies = loo_groups(X_raw, y)
     Z, _, centre, R = standardised_rows(X_raw, y)
     fit = _FullFit.build(Z - centre, y, float(gamma), learner)
     margin_of_head = {}

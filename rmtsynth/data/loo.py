@@ -80,15 +80,8 @@ def standardised_rows(X_raw: np.ndarray, y: np.ndarray):
     return Z, (mean_pos - mean_neg) / 2.0, (mean_pos + mean_neg) / 2.0, residuals
 
 
-def exact_loo(X_raw: np.ndarray, y: np.ndarray, gamma: float) -> LeaveOneOut:
-    """The exact leave-one-out of standardise-centre-ridge on the rows (X_raw, y), labels -1/+1.
-
-    Each class needs at least 2 rows (leaving one out must leave a class mean). Copies of a row
-    (same features and label) are left out together, so that no row is scored by a fit that saw
-    it: k identical rows change the class scatter by a rank-one term too, kappa = k n_c/(n_c - k),
-    and the standardisation by lambda_j = k z_j^2/(N - k).
-    """
-    y = np.asarray(y, dtype=float).reshape(-1)
+def loo_groups(X_raw: np.ndarray, y: np.ndarray) -> tuple[dict[float, int], np.ndarray, np.ndarray, np.ndarray]:
+    """Rows per class, each row's copy group, the groups' first rows and their sizes; refuses rows a LOO cannot leave out."""
     counts = {c: int(np.count_nonzero(y == c)) for c in (-1.0, 1.0)}
     if min(counts.values()) < 2:
         raise RmtsynthError("The leave-one-out needs at least 2 training rows of each class.")
@@ -98,6 +91,19 @@ def exact_loo(X_raw: np.ndarray, y: np.ndarray, gamma: float) -> LeaveOneOut:
         if counts[y[head]] - k < 1:
             raise RmtsynthError(f"Every training row of class {y[head]:+g} is a copy of one row, so leaving it out "
                                 "leaves that class without rows.")
+    return counts, groups, heads, copies
+
+
+def exact_loo(X_raw: np.ndarray, y: np.ndarray, gamma: float) -> LeaveOneOut:
+    """The exact leave-one-out of standardise-centre-ridge on the rows (X_raw, y), labels -1/+1.
+
+    Each class needs at least 2 rows (leaving one out must leave a class mean). Copies of a row
+    (same features and label) are left out together, so that no row is scored by a fit that saw
+    it: k identical rows change the class scatter by a rank-one term too, kappa = k n_c/(n_c - k),
+    and the standardisation by lambda_j = k z_j^2/(N - k).
+    """
+    y = np.asarray(y, dtype=float).reshape(-1)
+    counts, groups, heads, copies = loo_groups(X_raw, y)
     Z, mu, centre, R = standardised_rows(X_raw, y)
     N = y.size
     ridge = N * float(gamma)
@@ -183,4 +189,4 @@ def _summary(margins: np.ndarray, y: np.ndarray) -> LeaveOneOut:
                        gaussian_accuracy=gaussian, residuals=residuals)
 
 
-__all__ = ["LeaveOneOut", "THRESHOLD", "exact_loo", "standardised_rows"]
+__all__ = ["LeaveOneOut", "THRESHOLD", "exact_loo", "loo_groups", "standardised_rows"]
