@@ -29,7 +29,7 @@ from rmtsynth.engine.points import theory_for_points
 from rmtsynth.engine.sweep import SweepOptions, mean_and_se, run_simulations
 from rmtsynth.data.advice.grid import DEFAULT_DRAWS
 from rmtsynth.data.table import Table
-from rmtsynth.data.validation import check_integer
+from rmtsynth.data.validation import check_bool, check_integer
 from rmtsynth.errors import ConfigError, ParameterError, ParameterTypeError, RmtsynthError
 from rmtsynth.io.output import json_ready  # noqa: F401  (the CLI prints through it)
 from rmtsynth.config.resolve import (ResolvedPoint, broadcast_columns, broadcast_grid, resolve_columns, resolve_each,
@@ -439,4 +439,4 @@ def plan(config: str | Path, overrides: Iterable[str] = (), diagnostics: bool = 
     _, data = read_plan_file(config, overrides)
     if isinstance(data, dict) and "loop" in data:
         return load_loop_plan(config, overrides)
-    return run_plan(load_plan(config, overrides), diagnostics=bool(diagnostics))
+    return run_plan(load_plan(config, overrides), diagnostics=check_bool(diagnostics, "diagnostics"))

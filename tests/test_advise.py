@@ -260,3 +260,9 @@ def test_extrapolation_follows_fresh_pools_on_a_gaussian_with_flipped_labels():
 
     (small, se_small), (large, se_large) = measured(pool), measured(4 * pool)
     assert abs((at[1200] - at[300]) - (large - small)) < 3 * np.hypot(se_small, se_large)
+
+
+def test_flags_are_true_or_false_not_truthy_text():
+    X, y, S, t, scores = _setting(seed=3)
+    with pytest.raises(ParameterTypeError, match="extrapolate = 'no' must be True or False"):
+        rmtsynth.advise(X, y, S, t, m_values=[60], extrapolate="no")

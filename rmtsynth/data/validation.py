@@ -27,6 +27,13 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def check_bool(value: Any, name: str) -> bool:
+    """True or False (numpy's too); strings such as "no" and numbers are refused rather than read as truth values."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ParameterTypeError(f"{name} = {_show(value)} must be True or False, not {type(value).__name__}.")
+
+
 def check_integer(value: Any, name: str, *, low: int | None = None, high: int | None = None) -> int:
     """A whole number in [low, high]; strings, booleans and fractions are refused."""
     if isinstance(value, bool) or not isinstance(value, (Integral, Real)) or isinstance(value, complex):

@@ -26,6 +26,7 @@ from rmtsynth.data.advice.inputs import AdviceInputs, check_inputs
 from rmtsynth.data.advice.learners import AdviceLearner, held_out_decisions, pipeline, resolve_learners
 from rmtsynth.data.advice.summary import COLUMNS, grid_row, recommend
 from rmtsynth.data.table import Table
+from rmtsynth.data.validation import check_bool
 from rmtsynth.errors import ParameterError
 
 MapTasks = Callable[[Callable[[Any, Any], Any], Sequence[Any], Any], list[Any]]
@@ -158,6 +159,7 @@ def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthe
     from rmtsynth.data.validation import check_integer
 
     seed = check_integer(seed, "seed", low=0)
+    extrapolate = check_bool(extrapolate, "extrapolate")
     inputs, grid, learners = check_request(real_features, real_labels, synthetic_features, synthetic_labels, scores,
                                            thresholds, m_values, learner, draws, extrapolate)
     return advise_rows(inputs, grid, learners, seed, map_tasks)
@@ -168,6 +170,7 @@ def check_request(real_features: Any, real_labels: Any, synthetic_features: Any,
                   draws: int = DEFAULT_DRAWS, extrapolate: bool = False,
                   ) -> tuple[AdviceInputs, Grid, list[AdviceLearner]]:
     """Every check :func:`advise` makes before fitting anything (what ``rmtsynth validate`` runs)."""
+    extrapolate = check_bool(extrapolate, "extrapolate")
     inputs = check_inputs(real_features, real_labels, synthetic_features, synthetic_labels, scores)
     grid = make_grid(thresholds, m_values, draws, inputs.scores, inputs.pool_rows, extrapolate)
     learners = resolve_learners(learner)
