@@ -42,9 +42,8 @@ if __name__ == "__main__":
 import datetime as _dt  # noqa: E402
 import platform  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import scipy.linalg  # noqa: E402,F401  (scipy's BLAS must be loaded for the limit to reach it)
@@ -52,6 +51,7 @@ import yaml  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 import rmtsynth  # noqa: E402
+from run import best_of  # noqa: E402  (this folder's timing helper)
 from rmtsynth import api  # noqa: E402
 from rmtsynth.core import convex_channels, convex_theory  # noqa: E402
 from rmtsynth.data import estimators  # noqa: E402
@@ -81,16 +81,6 @@ PLAN = {
     },
     "search": {"max_synthetic_proportion": 0.999, "gamma_range": [1.0e-4, 1.0e4]},
 }
-
-
-def best_of(fn: Callable[[], Any], repeats: int) -> float:
-    """Best wall time of ``repeats`` calls (the least disturbed by other processes)."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _load() -> str:

@@ -279,6 +279,15 @@ series: [{label: oracle, params: {verifier: oracle}}]
 """
 
 
+def _refused_alike(tmp_path: Path, extra: str, needles: tuple[str, ...]) -> None:
+    """validate and sweep refuse the config with the same sentence, and sweep writes nothing."""
+    config = write_file(tmp_path / "bad.yaml", VALIDATE_BASE + extra + "\n")
+    refused = assert_clean_error(invoke("validate", config), *needles)
+    out = tmp_path / "out"
+    assert assert_clean_error(invoke("sweep", config, "--out", out, "--no-cache", "-q"), *needles) == refused
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("extra", "needles"),
     [
@@ -293,11 +302,7 @@ series: [{label: oracle, params: {verifier: oracle}}]
 )
 def test_validate_refuses_what_sweep_refuses(tmp_path: Path, extra: str, needles: tuple[str, ...]) -> None:
     # Each cell's rules are checked with the config, before any data set is read.
-    config = write_file(tmp_path / "bad.yaml", VALIDATE_BASE + extra + "\n")
-    refused = assert_clean_error(invoke("validate", config), *needles)
-    out = tmp_path / "out"
-    assert assert_clean_error(invoke("sweep", config, "--out", out, "--no-cache", "-q"), *needles) == refused
-    assert not out.exists()
+    _refused_alike(tmp_path, extra, needles)
 
 
 @pytest.mark.parametrize(
@@ -309,11 +314,7 @@ def test_validate_refuses_what_sweep_refuses(tmp_path: Path, extra: str, needles
 )
 def test_sizes_against_the_data_are_refused_by_validate(tmp_path: Path, extra: str, needles: tuple[str, ...]) -> None:
     # Only the data set's 357 rows and 64 features refuse these: validate reads it, as sweep does.
-    config = write_file(tmp_path / "bad.yaml", VALIDATE_BASE + extra + "\n")
-    refused = assert_clean_error(invoke("validate", config), *needles)
-    out = tmp_path / "out"
-    assert assert_clean_error(invoke("sweep", config, "--out", out, "--no-cache", "-q"), *needles) == refused
-    assert not out.exists()
+    _refused_alike(tmp_path, extra, needles)
 
 
 def test_validate_counts_the_rows_of_the_table() -> None:

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-from rmtsynth.data.loo import THRESHOLD, LeaveOneOut, _summary, loo_groups, standardised_rows
+from rmtsynth.data.loo import (THRESHOLD, LeaveOneOut, _summary, loo_groups, solve_with_small_diagonal,
+                               standardised_rows)
 
 _CONSTANT_WITHOUT_ROW = 1e-9
 _MAX_ITERATIONS = 200
@@ -105,15 +106,7 @@ class _FullFit:
             Hb = cho_solve(self.factor, b)
             return Hb - HV @ np.linalg.solve(core, C @ (V.T @ Hb))
 
-        x = apply(g)
-        if not np.any(small):
-            return x
-        for _ in range(_MAX_ITERATIONS):
-            nxt = apply(g + small * x)
-            if np.max(np.abs(nxt - x)) <= 1e-13 * max(np.max(np.abs(nxt)), 1e-300):
-                return nxt
-            x = nxt
-        return x
+        return solve_with_small_diagonal(apply, g, small, 1e-13, _MAX_ITERATIONS)
 
 
 __all__ = ["convex_loo"]

@@ -161,12 +161,21 @@ def _solve_left_out(inverse: _Inverse, r: np.ndarray, kappa: float, lam: np.ndar
         Av = inverse(v)
         return Av - AU @ lu_solve(lu, np.concatenate([[r @ Av], Av[big]]))
 
+    return solve_with_small_diagonal(apply, b, small, 1e-15, _MAX_ITERATIONS)
+
+
+def solve_with_small_diagonal(apply, b: np.ndarray, small: np.ndarray, rtol: float, iterations: int) -> np.ndarray:
+    """x = (A - diag(small))^{-1} b from ``apply`` = A^{-1}, by x <- A^{-1}(b + small x) to ``rtol``.
+
+    The diagonal holds the penalties too small to factor in (features that one row dominates), so
+    the iteration contracts; it stops after ``iterations`` at the last iterate.
+    """
     x = apply(b)
     if not np.any(small):
         return x
-    for _ in range(_MAX_ITERATIONS):
+    for _ in range(iterations):
         nxt = apply(b + small * x)
-        if np.max(np.abs(nxt - x)) <= 1e-15 * max(np.max(np.abs(nxt)), 1e-300):
+        if np.max(np.abs(nxt - x)) <= rtol * max(np.max(np.abs(nxt)), 1e-300):
             return nxt
         x = nxt
     return x
@@ -189,4 +198,4 @@ def _summary(margins: np.ndarray, y: np.ndarray) -> LeaveOneOut:
                        gaussian_accuracy=gaussian, residuals=residuals)
 
 
-__all__ = ["LeaveOneOut", "THRESHOLD", "exact_loo", "loo_groups", "standardised_rows"]
+__all__ = ["LeaveOneOut", "THRESHOLD", "exact_loo", "loo_groups", "solve_with_small_diagonal", "standardised_rows"]

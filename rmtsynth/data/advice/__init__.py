@@ -159,7 +159,6 @@ def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthe
     from rmtsynth.data.validation import check_integer
 
     seed = check_integer(seed, "seed", low=0)
-    extrapolate = check_bool(extrapolate, "extrapolate")
     inputs, grid, learners = check_request(real_features, real_labels, synthetic_features, synthetic_labels, scores,
                                            thresholds, m_values, learner, draws, extrapolate)
     return advise_rows(inputs, grid, learners, seed, map_tasks)

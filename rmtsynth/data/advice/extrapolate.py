@@ -44,46 +44,56 @@ def check_extrapolation(learners: Sequence[AdviceLearner], beyond: Sequence[int]
 NOISE_GRID = np.linspace(0.0, 1.0, 201)
 
 
-def theory_curve(inputs: AdviceInputs, learner: AdviceLearner, kept: Sequence[float], measured: Sequence[float],
-                 at: Sequence[float]) -> np.ndarray:
-    """The calibrated theory's held-out accuracy at ``at`` kept rows, its label noise fitted to ``measured`` at ``kept``."""
-    X, y = inputs.real_features, inputs.real_labels
-    n = y.size
-    plugin, estimator = learner.plugin, learner.estimator
-    theory = calibrate(X, y, plugin.theory_penalty(estimator, n))
-    # Synthetic rows of the real rows' own (calibrated) law: the generator's mean is the real one.
-    mean = theory.real_spectrum().aa
-    spectrum = theory.real_spectrum(bb=mean, ab=mean)
+class TheoryCurve:
+    """A learner's calibrated theory on the real rows (calibrated once), as a curve over kept synthetic rows."""
 
-    def accuracy(k: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        gamma = np.array([plugin.theory_penalty(estimator, n + kk) for kk in k.reshape(-1)]).reshape(k.shape)
-        return np.asarray(theory.anchored(theory_ratio(spectrum, float(n), k, noise, 1.0, 1.0, gamma)), dtype=float)
+    def __init__(self, inputs: AdviceInputs, learner: AdviceLearner):
+        self.n = inputs.real_labels.size
+        self.plugin, self.estimator = learner.plugin, learner.estimator
+        self.theory = calibrate(inputs.real_features, inputs.real_labels, self.penalty(self.n))
+        # Synthetic rows of the real rows' own (calibrated) law: the generator's mean is the real one.
+        mean = self.theory.real_spectrum().aa
+        self.spectrum = self.theory.real_spectrum(bb=mean, ab=mean)
 
-    k = np.asarray(kept, dtype=float)[None, :]
-    # A free offset: the fit follows the shape of the measured curve, not the level of its noisiest point.
-    residuals = accuracy(k, NOISE_GRID[:, None]) - np.asarray(measured, dtype=float)[None, :]
-    errors = ((residuals - residuals.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
-    noise = float(NOISE_GRID[int(np.argmin(errors))])
-    return accuracy(np.asarray(at, dtype=float), np.full(len(at), noise))
+    def penalty(self, rows: float) -> float:
+        return self.plugin.theory_penalty(self.estimator, rows)
+
+    def accuracy(self, kept: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """Held-out accuracy with ``kept`` synthetic rows at effective label noise ``noise`` (broadcast)."""
+        gamma = np.array([self.penalty(self.n + k) for k in kept.reshape(-1)]).reshape(kept.shape)
+        ratio = theory_ratio(self.spectrum, float(self.n), kept, noise, 1.0, 1.0, gamma)
+        return np.asarray(self.theory.anchored(ratio), dtype=float)
+
+    def fitted(self, kept: Sequence[float], measured: Sequence[float], at: Sequence[float]) -> np.ndarray:
+        """The curve at ``at`` kept rows, its label noise fitted to ``measured`` at ``kept``."""
+        k = np.asarray(kept, dtype=float)[None, :]
+        # A free offset: the fit follows the shape of the measured curve, not the level of its noisiest point.
+        residuals = self.accuracy(k, NOISE_GRID[:, None]) - np.asarray(measured, dtype=float)[None, :]
+        errors = ((residuals - residuals.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+        noise = float(NOISE_GRID[int(np.argmin(errors))])
+        return self.accuracy(np.asarray(at, dtype=float), np.full(len(at), noise))
 
 
 def extrapolated_rows(inputs: AdviceInputs, learner: AdviceLearner, thresholds: Sequence[float], beyond: Sequence[int],
                       rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Table rows for the m beyond the pool, anchored at each threshold's largest measured m (or the real rows alone)."""
+    """Table rows for the m beyond the pool, anchored at each threshold's largest measured m."""
     mine = [r for r in rows if r["learner"] == learner.label]
     base = next(r for r in mine if r["m"] == 0)
-    out = []
-    fractions = _kept_fractions(inputs, thresholds)
-    for threshold, fraction in zip(thresholds, fractions):
-        measured = sorted((r for r in mine if r["m"] > 0 and r["threshold"] == threshold), key=lambda r: r["m"])
+    by_threshold = [sorted((r for r in mine if r["m"] > 0 and r["threshold"] == t), key=lambda r: r["m"])
+                    for t in thresholds]
+    for threshold, measured in zip(thresholds, by_threshold):
         if len(measured) < 2:
             raise ParameterError(
                 f"threshold {threshold:g} has {len(measured)} m within the pool on the grid; extrapolating beyond the "
                 "pool fits the theory's curve to the measured pool sizes, so give at least two m up to the pool's rows."
             )
+    theory = TheoryCurve(inputs, learner)
+    out = []
+    for measured, fraction in zip(by_threshold, _kept_fractions(inputs, thresholds)):
+        threshold = measured[0]["threshold"]
         anchor = measured[-1]
-        curve = theory_curve(inputs, learner, [r["kept"] for r in measured], [r["predicted_accuracy"] for r in measured],
-                             [anchor["kept"], *(fraction * m for m in beyond)])
+        curve = theory.fitted([r["kept"] for r in measured], [r["predicted_accuracy"] for r in measured],
+                              [anchor["kept"], *(fraction * m for m in beyond)])
         change = curve[1:] - curve[0]
         for m, delta in zip(beyond, change):
             predicted = float(within_unit_interval(anchor["predicted_accuracy"] + delta))
@@ -105,4 +115,4 @@ def _kept_fractions(inputs: AdviceInputs, thresholds: Sequence[float]) -> list[f
     return [float(np.mean(inputs.scores >= t)) for t in thresholds]
 
 
-__all__ = ["METHOD", "NOISE_GRID", "check_extrapolation", "extrapolated_rows", "theory_curve"]
+__all__ = ["METHOD", "NOISE_GRID", "check_extrapolation", "extrapolated_rows", "TheoryCurve"]
