@@ -347,7 +347,8 @@ def _api_dir(value: Any, name: str, check: Any) -> Path | None:
 
 def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthetic_labels: Any, *,
            scores: Any = None, thresholds: Any = None, m_values: Any = None, learner: Any = "ridge",
-           seed: int = 0, draws: int = DEFAULT_DRAWS, extrapolate: bool = False, workers: int = 1,
+           seed: int = 0, draws: int = DEFAULT_DRAWS, extrapolate: bool = False, n_values: Any = None,
+           verifiers: Any = None, pool_label_noise: float | None = None, workers: int = 1,
            executor: str = "local", scheduler: str | None = None, progress: bool = False):
     """Should your synthetic rows be added to your real rows, how many, at which score threshold, with which learner?
 
@@ -384,6 +385,20 @@ def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthe
         Allow m beyond the pool's rows: those rows are the measured value at the largest m of the
         pool moved by the random-matrix theory (learners whose plug-in supports it, such as
         ridge), marked ``extrapolation`` and never recommended.
+    n_values : sequence of int, optional
+        Other numbers of real rows to answer for ("what if I had 1 000 labelled rows?"): every
+        measured row moved from the user's n to each n by the theory, in rows with that ``n``,
+        marked ``extrapolation``.
+    verifiers : sequence of {"precision": float, "recall": float} or (precision, recall), optional
+        Verifiers not yet built, by their target precision (share of kept rows rightly labelled)
+        and recall (share of rightly labelled rows kept): the keep-all row at each m moved by the
+        theory to the rows such a verifier keeps, in rows whose ``verifier`` names it (their
+        ``threshold`` is NaN), marked ``extrapolation``. Needs keep-all (``-inf``) among the
+        thresholds.
+    pool_label_noise : float, optional
+        The pool's share of wrong labels, if known (from an audit); it sets how many rows a
+        hypothetical verifier keeps. By default the theory's effective label noise of the keep-all
+        rows stands for it.
     workers, executor, scheduler, progress
         Where the fits run (``executor="dask"`` with a ``scheduler`` address for a cluster) and
         whether a progress bar is shown.
@@ -391,8 +406,8 @@ def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthe
     Returns
     -------
     rmtsynth.data.advice.Advice
-        ``.table`` (columns learner, method, threshold, m, kept, predicted_accuracy, accuracy_se,
-        gain, gain_se, extrapolation, note; ``.table.to_pandas()``), ``.recommendation`` (a mapping
+        ``.table`` (columns learner, method, n, verifier, threshold, m, kept, predicted_accuracy,
+        accuracy_se, gain, gain_se, smoothed_accuracy, extrapolation, note; ``.table.to_pandas()``), ``.recommendation`` (a mapping
         with the verdict ``add``, ``do not add`` or ``cannot tell``), ``.notes`` and
         ``.pipeline()``, the fitted scikit-learn pipeline at the recommendation.
 
@@ -419,7 +434,8 @@ def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthe
                            executor=executor, scheduler=scheduler)
     return advise_on_executor(real_features, real_labels, synthetic_features, synthetic_labels, scores=scores,
                               thresholds=thresholds, m_values=m_values, learner=learner, seed=seed, draws=draws,
-                              extrapolate=extrapolate, options=options)
+                              extrapolate=extrapolate, n_values=n_values, verifiers=verifiers,
+                              pool_label_noise=pool_label_noise, options=options)
 
 
 def plan(config: str | Path, overrides: Iterable[str] = (), diagnostics: bool = False) -> dict[str, Any]:

@@ -292,6 +292,14 @@ def _number_list(text: Optional[str], option: str, whole: bool = False) -> Optio
     return values
 
 
+def _verifier_pair(text: str) -> tuple[float, float]:
+    """'PRECISION,RECALL' as a pair of numbers."""
+    values = _number_list(text, "--verifier")
+    if len(values) != 2:
+        raise RmtsynthError(f"--verifier = {text!r} must be two numbers, PRECISION,RECALL, for example 0.95,0.8.")
+    return values[0], values[1]
+
+
 def _names(values: List[str]) -> list[str]:
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
@@ -313,6 +321,12 @@ def advise(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seeds the draws of the pool (default 0)."),
     extrapolate: Optional[bool] = typer.Option(None, "--extrapolate", help="Allow --m beyond the pool: the theory "
                                                "moves the measured answer, rows marked as extrapolations."),
+    n_values: Optional[str] = typer.Option(None, "--n", help="Other numbers of real rows, e.g. '500,1000': the theory "
+                                           "moves the measured answer, rows marked as extrapolations."),
+    verifier: List[str] = typer.Option([], "--verifier", help="A verifier not yet built, 'PRECISION,RECALL' "
+                                       "(repeatable): answered by the theory from the keep-all rows."),
+    pool_label_noise: Optional[float] = typer.Option(None, "--pool-label-noise", help="The pool's share of wrong "
+                                                     "labels, if known (the hypothetical verifiers' kept share)."),
     out: Path = typer.Option(Path("advice"), "--out", "-o", help="Directory for the CSV, the figure and the manifest."),
     name: str = typer.Option("advice", "--name", help="File name of the outputs (NAME.csv, .pdf, .png, .json)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the recommendation and the table."),
@@ -337,7 +351,8 @@ def advise(
         raise RmtsynthError(f"--name = {name!r} must be a file name of letters, digits, '_', '.' and '-'.")
     given = {"--label-column": label_column, "--score-column": score_column, "--drop-columns": drop_columns or None,
              "--feature-columns": feature_columns or None, "--learner": learner or None, "--thresholds": thresholds,
-             "--m": m_values, "--draws": draws, "--seed": seed, "--extrapolate": extrapolate}
+             "--m": m_values, "--draws": draws, "--seed": seed, "--extrapolate": extrapolate, "--n": n_values,
+             "--verifier": verifier or None, "--pool-label-noise": pool_label_noise}
     if pool is None:
         if real.suffix.lower() not in (".yaml", ".yml"):
             raise RmtsynthError(f"{real} is not a config (.yaml); give the real rows' file and the pool's file, or a config.")
@@ -353,7 +368,9 @@ def advise(
             thresholds=None if thresholds is None else tuple(_number_list(thresholds, "--thresholds")),
             m=None if m_values is None else tuple(int(v) for v in _number_list(m_values, "--m", whole=True)),
             draws=DEFAULT_DRAWS if draws is None else draws, seed=0 if seed is None else seed,
-            extrapolate=bool(extrapolate))
+            extrapolate=bool(extrapolate),
+            n_values=None if n_values is None else tuple(int(v) for v in _number_list(n_values, "--n", whole=True)),
+            verifiers=tuple(_verifier_pair(v) for v in verifier) or None, pool_label_noise=pool_label_noise)
     out = check_out_dir(out)
     X, y, S, t, scores, features = read_pool_pair(
         request.real, request.pool, label_column=request.label_column, score_column=request.score_column,
@@ -361,7 +378,8 @@ def advise(
     t0 = time.perf_counter()
     advice = run_advice(X, y, S, t, scores=scores, thresholds=request.thresholds, m_values=request.m,
                         learner=list(request.learner), seed=request.seed, draws=request.draws,
-                        extrapolate=request.extrapolate, workers=workers,
+                        extrapolate=request.extrapolate, n_values=request.n_values, verifiers=request.verifiers,
+                        pool_label_noise=request.pool_label_noise, workers=workers,
                         executor=executor, scheduler=scheduler, progress=not quiet and sys.stderr.isatty())
     record = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(request).items() if k != "source"}
     record["feature_columns"] = list(features)
@@ -465,7 +483,8 @@ def validate(
                 request.real, request.pool, label_column=request.label_column, score_column=request.score_column,
                 drop_columns=request.drop_columns, feature_columns=request.feature_columns or None)
             _, grid, learners = check_request(X, y, S, t, scores, request.thresholds, request.m, list(request.learner),
-                                              request.draws, request.extrapolate)
+                                              request.draws, request.extrapolate, request.n_values, request.verifiers,
+                                              request.pool_label_noise)
             cells = len(learners) * len(grid.thresholds) * (len(grid.m_values) + len(grid.beyond))
             typer.echo(f"{path}: ok (advise, {cells} grid points)")
             continue

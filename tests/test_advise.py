@@ -266,3 +266,97 @@ def test_flags_are_true_or_false_not_truthy_text():
     X, y, S, t, scores = _setting(seed=3)
     with pytest.raises(ParameterTypeError, match="extrapolate = 'no' must be True or False"):
         rmtsynth.advise(X, y, S, t, m_values=[60], extrapolate="no")
+
+
+def test_other_n_and_hypothetical_verifiers_are_marked_extrapolations_never_recommended():
+    X, y, S, t, scores = _setting(seed=4, n=60, p=10, pool=120, flip=0.3)
+    advice = rmtsynth.advise(X, y, S, t, scores=scores, thresholds=[-np.inf, 0.0], m_values=[60, 120],
+                             n_values=[60, 240], verifiers=[{"precision": 0.9, "recall": 0.7}, (1.0, 1.0)],
+                             pool_label_noise=0.0)
+    rows = advice.table.rows
+    measured = [r for r in rows if not r["extrapolation"]]
+    assert {r["n"] for r in measured} == {60} and {r["verifier"] for r in measured} == {"keep all", "scores"}
+    # The user's own n is measured, not extrapolated: only 240 is added.
+    assert {r["n"] for r in rows} == {60, 240}
+    assert all(0.0 <= r["predicted_accuracy"] <= 1.0 for r in rows)
+    assert not advice.recommendation.get("extrapolation", False) and advice.recommendation["m"] <= 120
+    keep_all = {r["m"]: r for r in measured if r["verifier"] == "keep all"}
+    perfect = [r for r in rows if r["verifier"] == "precision 1, recall 1" and r["n"] == 60]
+    # A verifier that keeps every row of a pool without wrong labels is keep-all itself.
+    assert [r["m"] for r in perfect] == [60, 120]
+    for r in perfect:
+        assert r["kept"] == keep_all[r["m"]]["kept"]
+        assert r["predicted_accuracy"] == pytest.approx(keep_all[r["m"]]["predicted_accuracy"], abs=1e-12)
+        assert np.isnan(r["threshold"]) and r["extrapolation"]
+    # Kept share recall x (1 - noise) / precision of the rows drawn.
+    partial = [r for r in rows if r["verifier"] == "precision 0.9, recall 0.7" and r["n"] == 60]
+    assert [r["kept"] for r in partial] == pytest.approx([0.7 / 0.9 * 60, 0.7 / 0.9 * 120])
+    # With four times the real rows, the real rows alone are predicted no worse (the theory's curve in n).
+    alone = {r["n"]: r["predicted_accuracy"] for r in rows if r["m"] == 0}
+    assert alone[240] >= alone[60]
+    assert all(r["gain"] == pytest.approx(r["predicted_accuracy"] - alone[240]) for r in rows if r["n"] == 240)
+    assert any("n = 240" in note for note in advice.notes) and any("verifiers" in note for note in advice.notes)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"verifiers": [(0.5, 0.9)], "pool_label_noise": 0.1}, "would keep 1.62 times the rows drawn"),
+    ({"verifiers": [(0.9, 0.8)], "thresholds": [0.0]}, "add -inf"),
+    ({"pool_label_noise": 0.2}, "pool_label_noise is used only by hypothetical verifiers"),
+    ({"verifiers": [{"precision": 0.9}]}, "each entry is {precision, recall}"),
+    ({"verifiers": [(0.0, 0.5)]}, "verifiers precision = 0.0 is out of range"),
+    ({"verifiers": [(0.9, 0.5)], "m_values": [120]}, "needs at least two m up to the pool"),
+    ({"n_values": [2]}, "n_values = 2 is out of range"),
+    ({"n_values": 200}, "n_values = 200 must be a list"),
+    ({"n_values": [200], "learner": ["ridge", "logistic"]}, "learner 'logistic' has no theory to extrapolate"),
+])
+def test_what_the_theory_cannot_answer_is_refused_in_one_sentence(kwargs, message):
+    X, y, S, t, scores = _setting(seed=3)
+    kwargs = {"scores": scores, "m_values": [60, 120]} | kwargs
+    with pytest.raises(RmtsynthError) as info:
+        rmtsynth.advise(X, y, S, t, **kwargs)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_other_n_and_a_verifier_not_yet_built_follow_fresh_pipelines_on_a_gaussian():
+    """The theory's change from n to 4n real rows, and from keep-all to a verifier of precision 0.95 and
+    recall 0.7, against pipelines trained on fresh real rows and fresh verified pools.
+
+    Each seed is a user's setting (its own real rows and pool); the measured change at a seed is the
+    mean over 12 fresh pools of accuracies on 4000 test rows. The prediction is for the expected change,
+    the measurement for this user's rows: the mean over seeds of their difference must be within three
+    standard errors of the seeds' spread, and that error small enough for the test to mean something.
+    """
+    precision, recall, noise = 0.95, 0.7, 0.3
+    keep_wrong = recall * (1 - noise) * (1 - precision) / (precision * noise)
+    p, n, pool, bigger = 60, 150, 300, 600
+    n_errors, verifier_errors = [], []
+    for seed in range(8):
+        rng = np.random.default_rng([seed, 17])
+        X, y, _, _ = _gaussian(n, p, rng)
+        S, _, t, _ = _gaussian(pool, p, rng, flip=noise)
+        advice = rmtsynth.advise(X, y, S, t, m_values=[75, 150, 300], n_values=[bigger],
+                                 verifiers=[(precision, recall)], pool_label_noise=noise, draws=2)
+        at = {(r["n"], r["verifier"], r["m"]): r["predicted_accuracy"] for r in advice.table.rows}
+        test_X, test_y, _, _ = _gaussian(4000, p, rng)
+
+        def measured(real_rows, verified):
+            out = []
+            for _ in range(12):
+                real_X, real_y = (X, y) if real_rows == n else _gaussian(real_rows, p, rng)[:2]
+                fresh_X, _, fresh_t, wrong = _gaussian(pool, p, rng, flip=noise)
+                if verified:
+                    keep = rng.random(pool) < np.where(wrong, keep_wrong, recall)
+                    fresh_X, fresh_t = fresh_X[keep], fresh_t[keep]
+                model = make_pipeline(StandardScaler(), RidgeClassifier()).fit(np.vstack([real_X, fresh_X]),
+                                                                               np.r_[real_y, fresh_t])
+                out.append(np.mean(model.predict(test_X) == test_y))
+            return np.mean(out)
+
+        here = measured(n, False)
+        label = f"precision {precision:g}, recall {recall:g}"
+        n_errors.append((at[(bigger, "keep all", pool)] - at[(n, "keep all", pool)]) - (measured(bigger, False) - here))
+        verifier_errors.append((at[(n, label, pool)] - at[(n, "keep all", pool)]) - (measured(n, True) - here))
+    for errors in (np.array(n_errors), np.array(verifier_errors)):
+        se = errors.std(ddof=1) / np.sqrt(errors.size)
+        assert se < 0.015
+        assert abs(errors.mean()) < 3 * se

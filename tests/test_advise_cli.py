@@ -144,3 +144,30 @@ def test_m_beyond_the_pool_needs_extrapolate_and_is_marked(files, tmp_path):
     assert len(marked) == 2 and all(" 400 " in line for line in marked)
     table = list(csv.DictReader((out / "advice.csv").open()))
     assert {r["m"] for r in table if r["extrapolation"] == "true"} == {"400"}
+
+
+def test_other_n_and_hypothetical_verifiers_from_options_and_from_a_config_agree(files, tmp_path):
+    real, pool = files
+    config = tmp_path / "advise.yaml"
+    config.write_text("advise:\n  real: real.csv\n  pool: pool.csv\n  score_column: reward\n"
+                      "  drop_columns: [row_id]\n  m: [50, 100]\n  thresholds: [-.inf, 0.0]\n  n_values: [160]\n"
+                      "  verifiers: [{precision: 0.95, recall: 0.6}]\n  pool_label_noise: 0.3\n")
+    by_config = invoke("advise", config, "--out", tmp_path / "a", "-q")
+    by_options = invoke("advise", real, pool, "--score-column", "reward", "--drop-columns", "row_id", "--m", "50,100",
+                        "--thresholds", "-inf,0", "--n", "160", "--verifier", "0.95,0.6", "--pool-label-noise", "0.3",
+                        "--out", tmp_path / "b", "-q")
+    assert by_config.exit_code == 0 and by_options.exit_code == 0, (by_config.output, by_options.output)
+    assert (tmp_path / "a" / "advice.csv").read_bytes() == (tmp_path / "b" / "advice.csv").read_bytes()
+    table = list(csv.DictReader((tmp_path / "a" / "advice.csv").open()))
+    assert {r["n"] for r in table} == {"40", "160"}
+    hypothetical = [r for r in table if r["verifier"] == "precision 0.95, recall 0.6"]
+    assert len(hypothetical) == 2 * 2 and all(r["extrapolation"] == "true" for r in hypothetical)
+    assert any("precision 0.95, recall 0.6" in line for line in by_options.stdout.splitlines())
+    assert invoke("validate", config).exit_code == 0
+    config.write_text("advise:\n  real: real.csv\n  pool: pool.csv\n  score_column: reward\n"
+                      "  verifiers: [{precision: 0.95}]\n")
+    assert_clean_error(invoke("validate", config), "advise.verifiers", "{precision, recall}")
+    assert_clean_error(invoke("advise", real, pool, "--score-column", "reward", "--drop-columns", "row_id",
+                              "--verifier", "0.9", "--out", tmp_path / "c", "-q"), "--verifier", "PRECISION,RECALL")
+    assert_clean_error(invoke("advise", real, pool, "--score-column", "reward", "--drop-columns", "row_id",
+                              "--pool-label-noise", "0.2", "--out", tmp_path / "d", "-q"), "pool_label_noise")

@@ -28,6 +28,9 @@ class AdviseRequest:
     draws: int = DEFAULT_DRAWS
     seed: int = 0
     extrapolate: bool = False
+    n_values: tuple[int, ...] | None = None
+    verifiers: tuple[tuple[float, float], ...] | None = None
+    pool_label_noise: float | None = None
     source: str = field(default="", compare=False)
 
 
@@ -47,6 +50,18 @@ def _numbers(value: Any, where: str, whole: bool) -> tuple[Any, ...]:
         rule = "a list of integers >= 0" if whole else "a list of numbers (-.inf keeps all)"
         raise ConfigError(f"{where} = {_show(value)} is not allowed; it must be {rule}.")
     return tuple(int(v) for v in items) if whole else tuple(float(v) for v in items)
+
+
+def _verifiers(value: Any, where: str) -> tuple[tuple[float, float], ...]:
+    items = value if isinstance(value, list) else [value]
+    good = bool(items) and all(
+        isinstance(v, dict) and sorted(map(str, v)) == ["precision", "recall"]
+        and all(isinstance(v[k], (int, float)) and not isinstance(v[k], bool) and 0 < v[k] <= 1 for k in v)
+        for v in items)
+    if not good:
+        raise ConfigError(f"{where} = {_show(value)} is not allowed; it must be a list of {{precision, recall}} "
+                          "mappings, each a number greater than 0 and at most 1.")
+    return tuple((float(v["precision"]), float(v["recall"])) for v in items)
 
 
 def is_advise_config(path: Path | str) -> bool:
@@ -80,5 +95,8 @@ def load_advise_config(path: Path | str) -> AdviseRequest:
         learner=_names(values["learner"], "advise.learner"),
         thresholds=_numbers(values["thresholds"], "advise.thresholds", False) if "thresholds" in values else None,
         m=_numbers(values["m"], "advise.m", True) if "m" in values else None,
-        draws=values["draws"], seed=values["seed"], extrapolate=values["extrapolate"], source=text,
+        draws=values["draws"], seed=values["seed"], extrapolate=values["extrapolate"],
+        n_values=_numbers(values["n_values"], "advise.n_values", True) if "n_values" in values else None,
+        verifiers=_verifiers(values["verifiers"], "advise.verifiers") if "verifiers" in values else None,
+        pool_label_noise=values.get("pool_label_noise"), source=text,
     )

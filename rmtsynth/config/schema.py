@@ -842,6 +842,12 @@ ADVISE_KEYS: dict[str, Param] = _params(
     Param("advise.seed", "int", "seeds the draws of the pool", 0, 2**63 - 1, default=0),
     Param("advise.extrapolate", "bool", "allow m beyond the pool (answered by the theory, marked as extrapolations)",
           default=False),
+    Param("advise.n_values", "custom", "other numbers of real rows, answered by the theory (marked as extrapolations)",
+          rule_text="a list of integers >= 4"),
+    Param("advise.verifiers", "custom", "verifiers not yet built, answered by the theory from the keep-all rows "
+          "(marked as extrapolations)", rule_text="a list of {precision, recall} mappings, each in (0, 1]"),
+    Param("advise.pool_label_noise", "float", "the pool's share of wrong labels, if known (sets the kept share of "
+          "the hypothetical verifiers)", 0.0, 1.0),
 )
 register_section("advise", ADVISE_KEYS, doc="rmtsynth advise CONFIG: the files, their columns and the grid")
 

@@ -17,6 +17,11 @@ def _threshold(value: float) -> str:
     return "keep all" if not np.isfinite(value) else f">= {value:.6g}"
 
 
+def _selection(row: dict[str, Any]) -> str:
+    """The score threshold, or the hypothetical verifier a row answers for."""
+    return _threshold(row["threshold"]) if row.get("verifier") in (None, "keep all", "scores") else str(row["verifier"])
+
+
 def format_recommendation(rec: dict[str, Any]) -> list[str]:
     lines = [f"{HEADLINES.get(rec['verdict'], rec['verdict'])}: {rec['reason']}"]
     if rec["m"] > 0:
@@ -34,11 +39,13 @@ def format_recommendation(rec: dict[str, Any]) -> list[str]:
 
 
 def format_table(rows: list[dict[str, Any]]) -> list[str]:
-    header = f"{'learner':<12} {'threshold':>14} {'m':>7} {'kept':>8} {'accuracy':>9} {'+-':>6} {'gain':>7} {'+-':>6}"
+    width = max([14] + [len(_selection(r)) for r in rows])
+    header = (f"{'learner':<12} {'n':>7} {'threshold':>{width}} {'m':>7} {'kept':>8} {'accuracy':>9} {'+-':>6} "
+              f"{'gain':>7} {'+-':>6}")
     lines = [header]
     for r in rows:
         lines.append(
-            f"{str(r['learner'])[:12]:<12} {_threshold(r['threshold']):>14} {r['m']:>7d} {r['kept']:>8.1f} "
+            f"{str(r['learner'])[:12]:<12} {r['n']:>7d} {_selection(r):>{width}} {r['m']:>7d} {r['kept']:>8.1f} "
             f"{r['predicted_accuracy']:>9.3f} {r['accuracy_se']:>6.3f} {r['gain']:>+7.3f} {r['gain_se']:>6.3f}"
             + ("  extrapolation" if r.get("extrapolation") else "")
         )
@@ -46,7 +53,7 @@ def format_table(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def format_advice(advice: Any) -> str:
-    """Recommendation, notes, then one line per (learner, threshold, m)."""
+    """Recommendation, notes, then one line per (learner, n, threshold or verifier, m)."""
     lines = format_recommendation(advice.recommendation)
     lines += [f"  note: {note}" for note in advice.notes]
     lines.append("")

@@ -23,9 +23,11 @@ def executor_map(options: SweepOptions) -> Callable[[Callable[[Any, Any], Any], 
 def advise_on_executor(real_features: Any, real_labels: Any, synthetic_features: Any, synthetic_labels: Any, *,
                        scores: Any = None, thresholds: Any = None, m_values: Any = None, learner: Any = "ridge",
                        seed: int = 0, draws: int = DEFAULT_DRAWS, extrapolate: bool = False,
+                       n_values: Any = None, verifiers: Any = None, pool_label_noise: Any = None,
                        options: SweepOptions | None = None) -> Advice:
     """:func:`rmtsynth.data.advice.advise` with its fits on an executor (one local process by default)."""
     options = options or SweepOptions(workers=1, progress=False)
     return advise(real_features, real_labels, synthetic_features, synthetic_labels, scores=scores,
                   thresholds=thresholds, m_values=m_values, learner=learner, seed=seed, draws=draws,
-                  map_tasks=executor_map(options), extrapolate=extrapolate)
+                  map_tasks=executor_map(options), extrapolate=extrapolate, n_values=n_values,
+                  verifiers=verifiers, pool_label_noise=pool_label_noise)

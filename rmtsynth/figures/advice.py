@@ -56,12 +56,14 @@ def _panel(ax: Any, points: list[Point]) -> None:
         m = np.array([p.m for p in inside], dtype=float)
         acc = np.array([p.predicted for p in inside])
         band = np.array([p.band for p in inside])
-        ax.plot(m, acc, color=color, lw=1.8, label=name)
-        ax.fill_between(m, np.clip(acc - band, 0, 1), np.clip(acc + band, 0, 1), color=color, alpha=0.12, lw=0)
+        if inside:
+            ax.plot(m, acc, color=color, lw=1.8, label=name)
+            ax.fill_between(m, np.clip(acc - band, 0, 1), np.clip(acc + band, 0, 1), color=color, alpha=0.12, lw=0)
         beyond = inside[-1:] + [p for p in line if p.extrapolated]
         if len(beyond) > 1 and any(p.extrapolated for p in line):
-            # Beyond the pool the line is the theory's extrapolation, not a measurement.
-            ax.plot([p.m for p in beyond], [p.predicted for p in beyond], color=color, lw=1.6, ls="--")
+            # Where nothing was measured the line is the theory's extrapolation, dashed.
+            ax.plot([p.m for p in beyond], [p.predicted for p in beyond], color=color, lw=1.6, ls="--",
+                    label=None if inside else name)
         measured = [p for p in line if np.isfinite(p.measured)]
         if measured:
             ax.errorbar([p.m for p in measured], [p.measured for p in measured], yerr=[p.measured_se for p in measured],
@@ -88,7 +90,12 @@ def draw_points(points: Sequence[Point], *, recommendation: dict[str, Any] | Non
                         color="k", ls="none", label="recommended")
             ax.set_title(str(panel))
         axes[0].set_ylabel("held-out accuracy on real rows")
-        handles, labels = axes[-1].get_legend_handles_labels()
+        # Every panel's lines once, each with its first (measured, solid) style.
+        legend: dict[str, Any] = {}
+        for ax in axes:
+            for handle, label in zip(*ax.get_legend_handles_labels()):
+                legend.setdefault(label, handle)
+        handles, labels = list(legend.values()), list(legend)
         if measured_legend:
             from matplotlib.lines import Line2D
 
@@ -101,14 +108,28 @@ def draw_points(points: Sequence[Point], *, recommendation: dict[str, Any] | Non
 
 
 def draw_advice(rows: Sequence[dict[str, Any]], *, recommendation: dict[str, Any] | None = None) -> Figure:
-    """The figure of an advice table (the rows of ``Advice.table``), a panel per learner."""
+    """The figure of an advice table (the rows of ``Advice.table``): a panel per learner and number of
+    real rows, a line per threshold or hypothetical verifier."""
+    own_n = min((r["n"] for r in rows if not r.get("extrapolation")), default=None)
+    # One share per threshold (kept over drawn, over its measured rows), so that a line keeps one label.
+    drawn: dict[float, list[float]] = {}
+    for r in rows:
+        if r["m"] > 0 and np.isfinite(r["threshold"]) and not r.get("extrapolation"):
+            totals = drawn.setdefault(r["threshold"], [0.0, 0.0])
+            totals[0] += r["kept"]
+            totals[1] += r["m"]
     points = []
     for r in rows:
-        fraction = None
-        if r["m"] > 0 and r["kept"] and np.isfinite(r["threshold"]):
-            fraction = r["kept"] / r["m"]
-        points.append(Point(r["learner"], threshold_label(r["threshold"], fraction), -r["threshold"], r["m"],
-                            r["predicted_accuracy"], r["accuracy_se"], extrapolated=bool(r.get("extrapolation"))))
+        panel = r["learner"] if r.get("n", own_n) == own_n else f"{r['learner']}, n = {r['n']} (theory)"
+        if np.isfinite(r["threshold"]):
+            kept, total = drawn.get(r["threshold"], (0.0, 0.0))
+            line, order = threshold_label(r["threshold"], kept / total if total else None), -r["threshold"]
+        elif r["threshold"] == -np.inf:
+            line, order = threshold_label(r["threshold"]), np.inf
+        else:  # a verifier not yet built: below the thresholds in the legend
+            line, order = f"{r['verifier']} (theory)", -np.inf
+        points.append(Point(panel, line, order, r["m"], r["predicted_accuracy"], r["accuracy_se"],
+                            extrapolated=bool(r.get("extrapolation"))))
     rec = None if recommendation is None else recommendation | {"panel": recommendation["learner"]}
     return draw_points(points, recommendation=rec)
 

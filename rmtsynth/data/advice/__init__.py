@@ -110,6 +110,12 @@ def _notes(rows: list[dict[str, Any]], grid: Grid, pool_rows: int) -> list[str]:
         verb = "exceeds" if len(grid.beyond) == 1 else "exceed"
         notes.append(f"m = {', '.join(str(m) for m in grid.beyond)} {verb} the pool's {pool_rows} rows: those rows are "
                      "extrapolations by the theory (extrapolation = true), not measured, and never recommended.")
+    if grid.n_values:
+        notes.append(f"n = {', '.join(str(n) for n in grid.n_values)} real rows: the measured rows moved by the theory "
+                     "(extrapolation = true, column n), never recommended.")
+    if grid.verifiers:
+        notes.append(f"verifiers {'; '.join(v.label for v in grid.verifiers)}: not built, answered from the keep-all "
+                     "rows by the theory (extrapolation = true, column verifier), never recommended.")
     if not mixes:
         return notes + ["no m above 0 within the pool was asked for: the measured table holds the real rows alone."]
     for threshold in dict.fromkeys(r["threshold"] for r in mixes):
@@ -144,36 +150,44 @@ def advise_rows(inputs: AdviceInputs, grid: Grid, learners: Sequence[AdviceLearn
                 note = "keeps no synthetic row" if kept == 0 else ""
                 rows.append(grid_row(learner.label, learner.method, threshold, m, kept,
                                      [results[(i, c)] for c in cells], baseline, inputs.real_labels, groups, note))
-    for learner in learners if grid.beyond else ():
-        rows += extrapolated_rows(inputs, learner, grid.thresholds, grid.beyond, rows)
+    theory_notes: list[str] = []
+    for learner in learners if grid.needs_theory else ():
+        extra, notes = extrapolated_rows(inputs, learner, grid, rows)
+        rows += extra
+        theory_notes += notes
     table = Table(columns=list(COLUMNS), rows=rows)
     measured = [r for r in rows if not r["extrapolation"]]
-    return Advice(table, recommend(measured), _notes(rows, grid, inputs.pool_rows), inputs, tuple(learners), orders)
+    return Advice(table, recommend(measured), _notes(rows, grid, inputs.pool_rows) + theory_notes, inputs,
+                  tuple(learners), orders)
 
 
 def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthetic_labels: Any,
            scores: Any = None, thresholds: Any = None, m_values: Any = None, learner: Any = "ridge",
            seed: int = 0, draws: int = DEFAULT_DRAWS, map_tasks: MapTasks = serial_map,
-           extrapolate: bool = False) -> Advice:
+           extrapolate: bool = False, n_values: Any = None, verifiers: Any = None,
+           pool_label_noise: Any = None) -> Advice:
     """Check the inputs, build the grid and compute the advice (see :func:`advise_rows`)."""
     from rmtsynth.data.validation import check_integer
 
     seed = check_integer(seed, "seed", low=0)
     inputs, grid, learners = check_request(real_features, real_labels, synthetic_features, synthetic_labels, scores,
-                                           thresholds, m_values, learner, draws, extrapolate)
+                                           thresholds, m_values, learner, draws, extrapolate, n_values, verifiers,
+                                           pool_label_noise)
     return advise_rows(inputs, grid, learners, seed, map_tasks)
 
 
 def check_request(real_features: Any, real_labels: Any, synthetic_features: Any, synthetic_labels: Any,
                   scores: Any = None, thresholds: Any = None, m_values: Any = None, learner: Any = "ridge",
-                  draws: int = DEFAULT_DRAWS, extrapolate: bool = False,
+                  draws: int = DEFAULT_DRAWS, extrapolate: bool = False, n_values: Any = None,
+                  verifiers: Any = None, pool_label_noise: Any = None,
                   ) -> tuple[AdviceInputs, Grid, list[AdviceLearner]]:
     """Every check :func:`advise` makes before fitting anything (what ``rmtsynth validate`` runs)."""
     extrapolate = check_bool(extrapolate, "extrapolate")
     inputs = check_inputs(real_features, real_labels, synthetic_features, synthetic_labels, scores)
-    grid = make_grid(thresholds, m_values, draws, inputs.scores, inputs.pool_rows, extrapolate)
+    grid = make_grid(thresholds, m_values, draws, inputs.scores, inputs.pool_rows, extrapolate, n_values, verifiers,
+                     pool_label_noise, inputs.real_labels.size)
     learners = resolve_learners(learner)
-    check_extrapolation(learners, grid.beyond, inputs.pool_rows)
+    check_extrapolation(learners, grid, inputs.pool_rows)
     return inputs, grid, learners
 
 

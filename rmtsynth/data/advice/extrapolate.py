@@ -1,15 +1,25 @@
-"""Pool sizes beyond the rows the pool holds: the measured answer moved by the random-matrix theory.
+"""What the rows cannot measure, answered by the random-matrix theory: m beyond the pool, another
+number of real rows, a verifier not yet built.
 
-The rows cannot say what m rows the pool does not have would do; the theory gives the shape of
-the curve (THEORY.md 3, 13.6): the real rows' law calibrated on their exact leave-one-out
-(:func:`rmtsynth.data.calibrated.calibrate`), synthetic rows of that law whose labels agree with
-the class at an effective rate, K = (kept fraction) x m kept rows, and the learner's own penalty at
-n + K rows. The effective label noise is the one whose curve best fits the advisor's measured
-accuracies at that threshold (least squares over the pool sizes on the grid): one number that
-stands for everything that makes the kept rows worth less than real ones (wrong labels, another
-law). The answer at m is the measured value at the largest pool size on the grid (the anchor)
-plus the fitted curve's change from the anchor to m. Such rows are marked ``extrapolation`` and
-never recommended.
+The theory gives the shape of the accuracy curve (THEORY.md 3, 13.6, 17.5): the real rows' law
+calibrated on their exact leave-one-out (:func:`rmtsynth.data.calibrated.calibrate`), synthetic rows
+of that law whose labels agree with the class at an effective rate, K kept rows, n real rows, and
+the learner's own penalty at n + K rows. At each threshold the effective label noise is the one
+whose curve best fits the advisor's measured accuracies over the pool sizes on the grid and of
+the real rows alone (least squares with a free offset): one number that stands for everything that makes the kept rows worth
+less than real ones (wrong labels, another law). Every answer is a measured value moved by the
+fitted curve's change, never the curve's own level:
+
+* m beyond the pool: the value at the largest measured m plus the change from its kept rows to
+  (kept share) x m;
+* a hypothetical verifier of precision P and recall R: the keep-all value at the same m plus the
+  change from m rows at the keep-all noise e to R (1 - eps) m / P rows at noise 1 - P + (e - eps),
+  where eps is the pool's label noise (given, or taken as e: then the kept rows differ from real
+  ones only by their wrong labels);
+* another n: any of those values plus the change from n to n' real rows at the same kept rows and
+  noise (the penalty follows the learner's own rule at n' + K rows).
+
+Such rows are marked ``extrapolation`` and never recommended.
 """
 
 from __future__ import annotations
@@ -20,23 +30,30 @@ import numpy as np
 
 from rmtsynth.core.learners import POOL_EXTRAPOLATION
 from rmtsynth.core.theory import within_unit_interval
+from rmtsynth.data.advice.grid import Grid, check_hypothetical
 from rmtsynth.data.advice.inputs import AdviceInputs
 from rmtsynth.data.advice.learners import AdviceLearner
 from rmtsynth.data.calibrated import calibrate, theory_ratio
 from rmtsynth.errors import ParameterError
 
-METHOD = "two-covariance theory beyond the pool"
+METHOD = "two-covariance theory from the measured rows"
 
 
-def check_extrapolation(learners: Sequence[AdviceLearner], beyond: Sequence[int], pool_rows: int) -> None:
-    """Refuse, in one sentence, a learner whose theory cannot extrapolate when m beyond the pool is asked for."""
-    if not beyond:
+def check_extrapolation(learners: Sequence[AdviceLearner], grid: Grid, pool_rows: int) -> None:
+    """Refuse, in one sentence, a learner whose theory cannot extrapolate when the grid asks the theory."""
+    if not grid.needs_theory:
         return
+    if grid.beyond:
+        asked = f"m_values = {max(grid.beyond)} is beyond the pool's {pool_rows} rows"
+    elif grid.n_values:
+        asked = f"n_values asks for {grid.n_values[0]} real rows"
+    else:
+        asked = f"verifiers asks for a verifier of {grid.verifiers[0].label}"
     for learner in learners:
         if learner.plugin is None or not learner.plugin.supports(POOL_EXTRAPOLATION):
             raise ParameterError(
-                f"m_values = {max(beyond)} is beyond the pool's {pool_rows} rows, and learner {learner.label!r} has no "
-                "theory to extrapolate with (only learners that support it, such as ridge, do); ask for m up to the pool."
+                f"{asked}, and learner {learner.label!r} has no theory to extrapolate with (only learners that support "
+                "it, such as ridge, do); ask for what the rows measure, or leave that learner out."
             )
 
 
@@ -58,55 +75,111 @@ class TheoryCurve:
     def penalty(self, rows: float) -> float:
         return self.plugin.theory_penalty(self.estimator, rows)
 
-    def accuracy(self, kept: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """Held-out accuracy with ``kept`` synthetic rows at effective label noise ``noise`` (broadcast)."""
-        gamma = np.array([self.penalty(self.n + k) for k in kept.reshape(-1)]).reshape(kept.shape)
-        ratio = theory_ratio(self.spectrum, float(self.n), kept, noise, 1.0, 1.0, gamma)
+    def accuracy(self, kept: np.ndarray, noise: np.ndarray, n: float | None = None) -> np.ndarray:
+        """Held-out accuracy with ``kept`` synthetic rows at effective label noise ``noise`` (broadcast),
+        and ``n`` real rows (the user's by default)."""
+        real = float(self.n if n is None else n)
+        kept, noise = np.broadcast_arrays(np.asarray(kept, dtype=float), np.asarray(noise, dtype=float))
+        gamma = np.array([self.penalty(real + k) for k in kept.reshape(-1)]).reshape(kept.shape)
+        ratio = theory_ratio(self.spectrum, real, kept, noise, 1.0, 1.0, gamma)
         return np.asarray(self.theory.anchored(ratio), dtype=float)
 
-    def fitted(self, kept: Sequence[float], measured: Sequence[float], at: Sequence[float]) -> np.ndarray:
-        """The curve at ``at`` kept rows, its label noise fitted to ``measured`` at ``kept``."""
+    def fit_noise(self, kept: Sequence[float], measured: Sequence[float]) -> float:
+        """The effective label noise whose curve follows ``measured`` at ``kept`` best, up to an offset."""
         k = np.asarray(kept, dtype=float)[None, :]
         # A free offset: the fit follows the shape of the measured curve, not the level of its noisiest point.
         residuals = self.accuracy(k, NOISE_GRID[:, None]) - np.asarray(measured, dtype=float)[None, :]
         errors = ((residuals - residuals.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
-        noise = float(NOISE_GRID[int(np.argmin(errors))])
+        return float(NOISE_GRID[int(np.argmin(errors))])
+
+    def fitted(self, kept: Sequence[float], measured: Sequence[float], at: Sequence[float]) -> np.ndarray:
+        """The curve at ``at`` kept rows, its label noise fitted to ``measured`` at ``kept``."""
+        noise = self.fit_noise(kept, measured)
         return self.accuracy(np.asarray(at, dtype=float), np.full(len(at), noise))
 
 
-def extrapolated_rows(inputs: AdviceInputs, learner: AdviceLearner, thresholds: Sequence[float], beyond: Sequence[int],
-                      rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Table rows for the m beyond the pool, anchored at each threshold's largest measured m."""
+def _moved(row: dict[str, Any], delta: float, alone: float, **changes: Any) -> dict[str, Any]:
+    """A copy of ``row`` whose accuracies move by ``delta``, its gain over ``alone`` (the real rows
+    alone at the same n), marked as an extrapolation."""
+    out = dict(row) | changes
+    out["predicted_accuracy"] = float(within_unit_interval(row["predicted_accuracy"] + delta))
+    out["gain"] = out["predicted_accuracy"] - alone
+    out["smoothed_accuracy"] = float(within_unit_interval(row["smoothed_accuracy"] + delta))
+    out["extrapolation"] = True
+    out["method"] = METHOD
+    return out
+
+
+def extrapolated_rows(inputs: AdviceInputs, learner: AdviceLearner, grid: Grid,
+                      rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Table rows the theory answers for one learner, and notes on how (see the module docstring)."""
     mine = [r for r in rows if r["learner"] == learner.label]
     base = next(r for r in mine if r["m"] == 0)
-    by_threshold = [sorted((r for r in mine if r["m"] > 0 and r["threshold"] == t), key=lambda r: r["m"])
-                    for t in thresholds]
-    for threshold, measured in zip(thresholds, by_threshold):
-        if len(measured) < 2:
-            raise ParameterError(
-                f"threshold {threshold:g} has {len(measured)} m within the pool on the grid; extrapolating beyond the "
-                "pool fits the theory's curve to the measured pool sizes, so give at least two m up to the pool's rows."
-            )
     theory = TheoryCurve(inputs, learner)
-    out = []
-    for measured, fraction in zip(by_threshold, _kept_fractions(inputs, thresholds)):
-        threshold = measured[0]["threshold"]
+    # Each row at the user's n with the (kept rows, effective noise) the theory places it at.
+    placed: list[tuple[dict[str, Any], float, float]] = [(base, 0.0, 0.0)]
+    notes: list[str] = []
+    noise_at: dict[float, float] = {}
+    for threshold, fraction in zip(grid.thresholds, _kept_fractions(inputs, grid.thresholds)):
+        measured = sorted((r for r in mine if r["m"] > 0 and r["threshold"] == threshold), key=lambda r: r["m"])
+        # The real rows alone belong to every threshold's curve: with them the fit follows the paired
+        # gains, which carry far less noise than the accuracies' levels.
+        curve = [base, *measured]
+        noise = theory.fit_noise([r["kept"] for r in curve], [r["predicted_accuracy"] for r in curve])
+        noise_at[threshold] = noise
+        placed += [(r, r["kept"], noise) for r in measured]
         anchor = measured[-1]
-        curve = theory.fitted([r["kept"] for r in measured], [r["predicted_accuracy"] for r in measured],
-                              [anchor["kept"], *(fraction * m for m in beyond)])
-        change = curve[1:] - curve[0]
-        for m, delta in zip(beyond, change):
-            predicted = float(within_unit_interval(anchor["predicted_accuracy"] + delta))
-            out.append({
-                "learner": learner.label, "method": METHOD, "threshold": float(threshold), "m": int(m),
-                "kept": fraction * m, "predicted_accuracy": predicted, "accuracy_se": anchor["accuracy_se"],
-                "gain": predicted - base["predicted_accuracy"], "gain_se": anchor["gain_se"],
-                "smoothed_accuracy": float(within_unit_interval(anchor["smoothed_accuracy"] + delta)),
-                "extrapolation": True,
-                "note": f"extrapolation: measured at m = {anchor['m']} plus the theory's change; "
-                        "its standard errors are the anchor's (the theory's own error is not included)",
-            })
+        for m in grid.beyond:
+            kept = fraction * m
+            delta = float(np.diff(theory.accuracy([anchor["kept"], kept], noise))[0])
+            row = _moved(anchor, delta, base["predicted_accuracy"], m=int(m), kept=kept, note=(
+                f"extrapolation: measured at m = {anchor['m']} plus the theory's change (effective label noise "
+                f"{noise:.3g}); its standard errors are the anchor's (the theory's own error is not included)"))
+            placed.append((row, kept, noise))
+    if grid.verifiers:
+        placed += _hypothetical(theory, grid, placed, noise_at[-np.inf], notes)
+    out = [row for row, _, _ in placed[1:] if row["extrapolation"]]
+    for n in grid.n_values:
+        alone = float(within_unit_interval(base["predicted_accuracy"] + _n_change(theory, 0.0, 0.0, n)))
+        for row, kept, noise in placed:
+            what = row["note"].removeprefix("extrapolation: ") if row["extrapolation"] else "measured"
+            out.append(_moved(row, _n_change(theory, kept, noise, n), alone, n=int(n), note=(
+                f"extrapolation: {what} at n = {theory.n}, moved to n = {n} real rows by the theory")))
+    return out, notes
+
+
+def _hypothetical(theory: TheoryCurve, grid: Grid, placed: list[tuple[dict[str, Any], float, float]],
+                  keep_all_noise: float, notes: list[str]) -> list[tuple[dict[str, Any], float, float]]:
+    """Rows of the verifiers not yet built, each moved from the keep-all row at the same m."""
+    known = grid.pool_label_noise is not None
+    pool_noise = grid.pool_label_noise if known else keep_all_noise
+    check_hypothetical(grid, pool_noise, "as given" if known else "the theory's fit to the keep-all curve")
+    notes.append(
+        f"hypothetical verifiers ({theory.plugin.name}): the pool's label noise is "
+        + (f"{pool_noise:.3g} as given; the keep-all rows' effective noise fitted by the theory is {keep_all_noise:.3g}."
+           if known else f"taken as {keep_all_noise:.3g}, the keep-all rows' effective noise fitted by the theory "
+                         "(give pool_label_noise if you know it).")
+    )
+    keep_all = [(r, k) for r, k, _ in placed if r["m"] > 0 and r["threshold"] == -np.inf]
+    alone = placed[0][0]["predicted_accuracy"]
+    out = []
+    for verifier in grid.verifiers:
+        share = verifier.kept_share(pool_noise)
+        noise = float(np.clip(1.0 - verifier.precision + keep_all_noise - pool_noise, 0.0, 1.0))
+        for row, kept in keep_all:
+            mine = share * row["m"]
+            delta = float(theory.accuracy(mine, noise) - theory.accuracy(kept, keep_all_noise))
+            moved = _moved(row, delta, alone, threshold=float("nan"), kept=mine, verifier=verifier.label, note=(
+                f"extrapolation: a verifier of {verifier.label} keeps {share:.3g} of the rows drawn at label noise "
+                f"{1 - verifier.precision:.3g}; the keep-all value at m = {row['m']} moved by the theory "
+                f"(effective label noise {noise:.3g})"))
+            out.append((moved, mine, noise))
     return out
+
+
+def _n_change(theory: TheoryCurve, kept: float, noise: float, n: int) -> float:
+    """The theory's change of accuracy from the user's n to n real rows, at the same kept rows and noise."""
+    return float((theory.accuracy(kept, noise, n) - theory.accuracy(kept, noise))[()])
 
 
 def _kept_fractions(inputs: AdviceInputs, thresholds: Sequence[float]) -> list[float]:

@@ -8,12 +8,13 @@ grid points carry less noise than the points).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
-from rmtsynth.data.validation import check_integer
+from rmtsynth.data.validation import check_integer, check_real, check_sequence
 from rmtsynth.errors import ParameterError, ParameterTypeError
 
 #: Default thresholds keep all rows, then the top 80 %, 60 %, 40 % and 20 % of the pool's scores.
@@ -25,6 +26,25 @@ DEFAULT_POOL_FRACTIONS = (0.125, 0.25, 0.5, 0.75, 1.0)
 DEFAULT_DRAWS = 3
 MAX_GRID_POINTS = 10_000
 MAX_DRAWS = 100
+#: Real-row counts the theory may be asked about.
+MAX_REAL_ROWS = 10_000_000
+
+
+@dataclass(frozen=True)
+class HypotheticalVerifier:
+    """A verifier not yet built, by its target precision (share of kept rows whose label is right)
+    and recall (share of the rightly labelled rows it keeps)."""
+
+    precision: float
+    recall: float
+
+    @property
+    def label(self) -> str:
+        return f"precision {self.precision:g}, recall {self.recall:g}"
+
+    def kept_share(self, pool_label_noise: float) -> float:
+        """Share of the drawn rows kept when a fraction ``pool_label_noise`` of their labels is wrong."""
+        return self.recall * (1.0 - pool_label_noise) / self.precision
 
 
 @dataclass(frozen=True)
@@ -34,6 +54,16 @@ class Grid:
     draws: int
     #: Pool sizes beyond the pool's rows, answered by the theory (extrapolations).
     beyond: tuple[int, ...] = ()
+    #: Other numbers of real rows, answered by the theory (extrapolations).
+    n_values: tuple[int, ...] = ()
+    #: Verifiers not yet built, answered by the theory from the keep-all curve (extrapolations).
+    verifiers: tuple[HypotheticalVerifier, ...] = ()
+    #: The pool's share of wrong labels, if the user knows it (the hypothetical verifiers' kept share).
+    pool_label_noise: float | None = None
+
+    @property
+    def needs_theory(self) -> bool:
+        return bool(self.beyond or self.n_values or self.verifiers)
 
 
 def _numbers(values: Any, name: str) -> list[float]:
@@ -79,17 +109,92 @@ def m_values_for(m_values: Any, pool_rows: int, extrapolate: bool = False) -> tu
     return tuple(sorted(set(values)))
 
 
+def n_values_for(n_values: Any, real_rows: int) -> tuple[int, ...]:
+    """Other numbers of real rows to answer for (the user's own n is always measured)."""
+    if n_values is None:
+        return ()
+    values = {check_integer(v, "n_values", low=4, high=MAX_REAL_ROWS) for v in check_sequence(n_values, "n_values", "[200, 1000]")}
+    return tuple(sorted(values - {real_rows}))
+
+
+def verifiers_for(verifiers: Any) -> tuple[HypotheticalVerifier, ...]:
+    """Hypothetical verifiers from mappings {precision, recall} or (precision, recall) pairs."""
+    if verifiers is None:
+        return ()
+    example = "[{'precision': 0.95, 'recall': 0.8}]"
+    out = []
+    for item in check_sequence(verifiers, "verifiers", example):
+        if isinstance(item, Mapping):
+            unknown = sorted(set(map(str, item)) - {"precision", "recall"})
+            if unknown or len(item) != 2:
+                raise ParameterError(f"verifiers has an entry with keys {sorted(map(str, item))}; each entry is "
+                                     f"{{precision, recall}}, for example {example}.")
+            precision, recall = item["precision"], item["recall"]
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            precision, recall = item
+        else:
+            raise ParameterTypeError(f"verifiers has an entry {item!r}; each entry is {{precision, recall}} or a "
+                                     f"(precision, recall) pair, for example {example}.")
+        out.append(HypotheticalVerifier(check_real(precision, "verifiers precision", low=0.0, high=1.0, low_open=True),
+                                        check_real(recall, "verifiers recall", low=0.0, high=1.0, low_open=True)))
+    return tuple(dict.fromkeys(out))
+
+
 def make_grid(thresholds: Any, m_values: Any, draws: Any, scores: np.ndarray | None, pool_rows: int,
-              extrapolate: bool = False) -> Grid:
+              extrapolate: bool = False, n_values: Any = None, verifiers: Any = None,
+              pool_label_noise: Any = None, real_rows: int = 0) -> Grid:
     values = m_values_for(m_values, pool_rows, bool(extrapolate))
+    hypothetical = verifiers_for(verifiers)
+    if pool_label_noise is not None:
+        if not hypothetical:
+            raise ParameterError("pool_label_noise is used only by hypothetical verifiers (their kept share); "
+                                 "give verifiers too, or leave it out.")
+        pool_label_noise = check_real(pool_label_noise, "pool_label_noise", low=0.0, high=1.0)
+        if pool_label_noise >= 1.0:
+            raise ParameterError("pool_label_noise = 1 leaves no right label to keep; it must be below 1.")
+        for v in hypothetical:
+            _check_share(v, pool_label_noise, "as given")
     grid = Grid(thresholds_for(thresholds, scores), tuple(m for m in values if m <= pool_rows),
-                check_integer(draws, "draws", low=1, high=MAX_DRAWS), tuple(m for m in values if m > pool_rows))
+                check_integer(draws, "draws", low=1, high=MAX_DRAWS), tuple(m for m in values if m > pool_rows),
+                n_values_for(n_values, real_rows), hypothetical, pool_label_noise)
+    _check_theory_grid(grid)
     points = len(grid.thresholds) * len(grid.m_values) * grid.draws
     if points > MAX_GRID_POINTS:
         raise ParameterError(
             f"thresholds x m_values x draws is {points} fits; at most {MAX_GRID_POINTS} are allowed."
         )
     return grid
+
+
+def _check_share(verifier: HypotheticalVerifier, pool_label_noise: float, source: str) -> None:
+    share = verifier.kept_share(pool_label_noise)
+    if share > 1.0 + 1e-12:
+        raise ParameterError(
+            f"verifiers: precision {verifier.precision:g} with recall {verifier.recall:g} would keep {share:.3g} times "
+            f"the rows drawn at the pool's label noise {pool_label_noise:.3g} ({source}); recall x (1 - noise) / "
+            "precision must be at most 1, so raise the precision or lower the recall."
+        )
+
+
+def check_hypothetical(grid: Grid, pool_label_noise: float, source: str) -> None:
+    """Refuse a hypothetical verifier that would keep more rows than it sees at this label noise."""
+    for verifier in grid.verifiers:
+        _check_share(verifier, pool_label_noise, source)
+
+
+def _check_theory_grid(grid: Grid) -> None:
+    """The theory's answers fit a curve to the measured m of each threshold: refuse grids it cannot fit."""
+    if not grid.needs_theory:
+        return
+    measured = [m for m in grid.m_values if m > 0]
+    asked = ("m beyond the pool" if grid.beyond else "n_values" if grid.n_values else "verifiers")
+    if len(measured) < 2:
+        raise ParameterError(
+            f"{asked} needs at least two m up to the pool's rows on the grid (it has {len(measured)}): the theory's "
+            "curve is fitted to the measured pool sizes, so give at least two m up to the pool's rows."
+        )
+    if grid.verifiers and -np.inf not in grid.thresholds:
+        raise ParameterError("verifiers are answered from the measured keep-all curve; add -inf (keep all) to thresholds.")
 
 
 def draw_orders(pool_rows: int, draws: int, seed: int) -> list[np.ndarray]:

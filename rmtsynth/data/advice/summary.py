@@ -27,7 +27,7 @@ import numpy as np
 #: A gain counts when it is this many standard errors from 0.
 SIGNIFICANCE = 2.0
 
-COLUMNS = ["learner", "method", "threshold", "m", "kept", "predicted_accuracy", "accuracy_se", "gain", "gain_se",
+COLUMNS = ["learner", "method", "n", "verifier", "threshold", "m", "kept", "predicted_accuracy", "accuracy_se", "gain", "gain_se",
            "smoothed_accuracy", "extrapolation", "note"]
 
 
@@ -62,6 +62,11 @@ def _gaussian_accuracy(decisions: np.ndarray, labels: np.ndarray) -> float:
     return total
 
 
+def verifier_name(threshold: float) -> str:
+    """The ``verifier`` column of a row selected by the user's scores: keep all, or the scores at a threshold."""
+    return "keep all" if threshold == -np.inf else "scores"
+
+
 def grid_row(learner: str, method: str, threshold: float, m: int, kept: float, decisions: Sequence[np.ndarray],
              baseline_decisions: np.ndarray, labels: np.ndarray, groups: np.ndarray, note: str = "") -> dict[str, Any]:
     """One table row from each draw's held-out decision values and those of the real rows alone."""
@@ -70,7 +75,8 @@ def grid_row(learner: str, method: str, threshold: float, m: int, kept: float, d
     gain_rows = _group_means(per_row - baseline, groups)
     accuracy_rows = _group_means(per_row, groups)
     return {
-        "learner": learner, "method": method, "threshold": float(threshold), "m": int(m), "kept": float(kept),
+        "learner": learner, "method": method, "n": int(labels.size), "verifier": verifier_name(threshold),
+        "threshold": float(threshold), "m": int(m), "kept": float(kept),
         "predicted_accuracy": float(per_row.mean()), "accuracy_se": _se(accuracy_rows),
         "gain": float(per_row.mean() - baseline.mean()), "gain_se": _se(gain_rows),
         "extrapolation": False, "note": note,
