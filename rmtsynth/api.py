@@ -383,8 +383,8 @@ def advise(real_features: Any, real_labels: Any, synthetic_features: Any, synthe
         Random draws of m rows from the pool averaged at each m < pool size.
     extrapolate : bool
         Allow m beyond the pool's rows: those rows are the measured value at the largest m of the
-        pool moved by the random-matrix theory (learners whose plug-in supports it, such as
-        ridge), marked ``extrapolation`` and never recommended.
+        pool moved by the random-matrix theory (learners whose plug-in supports it: ridge,
+        logistic, square hinge), marked ``extrapolation`` and never recommended.
     n_values : sequence of int, optional
         Other numbers of real rows to answer for ("what if I had 1 000 labelled rows?"): every
         measured row moved from the user's n to each n by the theory, in rows with that ``n``,

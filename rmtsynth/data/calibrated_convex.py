@@ -60,3 +60,11 @@ def calibrate_convex(X_raw: np.ndarray, y: np.ndarray, gamma: float, learner: An
 
 
 __all__ = ["ConvexCalibratedTheory", "calibrate_convex"]
+
+
+def calibrate_learner(X_raw: np.ndarray, y: np.ndarray, gamma: float, learner: Any) -> CalibratedTheory:
+    """The learner's theory calibrated at its leave-one-out on the rows: ridge's closed forms for a
+    quadratic loss, section 16's convex theory otherwise (the learner must support CALIBRATED_HELDOUT)."""
+    if learner.quadratic:
+        return calibrate(X_raw, y, gamma)
+    return calibrate_convex(X_raw, y, gamma, learner)

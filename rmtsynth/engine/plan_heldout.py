@@ -261,24 +261,16 @@ def _single_point(values) -> tuple | None:
 def _calibrated(cfg: PlanConfig, X: np.ndarray, y: np.ndarray):
     """The LOO-calibrated theory of the plan's learner on the rows (X, y): ridge's, or a convex learner's."""
     from rmtsynth.core.learners import get_learner
-    from rmtsynth.core.learners.convex import ConvexLearner
-    from rmtsynth.data.calibrated import calibrate
+    from rmtsynth.data.calibrated_convex import calibrate_learner
 
-    learner = get_learner(cfg.point.learner)
-    if isinstance(learner, ConvexLearner):
-        from rmtsynth.data.calibrated_convex import calibrate_convex
-
-        return calibrate_convex(X, y, cfg.point.gamma, learner)
-    return calibrate(X, y, cfg.point.gamma)
+    return calibrate_learner(X, y, cfg.point.gamma, get_learner(cfg.point.learner))
 
 
 def heldout_estimator(cfg: PlanConfig) -> dict[str, str]:
     """Which learner and which estimator answer a plan with data."""
     from rmtsynth.core.learners import get_learner
-    from rmtsynth.core.learners.convex import ConvexLearner
-
     learner = get_learner(cfg.point.learner)
-    if isinstance(learner, ConvexLearner) and cfg.synthetic_data is None:
+    if not learner.quadratic and cfg.synthetic_data is None:
         return {"learner": learner.name, "leave_one_out": "approximate", "leave_one_out_detail": "one Newton step "
                 "from the fit on every row, the standardisation and the centre refitted without the row",
                 "theory": f"the convex-loss theory (THEORY.md 16) with the {learner.name} loss, calibrated at the "

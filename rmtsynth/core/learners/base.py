@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 HELDOUT_PREDICTION = "the theory's held-out prediction on a user's rows"
 FEATURE_VERIFIER_THEORY = "the feature-aware verifier's theory"
 SELF_CONSUMING_LOOP = "the self-consuming loop's theory and simulation"
-POOL_EXTRAPOLATION = "the advisor's extrapolation beyond the user's pool by the two-covariance theory"
+#: The advisor's theory answers (m beyond the pool, other n, verifiers not yet built): the learner's
+#: theory calibrated at its leave-one-out (CALIBRATED_HELDOUT) and its penalty (:meth:`Learner.theory_penalty`).
+POOL_EXTRAPOLATION = "the advisor's extrapolations by the learner's calibrated theory"
 #: The theory on given eigen-data (:meth:`Learner.theory_on_spectrum`), e.g. a Gaussian fitted to a user's rows.
 SPECTRUM_THEORY = "the theory on a spectrum fitted to data"
 #: Fits from the sufficient statistics (S, r) alone, which the exact sampler draws: a quadratic loss.

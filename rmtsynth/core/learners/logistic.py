@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from rmtsynth.core.convex_channels import LogisticChannel
-from rmtsynth.core.learners.base import CALIBRATED_HELDOUT
+from rmtsynth.core.learners.base import CALIBRATED_HELDOUT, POOL_EXTRAPOLATION
 from rmtsynth.core.learners.convex import ConvexLearner
 from rmtsynth.core.leave_out import LOSSES, convex_leave_out
 
@@ -23,7 +23,11 @@ class Logistic(ConvexLearner):
         self.channel = LogisticChannel(nodes=int(nodes))
 
     leave_out_method = "approximate"
-    supported_uses = ConvexLearner.supported_uses | {CALIBRATED_HELDOUT}
+    supported_uses = ConvexLearner.supported_uses | {CALIBRATED_HELDOUT, POOL_EXTRAPOLATION}
+
+    def theory_penalty(self, estimator, rows: int) -> float:
+        # LogisticRegression minimises sum L + ||w||^2 / (2 C): gamma = 1 / (C N).
+        return 1.0 / (float(estimator.get_params()["C"]) * rows)
 
     def margin_derivatives(self, t):
         return LOSSES["logistic"].derivatives(np.asarray(t, dtype=float))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from rmtsynth.core.convex_channels import SquareHingeChannel
-from rmtsynth.core.learners.base import CALIBRATED_HELDOUT
+from rmtsynth.core.learners.base import CALIBRATED_HELDOUT, POOL_EXTRAPOLATION
 from rmtsynth.core.learners.convex import ConvexLearner
 from rmtsynth.core.leave_out import LOSSES, convex_leave_out
 
@@ -22,7 +22,11 @@ class SquareHinge(ConvexLearner):
     channel = SquareHingeChannel()
 
     leave_out_method = "approximate"
-    supported_uses = ConvexLearner.supported_uses | {CALIBRATED_HELDOUT}
+    supported_uses = ConvexLearner.supported_uses | {CALIBRATED_HELDOUT, POOL_EXTRAPOLATION}
+
+    def theory_penalty(self, estimator, rows: int) -> float:
+        # LinearSVC's loss has no factor 1/2: gamma = 1 / (2 C N) (module docstring).
+        return 1.0 / (2.0 * float(estimator.get_params()["C"]) * rows)
 
     def margin_derivatives(self, t):
         # max(0, 1 - t)^2 / 2: the loss's own convention (scikit-learn's has no 1/2).

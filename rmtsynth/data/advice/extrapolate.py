@@ -1,12 +1,13 @@
 """What the rows cannot measure, answered by the random-matrix theory: m beyond the pool, another
 number of real rows, a verifier not yet built.
 
-The theory gives the shape of the accuracy curve (THEORY.md 3, 13.6, 17.5): the real rows' law
-calibrated on their exact leave-one-out (:func:`rmtsynth.data.calibrated.calibrate`), synthetic rows
-of that law whose labels agree with the class at an effective rate, K kept rows, n real rows, and
-the learner's own penalty at n + K rows. At each threshold the effective label noise is the one
-whose curve best fits the advisor's measured accuracies over the pool sizes on the grid and of
-the real rows alone (least squares with a free offset): one number that stands for everything that makes the kept rows worth
+The learner's theory gives the shape of the accuracy curve (THEORY.md 3, 13.6, 16, 17.5): the real
+rows' law calibrated on the learner's leave-one-out
+(:func:`rmtsynth.data.calibrated_convex.calibrate_learner`), synthetic rows of that law whose labels
+agree with the class at an effective rate, K kept rows, n real rows, and the learner's own penalty
+at n + K rows. At each threshold the effective label noise is the one whose curve best fits the
+advisor's measured accuracies over the pool sizes on the grid and of the real rows alone (least
+squares with a free offset): one number that stands for everything that makes the kept rows worth
 less than real ones (wrong labels, another law). Every answer is a measured value moved by the
 fitted curve's change, never the curve's own level:
 
@@ -33,7 +34,7 @@ from rmtsynth.core.theory import within_unit_interval
 from rmtsynth.data.advice.grid import Grid, check_hypothetical
 from rmtsynth.data.advice.inputs import AdviceInputs
 from rmtsynth.data.advice.learners import AdviceLearner
-from rmtsynth.data.calibrated import calibrate, theory_ratio
+from rmtsynth.data.calibrated_convex import calibrate_learner
 from rmtsynth.errors import ParameterError
 
 METHOD = "two-covariance theory from the measured rows"
@@ -53,12 +54,14 @@ def check_extrapolation(learners: Sequence[AdviceLearner], grid: Grid, pool_rows
         if learner.plugin is None or not learner.plugin.supports(POOL_EXTRAPOLATION):
             raise ParameterError(
                 f"{asked}, and learner {learner.label!r} has no theory to extrapolate with (only learners that support "
-                "it, such as ridge, do); ask for what the rows measure, or leave that learner out."
+                "it, such as ridge and logistic, do); ask for what the rows measure, or leave that learner out."
             )
 
 
-#: The effective label noise is fitted on this grid over [0, 1] (above 1/2 the rows hurt).
-NOISE_GRID = np.linspace(0.0, 1.0, 201)
+#: The effective label noise is fitted on this coarse grid over [0, 1] (above 1/2 the rows hurt),
+#: then refined between the best point's neighbours.
+NOISE_GRID = np.linspace(0.0, 1.0, 41)
+REFINE_POINTS = 21
 
 
 class TheoryCurve:
@@ -67,7 +70,7 @@ class TheoryCurve:
     def __init__(self, inputs: AdviceInputs, learner: AdviceLearner):
         self.n = inputs.real_labels.size
         self.plugin, self.estimator = learner.plugin, learner.estimator
-        self.theory = calibrate(inputs.real_features, inputs.real_labels, self.penalty(self.n))
+        self.theory = calibrate_learner(inputs.real_features, inputs.real_labels, self.penalty(self.n), self.plugin)
         # Synthetic rows of the real rows' own (calibrated) law: the generator's mean is the real one.
         mean = self.theory.real_spectrum().aa
         self.spectrum = self.theory.real_spectrum(bb=mean, ab=mean)
@@ -81,16 +84,22 @@ class TheoryCurve:
         real = float(self.n if n is None else n)
         kept, noise = np.broadcast_arrays(np.asarray(kept, dtype=float), np.asarray(noise, dtype=float))
         gamma = np.array([self.penalty(real + k) for k in kept.reshape(-1)]).reshape(kept.shape)
-        ratio = theory_ratio(self.spectrum, real, kept, noise, 1.0, 1.0, gamma)
+        ratio = self.theory.ratio(self.spectrum, real, kept, noise, 1.0, 1.0, gamma)
         return np.asarray(self.theory.anchored(ratio), dtype=float)
 
     def fit_noise(self, kept: Sequence[float], measured: Sequence[float]) -> float:
         """The effective label noise whose curve follows ``measured`` at ``kept`` best, up to an offset."""
         k = np.asarray(kept, dtype=float)[None, :]
-        # A free offset: the fit follows the shape of the measured curve, not the level of its noisiest point.
-        residuals = self.accuracy(k, NOISE_GRID[:, None]) - np.asarray(measured, dtype=float)[None, :]
-        errors = ((residuals - residuals.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
-        return float(NOISE_GRID[int(np.argmin(errors))])
+        target = np.asarray(measured, dtype=float)[None, :]
+
+        def best(grid: np.ndarray) -> int:
+            # A free offset: the fit follows the shape of the measured curve, not the level of its noisiest point.
+            residuals = self.accuracy(k, grid[:, None]) - target
+            return int(np.argmin(((residuals - residuals.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)))
+
+        i = best(NOISE_GRID)
+        fine = np.linspace(NOISE_GRID[max(i - 1, 0)], NOISE_GRID[min(i + 1, NOISE_GRID.size - 1)], REFINE_POINTS)
+        return float(fine[best(fine)])
 
     def fitted(self, kept: Sequence[float], measured: Sequence[float], at: Sequence[float]) -> np.ndarray:
         """The curve at ``at`` kept rows, its label noise fitted to ``measured`` at ``kept``."""
