@@ -44,7 +44,7 @@ bench-advise: $(STAMP)
 	$(BIN)/python benchmarks/bench_advise.py --out benchmarks/advise.md
 
 # The advisor's theory answers (another n, a verifier not yet built, m beyond the pool) against
-# pipelines trained on the rows they stand for, on the same scenarios (about 15 minutes).
+# pipelines trained on the rows they stand for, on the same scenarios (about 10 minutes).
 bench-extrapolate: $(STAMP)
 	nice -n 5 $(BIN)/python benchmarks/bench_extrapolate.py --workers 2 --out benchmarks/extrapolate.md
 
