@@ -54,6 +54,8 @@ class Split:
     test_y: np.ndarray
     pool_label_error: float          # fraction of pool labels differing from the generating class
     info: dict = field(default_factory=dict)
+    # Per pool row: its given label differs from the class that generated it (only the benchmark knows).
+    pool_label_wrong: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 SCENARIOS = (
@@ -262,6 +264,9 @@ def make_split(scenario: Scenario, split_seed: int, scenario_index: int) -> Spli
     train, gen, test = split_rows(y, (scenario.n_train, scenario.n_generator, scenario.n_test), rng)
     pool_X, true_y, given_y = make_pool(scenario, X[gen], y[gen], rng)
     scores = verifier_scores(scenario.verifier, scenario.score, X[gen], y[gen], pool_X, given_y, rng)
+    wrong = given_y != true_y
+    # The data set's row indices of each part: a benchmark may draw further real rows outside them.
+    rows = {"train": train, "generator": gen, "test": test}
     return Split(train_X=X[train], train_y=y[train], pool_X=pool_X, pool_y=given_y, scores=scores,
-                 test_X=X[test], test_y=y[test], pool_label_error=float(np.mean(given_y != true_y)),
-                 info={"p": X.shape[1], "n_test": len(test)})
+                 test_X=X[test], test_y=y[test], pool_label_error=float(np.mean(wrong)),
+                 info={"p": X.shape[1], "n_test": len(test), "rows": rows}, pool_label_wrong=wrong)
