@@ -362,3 +362,19 @@ def test_other_n_and_a_verifier_not_yet_built_follow_fresh_pipelines_on_a_gaussi
         se = errors.std(ddof=1) / np.sqrt(errors.size)
         assert se < 0.015
         assert abs(errors.mean()) < 3 * se
+
+
+def test_a_pool_varying_where_the_real_rows_are_constant_is_said_near_the_dip():
+    rng = np.random.default_rng(5)
+    labels = np.arange(20) % 2
+    X = rng.normal(size=(20, 40))
+    X[:, 30:] = 0.0
+    X[:, 0] += 2 * labels
+    S = rng.normal(size=(40, 40))
+    pool_labels = np.arange(40) % 2
+    S[:, 0] += 2 * pool_labels
+    advice = rmtsynth.advise(X, labels, S, pool_labels, m_values=[10, 20, 40, 60], extrapolate=True)
+    assert any("varies in 10 features the real rows hold constant" in note for note in advice.notes)
+    # The same rows without the pool's extra features: nothing to say.
+    plain = rmtsynth.advise(X[:, :30], labels, S[:, :30], pool_labels, m_values=[10, 20, 40, 60], extrapolate=True)
+    assert not any("hold constant" in note for note in plain.notes)

@@ -35,6 +35,7 @@ from rmtsynth.data.advice.grid import Grid, check_hypothetical
 from rmtsynth.data.advice.inputs import AdviceInputs
 from rmtsynth.data.advice.learners import AdviceLearner
 from rmtsynth.data.calibrated_convex import calibrate_learner
+from rmtsynth.data.estimators import varying_features
 from rmtsynth.errors import ParameterError
 
 METHOD = "two-covariance theory from the measured rows"
@@ -148,6 +149,7 @@ def extrapolated_rows(inputs: AdviceInputs, learner: AdviceLearner, grid: Grid,
     if grid.verifiers:
         placed += _hypothetical(theory, grid, placed, noise_at[-np.inf], notes)
     out = [row for row, _, _ in placed[1:] if row["extrapolation"]]
+    notes += _dimension_note(inputs, theory.plugin.name, placed, grid.n_values)
     for n in grid.n_values:
         alone = float(within_unit_interval(base["predicted_accuracy"] + _n_change(theory, 0.0, 0.0, n)))
         for row, kept, noise in placed:
@@ -184,6 +186,27 @@ def _hypothetical(theory: TheoryCurve, grid: Grid, placed: list[tuple[dict[str, 
                 f"(effective label noise {noise:.3g})"))
             out.append((moved, mine, noise))
     return out
+
+
+def _dimension_note(inputs: AdviceInputs, learner: str, placed: list[tuple[dict[str, Any], float, float]],
+                    n_values: Sequence[int]) -> list[str]:
+    """A warning where the pool varies in features the real rows hold constant and an answer lies near the dip.
+
+    The theory counts the real rows' varying features d; the training rows also vary in the pool's
+    extra k, so the accuracy's dip where n + K meets the rows' dimension (ridge's interpolation) lies
+    nearer d + k than where the theory puts it: the answers in between can have the wrong sign.
+    """
+    real = int(np.count_nonzero(varying_features(inputs.real_features)))
+    both = int(np.count_nonzero(varying_features(np.vstack([inputs.real_features, inputs.pool_features]))))
+    if both <= real:
+        return []
+    sizes = [theory_n + kept for theory_n in (inputs.real_labels.size, *n_values)
+             for row, kept, _ in placed if row["extrapolation"]]
+    if not any(real / 2 <= size <= 2 * both for size in sizes):
+        return []
+    return [f"{learner}: the pool varies in {both - real} features the real rows hold constant; the theory models the "
+            f"kept rows in the real rows' {real}, so its extrapolations with n + kept rows between {real // 2} and "
+            f"{2 * both} (where the accuracy dips as the rows fill the features) are the least reliable."]
 
 
 def _n_change(theory: TheoryCurve, kept: float, noise: float, n: int) -> float:
