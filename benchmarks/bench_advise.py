@@ -29,8 +29,8 @@ A method chosen while looking at this report should be checked on split seeds it
 (``--first-seed``); ``--scenario`` selects scenarios by a substring of their names. ``--records
 PATH`` pickles every record with each advise call's full table, the held-out decision values of
 every kept set and the theory's curves per threshold, from which benchmarks/choice_rules.py scores
-other recommendation rules offline (about 40 kB per call; with ``--advise-draws 6`` the tables of
-the default 3 draws are in it too, the draws being nested).
+other recommendation rules offline (about 50 kB per call; 85 kB with ``--advise-draws 6``, which
+holds the tables of the default 3 draws too, the draws being nested).
 
 Seeds are fixed, so runs reproduce. BLAS is held to one thread in every process.
 """
