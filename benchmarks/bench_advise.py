@@ -26,7 +26,11 @@ MNIST at p = 784, n = 100, a pool of 800, 8 thresholds x 6 m values x 2 learners
     python benchmarks/bench_advise.py --first-seed 100 --seeds 30 --skip-timing --out /tmp/fresh.md
 
 A method chosen while looking at this report should be checked on split seeds it has not seen
-(``--first-seed``); ``--scenario`` selects scenarios by a substring of their names.
+(``--first-seed``); ``--scenario`` selects scenarios by a substring of their names. ``--records
+PATH`` pickles every record with each advise call's full table, the held-out decision values of
+every kept set and the theory's curves per threshold, from which benchmarks/choice_rules.py scores
+other recommendation rules offline (about 50 kB per call; 85 kB with ``--advise-draws 6``, which
+holds the tables of the default 3 draws too, the draws being nested).
 
 Seeds are fixed, so runs reproduce. BLAS is held to one thread in every process.
 """
@@ -270,13 +274,18 @@ class Measurer:
 # ---------------------------------------------------------------- one split seed
 
 
-def run_task(scenario_index: int, split_seed: int, draws: int, stub: bool, advise_draws: int | None) -> list[dict]:
+def run_task(scenario_index: int, split_seed: int, draws: int, stub: bool, advise_draws: int | None,
+             keep_records: bool = False) -> list[dict]:
     """Records (one per learner) of one scenario and split seed."""
     limit_threads()
     scenario = SCENARIOS[scenario_index]
     split = make_split(scenario, split_seed, scenario_index)
     grid = grid_for(split.scores)
     advise = advise_function(stub)
+    if keep_records and not stub:
+        # The data layer's advise, which rmtsynth.advise runs with one local worker: it takes the
+        # map_tasks that keeps each fit's decision values.
+        from rmtsynth.data.advice import advise
     if advise_draws is not None:
         advise = partial(advise, draws=advise_draws)
     records = []
@@ -285,7 +294,8 @@ def run_task(scenario_index: int, split_seed: int, draws: int, stub: bool, advis
         record = dict(scenario=scenario.name, seed=split_seed, learner=learner,
                       pool_label_error=split.pool_label_error, error=None)
         try:
-            record.update(evaluate_learner(advise, split, grid, learner, split_seed, Measurer(split, learner, draws, rng)))
+            record.update(evaluate_learner(advise, split, grid, learner, split_seed, Measurer(split, learner, draws, rng),
+                                           keep_records and not stub))
         except Exception as exc:  # a failing call is a finding, reported, not a crash of the benchmark
             record["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
             record["traceback"] = traceback.format_exc(limit=6)
@@ -293,17 +303,92 @@ def run_task(scenario_index: int, split_seed: int, draws: int, stub: bool, advis
     return records
 
 
-def evaluate_learner(advise, split, grid: Grid, learner: str, seed: int, measurer: Measurer) -> dict:
+def evaluate_learner(advise, split, grid: Grid, learner: str, seed: int, measurer: Measurer,
+                     keep_records: bool = False) -> dict:
+    capture = CapturingMap() if keep_records else None
     start = time.perf_counter()
     advice = advise(split.train_X, split.train_y, split.pool_X, split.pool_y, scores=split.scores,
-                    thresholds=list(grid.thresholds), m_values=list(grid.m_values), learner=learner, seed=seed)
+                    thresholds=list(grid.thresholds), m_values=list(grid.m_values), learner=learner, seed=seed,
+                    **({} if capture is None else {"map_tasks": capture}))
     frame = advice_frame(advice)
     rec = dict(advice.recommendation)
     seconds = time.perf_counter() - start
     points = compare_grid(frame, grid, measurer)
+    extra = {} if capture is None else {"advice": advice_record(advice, frame, grid, capture)}
     return dict(advise_seconds=seconds, points=points, out_of_range=out_of_range_count(frame, rec),
                 missing=sum(p["predicted"] is None for p in points),
-                **recommendation_outcome(advice, rec, grid, points, measurer))
+                **recommendation_outcome(advice, rec, grid, points, measurer), **extra)
+
+
+# ---------------------------------------------------------------- what --records keeps of each call
+
+
+#: Besides all the call's draws, theory curves are kept for the table of its first this many (the default).
+THEORY_DRAWS = 3
+
+
+class CapturingMap:
+    """A serial ``map_tasks`` for advise that keeps every fit's held-out decision values."""
+
+    def __init__(self):
+        self.context, self.tasks, self.results = None, [], []
+
+    def __call__(self, fn, tasks, context):
+        self.context, self.tasks = context, list(tasks)
+        self.results = [fn(context, task) for task in self.tasks]
+        return self.results
+
+
+def advice_record(advice, frame: pd.DataFrame, grid: Grid, capture: CapturingMap) -> dict:
+    """The full table, each kept set's held-out decision values and, per threshold, the theory's curves.
+
+    ``decisions[s]`` are the real rows' held-out decision values with kept set s (one learner per
+    call); ``cells[i][d]`` the kept set of table row i in draw d, so that a rule may recompute any
+    row from fewer draws or resampled real rows. ``theory[label]`` holds, per threshold label, the
+    calibrated random-matrix curve (:class:`TheoryCurve`, the learner's own for ridge, ridge's for
+    any other learner) at that threshold's kept counts for every effective label noise of its grid,
+    for the tables of the first ``k`` draws (k = the advisor's default and all draws), so that a rule
+    can fit the noise and offset to any of its rows.
+    """
+    from rmtsynth.core.leave_out import duplicate_groups
+    from rmtsynth.data.advice.extrapolate import NOISE_GRID, TheoryCurve
+    from rmtsynth.data.advice.grid import kept_rows
+    from rmtsynth.data.advice.learners import resolve_learners
+
+    inputs, context = advice.inputs, capture.context
+    set_index = {rows.tobytes(): k for k, rows in enumerate(context.sets)}
+    decisions = np.zeros((len(context.sets), inputs.real_labels.size))
+    for (_, k), values in zip(capture.tasks, capture.results):
+        decisions[k] = values
+    table = [dict(row) for _, row in frame.iterrows()]
+    draws = len(advice.orders)
+    cells = []
+    for row in table:
+        m = int(row["m"])
+        cells.append([set_index[kept_rows(order, m, float(row["threshold"]), inputs.scores).tobytes()]
+                      for order in advice.orders])
+    learner = advice.learners[0]
+    if learner.label != "ridge":
+        learner = resolve_learners("ridge")[0]
+    theory = {}
+    try:
+        curve = TheoryCurve(inputs, learner)
+        sizes = np.array([context.sets[k].size for k in range(len(context.sets))], float)
+        for label, t in zip(grid.threshold_labels, grid.thresholds):
+            rows = [i for i, r in enumerate(table) if r["m"] == 0 or same_threshold(float(r["threshold"]), t)]
+            by_draws = {}
+            for k in sorted({min(THEORY_DRAWS, draws), draws}):
+                kept = np.array([sizes[cells[i][:k]].mean() for i in rows])
+                by_draws[k] = curve.accuracy(kept[None, :], NOISE_GRID[:, None]).astype(np.float32)
+            theory[label] = dict(rows=rows, curves=by_draws)
+        theory_error = None
+    except Exception as exc:  # a failing theory is a finding for the rules that use it, not a failed call
+        theory_error = f"{type(exc).__name__}: {exc}"[:300]
+    return dict(table=table, labels=np.asarray(inputs.real_labels, float),
+                groups=np.asarray(duplicate_groups(inputs.real_features)),
+                decisions=decisions, cells=np.array(cells, dtype=np.int32), draws=draws,
+                noise_grid=np.asarray(NOISE_GRID), theory=theory, theory_error=theory_error,
+                threshold_labels=list(grid.threshold_labels), thresholds=list(grid.thresholds))
 
 
 def compare_grid(frame: pd.DataFrame, grid: Grid, measurer: Measurer) -> list[dict]:
@@ -349,14 +434,14 @@ def pipeline_accuracy(advice, split) -> float | str:
 
 
 def run_all(scenario_indices: list[int], seeds: list[int], draws: int, stub: bool, workers: int,
-            advise_draws: int | None = None) -> list[dict]:
+            advise_draws: int | None = None, keep_records: bool = False) -> list[dict]:
     # The heavy scenarios (large p) first, so that the two workers finish together.
     tasks = sorted(((i, s) for i in scenario_indices for s in seeds),
                    key=lambda task: -len(SCENARIOS[task[0]].dataset.startswith("mnist:") * "x"))
     records = []
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers, initializer=limit_threads) as pool:
-        futures = {pool.submit(run_task, i, s, draws, stub, advise_draws): (i, s) for i, s in tasks}
+        futures = {pool.submit(run_task, i, s, draws, stub, advise_draws, keep_records): (i, s) for i, s in tasks}
         for done, future in enumerate(as_completed(futures), 1):
             records += future.result()
             i, s = futures[future]
@@ -700,6 +785,9 @@ def parse_args(argv=None):
                         help="pass draws= to advise (default: the advisor's own default)")
     parser.add_argument("--scenario", action="append", default=None, help="substring of scenario names to run")
     parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument("--records", type=Path, default=None,
+                        help="pickle every record, with each call's full table, held-out decision values and theory "
+                             "curves, for offline choice rules (benchmarks/choice_rules.py)")
     args = parser.parse_args(argv)
     args.seeds = args.seeds or (3 if args.quick else 10)
     args.draws = args.draws or (5 if args.quick else 20)
@@ -722,7 +810,15 @@ def main(argv=None) -> None:
         outcome = t["error"] or f"{t['seconds']:.2f} s"
         print(f"timing: {t['case']}: {outcome}", file=sys.stderr)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    records = run_all(selected_scenarios(args), seeds, args.draws, args.stub, args.workers, args.advise_draws)
+    records = run_all(selected_scenarios(args), seeds, args.draws, args.stub, args.workers, args.advise_draws,
+                      args.records is not None)
+    if args.records is not None:
+        import pickle
+
+        args.records.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.records, "wb") as f:
+            pickle.dump(dict(command=" ".join(sys.argv), seeds=seeds, draws=args.draws, advise_draws=args.advise_draws,
+                             records=records), f, protocol=pickle.HIGHEST_PROTOCOL)
     for r in records:
         if r["error"]:
             print(f"advise failed: {r['scenario']} seed {r['seed']} {r['learner']}: {r['error']}\n{r.get('traceback', '')}",

@@ -57,8 +57,9 @@ def test_recommendation_is_the_best_row_and_its_pipeline_is_fitted_there():
     # Each learner's point by the smoothed accuracy (a class-wise Gaussian count of the held-out
     # decision values) over its thresholds and m; the learner by the counted accuracy there.
     learners = {r["learner"] for r in advice.table.rows}
-    # Candidates: the real rows alone and the mixes whose counted gain is not negative.
-    chosen = {name: max((r for r in advice.table.rows if r["learner"] == name and (r["m"] == 0 or r["gain"] >= 0)),
+    # Candidates: the real rows alone and the mixes whose counted gain is not below 0 by more than 2 SE.
+    chosen = {name: max((r for r in advice.table.rows if r["learner"] == name
+                         and (r["m"] == 0 or r["gain"] >= -2 * r["gain_se"])),
                         key=lambda r: r["smoothed_accuracy"]) for name in learners}
     assert rec["smoothed_accuracy"] == chosen[rec["learner"]]["smoothed_accuracy"]
     assert rec["predicted_accuracy"] == max(r["predicted_accuracy"] for r in chosen.values())
@@ -74,6 +75,24 @@ def test_recommendation_is_the_best_row_and_its_pipeline_is_fitted_there():
     assert set(table["learner"]) == {"ridge", "LogisticRegression(C=0.5)"}
     assert table["m"].max() == len(t)
     assert table["threshold"].nunique() == 5
+
+
+def test_a_mix_is_recommended_unless_its_counted_gain_is_significantly_negative():
+    from rmtsynth.data.advice.summary import recommend
+
+    def row(m, threshold, smoothed, gain, gain_se=0.01):
+        return dict(learner="ridge", method="exact leave-one-out", threshold=threshold, m=m, kept=float(m),
+                    predicted_accuracy=0.9 + gain, accuracy_se=0.02, gain=gain, gain_se=gain_se,
+                    smoothed_accuracy=smoothed)
+
+    real = row(0, -np.inf, 0.90, 0.0, 0.0)
+    within = row(50, 0.5, 0.93, -0.015)     # below 0 by 1.5 SE: a candidate, and the best smoothed
+    beyond = row(100, 0.5, 0.95, -0.025)    # below 0 by 2.5 SE: never recommended
+    rec = recommend([real, within, beyond])
+    assert (rec["m"], rec["verdict"]) == (50, "cannot tell")
+    assert "within its uncertainty" in rec["reason"]
+    rec = recommend([real, beyond])
+    assert rec["m"] == 0 and rec["verdict"] == "do not add"
 
 
 def test_same_seed_same_table_and_other_seeds_other_draws():
