@@ -413,6 +413,38 @@ def winners(halves: dict[str, dict], names: list[str], reference: str) -> list[s
         for h in parts)]
 
 
+def prediction_lines(halves: dict[str, list[Call]], draws: int = 3) -> list[str]:
+    """Does the theory lower the error of the predicted accuracy inside the pool? Per seed range: the mean
+    absolute error over calls and points of the count (the advisor's prediction), of the theory's curve
+    through it (noise fitted per threshold, free offset; the real rows alone as counted), and of their mean;
+    the paired difference from the count; and the points whose mean gap over seeds exceeds 0.015."""
+    lines = ["| seed range | prediction | mean abs error | paired vs count | points with mean gap > 0.015 |",
+             "|---|---|---|---|---:|"]
+    for name, calls in halves.items():
+        errors: dict[str, list[float]] = {"count": [], "theory through the count": [], "mean of both": []}
+        gaps: dict[str, dict[tuple, list[float]]] = {k: {} for k in errors}
+        for call in calls:
+            counted = call.table_of(draws)["counted"]
+            theory = call.theory_smoothed(counted, draws, raw_zero=True)
+            if theory is None:
+                continue
+            for key, values in (("count", counted), ("theory through the count", theory),
+                                ("mean of both", (counted + theory) / 2)):
+                error = values - call.measured
+                errors[key].append(float(np.abs(error).mean()))
+                for point, e in zip(call.point, error):
+                    gaps[key].setdefault((call.scenario, call.learner, point), []).append(float(e))
+        base = np.array(errors["count"])
+        for key, values in errors.items():
+            a = np.array(values)
+            d = a - base
+            over = sum(abs(np.mean(v)) > 0.015 for v in gaps[key].values())
+            paired = "" if key == "count" else f"{d.mean():+.4f} +- {d.std(ddof=1) / np.sqrt(d.size):.4f}"
+            lines.append(f"| {name} | {key} | {a.mean():.4f} +- {a.std(ddof=1) / np.sqrt(a.size):.4f} | {paired} | "
+                         f"{over}/{len(gaps[key])} |")
+    return lines
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("records", type=Path, nargs="+", help="pickles written by bench_advise.py --records")
@@ -446,6 +478,8 @@ def main(argv=None) -> None:
     wins = winners(results, list(rule_set), reference)
     lines += ["", f"Below the first rule against the best fixed point on every seed range: "
               f"{'; '.join(wins) if wins else 'none'}."]
+    lines += ["", "## The predicted accuracy: the count, or the theory's curve through it", ""]
+    lines += prediction_lines(halves)
     text = "\n".join(lines) + "\n"
     if args.out:
         args.out.write_text(text)
