@@ -78,6 +78,63 @@ SCENARIOS = (
 QUICK_SCENARIOS = ("breast-cancer n=50 gmm flip0.3 strong", "digits 3v8 n=40 smote flip0.2 strong")
 
 
+def add_run_arguments(parser, draws: int, quick_draws: int) -> None:
+    """The options every benchmark over these scenarios takes: output, seeds, draws, workers, scenarios
+    (:func:`parse_run_arguments` fills the defaults)."""
+    from pathlib import Path
+
+    parser.add_argument("--out", type=Path, default=None, help="markdown report path (default: print only)")
+    parser.add_argument("--quick", action="store_true", help=f"smoke run: 2 scenarios, 3 seeds, {quick_draws} draws")
+    parser.add_argument("--seeds", type=int, default=None, help="split seeds per scenario (default 10, quick 3)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="first split seed: a fresh range checks a method chosen while looking at earlier reports")
+    parser.add_argument("--draws", type=int, default=None,
+                        help=f"draws of m pool rows per point (default {draws}, quick {quick_draws})")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--scenario", action="append", default=None, help="substring of scenario names to run")
+    parser.set_defaults(default_draws=(draws, quick_draws))
+
+
+def parse_run_arguments(parser, argv=None):
+    """Parsed options with the seeds' and draws' defaults (quick or not) and the selected scenarios' indices."""
+    args = parser.parse_args(argv)
+    args.seeds = args.seeds or (3 if args.quick else 10)
+    args.draws = args.draws or args.default_draws[1 if args.quick else 0]
+    args.scenarios = select_scenarios(args.scenario, args.quick)
+    return args
+
+
+def run_splits(run_task, scenario_indices: list[int], seeds: list[int], workers: int, initializer,
+               *extra) -> list[dict]:
+    """``run_task(scenario index, seed, *extra)`` (a list of records) for every scenario and seed, in worker
+    processes, the heavy scenarios (raw MNIST pixels) first so that the workers finish together."""
+    import sys
+    import time
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    tasks = sorted(((i, s) for i in scenario_indices for s in seeds),
+                   key=lambda task: not SCENARIOS[task[0]].dataset.startswith("mnist:"))
+    records: list[dict] = []
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers, initializer=initializer) as pool:
+        futures = {pool.submit(run_task, i, s, *extra): (i, s) for i, s in tasks}
+        for done, future in enumerate(as_completed(futures), 1):
+            records += future.result()
+            i, s = futures[future]
+            print(f"[{time.perf_counter() - start:6.0f} s] {done}/{len(tasks)} {SCENARIOS[i].name} seed {s}",
+                  file=sys.stderr, flush=True)
+    return records
+
+
+def select_scenarios(substrings: list[str] | None, quick: bool) -> list[int]:
+    """Indices of the scenarios whose names contain one of ``substrings``; else the quick ones, or all."""
+    if substrings:
+        return [i for i, s in enumerate(SCENARIOS) if any(k in s.name for k in substrings)]
+    if quick:
+        return [i for i, s in enumerate(SCENARIOS) if s.name in QUICK_SCENARIOS]
+    return list(range(len(SCENARIOS)))
+
+
 def scenario_by_name(name: str) -> Scenario:
     for scenario in SCENARIOS:
         if scenario.name == name:

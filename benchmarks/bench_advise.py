@@ -51,7 +51,6 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 import warnings  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
 from dataclasses import dataclass, replace  # noqa: E402
 from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -65,7 +64,8 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from advise_scenarios import QUICK_SCENARIOS, SCENARIOS, Scenario, make_split, scenario_by_name  # noqa: E402
+from advise_scenarios import (SCENARIOS, Scenario, add_run_arguments, make_split, scenario_by_name,  # noqa: E402
+                              parse_run_arguments, run_splits)
 
 GAP_TARGET = 0.015
 REGRET_TARGET = 0.005
@@ -435,19 +435,8 @@ def pipeline_accuracy(advice, split) -> float | str:
 
 def run_all(scenario_indices: list[int], seeds: list[int], draws: int, stub: bool, workers: int,
             advise_draws: int | None = None, keep_records: bool = False) -> list[dict]:
-    # The heavy scenarios (large p) first, so that the two workers finish together.
-    tasks = sorted(((i, s) for i in scenario_indices for s in seeds),
-                   key=lambda task: -len(SCENARIOS[task[0]].dataset.startswith("mnist:") * "x"))
-    records = []
-    start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers, initializer=limit_threads) as pool:
-        futures = {pool.submit(run_task, i, s, draws, stub, advise_draws, keep_records): (i, s) for i, s in tasks}
-        for done, future in enumerate(as_completed(futures), 1):
-            records += future.result()
-            i, s = futures[future]
-            print(f"[{time.perf_counter() - start:6.0f} s] {done}/{len(tasks)} {SCENARIOS[i].name} seed {s}",
-                  file=sys.stderr, flush=True)
-    return records
+    return run_splits(run_task, scenario_indices, seeds, workers, limit_threads, draws, stub, advise_draws,
+                      keep_records)
 
 
 # ---------------------------------------------------------------- timing cases (one core, main process)
@@ -773,33 +762,15 @@ def definitions() -> list[str]:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=None, help="markdown report path (default: print only)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 scenarios, 3 seeds, 5 draws")
+    add_run_arguments(parser, draws=20, quick_draws=5)
     parser.add_argument("--stub", action="store_true", help="use the 5-fold CV stand-in instead of rmtsynth.advise")
-    parser.add_argument("--seeds", type=int, default=None, help="split seeds per scenario (default 10, quick 3)")
-    parser.add_argument("--first-seed", type=int, default=0,
-                        help="first split seed: a fresh range checks a method chosen while looking at earlier reports")
-    parser.add_argument("--draws", type=int, default=None, help="draws of m pool rows per point (default 20, quick 5)")
-    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--advise-draws", type=int, default=None,
                         help="pass draws= to advise (default: the advisor's own default)")
-    parser.add_argument("--scenario", action="append", default=None, help="substring of scenario names to run")
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--records", type=Path, default=None,
                         help="pickle every record, with each call's full table, held-out decision values and theory "
                              "curves, for offline choice rules (benchmarks/choice_rules.py)")
-    args = parser.parse_args(argv)
-    args.seeds = args.seeds or (3 if args.quick else 10)
-    args.draws = args.draws or (5 if args.quick else 20)
-    return args
-
-
-def selected_scenarios(args) -> list[int]:
-    if args.scenario:
-        return [i for i, s in enumerate(SCENARIOS) if any(k in s.name for k in args.scenario)]
-    if args.quick:
-        return [i for i, s in enumerate(SCENARIOS) if s.name in QUICK_SCENARIOS]
-    return list(range(len(SCENARIOS)))
+    return parse_run_arguments(parser, argv)
 
 
 def main(argv=None) -> None:
@@ -810,7 +781,7 @@ def main(argv=None) -> None:
         outcome = t["error"] or f"{t['seconds']:.2f} s"
         print(f"timing: {t['case']}: {outcome}", file=sys.stderr)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    records = run_all(selected_scenarios(args), seeds, args.draws, args.stub, args.workers, args.advise_draws,
+    records = run_all(args.scenarios, seeds, args.draws, args.stub, args.workers, args.advise_draws,
                       args.records is not None)
     if args.records is not None:
         import pickle

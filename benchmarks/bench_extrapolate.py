@@ -46,7 +46,6 @@ import re  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
 from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -54,8 +53,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from advise_scenarios import (QUICK_SCENARIOS, SCENARIOS, Split, load_dataset, make_split,  # noqa: E402
-                              scenario_by_name)
+from advise_scenarios import (SCENARIOS, Split, load_dataset, make_split,  # noqa: E402
+                              add_run_arguments, parse_run_arguments, run_splits, scenario_by_name)
 from bench_advise import (GAP_TARGET, MIN_GAIN, Measurer, _se, _version, advice_frame, grid_for,  # noqa: E402
                           limit_threads, same_threshold)
 
@@ -269,19 +268,7 @@ def part_beyond(advise, split: Split, scenario_index: int, seed: int, draws: int
 
 
 def run_all(scenario_indices: list[int], seeds: list[int], draws: int, workers: int) -> list[dict]:
-    # The heavy scenarios (raw MNIST pixels) first, so that the workers finish together.
-    tasks = sorted(((i, s) for i in scenario_indices for s in seeds),
-                   key=lambda task: not SCENARIOS[task[0]].dataset.startswith("mnist:"))
-    records: list[dict] = []
-    start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers, initializer=limit_threads) as pool:
-        futures = {pool.submit(run_task, i, s, draws): (i, s) for i, s in tasks}
-        for done, future in enumerate(as_completed(futures), 1):
-            records += future.result()
-            i, s = futures[future]
-            print(f"[{time.perf_counter() - start:6.0f} s] {done}/{len(tasks)} {SCENARIOS[i].name} seed {s}",
-                  file=sys.stderr, flush=True)
-    return records
+    return run_splits(run_task, scenario_indices, seeds, workers, limit_threads, draws)
 
 
 # ---------------------------------------------------------------- aggregation
@@ -530,34 +517,16 @@ def definitions() -> list[str]:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=None, help="markdown report path (default: print only)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 scenarios, 3 seeds, 4 draws")
-    parser.add_argument("--seeds", type=int, default=None, help="split seeds per scenario (default 10, quick 3)")
-    parser.add_argument("--first-seed", type=int, default=0,
-                        help="first split seed: a fresh range checks a method chosen while looking at earlier reports")
-    parser.add_argument("--draws", type=int, default=None, help="draws of m pool rows per point (default 10, quick 4)")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--scenario", action="append", default=None, help="substring of scenario names to run")
+    add_run_arguments(parser, draws=10, quick_draws=4)
     parser.add_argument("--records", type=Path, default=None, help="also write every per-seed record to this CSV")
-    args = parser.parse_args(argv)
-    args.seeds = args.seeds or (3 if args.quick else 10)
-    args.draws = args.draws or (4 if args.quick else 10)
-    return args
-
-
-def selected_scenarios(args) -> list[int]:
-    if args.scenario:
-        return [i for i, s in enumerate(SCENARIOS) if any(k in s.name for k in args.scenario)]
-    if args.quick:
-        return [i for i, s in enumerate(SCENARIOS) if s.name in QUICK_SCENARIOS]
-    return list(range(len(SCENARIOS)))
+    return parse_run_arguments(parser, argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     start, load_before = time.perf_counter(), os.getloadavg()[0]
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    records = run_all(selected_scenarios(args), seeds, args.draws, args.workers)
+    records = run_all(args.scenarios, seeds, args.draws, args.workers)
     for r in records:
         if r.get("error"):
             print(f"failed: {r['scenario']} seed {r['seed']} part {r['part']}: {r['error']}\n{r.get('traceback', '')}",
