@@ -102,11 +102,6 @@ class TheoryCurve:
         fine = np.linspace(NOISE_GRID[max(i - 1, 0)], NOISE_GRID[min(i + 1, NOISE_GRID.size - 1)], REFINE_POINTS)
         return float(fine[best(fine)])
 
-    def fitted(self, kept: Sequence[float], measured: Sequence[float], at: Sequence[float]) -> np.ndarray:
-        """The curve at ``at`` kept rows, its label noise fitted to ``measured`` at ``kept``."""
-        noise = self.fit_noise(kept, measured)
-        return self.accuracy(np.asarray(at, dtype=float), np.full(len(at), noise))
-
 
 def _moved(row: dict[str, Any], delta: float, alone: float, **changes: Any) -> dict[str, Any]:
     """A copy of ``row`` whose accuracies move by ``delta``, its gain over ``alone`` (the real rows
@@ -139,10 +134,10 @@ def extrapolated_rows(inputs: AdviceInputs, learner: AdviceLearner, grid: Grid,
         noise_at[threshold] = noise
         placed += [(r, r["kept"], noise) for r in measured]
         anchor = measured[-1]
-        for m in grid.beyond:
-            kept = fraction * m
-            delta = float(np.diff(theory.accuracy([anchor["kept"], kept], noise))[0])
-            row = _moved(anchor, delta, base["predicted_accuracy"], m=int(m), kept=kept, note=(
+        beyond = fraction * np.asarray(grid.beyond, dtype=float)
+        curve = theory.accuracy(np.r_[anchor["kept"], beyond], noise)
+        for m, kept, delta in zip(grid.beyond, beyond, curve[1:] - curve[0]):
+            row = _moved(anchor, float(delta), base["predicted_accuracy"], m=int(m), kept=float(kept), note=(
                 f"extrapolation: measured at m = {anchor['m']} plus the theory's change (effective label noise "
                 f"{noise:.3g}); its standard errors are the anchor's (the theory's own error is not included)"))
             placed.append((row, kept, noise))
@@ -150,11 +145,16 @@ def extrapolated_rows(inputs: AdviceInputs, learner: AdviceLearner, grid: Grid,
         placed += _hypothetical(theory, grid, placed, noise_at[-np.inf], notes)
     out = [row for row, _, _ in placed[1:] if row["extrapolation"]]
     notes += _dimension_note(inputs, theory.plugin.name, placed, grid.n_values)
+    kept = np.array([k for _, k, _ in placed])
+    noise = np.array([e for _, _, e in placed])
+    here = theory.accuracy(kept, noise) if grid.n_values else None
     for n in grid.n_values:
-        alone = float(within_unit_interval(base["predicted_accuracy"] + _n_change(theory, 0.0, 0.0, n)))
-        for row, kept, noise in placed:
+        # placed[0] is the real rows alone: its change is that of the gains' baseline.
+        change = theory.accuracy(kept, noise, n) - here
+        alone = float(within_unit_interval(base["predicted_accuracy"] + change[0]))
+        for (row, _, _), delta in zip(placed, change):
             what = row["note"].removeprefix("extrapolation: ") if row["extrapolation"] else "measured"
-            out.append(_moved(row, _n_change(theory, kept, noise, n), alone, n=int(n), note=(
+            out.append(_moved(row, float(delta), alone, n=int(n), note=(
                 f"extrapolation: {what} at n = {theory.n}, moved to n = {n} real rows by the theory")))
     return out, notes
 
@@ -172,15 +172,17 @@ def _hypothetical(theory: TheoryCurve, grid: Grid, placed: list[tuple[dict[str, 
                          "(give pool_label_noise if you know it).")
     )
     keep_all = [(r, k) for r, k, _ in placed if r["m"] > 0 and r["threshold"] == -np.inf]
+    drawn = np.array([r["m"] for r, _ in keep_all], dtype=float)
+    start = theory.accuracy(np.array([k for _, k in keep_all]), keep_all_noise)
     alone = placed[0][0]["predicted_accuracy"]
     out = []
     for verifier in grid.verifiers:
         share = verifier.kept_share(pool_noise)
         noise = float(np.clip(1.0 - verifier.precision + keep_all_noise - pool_noise, 0.0, 1.0))
-        for row, kept in keep_all:
-            mine = share * row["m"]
-            delta = float(theory.accuracy(mine, noise) - theory.accuracy(kept, keep_all_noise))
-            moved = _moved(row, delta, alone, threshold=float("nan"), kept=mine, verifier=verifier.label, note=(
+        kept = share * drawn
+        for (row, _), mine, delta in zip(keep_all, kept, theory.accuracy(kept, noise) - start):
+            mine = float(mine)
+            moved = _moved(row, float(delta), alone, threshold=float("nan"), kept=mine, verifier=verifier.label, note=(
                 f"extrapolation: a verifier of {verifier.label} keeps {share:.3g} of the rows drawn at label noise "
                 f"{1 - verifier.precision:.3g}; the keep-all value at m = {row['m']} moved by the theory "
                 f"(effective label noise {noise:.3g})"))
@@ -207,11 +209,6 @@ def _dimension_note(inputs: AdviceInputs, learner: str, placed: list[tuple[dict[
     return [f"{learner}: the pool varies in {both - real} features the real rows hold constant; the theory models the "
             f"kept rows in the real rows' {real}, so its extrapolations with n + kept rows between {real // 2} and "
             f"{2 * both} (where the accuracy dips as the rows fill the features) are the least reliable."]
-
-
-def _n_change(theory: TheoryCurve, kept: float, noise: float, n: int) -> float:
-    """The theory's change of accuracy from the user's n to n real rows, at the same kept rows and noise."""
-    return float((theory.accuracy(kept, noise, n) - theory.accuracy(kept, noise))[()])
 
 
 def _kept_fractions(inputs: AdviceInputs, thresholds: Sequence[float]) -> list[float]:
