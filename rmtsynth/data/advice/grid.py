@@ -113,7 +113,8 @@ def n_values_for(n_values: Any, real_rows: int) -> tuple[int, ...]:
     """Other numbers of real rows to answer for (the user's own n is always measured)."""
     if n_values is None:
         return ()
-    values = {check_integer(v, "n_values", low=4, high=MAX_REAL_ROWS) for v in check_sequence(n_values, "n_values", "[200, 1000]")}
+    values = {check_integer(v, "n_values", low=4, high=MAX_REAL_ROWS)
+              for v in check_sequence(n_values, "n_values", "[200, 1000]")}
     return tuple(sorted(values - {real_rows}))
 
 
@@ -152,11 +153,11 @@ def make_grid(thresholds: Any, m_values: Any, draws: Any, scores: np.ndarray | N
         pool_label_noise = check_real(pool_label_noise, "pool_label_noise", low=0.0, high=1.0)
         if pool_label_noise >= 1.0:
             raise ParameterError("pool_label_noise = 1 leaves no right label to keep; it must be below 1.")
-        for v in hypothetical:
-            _check_share(v, pool_label_noise, "as given")
     grid = Grid(thresholds_for(thresholds, scores), tuple(m for m in values if m <= pool_rows),
                 check_integer(draws, "draws", low=1, high=MAX_DRAWS), tuple(m for m in values if m > pool_rows),
                 n_values_for(n_values, real_rows), hypothetical, pool_label_noise)
+    if pool_label_noise is not None:
+        check_hypothetical(grid, pool_label_noise, "as given")
     _check_theory_grid(grid)
     points = len(grid.thresholds) * len(grid.m_values) * grid.draws
     if points > MAX_GRID_POINTS:
@@ -166,20 +167,16 @@ def make_grid(thresholds: Any, m_values: Any, draws: Any, scores: np.ndarray | N
     return grid
 
 
-def _check_share(verifier: HypotheticalVerifier, pool_label_noise: float, source: str) -> None:
-    share = verifier.kept_share(pool_label_noise)
-    if share > 1.0 + 1e-12:
-        raise ParameterError(
-            f"verifiers: precision {verifier.precision:g} with recall {verifier.recall:g} would keep {share:.3g} times "
-            f"the rows drawn at the pool's label noise {pool_label_noise:.3g} ({source}); recall x (1 - noise) / "
-            "precision must be at most 1, so raise the precision or lower the recall."
-        )
-
-
 def check_hypothetical(grid: Grid, pool_label_noise: float, source: str) -> None:
     """Refuse a hypothetical verifier that would keep more rows than it sees at this label noise."""
     for verifier in grid.verifiers:
-        _check_share(verifier, pool_label_noise, source)
+        share = verifier.kept_share(pool_label_noise)
+        if share > 1.0 + 1e-12:
+            raise ParameterError(
+                f"verifiers: precision {verifier.precision:g} with recall {verifier.recall:g} would keep {share:.3g} "
+                f"times the rows drawn at the pool's label noise {pool_label_noise:.3g} ({source}); recall x "
+                "(1 - noise) / precision must be at most 1, so raise the precision or lower the recall."
+            )
 
 
 def _check_theory_grid(grid: Grid) -> None:
