@@ -156,3 +156,53 @@ def test_the_uses_beyond_a_learners_theory_are_the_plug_ins_to_declare():
     for name, learner in LEARNERS.items():
         if name != "ridge":
             assert not any(learner.supports(use) for use in uses), name
+
+
+@pytest.mark.parametrize("name, estimator", [
+    ("logistic", LogisticRegression(C=1.0, tol=1e-10, max_iter=10_000)),
+    ("square_hinge", LinearSVC(C=0.05, tol=1e-10, max_iter=100_000)),
+])
+def test_convex_leave_out_refits_the_rows_near_zero(name, estimator, monkeypatch):
+    """Few rows against many features: the one Newton step falls short, and rows it leaves near 0
+    are counted on the wrong side. Those rows are refitted: their decision is the brute-force one."""
+    from rmtsynth.core.leave_out import refit
+
+    plugin = learner_of_estimator(estimator)
+    flips_one_step = flips = 0
+    for seed in (0, 1, 4):
+        X, y = _rows(50, 150, seed=seed, signal=0.15)
+        X[5], y[5] = X[4], y[4]  # a duplicated pair is refitted as one group
+        groups = duplicate_groups(X)
+        scored = np.ones(y.size, dtype=bool)
+        want = _brute_force(estimator, X, y, groups, scored)
+        full = make_pipeline(StandardScaler(), estimator).fit(X, y).decision_function(X)
+        got = plugin.leave_out(estimator, X, y, groups, scored)
+        with monkeypatch.context() as patch:
+            patch.setattr(refit, "REFIT_WORK", 0.0)
+            one_step = plugin.leave_out(estimator, X, y, groups, scored)
+        refitted = got != one_step
+        near = np.abs(one_step) < refit.REFIT_WITHIN * np.abs(full - one_step)
+        assert np.all(refitted[near])
+        np.testing.assert_allclose(got[refitted], want[refitted], rtol=0, atol=1e-5 * np.max(np.abs(want)))
+        flips_one_step += int(np.sum(np.sign(one_step) != np.sign(want)))
+        flips += int(np.sum(np.sign(got) != np.sign(want)))
+    assert flips == 0
+    assert flips_one_step > 0  # the setting is one where the step alone errs
+
+
+def test_convex_refits_stop_at_their_work_budget(monkeypatch):
+    """The refits' work is bounded: with room for one refit, exactly one group changes."""
+    from rmtsynth.core.leave_out import refit
+
+    estimator = LogisticRegression(C=1.0, tol=1e-10, max_iter=10_000)
+    plugin = learner_of_estimator(estimator)
+    X, y = _rows(50, 150, seed=1, signal=0.15)
+    groups = duplicate_groups(X)
+    scored = np.ones(y.size, dtype=bool)
+    with monkeypatch.context() as patch:
+        patch.setattr(refit, "REFIT_WORK", 0.0)
+        one_step = plugin.leave_out(estimator, X, y, groups, scored)
+    cost = refit.FoldProblem(X, y, 1.0, np.exp, np.exp, "free", 1.0).refit_cost()
+    monkeypatch.setattr(refit, "REFIT_WORK", 1.5 * cost)
+    got = plugin.leave_out(estimator, X, y, groups, scored)
+    assert np.sum(got != one_step) == 1

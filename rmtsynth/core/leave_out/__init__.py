@@ -7,8 +7,9 @@ without that row's group. Nothing here reads files or knows about configs.
 
 * :func:`ridge_leave_out`: exact, for ``StandardScaler`` + ridge with an unpenalised intercept
   (scikit-learn's ``RidgeClassifier``), the scaler's refit included; cost follows min(N, p).
-* :func:`convex_leave_out`: the approximate leave-one-out of an L2-regularised smooth convex loss
-  (one Newton step from the full fit), for logistic regression and the squared hinge.
+* :func:`convex_leave_out`: the leave-one-out of an L2-regularised smooth convex loss, for
+  logistic regression and the squared hinge: one Newton step from the full fit, and exact refits
+  of the rows that step leaves near 0 (the only ones whose sign its error can change).
 * :func:`cross_fit_decisions`: K-fold cross-fitting for any other estimator.
 """
 

@@ -14,6 +14,9 @@ tolerance). Refitting the scaler without G multiplies weight j's penalty by c_j 
 intercept), which adds ``e_G = (c - 1) w`` to the gradient; its change of H is of second order
 and left out, as is the re-centring of a penalised intercept. H^{-1} is applied through the
 smaller of the feature and the row dimension.
+
+The rows whose step lands near 0, the only ones whose sign the step's error can change, are then
+refitted exactly (:mod:`rmtsynth.core.leave_out.refit`).
 """
 
 from __future__ import annotations
@@ -22,18 +25,20 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
 from scipy.special import expit
 
+from rmtsynth.core.leave_out.curvature import Hessian
+from rmtsynth.core.leave_out.refit import FoldProblem, refine_near_zero
 from rmtsynth.core.leave_out.scaling import penalty_shrinkage, scored_groups, singleton_shrinkage, standard_scaling
 
 
 @dataclass(frozen=True)
 class ConvexLoss:
-    """A margin loss L(t), t = y f, by its first and second derivatives."""
+    """A margin loss L(t), t = y f: its value, and its first and second derivatives."""
 
     name: str
     derivatives: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+    value: Callable[[np.ndarray], np.ndarray]
 
 
 def _logistic(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -46,7 +51,10 @@ def _squared_hinge(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return -2.0 * slack, 2.0 * (slack > 0)
 
 
-LOSSES = {"logistic": ConvexLoss("logistic", _logistic), "squared_hinge": ConvexLoss("squared_hinge", _squared_hinge)}
+LOSSES = {
+    "logistic": ConvexLoss("logistic", _logistic, lambda t: np.logaddexp(0.0, -t)),
+    "squared_hinge": ConvexLoss("squared_hinge", _squared_hinge, lambda t: np.maximum(1.0 - t, 0.0) ** 2),
+}
 
 # Features whose penalty a row's removal changes by this much (lambda) enter that row's Hessian exactly.
 DOMINATED = 0.3
@@ -55,69 +63,9 @@ DOMINATED = 0.3
 Fit = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, float]]
 
 
-@dataclass(frozen=True)
-class _Curvature:
-    """Applies H^{-1} of the full objective to the features' block through A = I + C F'DF."""
-
-    F: np.ndarray
-    C: float
-    D: np.ndarray
-    primal: object
-    dual: object
-
-    @classmethod
-    def build(cls, F: np.ndarray, C: float, D: np.ndarray) -> "_Curvature":
-        N, q = F.shape
-        if q <= N:
-            A = np.eye(q) + C * (F.T * D) @ F
-            return cls(F, C, D, cho_factor(A), None)
-        root = np.sqrt(C * D)
-        G = root[:, None] * (F @ F.T) * root[None, :]
-        return cls(F, C, D, None, cho_factor(np.eye(N) + G))
-
-    def solve(self, b: np.ndarray) -> np.ndarray:
-        """A^{-1} b for a q-vector or a q x k matrix."""
-        if self.primal is not None:
-            return cho_solve(self.primal, b)
-        root = np.sqrt(self.C * self.D)
-        inner = self.F @ b
-        inner = root[:, None] * inner if inner.ndim == 2 else root * inner
-        back = cho_solve(self.dual, inner)
-        back = root[:, None] * back if back.ndim == 2 else root * back
-        return b - self.F.T @ back
-
-
-@dataclass(frozen=True)
-class _Hessian:
-    """H^{-1} of the full objective on stacked vectors (weights, then the intercept when it is free)."""
-
-    curvature: _Curvature
-    free: bool
-    a: np.ndarray | None = None
-    Aa: np.ndarray | None = None
-    sigma: float = np.inf
-
-    @classmethod
-    def build(cls, F: np.ndarray, C: float, D: np.ndarray, free: bool) -> "_Hessian":
-        curvature = _Curvature.build(F, C, D)
-        if not free:
-            return cls(curvature, False)
-        a = C * F.T @ D
-        Aa = curvature.solve(a)
-        # The intercept's Schur complement; positive unless no row has curvature.
-        return cls(curvature, True, a, Aa, max(float(C * D.sum() - a @ Aa), 1e-300))
-
-    def solve(self, V: np.ndarray) -> np.ndarray:
-        if not self.free:
-            return self.curvature.solve(V)
-        weights = self.curvature.solve(V[:-1])
-        intercept = (V[-1] - self.a @ weights) / self.sigma
-        return np.vstack([weights - np.outer(self.Aa, intercept), intercept[None, :]])
-
-
 def convex_leave_out(X: np.ndarray, y: np.ndarray, loss: ConvexLoss, C: float, fit: Fit, groups: np.ndarray,
                      scored: np.ndarray, *, intercept: str = "free", intercept_scaling: float = 1.0) -> np.ndarray:
-    """Approximate leave-group-out decision values of the scored rows (NaN elsewhere).
+    """Leave-group-out decision values of the scored rows (NaN elsewhere): one Newton step, exact near 0.
 
     ``intercept``: ``"free"`` (unpenalised), ``"penalised"`` (a feature of value
     ``intercept_scaling``, as liblinear fits it) or ``"none"``.
@@ -134,7 +82,7 @@ def convex_leave_out(X: np.ndarray, y: np.ndarray, loss: ConvexLoss, C: float, f
     f = F @ theta + (b if free else 0.0)
     first, D = loss.derivatives(y * f)
     g = y * first
-    hessian = _Hessian.build(F, float(C), D, free)
+    hessian = Hessian.build(F, float(C), D, free)
     design = np.column_stack([F, np.ones(y.size)]) if free else F  # rows of the stacked parameter
     gradient = np.append(C * F.T @ g + theta, C * g.sum()) if free else C * F.T @ g + theta
     out = np.full(y.size, np.nan)
@@ -156,7 +104,10 @@ def convex_leave_out(X: np.ndarray, y: np.ndarray, loss: ConvexLoss, C: float, f
         moved = f[members] - np.linalg.solve(np.eye(members.size) - K * (C * D[members])[None, :],
                                              np.einsum("ij,ji->i", design[members], HG[:, js]) - C * K @ g[members])
         out[members[scored[members]]] = moved[scored[members]]
-    return out
+    problem = FoldProblem(X, y, float(C), loss.value, loss.derivatives, intercept, intercept_scaling)
+    dominant = np.zeros(y.size, dtype=bool)
+    dominant[scored] = singleton_shrinkage(Z[scored], y.size).max(axis=1, initial=0.0) > DOMINATED
+    return refine_near_zero(problem, out, f, scored, groups, np.asarray(w, dtype=float), float(b), dominant)
 
 
 @dataclass
@@ -173,7 +124,7 @@ class _SingleStep:
     g: np.ndarray
     D: np.ndarray
     C: float
-    hessian: _Hessian
+    hessian: Hessian
     HF: np.ndarray
     HG: np.ndarray
     w: np.ndarray
