@@ -417,12 +417,15 @@ def prediction_lines(halves: dict[str, list[Call]], draws: int = 3) -> list[str]
     """Does the theory lower the error of the predicted accuracy inside the pool? Per seed range: the mean
     absolute error over calls and points of the count (the advisor's prediction), of the theory's curve
     through it (noise fitted per threshold, free offset; the real rows alone as counted), and of their mean;
-    the paired difference from the count; and the points whose mean gap over seeds exceeds 0.015."""
-    lines = ["| seed range | prediction | mean abs error | paired vs count | points with mean gap > 0.015 |",
-             "|---|---|---|---|---:|"]
+    the paired difference from the count; the points whose mean gap over seeds exceeds 0.015; and the
+    points whose mean predicted gain has the sign of a significant mean measured gain (as bench_advise.py)."""
+    lines = ["| seed range | prediction | mean abs error | paired vs count | points with mean gap > 0.015 | "
+             "gain's sign where significant |", "|---|---|---|---|---:|---:|"]
     for name, calls in halves.items():
         errors: dict[str, list[float]] = {"count": [], "theory through the count": [], "mean of both": []}
         gaps: dict[str, dict[tuple, list[float]]] = {k: {} for k in errors}
+        gains: dict[str, dict[tuple, list[float]]] = {k: {} for k in errors}
+        measured_gains: dict[tuple, list[float]] = {}
         for call in calls:
             counted = call.table_of(draws)["counted"]
             theory = call.theory_smoothed(counted, draws, raw_zero=True)
@@ -432,17 +435,34 @@ def prediction_lines(halves: dict[str, list[Call]], draws: int = 3) -> list[str]
                                 ("mean of both", (counted + theory) / 2)):
                 error = values - call.measured
                 errors[key].append(float(np.abs(error).mean()))
-                for point, e in zip(call.point, error):
+                for point, e, g in zip(call.point, error, values - values[call.real_only]):
                     gaps[key].setdefault((call.scenario, call.learner, point), []).append(float(e))
+                    gains[key].setdefault((call.scenario, call.learner, point), []).append(float(g))
+            for point, g in zip(call.point, call.measured - call.measured[call.real_only]):
+                measured_gains.setdefault((call.scenario, call.learner, point), []).append(float(g))
         base = np.array(errors["count"])
         for key, values in errors.items():
             a = np.array(values)
             d = a - base
             over = sum(abs(np.mean(v)) > 0.015 for v in gaps[key].values())
             paired = "" if key == "count" else f"{d.mean():+.4f} +- {d.std(ddof=1) / np.sqrt(d.size):.4f}"
+            agree, significant = sign_agreement(gains[key], measured_gains)
             lines.append(f"| {name} | {key} | {a.mean():.4f} +- {a.std(ddof=1) / np.sqrt(a.size):.4f} | {paired} | "
-                         f"{over}/{len(gaps[key])} |")
+                         f"{over}/{len(gaps[key])} | {agree}/{significant} |")
     return lines
+
+
+def sign_agreement(predicted: dict[tuple, list[float]], measured: dict[tuple, list[float]]) -> tuple[int, int]:
+    """(points whose mean predicted gain has the measured mean gain's sign, points where that gain is
+    significant: |mean| > 2 SE over seeds and > 0.001)."""
+    agree = significant = 0
+    for cell, values in measured.items():
+        gains = np.array(values)
+        se = gains.std(ddof=1) / np.sqrt(gains.size) if gains.size > 1 else np.inf
+        if abs(gains.mean()) > max(2 * se, 0.001):
+            significant += 1
+            agree += int(np.sign(np.mean(predicted[cell])) == np.sign(gains.mean()))
+    return agree, significant
 
 
 def main(argv=None) -> None:
