@@ -15,8 +15,8 @@ intercept), which adds ``e_G = (c - 1) w`` to the gradient; its change of H is o
 and left out, as is the re-centring of a penalised intercept. H^{-1} is applied through the
 smaller of the feature and the row dimension.
 
-The rows whose step lands near 0, the only ones whose sign the step's error can change, are then
-refitted exactly (:mod:`rmtsynth.core.leave_out.refit`).
+The rows whose step lands near 0 (the only ones whose sign the step's error can change) and the
+rows that dominate a feature are then refitted exactly (:mod:`rmtsynth.core.leave_out.refit`).
 """
 
 from __future__ import annotations
