@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from rmtsynth.core.learners import LEARNERS, learner_of_estimator
-from rmtsynth.core.leave_out import cross_fit_decisions, duplicate_groups
+from rmtsynth.core.leave_out import cross_fit_decisions, duplicate_groups, standard_scaling
 
 
 def _rows(rows: int, features: int, seed: int, signal: float = 0.5):
@@ -202,7 +202,7 @@ def test_convex_refits_stop_at_their_work_budget(monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(refit, "REFIT_WORK", 0.0)
         one_step = plugin.leave_out(estimator, X, y, groups, scored)
-    cost = refit.FoldProblem(X, y, 1.0, np.exp, np.exp, "free", 1.0).refit_cost()
+    cost = refit.FoldProblem(X, y, 1.0, np.exp, np.exp, "free", 1.0, *standard_scaling(X)).refit_cost()
     monkeypatch.setattr(refit, "REFIT_WORK", 1.5 * cost)
     got = plugin.leave_out(estimator, X, y, groups, scored)
     assert np.sum(got != one_step) == 1

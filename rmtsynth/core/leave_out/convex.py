@@ -104,7 +104,7 @@ def convex_leave_out(X: np.ndarray, y: np.ndarray, loss: ConvexLoss, C: float, f
         moved = f[members] - np.linalg.solve(np.eye(members.size) - K * (C * D[members])[None, :],
                                              np.einsum("ij,ji->i", design[members], HG[:, js]) - C * K @ g[members])
         out[members[scored[members]]] = moved[scored[members]]
-    problem = FoldProblem(X, y, float(C), loss.value, loss.derivatives, intercept, intercept_scaling)
+    problem = FoldProblem(X, y, float(C), loss.value, loss.derivatives, intercept, intercept_scaling, mean, scale)
     dominant = np.zeros(y.size, dtype=bool)
     dominant[scored] = singleton_shrinkage(Z[scored], y.size).max(axis=1, initial=0.0) > DOMINATED
     return refine_near_zero(problem, out, f, scored, groups, np.asarray(w, dtype=float), float(b), dominant)

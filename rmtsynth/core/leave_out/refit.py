@@ -32,7 +32,8 @@ class FoldProblem:
     """``C sum_j L(y_j f_j) + ||theta||^2 / 2`` over the rows left after a group: the pieces to refit it.
 
     ``intercept``: ``"free"`` (unpenalised), ``"penalised"`` (a feature of value ``intercept_scaling``)
-    or ``"none"``. ``value`` and ``derivatives`` are the margin loss L and (L', L'').
+    or ``"none"``. ``value`` and ``derivatives`` are the margin loss L and (L', L''); ``mean`` and
+    ``scale`` the standardisation of all the rows, the one the full fit (w, b) is in.
     """
 
     X: np.ndarray
@@ -42,6 +43,8 @@ class FoldProblem:
     derivatives: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
     intercept: str
     intercept_scaling: float
+    mean: np.ndarray
+    scale: np.ndarray
 
     def refit_cost(self) -> float:
         """Work of one refit: Newton rounds, each factoring the smaller of the feature and row Gram matrices."""
@@ -53,11 +56,10 @@ class FoldProblem:
         """Decision values of ``members`` by the pipeline refitted without them, from the full fit (w, b)."""
         keep = np.ones(self.y.size, dtype=bool)
         keep[members] = False
-        mean, scale = standard_scaling(self.X)
         fold_mean, fold_scale = standard_scaling(self.X[keep])
         # The full fit's decision function written in the fold's standardised coordinates.
-        weights = w * fold_scale / scale
-        offset = b + w @ ((fold_mean - mean) / scale)
+        weights = w * fold_scale / self.scale
+        offset = b + w @ ((fold_mean - self.mean) / self.scale)
         design = (self.X[keep] - fold_mean) / fold_scale
         left_out = (self.X[members] - fold_mean) / fold_scale
         if self.intercept == "penalised":
